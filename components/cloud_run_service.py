@@ -1,0 +1,458 @@
+"""A model server on Cloud Run (v2): one service, its own identity, optional L4 GPU, canary.
+
+Two ways to ship a model (the "web single" pattern): model-in-image (`image` alone) or
+model-loading (a serving `runtime` plus `model.uri` and `model.version`), where the version
+directory of the artifact bucket is mounted read-only at `/models/<name>/<version>`.
+
+Model versioning: every revision is named from its model version and a fingerprint of its
+settings, so `rollout.canary` can split traffic by percent between the stable revision and
+the canary, each with a tag of its own URL. A rollback is a config edit (`percent: 0`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Literal, Optional
+
+import pulumi
+import pulumi_gcp as gcp
+from pydantic import Field
+
+from components import model_runtimes
+from components.base import Component
+from components.bucket import Bucket
+from components.naming import DNS_LABEL, dns_name, image_tag, revision_suffix
+from components.service_account import ServiceAccount, ServiceAccountArgs, iam_member_issues
+from components.units import cpu_string, memory_mib
+from components.validation import Issue, Spec, one_of, raise_if_any
+
+# Cloud Run GPU rules and regions, from cloud.google.com/run/docs/configuring/services/gpu
+# (asia-south1 is by invitation). Update this table when Google adds regions.
+GPU_TYPES = ("nvidia-l4",)
+GPU_REGIONS = ("us-central1", "europe-west1", "europe-west4", "asia-southeast1", "asia-south1")
+GPU_MIN_CPU = 4
+GPU_MIN_MEMORY_MIB = 16 * 1024
+CPU_VALUES = (1, 2, 4, 6, 8)
+MEMORY_MIN_MIB, MEMORY_MAX_MIB = 512, 32 * 1024
+# Memory above each threshold (GiB) needs at least this many CPUs.
+MEMORY_CPU_STEPS = ((24, 8), (16, 6), (8, 4), (4, 2))
+INGRESS = {
+    "all": "INGRESS_TRAFFIC_ALL",
+    "internal": "INGRESS_TRAFFIC_INTERNAL_ONLY",
+    "internalAndLoadBalancer": "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER",
+}
+EGRESS = {"privateRangesOnly": "PRIVATE_RANGES_ONLY", "allTraffic": "ALL_TRAFFIC"}
+
+
+class GpuSpec(Spec):
+    type: Literal["nvidia-l4"] = "nvidia-l4"
+    """GPU model. Cloud Run offers nvidia-l4."""
+    count: Literal[1] = 1
+    """GPUs per instance. Cloud Run allows exactly 1."""
+    zonal_redundancy: bool = True
+    """Keep capacity to fail over across zones (costs more). Defaults to true."""
+
+
+class ResourcesSpec(Spec):
+    cpu: float = 1
+    """vCPUs per instance: 1, 2, 4, 6 or 8. Defaults to 1 (4 with a GPU is the minimum)."""
+    memory: str = "512Mi"
+    """Memory per instance, 512Mi to 32Gi. Defaults to 512Mi."""
+    gpu: Optional[GpuSpec] = None
+    """An NVIDIA L4 GPU per instance. Defaults to none."""
+    cpu_always_allocated: Optional[bool] = None
+    """Keep CPU allocated between requests (instance-based billing). Defaults to true with a GPU, else false."""
+
+
+class ScalingSpec(Spec):
+    min_replicas: int = Field(0, ge=0, le=1000)
+    """Instances kept warm (0 scales to zero). Defaults to 0."""
+    max_replicas: int = Field(10, ge=1, le=1000)
+    """Upper bound on instances (a cost control). Defaults to 10."""
+    concurrency: int = Field(80, ge=1, le=1000)
+    """Concurrent requests per instance before another starts. Defaults to 80."""
+    startup_cpu_boost: bool = True
+    """Extra CPU while an instance starts (faster model load). Defaults to true."""
+
+
+class ProbeSpec(Spec):
+    path: Optional[str] = None
+    """HTTP path to probe. Defaults to the runtime's health endpoint, or a TCP check."""
+    initial_delay_seconds: int = Field(0, ge=0, le=240)
+    period_seconds: int = Field(10, ge=1, le=240)
+    timeout_seconds: int = Field(5, ge=1, le=240)
+    failure_threshold: Optional[int] = Field(None, ge=1, le=1000)
+    """Failures before giving up. Defaults to 30 (startup, 60 with a GPU) or 3 (liveness)."""
+
+
+class ProbesSpec(Spec):
+    startup: ProbeSpec = ProbeSpec()
+    """Gates traffic until the model is loaded."""
+    liveness: Optional[ProbeSpec] = None
+    """Restarts a stuck instance. Defaults to the runtime's liveness endpoint when it has one."""
+
+
+class ModelSpec(Spec):
+    uri: str = Field(pattern=r"^gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/[^\s]*)?$")
+    """gs://<artifact bucket>/<path>: the directory holding one subdirectory per version."""
+    version: str = Field(pattern=r"^[A-Za-z0-9._-]{1,40}$")
+    """The version to serve: the subdirectory `<uri>/<version>/`."""
+
+
+class CanarySpec(Spec):
+    percent: int = Field(ge=0, le=100)
+    """Share of traffic for the canary, 0 to 100 (0 rolls back, keeping the tagged URL)."""
+    version: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9._-]{1,40}$")
+    """The new model version (model-loading)."""
+    image: Optional[str] = None
+    """The new image (model-in-image)."""
+
+
+class RolloutSpec(Spec):
+    canary: Optional[CanarySpec] = None
+    """Run a new model version beside the stable one with a share of traffic."""
+
+
+class SecretRef(Spec):
+    env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """Environment variable that receives the secret."""
+    secret: str = Field(pattern=r"^[A-Za-z0-9_-]{1,255}$")
+    """Secret Manager secret ID in the stack's project (created outside the stack)."""
+    version: str = "latest"
+    """Secret version. Defaults to latest."""
+
+
+class CloudRunServiceSpec(Spec):
+    """One model server."""
+
+    name: str = Field(pattern=DNS_LABEL, max_length=30)
+    """Service name: lowercase letters, digits and hyphens, at most 30."""
+    platform: Literal["cloudrun", "gke"] = "cloudrun"
+    """Where it runs. The serverless pattern runs services on cloudrun."""
+    image: Optional[str] = None
+    """Container image. Alone: model-in-image. With `runtime`: overrides the runtime's image."""
+    runtime: Optional[Literal["triton", "torchserve", "tfserving", "vllm", "custom"]] = None
+    """Serving runtime preset for model-loading."""
+    model: Optional[ModelSpec] = None
+    """The model to load from the artifact bucket (model-loading)."""
+    command: Optional[list[str]] = None
+    """Override the container entrypoint."""
+    args: Optional[list[str]] = None
+    """Override the runtime's arguments."""
+    port: Optional[int] = Field(None, ge=1, le=65535)
+    """Serving port. Defaults to the runtime's, else 8080."""
+    env: dict[str, str] = {}
+    """Plain environment variables."""
+    secrets: list[SecretRef] = []
+    """Environment variables from Secret Manager, by reference; the service's account may read only these."""
+    resources: ResourcesSpec = ResourcesSpec()
+    scaling: ScalingSpec = ScalingSpec()
+    probes: ProbesSpec = ProbesSpec()
+    timeout_seconds: int = Field(300, ge=1, le=3600)
+    """Request timeout. Defaults to 300."""
+    public: bool = False
+    """Allow unauthenticated calls (allUsers). Defaults to false: only `invokers` may call."""
+    invokers: list[str] = []
+    """IAM members allowed to call the service, e.g. serviceAccount:app@acme.iam.gserviceaccount.com."""
+    ingress: Literal["all", "internal", "internalAndLoadBalancer"] = "all"
+    """Where requests may come from (IAM still applies). Defaults to all."""
+    rollout: RolloutSpec = RolloutSpec()
+    """Model versioning: canary rollout."""
+
+
+def cloud_run_issues(spec: CloudRunServiceSpec, region: str) -> list[Issue]:
+    """Everything Cloud Run would reject at apply time, checked before planning."""
+    issues: list[Issue] = []
+    res, gpu = spec.resources, spec.resources.gpu
+    preset = model_runtimes.PRESETS.get(spec.runtime or "")
+
+    if spec.image is None and spec.runtime is None:
+        issues.append(Issue(("image",), "a service needs an image (model-in-image) or a runtime with a model (model-loading)",
+                            fix="add `image: <registry>/<image>:<tag>`, or `runtime:` and `model: {uri, version}`"))
+    if spec.runtime and spec.runtime != "custom" and spec.model is None:
+        issues.append(Issue(("model",), f"runtime {spec.runtime} loads a model, but none is given",
+                            fix="add `model: {uri: gs://<artifact bucket>/<path>, version: \"1\"}`"))
+    if spec.runtime == "custom" and spec.image is None:
+        issues.append(Issue(("image",), "runtime custom needs an image", fix="add `image:`"))
+    if spec.model is not None and spec.runtime is None:
+        issues.append(Issue(("runtime",), "a model to load needs a runtime to serve it",
+                            allowed=one_of(model_runtimes.RUNTIMES), fix="add `runtime:` (custom with your own image)"))
+    if preset is not None and not preset.public_registry and spec.image is None:
+        issues.append(Issue(("image",), f"Cloud Run cannot pull the {spec.runtime} image from nvcr.io",
+                            fix=f"copy it to Artifact Registry and set `image:` (e.g. {region}-docker.pkg.dev/<project>/<repo>/tritonserver:24.10-py3)"))
+    if preset is not None and preset.needs_gpu and gpu is None:
+        issues.append(Issue(("resources", "gpu"), f"runtime {spec.runtime} needs a GPU",
+                            fix="add `resources: {cpu: 4, memory: 16Gi, gpu: {type: nvidia-l4}}`"))
+
+    if gpu is not None:
+        if res.cpu < GPU_MIN_CPU:
+            issues.append(Issue(("resources", "cpu"), f"an {gpu.type} GPU needs at least {GPU_MIN_CPU} CPUs", res.cpu,
+                                allowed=one_of(c for c in CPU_VALUES if c >= GPU_MIN_CPU), fix="set cpu to 4 or 8"))
+        if _mib(res.memory) is not None and _mib(res.memory) < GPU_MIN_MEMORY_MIB:
+            issues.append(Issue(("resources", "memory"), f"an {gpu.type} GPU needs at least 16Gi", res.memory,
+                                fix="set memory to 16Gi or more"))
+        if res.cpu_always_allocated is False:
+            issues.append(Issue(("resources", "cpuAlwaysAllocated"), "GPU services must keep CPU always allocated", False,
+                                fix="remove the key or set it to true"))
+        if region not in GPU_REGIONS:
+            issues.append(Issue(("resources", "gpu", "type"), f"Cloud Run offers no {gpu.type} GPU in region {region}", gpu.type,
+                                allowed=f"regions {one_of(GPU_REGIONS)}",
+                                fix="set gcp:region to one of those regions, or remove the gpu"))
+
+    if res.cpu not in CPU_VALUES:
+        issues.append(Issue(("resources", "cpu"), "is not a CPU count Cloud Run offers", res.cpu,
+                            allowed=one_of(CPU_VALUES), fix="pick one of the allowed counts"))
+    try:
+        mem = memory_mib(res.memory)
+    except ValueError:
+        mem = None
+        issues.append(Issue(("resources", "memory"), "is not a memory quantity", res.memory,
+                            allowed="e.g. 512Mi, 4Gi, 16Gi", fix="write a number with Mi or Gi"))
+    if mem is not None:
+        if not MEMORY_MIN_MIB <= mem <= MEMORY_MAX_MIB:
+            issues.append(Issue(("resources", "memory"), "is outside what Cloud Run offers", res.memory,
+                                allowed="512Mi to 32Gi", fix="pick a size in range"))
+        for gib, cpus in MEMORY_CPU_STEPS:
+            if mem > gib * 1024 and res.cpu < cpus:
+                issues.append(Issue(("resources", "cpu"), f"memory above {gib}Gi needs at least {cpus} CPUs", res.cpu,
+                                    fix=f"set cpu to {cpus} or more, or lower the memory"))
+                break
+        if res.cpu >= 6 and mem < 4096:
+            issues.append(Issue(("resources", "memory"), f"{res.cpu:g} CPUs need at least 4Gi", res.memory,
+                                fix="set memory to 4Gi or more"))
+        elif res.cpu >= 4 and mem < 2048:
+            issues.append(Issue(("resources", "memory"), "4 CPUs need at least 2Gi", res.memory,
+                                fix="set memory to 2Gi or more"))
+
+    if spec.scaling.min_replicas > spec.scaling.max_replicas:
+        issues.append(Issue(("scaling", "maxReplicas"), f"is below minReplicas ({spec.scaling.min_replicas})",
+                            spec.scaling.max_replicas, fix=f"set maxReplicas to at least {spec.scaling.min_replicas}"))
+
+    issues += iam_member_issues(spec.invokers)
+
+    canary = spec.rollout.canary
+    if canary is not None:
+        if spec.model is not None:
+            if canary.version is None:
+                issues.append(Issue(("rollout", "canary", "version"), "a canary of a loaded model needs the new model version",
+                                    fix="add `version:` with the model version to try"))
+            elif canary.version == spec.model.version:
+                issues.append(Issue(("rollout", "canary", "version"), "is the stable version itself", canary.version,
+                                    fix=f"set a version other than {spec.model.version}, or remove the canary"))
+            if canary.image is not None:
+                issues.append(Issue(("rollout", "canary", "image"), "a model-loading canary changes the version, not the image",
+                                    fix="remove `image:` from the canary"))
+        elif spec.image is not None:
+            if canary.image is None:
+                issues.append(Issue(("rollout", "canary", "image"), "a canary of a model-in-image service needs the new image",
+                                    fix="add `image:` with the image to try"))
+            elif canary.image == spec.image:
+                issues.append(Issue(("rollout", "canary", "image"), "is the stable image itself", canary.image,
+                                    fix="set a different image tag, or remove the canary"))
+            if canary.version is not None:
+                issues.append(Issue(("rollout", "canary", "version"), "a model-in-image canary changes the image, not a model version",
+                                    fix="remove `version:` from the canary and set `image:`"))
+    return _first_per_key(issues)
+
+
+def _first_per_key(issues: list[Issue]) -> list[Issue]:
+    """One message per key: the most specific rule (checked first) speaks for it."""
+    seen, out = set(), []
+    for issue in issues:
+        if issue.path not in seen:
+            seen.add(issue.path)
+            out.append(issue)
+    return out
+
+
+def _mib(quantity: str) -> Optional[float]:
+    try:
+        return memory_mib(quantity)
+    except ValueError:
+        return None
+
+
+def deployed_variant(spec: CloudRunServiceSpec, canary: bool) -> CloudRunServiceSpec:
+    """The spec as one revision runs it: the stable one, or the canary's version or image."""
+    updates: dict = {"rollout": RolloutSpec()}
+    c = spec.rollout.canary
+    if canary and c is not None:
+        if c.version is not None and spec.model is not None:
+            updates["model"] = spec.model.model_copy(update={"version": c.version})
+        if c.image is not None:
+            updates["image"] = c.image
+    return spec.model_copy(update=updates)
+
+
+def version_of(spec: CloudRunServiceSpec) -> str:
+    return spec.model.version if spec.model is not None else image_tag(spec.image or "")
+
+
+def revision_name(service_name: str, variant: CloudRunServiceSpec) -> str:
+    """`<service>-v<version>-<fingerprint>`: the same settings always give the same name, so the
+    stable revision of a canary split is the one deployed before the canary was added."""
+    settings = variant.model_dump(mode="json", exclude={"name", "rollout", "public", "invokers", "ingress"})
+    fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:6]
+    return dns_name(service_name, revision_suffix(version_of(variant)), fingerprint, max_len=63)
+
+
+def traffic_split(service_name: str, spec: CloudRunServiceSpec) -> list[tuple[str, int, str]]:
+    """[(revision, percent, tag)]: all to stable, or stable and canary by the canary's percent."""
+    stable = revision_name(service_name, deployed_variant(spec, canary=False))
+    canary = spec.rollout.canary
+    if canary is None:
+        return [(stable, 100, "stable")]
+    return [(stable, 100 - canary.percent, "stable"),
+            (revision_name(service_name, deployed_variant(spec, canary=True)), canary.percent, "canary")]
+
+
+class CloudRunModelServerArgs:
+    def __init__(self, spec: CloudRunServiceSpec, *, service_name: str, region: str, project: str,
+                 network_id: pulumi.Input[str], subnetwork_id: pulumi.Input[str],
+                 egress: str = "privateRangesOnly", model_bucket: Optional[Bucket] = None,
+                 deletion_protection: bool = False):
+        """`model_bucket` is the artifact bucket the model is mounted from (model-loading)."""
+        self.spec = spec
+        self.service_name = service_name
+        self.region = region
+        self.project = project
+        self.network_id = network_id
+        self.subnetwork_id = subnetwork_id
+        self.egress = egress
+        self.model_bucket = model_bucket
+        self.deletion_protection = deletion_protection
+
+
+class CloudRunModelServer(Component):
+    """Outputs: url, service_name, revision names and the tagged URLs (`stable`, `canary`)."""
+
+    def __init__(self, name: str, args: CloudRunModelServerArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("mlinfra:gcp:CloudRunModelServer", name, opts)
+        spec = args.spec
+        raise_if_any(f"CloudRunModelServer {name}", cloud_run_issues(spec, args.region))
+
+        self.account = ServiceAccount(f"{name}-sa", ServiceAccountArgs(
+            display_name=f"mlinfra model server {spec.name}", project=args.project), opts=self.child())
+        grants: list[pulumi.Resource] = []
+        if spec.model is not None:
+            if args.model_bucket is None:
+                raise_if_any(f"CloudRunModelServer {name}", [Issue(("model",), "needs the artifact bucket to mount",
+                                                                    fix="pass model_bucket")])
+            grants.append(args.model_bucket.grant_read(self.account))
+        for secret in sorted({s.secret for s in spec.secrets}):
+            grants.append(gcp.secretmanager.SecretIamMember(
+                f"{name}-secret-{secret}", project=args.project, secret_id=secret,
+                role="roles/secretmanager.secretAccessor", member=self.account.member, opts=self.child()))
+
+        split = traffic_split(args.service_name, spec)
+        template_spec = deployed_variant(spec, canary=spec.rollout.canary is not None)
+        self.service = gcp.cloudrunv2.Service(
+            name,
+            name=args.service_name,
+            location=args.region,
+            project=args.project,
+            ingress=INGRESS[spec.ingress],
+            deletion_protection=args.deletion_protection,
+            template=self._template(template_spec, split[-1][0], args),
+            traffics=[gcp.cloudrunv2.ServiceTrafficArgs(
+                type="TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", revision=rev, percent=pct, tag=tag)
+                for rev, pct, tag in split],
+            opts=self.child(depends_on=grants),
+        )
+
+        members = (["allUsers"] if spec.public else []) + list(spec.invokers)
+        self.invoker_grants = [
+            gcp.cloudrunv2.ServiceIamMember(
+                f"{name}-invoker-{i}", project=args.project, location=args.region, name=self.service.name,
+                role="roles/run.invoker", member=member, opts=self.child())
+            for i, member in enumerate(members)
+        ]
+
+        self.url = self.service.uri
+        self.revisions = {tag: rev for rev, _, tag in split}
+        self.tagged_urls = self.service.traffic_statuses.apply(
+            lambda statuses: {s.tag: s.uri for s in (statuses or []) if s.tag})
+        self.register_outputs({"url": self.url, "revisions": self.revisions, "tagged_urls": self.tagged_urls})
+
+    def _template(self, spec: CloudRunServiceSpec, revision: str, args: CloudRunModelServerArgs):
+        res, gpu = spec.resources, spec.resources.gpu
+        model_name = spec.model.uri.rstrip("/").rsplit("/", 1)[-1] if spec.model else spec.name
+        version = spec.model.version if spec.model else None
+        run = model_runtimes.launch(spec.runtime, image=spec.image, gpu=gpu is not None, model_name=model_name,
+                                    version=version, port=spec.port, args=spec.args, command=spec.command)
+
+        envs = [gcp.cloudrunv2.ServiceTemplateContainerEnvArgs(name=k, value=v) for k, v in sorted(spec.env.items())]
+        volumes, mounts = [], []
+        if spec.model is not None:
+            bucket_path = spec.model.uri[len("gs://"):].split("/", 1)
+            prefix = bucket_path[1].strip("/") if len(bucket_path) > 1 else ""
+            mount = model_runtimes.model_dir(model_name, spec.model.version)
+            envs += [gcp.cloudrunv2.ServiceTemplateContainerEnvArgs(name=k, value=v) for k, v in (
+                ("MODEL_NAME", model_name), ("MODEL_VERSION", spec.model.version), ("MODEL_DIR", mount))]
+            volumes.append(gcp.cloudrunv2.ServiceTemplateVolumeArgs(
+                name="model", gcs=gcp.cloudrunv2.ServiceTemplateVolumeGcsArgs(
+                    bucket=args.model_bucket.bucket_name, read_only=True,
+                    mount_options=[f"only-dir={'/'.join(p for p in (prefix, spec.model.version) if p)}",
+                                   "implicit-dirs"])))
+            mounts.append(gcp.cloudrunv2.ServiceTemplateContainerVolumeMountArgs(name="model", mount_path=mount))
+        envs += [gcp.cloudrunv2.ServiceTemplateContainerEnvArgs(
+            name=s.env, value_source=gcp.cloudrunv2.ServiceTemplateContainerEnvValueSourceArgs(
+                secret_key_ref=gcp.cloudrunv2.ServiceTemplateContainerEnvValueSourceSecretKeyRefArgs(
+                    secret=s.secret, version=s.version))) for s in spec.secrets]
+
+        limits = {"cpu": cpu_string(res.cpu), "memory": res.memory}
+        if gpu is not None:
+            limits["nvidia.com/gpu"] = str(gpu.count)
+        always_on = res.cpu_always_allocated if res.cpu_always_allocated is not None else gpu is not None
+
+        startup = spec.probes.startup
+        startup_path = startup.path or run.ready_path
+        startup_failures = startup.failure_threshold or (60 if gpu is not None else 30)
+        startup_probe = gcp.cloudrunv2.ServiceTemplateContainerStartupProbeArgs(
+            initial_delay_seconds=startup.initial_delay_seconds, period_seconds=startup.period_seconds,
+            timeout_seconds=startup.timeout_seconds, failure_threshold=startup_failures,
+            http_get=gcp.cloudrunv2.ServiceTemplateContainerStartupProbeHttpGetArgs(path=startup_path, port=run.port)
+            if startup_path else None,
+            tcp_socket=None if startup_path else gcp.cloudrunv2.ServiceTemplateContainerStartupProbeTcpSocketArgs(port=run.port),
+        )
+        live = spec.probes.liveness
+        live_path = (live.path if live else None) or run.live_path
+        liveness_probe = None
+        if live_path:
+            live = live or ProbeSpec()
+            liveness_probe = gcp.cloudrunv2.ServiceTemplateContainerLivenessProbeArgs(
+                initial_delay_seconds=live.initial_delay_seconds, period_seconds=live.period_seconds,
+                timeout_seconds=live.timeout_seconds, failure_threshold=live.failure_threshold or 3,
+                http_get=gcp.cloudrunv2.ServiceTemplateContainerLivenessProbeHttpGetArgs(path=live_path, port=run.port))
+
+        return gcp.cloudrunv2.ServiceTemplateArgs(
+            revision=revision,
+            labels={"model-version": dns_name(version_of(spec), max_len=63)},
+            service_account=self.account.email,
+            execution_environment="EXECUTION_ENVIRONMENT_GEN2",
+            timeout=f"{spec.timeout_seconds}s",
+            max_instance_request_concurrency=spec.scaling.concurrency,
+            scaling=gcp.cloudrunv2.ServiceTemplateScalingArgs(
+                min_instance_count=spec.scaling.min_replicas, max_instance_count=spec.scaling.max_replicas),
+            node_selector=gcp.cloudrunv2.ServiceTemplateNodeSelectorArgs(accelerator=gpu.type) if gpu else None,
+            gpu_zonal_redundancy_disabled=(not gpu.zonal_redundancy) if gpu else None,
+            vpc_access=gcp.cloudrunv2.ServiceTemplateVpcAccessArgs(
+                egress=EGRESS[args.egress],
+                network_interfaces=[gcp.cloudrunv2.ServiceTemplateVpcAccessNetworkInterfaceArgs(
+                    network=args.network_id, subnetwork=args.subnetwork_id)]),
+            volumes=volumes or None,
+            containers=[gcp.cloudrunv2.ServiceTemplateContainerArgs(
+                name="server",
+                image=run.image,
+                commands=run.command or None,
+                args=run.args or None,
+                ports=gcp.cloudrunv2.ServiceTemplateContainerPortsArgs(container_port=run.port, name="http1"),
+                envs=envs or None,
+                resources=gcp.cloudrunv2.ServiceTemplateContainerResourcesArgs(
+                    limits=limits, cpu_idle=not always_on, startup_cpu_boost=spec.scaling.startup_cpu_boost),
+                startup_probe=startup_probe,
+                liveness_probe=liveness_probe,
+                volume_mounts=mounts or None,
+            )],
+        )

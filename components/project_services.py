@@ -1,0 +1,33 @@
+"""The Google Cloud APIs a pattern needs, enabled before anything that uses them."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.base import Component
+
+
+class ProjectServices(Component):
+    """Enables each API; `resources` is what other components pass to `depends_on`.
+
+    APIs are never disabled on destroy: other stacks in the project may use them.
+    """
+
+    def __init__(self, name: str, apis: Sequence[str], project: Optional[str] = None,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("mlinfra:gcp:ProjectServices", name, opts)
+        self.resources = [
+            gcp.projects.Service(
+                f"{name}-{api.split('.')[0]}",
+                project=project,
+                service=api,
+                disable_on_destroy=False,
+                disable_dependent_services=False,
+                opts=self.child(),
+            )
+            for api in sorted(set(apis))
+        ]
+        self.register_outputs({"apis": sorted(set(apis))})

@@ -1,0 +1,1 @@
+"""The mlinfra Pulumi program (`__main__.py`), its stack-file schema and its CLI."""

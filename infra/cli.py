@@ -1,0 +1,106 @@
+"""`mlinfra`: plan a stack offline, validate a stack file, print the stack-file schema.
+
+User errors are printed without a traceback; set MLINFRA_DEBUG=1 to see one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="mlinfra", description=__doc__.splitlines()[0])
+    parser.add_argument("--project-dir", type=Path, default=None,
+                        help="the directory holding Pulumi.yaml (default: found from the current directory)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    plan = sub.add_parser("plan", help="run the program for a stack under Pulumi's mock engine, offline")
+    plan.add_argument("--stack", "-s", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
+    plan.add_argument("--json", dest="json_out", type=Path, help="also write the plan shaped like `pulumi preview --json`")
+    plan.add_argument("--quiet", "-q", action="store_true", help="print one summary line instead of the tree")
+
+    validate = sub.add_parser("validate", help="check a stack file alone, without planning")
+    validate.add_argument("--stack", "-s", required=True)
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of stack files (for editor autocomplete)")
+    schema.add_argument("--out", type=Path, help="write it to a file instead of stdout")
+
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except Exception as error:  # noqa: BLE001 - every user-facing failure ends here
+        if os.environ.get("MLINFRA_DEBUG") == "1":
+            raise
+        print(_describe(error), file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "schema":
+        from infra.config import json_schema
+
+        text = json.dumps(json_schema(), indent=2) + "\n"
+        if args.out:
+            args.out.write_text(text)
+        else:
+            sys.stdout.write(text)
+        return EXIT_OK
+
+    from infra.stackfile import find_project
+
+    project = find_project(args.project_dir)
+    if args.command == "validate":
+        from infra import config
+        from infra.stackfile import read_stack_config, to_engine_config
+
+        path = project.stack_file(args.stack)
+        if not path.is_file():
+            raise FileNotFoundError(f"no stack file {project.display(path)} (stacks: {', '.join(project.stacks()) or 'none'})")
+        values, _ = to_engine_config(read_stack_config(path))
+        loaded = config.load(values, stack=args.stack, file=project.display(path), root=project.root)
+        cfg = loaded.mlinfra
+        print(f"{loaded.file}: valid ({cfg.pattern} pattern, {cfg.environment}, "
+              f"{len(cfg.services)} services, {len(cfg.triggers)} triggers)")
+        return EXIT_OK
+
+    from infra.plan import plan_stack, render_tree, write_json
+
+    result = plan_stack(project, args.stack)
+    if args.quiet:
+        counts = result.recording.count_by_type()
+        cloud = sum(n for t, n in counts.items() if not t.startswith("mlinfra:"))
+        print(f"{result.file}: {cloud} cloud resources planned offline in {result.seconds:.1f}s")
+    else:
+        print(render_tree(result))
+    if args.json_out:
+        write_json(result, args.json_out)
+        print(f"wrote {args.json_out}")
+    return EXIT_OK
+
+
+def _describe(error: Exception) -> str:
+    from components.validation import InputError
+    from infra.errors import ConfigError
+    from infra.mocks import UnknownInvoke
+
+    if isinstance(error, ConfigError):
+        return str(error)
+    if isinstance(error, InputError):
+        return f"invalid component inputs: {error}"
+    if isinstance(error, (UnknownInvoke, FileNotFoundError)):
+        return f"mlinfra: {error}"
+    if error.__class__.__name__ == "ProjectNotFound":
+        return f"mlinfra: {error}"
+    return (f"mlinfra: {type(error).__name__}: {error}\n"
+            "This is a bug in mlinfra, not in your stack file; rerun with MLINFRA_DEBUG=1 for the traceback.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

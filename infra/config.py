@@ -1,0 +1,193 @@
+"""The stack file's contract: the `mlinfra:` keys, validated before anything is planned.
+
+Read through `pulumi.Config`'s store, so `pulumi config set` works as users expect;
+`gcp:project` and `gcp:region` are the provider's own keys. Validation runs in two passes:
+pydantic checks every key and type (all errors at once), then the rules of each component
+check what the cloud would reject at apply time, with the key path as written in the file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Mapping, Optional
+
+from pydantic import Field, ValidationError
+
+from components.cloud_function import CloudFunctionSpec, function_issues
+from components.cloud_run_service import CloudRunServiceSpec, cloud_run_issues
+from components.labels import label_issues
+from components.network import NetworkSpec, network_issues
+from components.storage import BUCKET_ROLES, StorageSpec, bucket_names, storage_issues
+from components.validation import Issue, Spec
+from infra.errors import ConfigError, issues_from_validation_error
+from infra.patterns import OPTIONAL_SECTIONS, PATTERNS, patterns_allowing
+
+NAMESPACE = "mlinfra"
+
+
+class MlinfraConfig(Spec):
+    """Every `mlinfra:` key of a stack file."""
+
+    pattern: Literal["serverless", "kubernetes", "dataflow", "hybrid"]
+    """The architecture of this stack."""
+    environment: Literal["dev", "staging", "prod"]
+    """Drives the safety defaults: prod protects stateful resources and turns on deletion protection."""
+    labels: dict[str, str] = {}
+    """Labels added to every labelled resource, beside environment, stack, pattern and managed-by."""
+    network: NetworkSpec = NetworkSpec()
+    """The VPC."""
+    storage: StorageSpec = StorageSpec()
+    """The data lake and model-artifact buckets."""
+    services: list[CloudRunServiceSpec] = []
+    """Model servers: the real-time path."""
+    triggers: list[CloudFunctionSpec] = []
+    """Event-driven glue: Cloud Functions (gen2)."""
+    cluster: Optional[dict[str, Any]] = Field(None, json_schema_extra={"x-mlinfra-status": "planned"})
+    """GKE cluster and node pools (kubernetes and hybrid patterns; not built yet)."""
+    jobs: Optional[list[dict[str, Any]]] = Field(None, json_schema_extra={"x-mlinfra-status": "planned"})
+    """Training and batch-scoring jobs on GKE (kubernetes and hybrid patterns; not built yet)."""
+    pipelines: Optional[list[dict[str, Any]]] = Field(None, json_schema_extra={"x-mlinfra-status": "planned"})
+    """Dataflow pipelines (dataflow and hybrid patterns; not built yet)."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """A validated stack: its name, where it is written, the provider keys and the mlinfra keys."""
+
+    stack: str
+    file: str
+    project: str
+    region: str
+    root: Path
+    mlinfra: MlinfraConfig
+
+    @property
+    def prod(self) -> bool:
+        return self.mlinfra.environment == "prod"
+
+
+def parse_value(value: Any) -> Any:
+    """A config value as `pulumi.Config.get_object` reads it: JSON when it parses, else the string."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def load(values: Mapping[str, Any], *, stack: str, file: str, root: Path) -> StackConfig:
+    """Validate a stack's config (`namespace:key` -> value); raise ConfigError with every issue."""
+    issues: list[Issue] = []
+    project = values.get("gcp:project")
+    region = values.get("gcp:region")
+    raw = {key.split(":", 1)[1]: parse_value(value) for key, value in values.items()
+           if key.startswith(f"{NAMESPACE}:")}
+    for key, what, example in (("project", project, "acme-ml-dev"), ("region", region, "us-central1")):
+        if not what:
+            issues.append(Issue((f"gcp:{key}",), "is required", fix=f"add `gcp:{key}: {example}` under config:"))
+
+    try:
+        config = MlinfraConfig.model_validate(raw, by_alias=True, by_name=False)
+    except ValidationError as error:
+        raise ConfigError(file, issues + issues_from_validation_error(error, MlinfraConfig)) from None
+    if issues:
+        raise ConfigError(file, issues)
+
+    issues = rules(config, project=str(project), region=str(region), stack=stack, root=root)
+    if issues:
+        raise ConfigError(file, issues)
+    return StackConfig(stack=stack, file=file, project=str(project), region=str(region), root=root, mlinfra=config)
+
+
+def rules(config: MlinfraConfig, *, project: str, region: str, stack: str, root: Path) -> list[Issue]:
+    """The second pass: what each component's rules and the pattern say about the whole file."""
+    issues: list[Issue] = []
+    pattern = PATTERNS[config.pattern]
+    if not pattern.built:
+        built = [p.name for p in PATTERNS.values() if p.built]
+        issues.append(Issue(("pattern",), f"the {pattern.name} pattern is not built yet (planned in {pattern.tracking_issue})",
+                            pattern.name, allowed=", ".join(built), fix=f"use one of: {', '.join(built)}"))
+    for section in OPTIONAL_SECTIONS:
+        if section in config.model_fields_set and section not in pattern.sections:
+            allowing = patterns_allowing(section)
+            issues.append(Issue((section,), f"the {config.pattern} pattern has no {section}",
+                                allowed=f"patterns {', '.join(allowing)}",
+                                fix=f"remove mlinfra:{section}, or set mlinfra:pattern to {' or '.join(allowing)}"))
+
+    issues += [i.under("labels") for i in label_issues(config.labels)]
+    issues += [i.under("network") for i in network_issues(config.network)]
+    issues += [i.under("storage") for i in storage_issues(config.storage, project, stack)]
+
+    names = bucket_names(config.storage, project, stack)
+    issues += _duplicates("services", [s.name for s in config.services])
+    for i, service in enumerate(config.services):
+        if service.platform != "cloudrun" and config.pattern == "serverless":
+            issues.append(Issue(("services", i, "platform"), f"platform {service.platform} needs a cluster", service.platform,
+                                allowed="cloudrun", fix="remove the key (serverless runs services on cloudrun)"))
+        issues += [x.under("services", i) for x in cloud_run_issues(service, region)]
+        if service.model is not None:
+            bucket = service.model.uri[len("gs://"):].split("/", 1)[0]
+            if bucket != names["artifacts"]:
+                issues.append(Issue(("services", i, "model", "uri"), "is not in the stack's artifact bucket", service.model.uri,
+                                    allowed=f"gs://{names['artifacts']}/<path>",
+                                    fix=f"upload the model there and set uri: gs://{names['artifacts']}/<path>"))
+    issues += _duplicates("triggers", [t.name for t in config.triggers])
+    for i, trigger in enumerate(config.triggers):
+        issues += [x.under("triggers", i) for x in function_issues(trigger, dict.fromkeys(BUCKET_ROLES), root)]
+    return issues
+
+
+def _duplicates(section: str, names: list[str]) -> list[Issue]:
+    seen: dict[str, int] = {}
+    issues = []
+    for i, name in enumerate(names):
+        if name in seen:
+            issues.append(Issue((section, i, "name"), f"is already used by {section}[{seen[name]}]", name,
+                                fix="give each entry its own name"))
+        seen.setdefault(name, i)
+    return issues
+
+
+def from_pulumi() -> StackConfig:
+    """The running program's stack config, from the store the language host fills."""
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    from infra.stackfile import read_project
+
+    root = Path.cwd()
+    # pulumi.Config reads single keys; validation needs every key of the namespace to reject
+    # typos, so read the same store it reads.
+    values = dict(runtime_config.CONFIG.get())
+    stack = pulumi.get_stack()
+    try:
+        file = read_project(root).display(read_project(root).stack_file(stack))
+    except OSError:
+        file = f"Pulumi.{stack}.yaml"
+    return load(values, stack=stack, file=file, root=root)
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of the `config:` block of a stack file, for editor autocomplete."""
+    inner = MlinfraConfig.model_json_schema(by_alias=True)
+    defs = inner.pop("$defs", {})
+    properties = {f"{NAMESPACE}:{k}": v for k, v in inner["properties"].items()}
+    properties["gcp:project"] = {"type": "string", "description": "Google Cloud project ID."}
+    properties["gcp:region"] = {"type": "string", "description": "Google Cloud region, e.g. us-central1."}
+    required = [f"{NAMESPACE}:{k}" for k in inner.get("required", [])] + ["gcp:project", "gcp:region"]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "mlinfra stack file",
+        "type": "object",
+        "properties": {
+            "config": {"type": "object", "properties": properties, "required": required,
+                       "additionalProperties": True},
+            "environment": {"description": "Pulumi ESC environments (not resolved by the offline plan)."},
+            "encryptionsalt": {"type": "string"},
+            "secretsprovider": {"type": "string"},
+        },
+        "$defs": defs,
+    }

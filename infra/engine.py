@@ -1,0 +1,248 @@
+"""Run a Pulumi program under Pulumi's own mock engine and record every registration.
+
+The offline plan and the tests share this. A program directory runs exactly as the Pulumi
+language host runs it: `run_in_stack(lambda: runpy.run_path(<main>, run_name="__main__"))`
+with the project root as working directory and the stack's config in the SDK's store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import runpy
+import sys
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
+
+import pulumi
+from pulumi.runtime import mocks, rpc, settings, stack as runtime_stack
+from pulumi.runtime.proto import resource_pb2
+
+from infra.mocks import CloudMocks, UnknownInvoke
+
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+@dataclass
+class Registration:
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: Optional[str]
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    protect: bool
+    retain_on_delete: bool
+    delete_before_replace: bool
+    ignore_changes: list[str]
+    provider: str
+    id: Optional[str] = None
+
+    @property
+    def package(self) -> Optional[str]:
+        return self.type.split(":", 1)[0] if self.custom else None
+
+
+@dataclass
+class Recording:
+    """Every resource a program registered, with finders for assertions."""
+
+    project: str
+    stack: str
+    registrations: list[Registration] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    invokes: list[str] = field(default_factory=list)
+    log: list[tuple[str, str]] = field(default_factory=list)
+
+    def __iter__(self):
+        return iter(self.registrations)
+
+    def __len__(self) -> int:
+        return len(self.registrations)
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.registrations if r.type == type_]
+
+    def named(self, name: str) -> list[Registration]:
+        return [r for r in self.registrations if r.name == name]
+
+    def one(self, type_: str, name: Optional[str] = None) -> Registration:
+        found = [r for r in self.of_type(type_) if name is None or r.name == name]
+        if len(found) != 1:
+            names = sorted(r.name for r in self.of_type(type_))
+            raise AssertionError(f"expected one {type_}{' named ' + name if name else ''}, found {len(found)}: {names}")
+        return found[0]
+
+    def by_urn(self, urn: str) -> Registration:
+        for r in self.registrations:
+            if r.urn == urn:
+                return r
+        raise KeyError(urn)
+
+    def children_of(self, parent: Union[Registration, str]) -> list[Registration]:
+        urn = parent.urn if isinstance(parent, Registration) else parent
+        return [r for r in self.registrations if r.parent == urn]
+
+    def descendants_of(self, parent: Union[Registration, str]) -> list[Registration]:
+        out, todo = [], list(self.children_of(parent))
+        while todo:
+            r = todo.pop(0)
+            out.append(r)
+            todo.extend(self.children_of(r))
+        return out
+
+    def custom(self) -> list[Registration]:
+        return [r for r in self.registrations if r.custom]
+
+    def count_by_type(self) -> Counter:
+        return Counter(r.type for r in self.registrations if r.type != STACK_TYPE)
+
+    def tree_order(self) -> list[Registration]:
+        """Parents before children, siblings by type then name: the same order every run."""
+        roots = [r for r in self.registrations if not r.parent]
+        out: list[Registration] = []
+
+        def walk(r: Registration) -> None:
+            out.append(r)
+            for child in sorted(self.children_of(r), key=lambda c: (c.type, c.name)):
+                walk(child)
+        for root in sorted(roots, key=lambda c: (c.type, c.name)):
+            walk(root)
+        return out
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    """Pulumi's mock monitor, keeping the whole registration request (parent, dependencies,
+    protect, ...) that `Mocks.new_resource` is not shown."""
+
+    def __init__(self, cloud: CloudMocks, recording: Recording):
+        super().__init__(cloud)
+        self.recording = recording
+        self._lock = threading.Lock()
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        outputs = {} if not request.custom else _ints(dict(self.resources[response.urn].state))
+        registration = Registration(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            custom=bool(request.custom),
+            parent=request.parent or None,
+            inputs=_ints(rpc.deserialize_properties(request.object)),
+            outputs=outputs,
+            dependencies=list(request.dependencies),
+            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            protect=bool(request.protect),
+            retain_on_delete=bool(request.retainOnDelete),
+            delete_before_replace=bool(request.deleteBeforeReplace),
+            ignore_changes=list(request.ignoreChanges),
+            provider=request.provider,
+            id=response.id or None,
+        )
+        with self._lock:
+            self.recording.registrations.append(registration)
+        return response
+
+    def RegisterResourceOutputs(self, request):
+        if request.urn.split("::")[2] == STACK_TYPE:
+            self.recording.outputs = _ints(rpc.deserialize_properties(request.outputs))
+        return super().RegisterResourceOutputs(request)
+
+
+def _ints(value: Any) -> Any:
+    """Protobuf carries every number as a double; give whole numbers back as ints."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_ints(v) for v in value]
+    return value
+
+
+class _LogHandler(logging.Handler):
+    def __init__(self, recording: Recording):
+        super().__init__(logging.INFO)
+        self.recording = recording
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.recording.log.append((record.levelname.lower(), record.getMessage()))
+
+
+Program = Union[Path, Callable[[], Any]]
+
+
+def run(program: Program, *, project: str = "mlinfra", stack: str = "test",
+        config: Optional[Mapping[str, str]] = None, secret_keys: Sequence[str] = (),
+        cwd: Optional[Path] = None) -> Recording:
+    """Run `program` (a program directory, or a function that creates resources) offline.
+
+    Raises whatever the program raises (a ConfigError for a bad stack file), or UnknownInvoke.
+    """
+    config = dict(config or {})
+    cloud = CloudMocks(project=config.get("gcp:project", "mlinfra-offline"),
+                       region=config.get("gcp:region", "us-central1"))
+    recording = Recording(project=project, stack=stack)
+    monitor = RecordingMonitor(cloud, recording)
+    logger = logging.getLogger(f"mlinfra.engine.{id(recording)}")
+    logger.propagate = False
+    logger.addHandler(_LogHandler(recording))
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    old_cwd, old_argv = os.getcwd(), sys.argv
+    try:
+        settings.configure(mocks.MockSettings(
+            monitor=monitor,
+            monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
+            engine=mocks.MockEngine(logger),
+            project=project, stack=stack, dry_run=True, organization="organization",
+            parallel=4, callbacks=None,
+        ))
+        settings.ROOT.set(None)
+        pulumi.runtime.set_all_config(dict(config), list(secret_keys))
+        if isinstance(program, Path):
+            main = program
+            sys.argv = [str(main)]
+            if cwd is not None:
+                os.chdir(cwd)
+            body: Callable[[], Any] = lambda: runpy.run_path(str(main), run_name="__main__")
+        else:
+            body = program
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+        try:
+            loop.run_until_complete(runtime_stack.run_in_stack(body))
+        except Exception as error:
+            if cloud.unknown_invokes:
+                raise UnknownInvoke(cloud.unknown_invokes[0]) from error
+            raise
+    finally:
+        os.chdir(old_cwd)
+        sys.argv = old_argv
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+        asyncio.set_event_loop(None)
+        settings.ROOT.set(None)
+        pulumi.runtime.set_all_config({}, [])
+    recording.invokes = list(cloud.invokes)
+    return recording
+
+
+def provider_modules(prefixes: Iterable[str] = ("pulumi_gcp", "pulumi_aws", "pulumi_kubernetes")) -> list[str]:
+    """Provider submodules this process has imported (`pulumi_gcp.compute`, ...)."""
+    names = []
+    for name in sys.modules:
+        parts = name.split(".")
+        if parts[0] in prefixes and len(parts) == 2 and not parts[1].startswith("_") and parts[1] != "config":
+            names.append(name)
+        elif parts[0] in prefixes and len(parts) == 1:
+            names.append(name)
+    return sorted(names)

@@ -1,0 +1,152 @@
+"""Config errors as a person reads them: file, key path as written, bad value, allowed, fix.
+
+ConfigError is a `pulumi.RunError`, which the Pulumi language host prints without a
+traceback; the CLI does the same unless MLINFRA_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import difflib
+import typing
+from typing import Any, Optional, Sequence
+
+import pulumi
+from pydantic import BaseModel, ValidationError
+
+from components.validation import Issue, format_path
+
+NAMESPACE = "mlinfra"
+
+
+class ConfigError(pulumi.RunError):
+    def __init__(self, file: str, issues: Sequence[Issue]):
+        self.file = file
+        self.issues = list(issues)
+        super().__init__(format_issues(file, self.issues))
+
+
+def key_path(path: Sequence[Any]) -> str:
+    """`("services", 1, "resources")` -> `mlinfra:services[1].resources`; provider keys stay as is."""
+    if path and isinstance(path[0], str) and ":" in path[0]:
+        return format_path(path[1:], root=path[0])
+    return format_path(path, root=f"{NAMESPACE}:")
+
+
+def format_issues(file: str, issues: Sequence[Issue]) -> str:
+    count = f"{len(issues)} error" + ("s" if len(issues) != 1 else "")
+    lines = [f"{file}: {count} in the stack file", ""]
+    for issue in issues:
+        value = f" (got {_show(issue.value)})" if issue.has_value else ""
+        lines.append(f"  {key_path(issue.path)}: {issue.message}{value}")
+        if issue.hint:
+            lines.append(f"    {issue.hint}")
+        if issue.allowed:
+            lines.append(f"    allowed: {issue.allowed}")
+        if issue.fix:
+            lines.append(f"    fix: {issue.fix}")
+        lines.append("")
+    lines.append("Nothing was planned or created. `mlinfra schema` prints every key; the README has the reference.")
+    return "\n".join(lines)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def issues_from_validation_error(error: ValidationError, model: type[BaseModel]) -> list[Issue]:
+    """Turn pydantic's errors into Issues, with "did you mean" for unknown keys."""
+    issues = []
+    for err in error.errors(include_url=False):
+        loc = tuple(part for part in err["loc"] if not _is_union_tag(part))
+        kind, value = err["type"], err.get("input")
+        if kind == "extra_forbidden":
+            known = _known_keys(model, loc[:-1])
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+            hint = f"did you mean {key_path(loc[:-1] + (close[0],))}?" if close else None
+            issues.append(Issue(loc, "unknown key", hint=hint, allowed=", ".join(known) or None,
+                                fix=f"rename it to {close[0]}" if close else "remove it"))
+        elif kind == "missing":
+            issues.append(Issue(loc, "is required", fix="add it"))
+        elif kind == "literal_error":
+            allowed = err.get("ctx", {}).get("expected", "")
+            issues.append(Issue(loc, "is not allowed", value, allowed=allowed.replace("'", ""),
+                                fix="use one of the allowed values"))
+        elif kind in ("model_type", "dict_type"):
+            issues.append(Issue(loc, "must be a mapping of keys", value,
+                                allowed=", ".join(_known_keys(model, loc)) or None, fix="write it as `key: value` lines"))
+        elif kind == "list_type":
+            issues.append(Issue(loc, "must be a list", value, fix="write each entry on a `- ` line"))
+        elif kind in _BOUNDS:
+            bound = err.get("ctx", {})
+            allowed = ", ".join(f"{_BOUNDS[k]} {v}" for k, v in bound.items() if k in ("ge", "gt", "le", "lt"))
+            issues.append(Issue(loc, "is out of range", value, allowed=allowed or None, fix="change the number to fit the range"))
+        elif kind == "string_pattern_mismatch":
+            issues.append(Issue(loc, "has a form that is not allowed", value,
+                                allowed=f"text matching {err.get('ctx', {}).get('pattern')}", fix="change the value to match"))
+        else:
+            issues.append(Issue(loc, err["msg"][0].lower() + err["msg"][1:], value, fix=_fix_for(kind, err)))
+    return issues
+
+
+_BOUNDS = {"greater_than_equal": "", "less_than_equal": "", "greater_than": "", "less_than": "",
+           "ge": "at least", "le": "at most", "gt": "more than", "lt": "less than"}
+
+
+def _fix_for(kind: str, err: dict) -> Optional[str]:
+    ctx = err.get("ctx", {})
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        return "change the number to fit the bound"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "write a whole number"
+    if kind in ("float_parsing", "float_type"):
+        return "write a number"
+    if kind in ("bool_parsing", "bool_type"):
+        return "write true or false"
+    if kind in ("string_type",):
+        return "quote the value"
+    if kind == "string_too_long":
+        return f"shorten it to {ctx.get('max_length')} characters"
+    return None
+
+
+def _is_union_tag(part: Any) -> bool:
+    # pydantic adds the member type to the location of errors inside unions (e.g. `function-after[...]`).
+    return isinstance(part, str) and ("[" in part or part in ("str", "int", "float", "bool", "list", "dict"))
+
+
+def _known_keys(model: type[BaseModel], path: Sequence[Any]) -> list[str]:
+    """The keys allowed at `path` below `model`, as written in the stack file."""
+    current: Any = model
+    for part in path:
+        current = _unwrap(current)
+        if isinstance(part, int):
+            continue
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = next((f for n, f in current.model_fields.items() if (f.alias or n) == part), None)
+            if field is None:
+                return []
+            current = field.annotation
+        else:
+            return []
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or n for n, f in current.model_fields.items()]
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Optional[X], list[X], dict[str, X] -> X, until a model or a plain type remains."""
+    while True:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        origin = typing.get_origin(annotation)
+        if origin in (list, tuple, set, typing.Union) or str(origin) == "types.UnionType":
+            if len(args) == 1 or origin in (list, tuple, set):
+                annotation = args[0]
+                continue
+        if origin is dict and len(args) == 2:
+            annotation = args[1]
+            continue
+        return annotation

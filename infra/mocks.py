@@ -1,0 +1,159 @@
+"""Plausible cloud answers for the offline plan and the tests.
+
+Each resource gets back its inputs plus the outputs Google Cloud would compute (emails,
+URLs, IDs), derived from its inputs so the same stack always plans the same. An invoke the
+table does not know fails loudly: a made-up answer could hide a real mistake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Callable, Optional
+
+from pulumi.runtime import mocks
+
+REGION_CODES = {"us-central1": "uc", "us-east1": "ue", "us-east4": "uk", "us-west1": "uw",
+                "europe-west1": "ew", "europe-west4": "ez", "asia-southeast1": "as", "asia-south1": "el"}
+
+
+class UnknownInvoke(Exception):
+    def __init__(self, token: str):
+        super().__init__(
+            f"the offline plan has no answer for the invoke {token}; add one to INVOKES in infra/mocks.py "
+            f"(what would Google Cloud return?)")
+        self.token = token
+
+
+def _hash(text: str, n: int = 10) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:n]
+
+
+def project_number(project: str) -> str:
+    return str(int(_hash(project, 12), 16))[:12]
+
+
+class CloudMocks(mocks.Mocks):
+    """Answers for `gcp:*` (and any other) resources under Pulumi's mock engine."""
+
+    def __init__(self, project: str = "mlinfra-offline", region: str = "us-central1"):
+        self.project = project
+        self.region = region
+        self.invokes: list[str] = []
+        self.unknown_invokes: list[str] = []
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[Optional[str], dict]:
+        state = dict(args.inputs)
+        if args.typ.startswith("gcp:"):
+            state.setdefault("project", self.project)
+            if "name" not in state and not args.typ.startswith(("gcp:projects/iAMMember", "gcp:storage/bucketIAMMember")):
+                state["name"] = f"{args.name}-{_hash(args.name, 7)}"
+        make = RESOURCES.get(args.typ)
+        extra = make(self, args.name, state) if make else {}
+        state.update(extra)
+        resource_id = state.pop("__id", None) or state.get("name") or args.name
+        return str(resource_id), state
+
+    def call(self, args: mocks.MockCallArgs) -> dict:
+        self.invokes.append(args.token)
+        answer = INVOKES.get(args.token)
+        if answer is None:
+            self.unknown_invokes.append(args.token)
+            raise UnknownInvoke(args.token)
+        return answer(self, args.args)
+
+    def run_url(self, name: str, tag: Optional[str] = None) -> str:
+        code = REGION_CODES.get(self.region, "uc")
+        prefix = f"{tag}---" if tag else ""
+        return f"https://{prefix}{name}-{_hash(self.project + name)}-{code}.a.run.app"
+
+
+def _account(m: CloudMocks, name: str, s: dict) -> dict:
+    email = f"{s['accountId']}@{s['project']}.iam.gserviceaccount.com"
+    return {"email": email, "member": f"serviceAccount:{email}", "uniqueId": str(int(_hash(email, 15), 16)),
+            "name": f"projects/{s['project']}/serviceAccounts/{email}",
+            "__id": f"projects/{s['project']}/serviceAccounts/{email}"}
+
+
+def _bucket(m: CloudMocks, name: str, s: dict) -> dict:
+    return {"url": f"gs://{s['name']}", "selfLink": f"https://www.googleapis.com/storage/v1/b/{s['name']}"}
+
+
+def _global(kind: str) -> Callable[[CloudMocks, str, dict], dict]:
+    def make(m: CloudMocks, name: str, s: dict) -> dict:
+        path = f"projects/{s['project']}/global/{kind}/{s['name']}"
+        return {"__id": path, "selfLink": f"https://www.googleapis.com/compute/v1/{path}"}
+    return make
+
+
+def _regional(kind: str) -> Callable[[CloudMocks, str, dict], dict]:
+    def make(m: CloudMocks, name: str, s: dict) -> dict:
+        path = f"projects/{s['project']}/regions/{s.get('region', m.region)}/{kind}/{s['name']}"
+        return {"__id": path, "selfLink": f"https://www.googleapis.com/compute/v1/{path}"}
+    return make
+
+
+def _run_service(m: CloudMocks, name: str, s: dict) -> dict:
+    statuses = [{"type": t.get("type"), "revision": t.get("revision"), "percent": t.get("percent"),
+                 "tag": t.get("tag"), "uri": m.run_url(s["name"], t.get("tag")) if t.get("tag") else None}
+                for t in s.get("traffics") or []]
+    return {"uri": m.run_url(s["name"]), "urls": [m.run_url(s["name"])], "trafficStatuses": statuses,
+            "__id": f"projects/{s['project']}/locations/{s.get('location', m.region)}/services/{s['name']}"}
+
+
+def _function(m: CloudMocks, name: str, s: dict) -> dict:
+    url = m.run_url(s["name"])
+    service_config = dict(s.get("serviceConfig") or {})
+    service_config.update({"uri": url, "service": f"projects/{s['project']}/locations/{s.get('location')}/services/{s['name']}"})
+    return {"url": url, "state": "ACTIVE", "serviceConfig": service_config,
+            "__id": f"projects/{s['project']}/locations/{s.get('location', m.region)}/functions/{s['name']}"}
+
+
+def _topic(m: CloudMocks, name: str, s: dict) -> dict:
+    return {"__id": f"projects/{s['project']}/topics/{s['name']}"}
+
+
+def _repository(m: CloudMocks, name: str, s: dict) -> dict:
+    return {"name": s["repositoryId"],
+            "__id": f"projects/{s['project']}/locations/{s.get('location')}/repositories/{s['repositoryId']}"}
+
+
+def _object(m: CloudMocks, name: str, s: dict) -> dict:
+    return {"outputName": s["name"], "mediaLink": f"https://storage.googleapis.com/download/storage/v1/b/{s.get('bucket')}/o/{s['name']}",
+            "md5hash": _hash(s["name"], 22)}
+
+
+RESOURCES: dict[str, Callable[[CloudMocks, str, dict], dict]] = {
+    "gcp:serviceaccount/account:Account": _account,
+    "gcp:storage/bucket:Bucket": _bucket,
+    "gcp:storage/bucketObject:BucketObject": _object,
+    "gcp:compute/network:Network": _global("networks"),
+    "gcp:compute/firewall:Firewall": _global("firewalls"),
+    "gcp:compute/subnetwork:Subnetwork": _regional("subnetworks"),
+    "gcp:compute/router:Router": _regional("routers"),
+    "gcp:cloudrunv2/service:Service": _run_service,
+    "gcp:cloudfunctionsv2/function:Function": _function,
+    "gcp:pubsub/topic:Topic": _topic,
+    "gcp:artifactregistry/repository:Repository": _repository,
+}
+
+
+def _gcs_agent(m: CloudMocks, args: dict) -> dict:
+    project = args.get("project") or m.project
+    email = f"service-{project_number(project)}@gs-project-accounts.iam.gserviceaccount.com"
+    return {"emailAddress": email, "member": f"serviceAccount:{email}", "project": project, "id": email}
+
+
+def _project(m: CloudMocks, args: dict) -> dict:
+    project = args.get("projectId") or m.project
+    return {"projectId": project, "number": project_number(project), "name": project, "id": f"projects/{project}"}
+
+
+def _client_config(m: CloudMocks, args: dict) -> dict:
+    return {"project": m.project, "region": m.region, "accessToken": "offline-plan", "id": "offline"}
+
+
+INVOKES: dict[str, Callable[[CloudMocks, dict], dict]] = {
+    "gcp:storage/getProjectServiceAccount:getProjectServiceAccount": _gcs_agent,
+    "gcp:organizations/getProject:getProject": _project,
+    "gcp:organizations/getClientConfig:getClientConfig": _client_config,
+}

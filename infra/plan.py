@@ -1,0 +1,141 @@
+"""The offline plan: run the real program for a stack under the mock engine, then show it as
+a resource tree with counts, or as JSON shaped like `pulumi preview --json`."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import pulumi
+
+from infra import engine
+from infra.stackfile import Project, read_stack_config, to_engine_config
+
+# Signatures Pulumi uses for assets and archives in its JSON.
+_SIG = "4dabf18193072939515e22adb298388d"
+_ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7"
+_ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17"
+PROVIDER_VERSIONS = {"gcp": "10.2.0", "aws": "7.51.1", "kubernetes": "4.34.2"}
+
+
+@dataclass
+class Plan:
+    stack: str
+    file: str
+    config: dict[str, Any]
+    recording: engine.Recording
+    seconds: float
+    warnings: list[str]
+
+
+def plan_stack(project: Project, stack: str) -> Plan:
+    """Plan one stack offline. Raises ConfigError for a bad stack file."""
+    path = project.stack_file(stack)
+    if not path.is_file():
+        available = ", ".join(project.stacks()) or "none"
+        raise FileNotFoundError(f"no stack file {project.display(path)} (stacks: {available})")
+    written = read_stack_config(path)
+    values, secrets = to_engine_config(written)
+    warnings = []
+    if secrets:
+        warnings.append(f"secure values are not decrypted offline: {', '.join(secrets)}")
+    started = time.perf_counter()
+    recording = engine.run(project.main, project=project.name, stack=stack, config=values,
+                           secret_keys=secrets, cwd=project.root)
+    return Plan(stack, project.display(path), written, recording, time.perf_counter() - started, warnings)
+
+
+def render_tree(plan: Plan) -> str:
+    rec = plan.recording
+    lines = [f"Offline plan of stack {plan.stack} ({plan.file}): Pulumi's mock engine, no cloud calls", ""]
+    by_parent: dict[Optional[str], list[engine.Registration]] = {}
+    for r in rec.registrations:
+        by_parent.setdefault(r.parent, []).append(r)
+
+    def walk(r: engine.Registration, prefix: str, last: bool, top: bool) -> None:
+        marks = " [protect]" if r.protect else ""
+        branch = "" if top else ("└─ " if last else "├─ ")
+        lines.append(f"{prefix}{branch}{r.type}  {r.name}{marks}")
+        children = sorted(by_parent.get(r.urn, []), key=lambda c: (not c.custom, c.type, c.name))
+        child_prefix = prefix if top else prefix + ("   " if last else "│  ")
+        for i, child in enumerate(children):
+            walk(child, child_prefix, i == len(children) - 1, False)
+
+    for root in by_parent.get(None, []):
+        walk(root, "", True, True)
+
+    counts = rec.count_by_type()
+    custom = sum(n for t, n in counts.items() if not t.startswith("mlinfra:"))
+    lines += ["", f"Resources: {custom} cloud resources to create, in {sum(counts.values()) - custom} components"]
+    for type_, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        lines.append(f"  {n:4d}  {type_}")
+    if rec.outputs:
+        lines += ["", "Outputs:"]
+        for key, value in rec.outputs.items():
+            lines.append(f"  {key}: {json.dumps(_jsonable(value), sort_keys=True)}")
+    for warning in plan.warnings:
+        lines.append(f"warning: {warning}")
+    return "\n".join(lines)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, pulumi.Archive):
+        path = getattr(value, "path", None)
+        return {_SIG: _ARCHIVE_SIG, "path": path} if path else {_SIG: _ARCHIVE_SIG}
+    if isinstance(value, pulumi.Asset):
+        return {_SIG: _ASSET_SIG, "path": getattr(value, "path", None)}
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def preview_json(plan: Plan) -> dict[str, Any]:
+    """The plan as `pulumi preview --json` prints it: steps with op, urn and newState."""
+    rec = plan.recording
+    prefix = f"urn:pulumi:{rec.stack}::{rec.project}::"
+    packages = sorted({r.package for r in rec.registrations if r.package})
+    providers = {}
+    steps = []
+    stack_urn = next((r.urn for r in rec.registrations if r.type == engine.STACK_TYPE), None)
+    for package in packages:
+        name = f"default_{PROVIDER_VERSIONS.get(package, '0').replace('.', '_')}"
+        urn = f"{prefix}pulumi:providers:{package}::{name}"
+        providers[package] = f"{urn}::00000000-0000-0000-0000-000000000000"
+        inputs = {k.split(":", 1)[1]: v for k, v in plan.config.items() if k.startswith(f"{package}:")}
+        inputs["version"] = PROVIDER_VERSIONS.get(package, "")
+        steps.append({"op": "create", "urn": urn, "newState": {
+            "urn": urn, "custom": True, "type": f"pulumi:providers:{package}", "inputs": _jsonable(inputs),
+            "parent": stack_urn, "dependencies": []}})
+    for r in rec.tree_order():
+        state = {
+            "urn": r.urn, "custom": r.custom, "type": r.type, "inputs": _jsonable(r.inputs),
+            "outputs": _jsonable(r.outputs) if r.custom else {},
+            "parent": r.parent or "", "dependencies": r.dependencies,
+            "propertyDependencies": r.property_dependencies,
+        }
+        if r.type == engine.STACK_TYPE:
+            state["outputs"] = _jsonable(rec.outputs)
+        if r.protect:
+            state["protect"] = True
+        if r.retain_on_delete:
+            state["retainOnDelete"] = True
+        if r.custom:
+            state["provider"] = r.provider or providers.get(r.package, "")
+        steps.append({"op": "create", "urn": r.urn, "provider": state.get("provider", ""), "newState": state})
+    return {
+        "config": {k: v if isinstance(v, str) else json.dumps(v) for k, v in plan.config.items()},
+        "steps": steps,
+        "duration": int(plan.seconds * 1e9),
+        "changeSummary": {"create": len(steps)},
+    }
+
+
+def write_json(plan: Plan, path: Path) -> None:
+    path.write_text(json.dumps(preview_json(plan), indent=2, sort_keys=False) + "\n")

@@ -1,0 +1,103 @@
+"""Where the project and its stack files are, and how to read a stack file as Pulumi does."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+
+class _Yaml12Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans (only true/false), as Pulumi's Go YAML reads stack files.
+
+    PyYAML follows YAML 1.1, where `on`, `off`, `yes` and `no` are booleans: the trigger key
+    `on:` would silently become `True:`.
+    """
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+def load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Yaml12Loader)
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    name: str
+    main: Path
+    stack_dir: Path
+
+    def stack_file(self, stack: str) -> Path:
+        return self.stack_dir / f"Pulumi.{stack}.yaml"
+
+    def display(self, path: Path) -> str:
+        try:
+            return str(path.resolve().relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    def stacks(self) -> list[str]:
+        return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in self.stack_dir.glob("Pulumi.*.yaml"))
+
+
+class ProjectNotFound(Exception):
+    pass
+
+
+def find_project(start: Optional[Path] = None) -> Project:
+    """The nearest directory at or above `start` holding Pulumi.yaml."""
+    here = (start or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        if (directory / "Pulumi.yaml").is_file():
+            return read_project(directory)
+    raise ProjectNotFound(f"no Pulumi.yaml in {here} or any directory above it; run mlinfra inside the project")
+
+
+def read_project(root: Path) -> Project:
+    data = load_yaml((root / "Pulumi.yaml").read_text()) or {}
+    return Project(
+        root=root,
+        name=str(data.get("name", "mlinfra")),
+        main=root / str(data.get("main", ".")),
+        stack_dir=root / str(data.get("stackConfigDir", ".")),
+    )
+
+
+def read_stack_config(path: Path) -> dict[str, Any]:
+    """The `config:` mapping of a stack file, values as written (objects stay objects)."""
+    data = load_yaml(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path.name}: the file must be a mapping with a `config:` key")
+    config = data.get("config") or {}
+    if not isinstance(config, dict):
+        raise ValueError(f"{path.name}: `config:` must be a mapping of keys to values")
+    return config
+
+
+def to_engine_config(config: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """Config as the Pulumi CLI hands it to a program: strings, with objects JSON-encoded.
+
+    Secure values cannot be decrypted offline; they become a placeholder and are marked secret.
+    """
+    values: dict[str, str] = {}
+    secrets: list[str] = []
+    for key, value in config.items():
+        key = str(key)
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            values[key], secrets = "[secret]", secrets + [key]
+        elif isinstance(value, str):
+            values[key] = value
+        else:
+            values[key] = json.dumps(value)
+    return values, secrets
