@@ -53,6 +53,7 @@ class Bucket(Component):
 
     def __init__(self, name: str, args: BucketArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("mlinfra:gcp:Bucket", name, opts)
+        self.global_name = args.name
         rules = [self._rule(r) for r in args.lifecycle]
         self.bucket = gcp.storage.Bucket(
             name,

@@ -231,8 +231,6 @@ class CloudFunctionTrigger(Component):
             event_trigger = gcp.cloudfunctionsv2.FunctionEventTriggerArgs(
                 trigger_region=args.region, event_type=PUBSUB_EVENT, pubsub_topic=self.topic.id,
                 retry_policy=retry, service_account_email=self.trigger_account.email)
-        if event_trigger is not None:
-            grants.append(self.trigger_account.grant_project_role("roles/eventarc.eventReceiver"))
 
         egress = {"privateRangesOnly": "VPC_EGRESS_PRIVATE_RANGES_ONLY", "allTraffic": "VPC_EGRESS_ALL_TRAFFIC"}
         self.function = gcp.cloudfunctionsv2.Function(
@@ -283,6 +281,7 @@ class CloudFunctionTrigger(Component):
         ]
 
         if on.schedule is not None:
+            run_uri = self.function.service_config.apply(lambda c: c.uri if c else None)
             self.job = gcp.cloudscheduler.Job(
                 f"{name}-schedule",
                 project=args.project,
@@ -291,10 +290,12 @@ class CloudFunctionTrigger(Component):
                 time_zone=on.schedule.time_zone,
                 attempt_deadline=f"{min(spec.timeout_seconds + 20, 1800)}s",
                 retry_config=gcp.cloudscheduler.JobRetryConfigArgs(retry_count=3 if spec.retry else 0),
+                # The run.app URI: calls to it from Cloud Scheduler in the same project count as
+                # internal, which the function's internal-only ingress requires.
                 http_target=gcp.cloudscheduler.JobHttpTargetArgs(
-                    uri=self.function.url, http_method="POST",
+                    uri=run_uri, http_method="POST",
                     oidc_token=gcp.cloudscheduler.JobHttpTargetOidcTokenArgs(
-                        service_account_email=self.trigger_account.email, audience=self.function.url)),
+                        service_account_email=self.trigger_account.email, audience=run_uri)),
                 opts=self.child(depends_on=self.invoker_grants),
             )
 

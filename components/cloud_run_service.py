@@ -30,7 +30,7 @@ from components.validation import Issue, Spec, one_of, raise_if_any
 # Cloud Run GPU rules and regions, from cloud.google.com/run/docs/configuring/services/gpu
 # (asia-south1 is by invitation). Update this table when Google adds regions.
 GPU_TYPES = ("nvidia-l4",)
-GPU_REGIONS = ("us-central1", "europe-west1", "europe-west4", "asia-southeast1", "asia-south1")
+GPU_REGIONS = ("us-central1", "us-east4", "europe-west1", "europe-west4", "asia-southeast1", "asia-south1")
 GPU_MIN_CPU = 4
 GPU_MIN_MEMORY_MIB = 16 * 1024
 CPU_VALUES = (1, 2, 4, 6, 8)
@@ -52,6 +52,9 @@ class GpuSpec(Spec):
     """GPUs per instance. Cloud Run allows exactly 1."""
     zonal_redundancy: bool = True
     """Keep capacity to fail over across zones (costs more). Defaults to true."""
+    quota: int = Field(3, ge=1, le=1000)
+    """Your project's Cloud Run GPU quota in the region, in instances; Cloud Run rejects a
+    maxReplicas above it. Defaults to 3; raise it after Google grants more."""
 
 
 class ResourcesSpec(Spec):
@@ -112,6 +115,9 @@ class CanarySpec(Spec):
 class RolloutSpec(Spec):
     canary: Optional[CanarySpec] = None
     """Run a new model version beside the stable one with a share of traffic."""
+    stable_revision: Optional[str] = Field(None, pattern=DNS_LABEL, max_length=63)
+    """Pin the stable side of a canary to this revision. Defaults to the revision the stable
+    settings produce (the one deployed before the canary was added); see `service_revisions`."""
 
 
 class SecretRef(Spec):
@@ -228,10 +234,22 @@ def cloud_run_issues(spec: CloudRunServiceSpec, region: str) -> list[Issue]:
     if spec.scaling.min_replicas > spec.scaling.max_replicas:
         issues.append(Issue(("scaling", "maxReplicas"), f"is below minReplicas ({spec.scaling.min_replicas})",
                             spec.scaling.max_replicas, fix=f"set maxReplicas to at least {spec.scaling.min_replicas}"))
+    elif gpu is not None and spec.scaling.max_replicas > gpu.quota:
+        issues.append(Issue(("scaling", "maxReplicas"), f"is above the GPU quota ({gpu.quota} instances), which Cloud Run enforces",
+                            spec.scaling.max_replicas,
+                            fix=f"lower it to {gpu.quota}, or set resources.gpu.quota after Google raises your quota"))
+    for kind in ("startup", "liveness"):
+        probe = getattr(spec.probes, kind)
+        if probe is not None and probe.timeout_seconds > probe.period_seconds:
+            issues.append(Issue(("probes", kind, "timeoutSeconds"), f"is longer than periodSeconds ({probe.period_seconds})",
+                                probe.timeout_seconds, fix=f"set it to {probe.period_seconds} or less"))
 
     issues += iam_member_issues(spec.invokers)
 
     canary = spec.rollout.canary
+    if spec.rollout.stable_revision is not None and canary is None:
+        issues.append(Issue(("rollout", "stableRevision"), "only applies while a canary runs",
+                            fix="remove it, or add rollout.canary"))
     if canary is not None:
         if spec.model is not None:
             if canary.version is None:
@@ -289,22 +307,38 @@ def version_of(spec: CloudRunServiceSpec) -> str:
     return spec.model.version if spec.model is not None else image_tag(spec.image or "")
 
 
-def revision_name(service_name: str, variant: CloudRunServiceSpec) -> str:
-    """`<service>-v<version>-<fingerprint>`: the same settings always give the same name, so the
-    stable revision of a canary split is the one deployed before the canary was added."""
+# Bump when the template this module builds changes shape, so new revisions get new names.
+TEMPLATE_VERSION = 1
+
+
+def revision_name(service_name: str, variant: CloudRunServiceSpec, context: Optional[dict] = None) -> str:
+    """`<service>-v<version>-<fingerprint>`. The fingerprint covers everything that shapes the
+    revision template (the spec, the resolved runtime launch, egress, the model bucket), so the
+    same settings give the same name, and Cloud Run never sees one name with two templates."""
     settings = variant.model_dump(mode="json", exclude={"name", "rollout", "public", "invokers", "ingress"})
-    fingerprint = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:6]
+    gpu = variant.resources.gpu is not None
+    model_name = variant.model.uri.rstrip("/").rsplit("/", 1)[-1] if variant.model else variant.name
+    run = model_runtimes.launch(variant.runtime, image=variant.image, gpu=gpu, model_name=model_name,
+                                version=variant.model.version if variant.model else None, port=variant.port,
+                                args=variant.args, command=variant.command)
+    payload = {"spec": settings, "launch": run.__dict__, "context": context or {}, "template": TEMPLATE_VERSION}
+    fingerprint = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:6]
     return dns_name(service_name, revision_suffix(version_of(variant)), fingerprint, max_len=63)
 
 
-def traffic_split(service_name: str, spec: CloudRunServiceSpec) -> list[tuple[str, int, str]]:
-    """[(revision, percent, tag)]: all to stable, or stable and canary by the canary's percent."""
-    stable = revision_name(service_name, deployed_variant(spec, canary=False))
+def traffic_split(service_name: str, spec: CloudRunServiceSpec,
+                  context: Optional[dict] = None) -> list[tuple[str, int, str]]:
+    """[(revision, percent, tag)]: all to stable, or stable and canary by the canary's percent.
+
+    While a canary runs, change only the canary: any other edit changes the stable settings'
+    revision name too, so pin the deployed one with `rollout.stableRevision`."""
     canary = spec.rollout.canary
+    stable = revision_name(service_name, deployed_variant(spec, canary=False), context)
     if canary is None:
         return [(stable, 100, "stable")]
+    stable = spec.rollout.stable_revision or stable
     return [(stable, 100 - canary.percent, "stable"),
-            (revision_name(service_name, deployed_variant(spec, canary=True)), canary.percent, "canary")]
+            (revision_name(service_name, deployed_variant(spec, canary=True), context), canary.percent, "canary")]
 
 
 class CloudRunModelServerArgs:
@@ -345,7 +379,8 @@ class CloudRunModelServer(Component):
                 f"{name}-secret-{secret}", project=args.project, secret_id=secret,
                 role="roles/secretmanager.secretAccessor", member=self.account.member, opts=self.child()))
 
-        split = traffic_split(args.service_name, spec)
+        context = {"egress": args.egress, "model_bucket": args.model_bucket.global_name if args.model_bucket else None}
+        split = traffic_split(args.service_name, spec, context)
         template_spec = deployed_variant(spec, canary=spec.rollout.canary is not None)
         self.service = gcp.cloudrunv2.Service(
             name,
@@ -354,6 +389,8 @@ class CloudRunModelServer(Component):
             project=args.project,
             ingress=INGRESS[spec.ingress],
             deletion_protection=args.deletion_protection,
+            # Declared so the API's filled-in default does not show as a diff on every preview.
+            scaling=gcp.cloudrunv2.ServiceScalingArgs(min_instance_count=0, max_instance_count=spec.scaling.max_replicas),
             template=self._template(template_spec, split[-1][0], args),
             traffics=[gcp.cloudrunv2.ServiceTrafficArgs(
                 type="TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", revision=rev, percent=pct, tag=tag)

@@ -125,7 +125,7 @@ class Network(Component):
             nat_ip_allocate_option="AUTO_ONLY",
             source_subnetwork_ip_ranges_to_nat="LIST_OF_SUBNETWORKS",
             subnetworks=[gcp.compute.RouterNatSubnetworkArgs(
-                name=self.subnetwork.id, source_ip_ranges_to_nats=["ALL_IP_RANGES"])],
+                name=self.subnetwork.self_link, source_ip_ranges_to_nats=["ALL_IP_RANGES"])],
             log_config=gcp.compute.RouterNatLogConfigArgs(enable=True, filter="ERRORS_ONLY")
             if spec.nat_log_errors else None,
             opts=self.child(),

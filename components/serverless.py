@@ -75,7 +75,7 @@ class ServerlessPlatform(Component):
 
         self.services = {
             spec.name: CloudRunModelServer(f"{name}-svc-{spec.name}", CloudRunModelServerArgs(
-                spec, service_name=dns_name(spec.name, args.stack, max_len=49), region=args.region,
+                spec, service_name=dns_name(spec.name, args.stack, max_len=40), region=args.region,
                 project=args.project, network_id=self.network.network_id,
                 subnetwork_id=self.network.subnetwork_id, egress=args.network.egress,
                 model_bucket=self.storage.artifacts, deletion_protection=args.prod), opts=after_apis)
@@ -89,9 +89,12 @@ class ServerlessPlatform(Component):
                 lifecycle=[LifecycleRule(age_days=1, abort_incomplete_uploads=True)]), opts=after_apis)
             self.build_account = ServiceAccount(f"{name}-build", ServiceAccountArgs(
                 display_name="mlinfra function builds", project=args.project), opts=after_apis)
-            self.sources.grant_read(self.build_account)
             for role in ("roles/logging.logWriter", "roles/artifactregistry.writer"):
                 self.build_account.grant_project_role(role)
+            # Builds read the source from Google's gcf-v2-sources-* copy, not from our bucket.
+            self.build_account.grant_project_role(
+                "roles/storage.objectViewer",
+                condition=("function sources", 'resource.name.startsWith("projects/_/buckets/gcf-v2-sources-")'))
 
             topics = sorted({t.on.pubsub.topic for t in args.triggers if t.on.pubsub is not None})
             self.topics = {

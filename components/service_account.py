@@ -81,8 +81,9 @@ class ServiceAccount(Component):
         self.member = self.account.email.apply(lambda email: f"serviceAccount:{email}")
         self.register_outputs({"email": self.email})
 
-    def grant_project_role(self, role: str) -> gcp.projects.IAMMember:
-        """Grant one predefined role on the whole project; refuses owner, editor and viewer."""
+    def grant_project_role(self, role: str, condition: Optional[tuple[str, str]] = None) -> gcp.projects.IAMMember:
+        """Grant one predefined role on the project, optionally narrowed by an IAM condition
+        `(title, CEL expression)`; refuses owner, editor and viewer."""
         raise_if_any(f"ServiceAccount {self.name}", [
             Issue(("role",), "basic roles grant far more than a workload needs", role,
                   fix="grant a predefined role such as roles/storage.objectViewer")
@@ -93,5 +94,7 @@ class ServiceAccount(Component):
             project=self.project or gcp.config.project,
             role=role,
             member=self.member,
+            condition=gcp.projects.IAMMemberConditionArgs(title=condition[0], expression=condition[1])
+            if condition else None,
             opts=self.child(),
         )

@@ -73,6 +73,10 @@ def storage_issues(spec: StorageSpec, project: str, stack: str) -> list[Issue]:
     if lake.delete_after_days and lake.retention_days and lake.delete_after_days < lake.retention_days:
         issues.append(Issue(("dataLake", "deleteAfterDays"), "is shorter than retentionDays, so objects could never be deleted on time",
                             lake.delete_after_days, fix=f"set it to at least {lake.retention_days}"))
+    for key, days in (("dataLake", lake.soft_delete_days), ("artifacts", spec.artifacts.soft_delete_days)):
+        if 0 < days < 7:
+            issues.append(Issue((key, "softDeleteDays"), "Cloud Storage keeps soft-deleted objects 7 to 90 days, or not at all",
+                                days, allowed="0, or 7 to 90", fix="set 0 to turn soft delete off, or 7 or more"))
     for role, name in bucket_names(spec, project, stack).items():
         key = ("dataLake" if role == "dataLake" else "artifacts", "name")
         if not (3 <= len(name) <= 63) or "google" in name or name.startswith("goog") or not name[0].isalnum():

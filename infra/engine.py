@@ -182,15 +182,16 @@ Program = Union[Path, Callable[[], Any]]
 
 def run(program: Program, *, project: str = "mlinfra", stack: str = "test",
         config: Optional[Mapping[str, str]] = None, secret_keys: Sequence[str] = (),
-        cwd: Optional[Path] = None) -> Recording:
+        cwd: Optional[Path] = None, recording: Optional[Recording] = None) -> Recording:
     """Run `program` (a program directory, or a function that creates resources) offline.
 
-    Raises whatever the program raises (a ConfigError for a bad stack file), or UnknownInvoke.
+    Raises whatever the program raises (a ConfigError for a bad stack file), or UnknownInvoke;
+    pass `recording` to keep what was registered before a failure.
     """
     config = dict(config or {})
     cloud = CloudMocks(project=config.get("gcp:project", "mlinfra-offline"),
                        region=config.get("gcp:region", "us-central1"))
-    recording = Recording(project=project, stack=stack)
+    recording = recording if recording is not None else Recording(project=project, stack=stack)
     monitor = RecordingMonitor(cloud, recording)
     logger = logging.getLogger(f"mlinfra.engine.{id(recording)}")
     logger.propagate = False
@@ -237,12 +238,17 @@ def run(program: Program, *, project: str = "mlinfra", stack: str = "test",
 
 
 def provider_modules(prefixes: Iterable[str] = ("pulumi_gcp", "pulumi_aws", "pulumi_kubernetes")) -> list[str]:
-    """Provider submodules this process has imported (`pulumi_gcp.compute`, ...)."""
+    """Provider packages and submodules this process has really imported (`pulumi_gcp.compute`, ...).
+
+    Providers register every submodule in sys.modules as a lazy placeholder that runs nothing
+    until first touched; those are not counted.
+    """
     names = []
-    for name in sys.modules:
+    for name, module in list(sys.modules.items()):
         parts = name.split(".")
-        if parts[0] in prefixes and len(parts) == 2 and not parts[1].startswith("_") and parts[1] != "config":
-            names.append(name)
-        elif parts[0] in prefixes and len(parts) == 1:
+        if parts[0] not in prefixes or len(parts) > 2 or type(module).__name__ == "_LazyModule":
+            continue
+        # Resource namespaces are packages; plain modules (provider.py, *_from_id.py) are helpers.
+        if len(parts) == 1 or (hasattr(module, "__path__") and not parts[1].startswith("_") and parts[1] != "config"):
             names.append(name)
     return sorted(names)

@@ -71,9 +71,12 @@ def issues_from_validation_error(error: ValidationError, model: type[BaseModel])
         elif kind == "missing":
             issues.append(Issue(loc, "is required", fix="add it"))
         elif kind == "literal_error":
-            allowed = err.get("ctx", {}).get("expected", "")
-            issues.append(Issue(loc, "is not allowed", value, allowed=allowed.replace("'", ""),
-                                fix="use one of the allowed values"))
+            choices = [c.strip().strip("'") for c in
+                       err.get("ctx", {}).get("expected", "").replace(" or ", ", ").split(",") if c.strip()]
+            close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+            issues.append(Issue(loc, "is not one of the allowed values", value, allowed=", ".join(choices),
+                                hint=f"did you mean {close[0]}?" if close else None,
+                                fix=f"set it to {close[0]}" if close else "use one of the allowed values"))
         elif kind in ("model_type", "dict_type"):
             issues.append(Issue(loc, "must be a mapping of keys", value,
                                 allowed=", ".join(_known_keys(model, loc)) or None, fix="write it as `key: value` lines"))

@@ -103,17 +103,19 @@ def preview_json(plan: Plan) -> dict[str, Any]:
     packages = sorted({r.package for r in rec.registrations if r.package})
     providers = {}
     steps = []
-    stack_urn = next((r.urn for r in rec.registrations if r.type == engine.STACK_TYPE), None)
+    ordered = rec.tree_order()
+    stack_urn = ordered[0].urn if ordered and ordered[0].type == engine.STACK_TYPE else None
+    provider_steps = []
     for package in packages:
         name = f"default_{PROVIDER_VERSIONS.get(package, '0').replace('.', '_')}"
         urn = f"{prefix}pulumi:providers:{package}::{name}"
         providers[package] = f"{urn}::00000000-0000-0000-0000-000000000000"
         inputs = {k.split(":", 1)[1]: v for k, v in plan.config.items() if k.startswith(f"{package}:")}
         inputs["version"] = PROVIDER_VERSIONS.get(package, "")
-        steps.append({"op": "create", "urn": urn, "newState": {
+        provider_steps.append({"op": "create", "urn": urn, "newState": {
             "urn": urn, "custom": True, "type": f"pulumi:providers:{package}", "inputs": _jsonable(inputs),
-            "parent": stack_urn, "dependencies": []}})
-    for r in rec.tree_order():
+            "parent": stack_urn or "", "dependencies": []}})
+    for r in ordered:
         state = {
             "urn": r.urn, "custom": r.custom, "type": r.type, "inputs": _jsonable(r.inputs),
             "outputs": _jsonable(r.outputs) if r.custom else {},
@@ -129,6 +131,8 @@ def preview_json(plan: Plan) -> dict[str, Any]:
         if r.custom:
             state["provider"] = r.provider or providers.get(r.package, "")
         steps.append({"op": "create", "urn": r.urn, "provider": state.get("provider", ""), "newState": state})
+        if r.type == engine.STACK_TYPE:
+            steps += provider_steps  # as in Pulumi's own previews: the stack, its providers, the rest
     return {
         "config": {k: v if isinstance(v, str) else json.dumps(v) for k, v in plan.config.items()},
         "steps": steps,

@@ -1,0 +1,246 @@
+"""Every validation rule, broken once: the error names the key as written and says the fix."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable
+
+import pytest
+
+from infra import config
+from infra.errors import ConfigError, key_path
+from tests.conftest import BASE_CONFIG, PROJECT, STACKS, run_config, stack_config
+from infra.engine import Recording
+
+ART = "gs://acme-test-test-artifacts/models/m"
+CPU_SVC = {"name": "svc", "image": "us-docker.pkg.dev/acme/serve/svc:1"}
+GPU_SVC = {"name": "llm", "runtime": "vllm", "model": {"uri": ART, "version": "1"},
+           "resources": {"cpu": 8, "memory": "32Gi", "gpu": {"type": "nvidia-l4"}}, "scaling": {"maxReplicas": 2}}
+TRIGGER = {"name": "t", "source": "functions/on_upload", "on": {"storage": {"bucket": "dataLake"}}}
+
+
+def load(values: dict[str, Any]) -> config.StackConfig:
+    from infra.stackfile import to_engine_config
+
+    engine_values, _ = to_engine_config(values)
+    return config.load(engine_values, stack="test", file="stacks/Pulumi.test.yaml", root=PROJECT.root)
+
+
+def errors(values: dict[str, Any]) -> list[tuple[str, str]]:
+    with pytest.raises(ConfigError) as caught:
+        load(values)
+    return [(key_path(i.path), str(caught.value)) for i in caught.value.issues]
+
+
+def with_keys(**keys: Any) -> dict[str, Any]:
+    values = copy.deepcopy(BASE_CONFIG)
+    values.update({(k if ":" in k else f"mlinfra:{k}"): v for k, v in keys.items()})
+    return values
+
+
+def service(base: dict, **changes: Any) -> dict[str, Any]:
+    svc = copy.deepcopy(base)
+    for dotted, value in changes.items():
+        target = svc
+        *parents, last = dotted.split("__")
+        for p in parents:
+            target = target.setdefault(p, {})
+        if value is _DROP:
+            target.pop(last, None)
+        else:
+            target[last] = value
+    return with_keys(services=[svc])
+
+
+def trigger(**changes: Any) -> dict[str, Any]:
+    trig = copy.deepcopy(TRIGGER)
+    trig.update(changes)
+    return with_keys(triggers=[trig])
+
+
+_DROP = object()
+
+CASES: list[tuple[str, dict[str, Any], str, str]] = [
+    # Keys and types (first pass).
+    ("unknown top-level key", with_keys(servcies=[]), "mlinfra:servcies", "did you mean mlinfra:services?"),
+    ("unknown nested key", service(CPU_SVC, resorces={"cpu": 1}), "mlinfra:services[0].resorces",
+     "did you mean mlinfra:services[0].resources?"),
+    ("snake_case key", service(CPU_SVC, scaling={"max_replicas": 3}), "mlinfra:services[0].scaling.max_replicas",
+     "did you mean mlinfra:services[0].scaling.maxReplicas?"),
+    ("unknown pattern", with_keys(pattern="severless"), "mlinfra:pattern", "allowed: serverless, kubernetes, dataflow, hybrid"),
+    ("missing environment", {k: v for k, v in BASE_CONFIG.items() if k != "mlinfra:environment"},
+     "mlinfra:environment", "is required"),
+    ("canary of 150 percent", service(GPU_SVC, rollout={"canary": {"percent": 150, "version": "2"}}),
+     "mlinfra:services[0].rollout.canary.percent", "allowed: at most 100"),
+    ("text for a number", service(CPU_SVC, scaling={"maxReplicas": "many"}), "mlinfra:services[0].scaling.maxReplicas",
+     "write a whole number"),
+    ("bad service name", service(CPU_SVC, name="My_Service"), "mlinfra:services[0].name", "has a form that is not allowed"),
+    ("GPU type Cloud Run lacks", service(GPU_SVC, resources__gpu={"type": "nvidia-a100"}),
+     "mlinfra:services[0].resources.gpu.type", "allowed: nvidia-l4"),
+    ("two GPUs", service(GPU_SVC, resources__gpu={"type": "nvidia-l4", "count": 2}),
+     "mlinfra:services[0].resources.gpu.count", "allowed: 1"),
+    ("labels not a mapping", with_keys(labels=["team"]), "mlinfra:labels", "must be a mapping"),
+    ("services not a list", with_keys(services={"name": "x"}), "mlinfra:services", "must be a list"),
+    # Provider keys and the pattern.
+    ("missing gcp:project", {k: v for k, v in BASE_CONFIG.items() if k != "gcp:project"}, "gcp:project", "is required"),
+    ("missing gcp:region", {k: v for k, v in BASE_CONFIG.items() if k != "gcp:region"}, "gcp:region", "is required"),
+    ("pattern not built", with_keys(pattern="kubernetes"), "mlinfra:pattern", "the kubernetes pattern is not built yet"),
+    ("section the pattern lacks", with_keys(cluster={"releaseChannel": "REGULAR"}), "mlinfra:cluster",
+     "allowed: patterns kubernetes, hybrid"),
+    ("pipelines in serverless", with_keys(pipelines=[{"name": "p"}]), "mlinfra:pipelines", "patterns dataflow, hybrid"),
+    # Labels.
+    ("label key", with_keys(labels={"Team": "ml"}), "mlinfra:labels.Team", "label key is not valid"),
+    ("label value", with_keys(labels={"team": "ML Platform"}), "mlinfra:labels.team", "label value is not valid"),
+    # Network.
+    ("CIDR with host bits", with_keys(network={"subnetCidr": "10.10.0.1/20"}), "mlinfra:network.subnetCidr",
+     "fix: write the network address, e.g. 10.10.0.0/20"),
+    ("public CIDR", with_keys(network={"subnetCidr": "8.8.0.0/20"}), "mlinfra:network.subnetCidr", "is not a private IPv4 range"),
+    ("too small pods range", with_keys(network={"podsCidr": "10.20.0.0/24"}), "mlinfra:network.podsCidr", "at least a /21"),
+    ("overlapping ranges", with_keys(network={"servicesCidr": "10.10.4.0/24"}), "mlinfra:network.servicesCidr",
+     "overlaps subnetCidr"),
+    # Storage.
+    ("coldline before nearline", with_keys(storage={"dataLake": {"nearlineAfterDays": 60, "coldlineAfterDays": 30}}),
+     "mlinfra:storage.dataLake.coldlineAfterDays", "later than nearlineAfterDays"),
+    ("delete before retention", with_keys(storage={"dataLake": {"retentionDays": 365, "deleteAfterDays": 30}}),
+     "mlinfra:storage.dataLake.deleteAfterDays", "shorter than retentionDays"),
+    ("bucket name with google", with_keys(storage={"artifacts": {"name": "my-google-models"}}),
+     "mlinfra:storage.artifacts.name", "is not a valid bucket name"),
+    # Services.
+    ("duplicate service", with_keys(services=[CPU_SVC, CPU_SVC]), "mlinfra:services[1].name", "is already used by services[0]"),
+    ("gke service in serverless", service(CPU_SVC, platform="gke"), "mlinfra:services[0].platform", "needs a cluster"),
+    ("neither image nor runtime", service(CPU_SVC, image=_DROP), "mlinfra:services[0].image", "needs an image"),
+    ("runtime without model", service(GPU_SVC, model=_DROP), "mlinfra:services[0].model", "loads a model, but none is given"),
+    ("custom runtime without image", service(CPU_SVC, image=_DROP, runtime="custom"), "mlinfra:services[0].image",
+     "runtime custom needs an image"),
+    ("model without runtime", service(CPU_SVC, model={"uri": ART, "version": "1"}), "mlinfra:services[0].runtime",
+     "needs a runtime"),
+    ("triton from nvcr.io", service(GPU_SVC, runtime="triton"), "mlinfra:services[0].image", "cannot pull the triton image"),
+    ("vllm on CPU", service(GPU_SVC, resources={"cpu": 4, "memory": "16Gi"}), "mlinfra:services[0].resources.gpu",
+     "runtime vllm needs a GPU"),
+    ("CPU count Cloud Run lacks", service(CPU_SVC, resources={"cpu": 3, "memory": "4Gi"}), "mlinfra:services[0].resources.cpu",
+     "allowed: 1, 2, 4, 6, 8"),
+    ("memory that is not a quantity", service(CPU_SVC, resources={"memory": "lots"}), "mlinfra:services[0].resources.memory",
+     "is not a memory quantity"),
+    ("memory above 32Gi", service(CPU_SVC, resources={"cpu": 8, "memory": "64Gi"}), "mlinfra:services[0].resources.memory",
+     "allowed: 512Mi to 32Gi"),
+    ("memory too large for the CPUs", service(CPU_SVC, resources={"cpu": 2, "memory": "12Gi"}),
+     "mlinfra:services[0].resources.cpu", "memory above 8Gi needs at least 4 CPUs"),
+    ("6 CPUs with 2Gi", service(CPU_SVC, resources={"cpu": 6, "memory": "2Gi"}), "mlinfra:services[0].resources.memory",
+     "6 CPUs need at least 4Gi"),
+    ("4 CPUs with 1Gi", service(CPU_SVC, resources={"cpu": 4, "memory": "1Gi"}), "mlinfra:services[0].resources.memory",
+     "4 CPUs need at least 2Gi"),
+    ("L4 with 2 CPUs", service(GPU_SVC, resources={"cpu": 2, "memory": "16Gi", "gpu": {"type": "nvidia-l4"}}),
+     "mlinfra:services[0].resources.cpu", "an nvidia-l4 GPU needs at least 4 CPUs"),
+    ("L4 with 8Gi", service(GPU_SVC, resources={"cpu": 4, "memory": "8Gi", "gpu": {"type": "nvidia-l4"}}),
+     "mlinfra:services[0].resources.memory", "needs at least 16Gi"),
+    ("GPU with CPU throttled", service(GPU_SVC, resources__cpuAlwaysAllocated=False),
+     "mlinfra:services[0].resources.cpuAlwaysAllocated", "must keep CPU always allocated"),
+    ("GPU in a region without", {**service(GPU_SVC), "gcp:region": "us-west1"}, "mlinfra:services[0].resources.gpu.type",
+     "Cloud Run offers no nvidia-l4 GPU in region us-west1"),
+    ("GPU replicas above quota", service(GPU_SVC, scaling={"maxReplicas": 8}), "mlinfra:services[0].scaling.maxReplicas",
+     "is above the GPU quota (3 instances)"),
+    ("probe timeout over period", service(CPU_SVC, probes={"startup": {"timeoutSeconds": 20, "periodSeconds": 10}}),
+     "mlinfra:services[0].probes.startup.timeoutSeconds", "is longer than periodSeconds (10)"),
+    ("stable revision without canary", service(CPU_SVC, rollout={"stableRevision": "svc-test-v1-abcdef"}),
+     "mlinfra:services[0].rollout.stableRevision", "only applies while a canary runs"),
+    ("soft delete of 3 days", with_keys(storage={"dataLake": {"softDeleteDays": 3}}),
+     "mlinfra:storage.dataLake.softDeleteDays", "allowed: 0, or 7 to 90"),
+    ("max below min", service(CPU_SVC, scaling={"minReplicas": 5, "maxReplicas": 2}), "mlinfra:services[0].scaling.maxReplicas",
+     "is below minReplicas (5)"),
+    ("allUsers as invoker", service(CPU_SVC, invokers=["allUsers"]), "mlinfra:services[0].invokers[0]", "set `public: true`"),
+    ("invoker without a kind", service(CPU_SVC, invokers=["bob@acme.example"]), "mlinfra:services[0].invokers[0]",
+     "is not an IAM member"),
+    ("canary without version", service(GPU_SVC, rollout={"canary": {"percent": 10}}),
+     "mlinfra:services[0].rollout.canary.version", "needs the new model version"),
+    ("canary of the stable version", service(GPU_SVC, rollout={"canary": {"percent": 10, "version": "1"}}),
+     "mlinfra:services[0].rollout.canary.version", "is the stable version itself"),
+    ("image on a model-loading canary", service(GPU_SVC, rollout={"canary": {"percent": 10, "version": "2", "image": "x:2"}}),
+     "mlinfra:services[0].rollout.canary.image", "changes the version, not the image"),
+    ("model-in-image canary without image", service(CPU_SVC, rollout={"canary": {"percent": 10}}),
+     "mlinfra:services[0].rollout.canary.image", "needs the new image"),
+    ("model-in-image canary of the same image", service(CPU_SVC, rollout={"canary": {"percent": 10, "image": CPU_SVC["image"]}}),
+     "mlinfra:services[0].rollout.canary.image", "is the stable image itself"),
+    ("version on a model-in-image canary", service(CPU_SVC, rollout={"canary": {"percent": 10, "image": "x:2", "version": "2"}}),
+     "mlinfra:services[0].rollout.canary.version", "changes the image, not a model version"),
+    ("model outside the artifact bucket", service(GPU_SVC, model={"uri": "gs://elsewhere/models/m", "version": "1"}),
+     "mlinfra:services[0].model.uri", "allowed: gs://acme-test-test-artifacts/<path>"),
+    # Triggers.
+    ("duplicate trigger", with_keys(triggers=[TRIGGER, TRIGGER]), "mlinfra:triggers[1].name", "is already used by triggers[0]"),
+    ("trigger without an event", trigger(on={}), "mlinfra:triggers[0].on", "needs exactly one event, got 0"),
+    ("trigger with two events", trigger(on={"http": {}, "pubsub": {"topic": "abc"}}), "mlinfra:triggers[0].on",
+     "needs exactly one event, got 2 (http, pubsub)"),
+    ("trigger on a bucket the stack lacks", trigger(on={"storage": {"bucket": "models"}}),
+     "mlinfra:triggers[0].on.storage.bucket", "allowed: dataLake, artifacts"),
+    ("cron with 4 fields", trigger(on={"schedule": {"cron": "0 3 * *"}}), "mlinfra:triggers[0].on.schedule.cron",
+     "is not a unix-cron schedule"),
+    ("http invoker without a kind", trigger(on={"http": {"invokers": ["ops@acme.example"]}}),
+     "mlinfra:triggers[0].on.http.invokers[0]", "is not an IAM member"),
+    ("event function over 540 s", trigger(timeoutSeconds=900), "mlinfra:triggers[0].timeoutSeconds", "at most 540 seconds"),
+    ("instances max below min", trigger(minInstances=3, maxInstances=1), "mlinfra:triggers[0].maxInstances",
+     "is below minInstances (3)"),
+    ("function memory out of range", trigger(memory="64Gi"), "mlinfra:triggers[0].memory", "allowed: 128Mi to 32Gi"),
+    ("function memory not a quantity", trigger(memory="big"), "mlinfra:triggers[0].memory", "is not a memory quantity"),
+    ("missing source directory", trigger(source="functions/nope"), "mlinfra:triggers[0].source", "is not a directory"),
+    ("source without main.py", trigger(source="stacks"), "mlinfra:triggers[0].source", "allowed: main.py"),
+    ("unknown runtime", trigger(runtime="python27"), "mlinfra:triggers[0].runtime", "allowed: python311"),
+]
+
+
+@pytest.mark.parametrize("values,key,fragment", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_rejects_each_broken_rule_with_one_message_naming_the_key(values, key, fragment):
+    found = errors(values)
+    keyed = [message for path, message in found if path == key]
+    assert keyed, f"no error on {key}; got {[p for p, _ in found]}"
+    assert fragment in keyed[0]
+    assert len(found) == 1, f"expected one error, got {[p for p, _ in found]}"
+
+
+def test_reports_every_error_of_a_file_together():
+    values = service(GPU_SVC, scaling={"minReplicas": 1, "maxReplicas": "x"}, resorces={})
+    values["mlinfra:servcies"] = []
+    paths = [p for p, _ in errors(values)]
+    assert sorted(paths) == ["mlinfra:servcies", "mlinfra:services[0].resorces", "mlinfra:services[0].scaling.maxReplicas"]
+
+
+def test_error_text_names_the_stack_file_the_value_and_the_fix():
+    (_, text), = errors(service(CPU_SVC, scaling={"minReplicas": 5, "maxReplicas": 2}))
+    assert text.startswith("stacks/Pulumi.test.yaml: 1 error in the stack file")
+    assert "mlinfra:services[0].scaling.maxReplicas: is below minReplicas (5) (got 2)" in text
+    assert "fix: set maxReplicas to at least 5" in text
+    assert "Nothing was planned or created" in text
+
+
+def test_config_error_is_a_pulumi_run_error_so_pulumi_up_prints_no_traceback():
+    import pulumi
+
+    assert issubclass(ConfigError, pulumi.RunError)
+
+
+def test_nothing_is_registered_from_a_config_that_failed_validation():
+    recording = Recording(project="mlinfra", stack="test")
+    with pytest.raises(ConfigError):
+        run_config(service(GPU_SVC, resources={"cpu": 2, "memory": "16Gi", "gpu": {"type": "nvidia-l4"}}),
+                   recording=recording)
+    assert [r.type for r in recording] == ["pulumi:pulumi:Stack"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stack_file_validates(stack):
+    from infra.stackfile import to_engine_config
+
+    values, _ = to_engine_config(stack_config(stack))
+    loaded = config.load(values, stack=stack, file=f"stacks/Pulumi.{stack}.yaml", root=PROJECT.root)
+    assert loaded.mlinfra.pattern in ("serverless",)
+
+
+def test_on_stays_a_key_as_in_pulumis_yaml_reader():
+    from infra.stackfile import load_yaml
+
+    assert load_yaml("on: {http: {}}\nflag: yes\nreal: true") == {"on": {"http": {}}, "flag": "yes", "real": True}
+
+
+def test_schema_lists_every_key_for_editors():
+    schema = config.json_schema()
+    keys = schema["properties"]["config"]["properties"]
+    assert {"mlinfra:pattern", "mlinfra:services", "mlinfra:triggers", "gcp:project", "gcp:region"} <= set(keys)
+    assert schema["$defs"]["CloudRunServiceSpec"]["additionalProperties"] is False

@@ -1,0 +1,111 @@
+"""The offline plan: the tree, the preview-shaped JSON, loud failures, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra import engine
+from infra.mocks import UnknownInvoke
+from infra.plan import Plan, preview_json, render_tree
+from tests.conftest import ROOT, run_component, run_stack, stack_config
+
+
+def cli(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "infra.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=180, env={**os.environ, **(env or {})})
+
+
+def dev_plan() -> Plan:
+    return Plan("dev", "stacks/Pulumi.dev.yaml", stack_config("dev"), run_stack("dev"), 1.0, [])
+
+
+def test_tree_shows_parents_over_children_and_counts_by_type():
+    text = render_tree(dev_plan())
+    assert "└─ mlinfra:pattern:Serverless  mlinfra" in text
+    assert "│  ├─ gcp:cloudrunv2/service:Service  mlinfra-svc-churn" in text
+    assert "     2  gcp:cloudrunv2/service:Service" in text
+    assert 'service_urls: {"churn": "https://churn-dev-' in text
+
+
+def test_json_is_shaped_like_pulumi_preview():
+    doc = preview_json(dev_plan())
+    steps = doc["steps"]
+    assert doc["changeSummary"] == {"create": len(steps)}
+    assert {s["op"] for s in steps} == {"create"}
+    seen = set()
+    for step in steps:
+        state = step["newState"]
+        assert step["urn"] == state["urn"]
+        assert {"type", "inputs", "parent", "dependencies"} <= set(state)
+        if state["parent"]:
+            assert state["parent"] in seen, "a parent comes before its children"
+        seen.add(state["urn"])
+    provider = next(s for s in steps if s["newState"]["type"] == "pulumi:providers:gcp")
+    assert provider["newState"]["inputs"] == {"project": "acme-ml-dev", "region": "us-central1", "version": "10.2.0"}
+    run = next(s for s in steps if s["newState"]["type"] == "gcp:cloudrunv2/service:Service")
+    assert run["provider"].startswith(provider["urn"] + "::")
+    source = next(s for s in steps if s["newState"]["type"] == "gcp:storage/bucketObject:BucketObject")
+    assert source["newState"]["inputs"]["source"]["path"].endswith("functions/nightly_report")
+    json.dumps(doc)
+
+
+def test_fails_loudly_on_an_invoke_the_plan_has_no_answer_for():
+    import pulumi_gcp as gcp
+
+    with pytest.raises(UnknownInvoke, match="gcp:organizations/getBillingAccount"):
+        run_component(lambda: gcp.organizations.get_billing_account(display_name="x"))
+
+
+def test_cli_plan_writes_preview_json_and_exits_zero(tmp_path):
+    out = tmp_path / "plan.json"
+    done = cli("plan", "--stack", "dev", "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    expected = len(run_stack("dev").custom())
+    assert f"Resources: {expected} cloud resources to create" in done.stdout
+    doc = json.loads(out.read_text())
+    assert any(s["newState"]["type"] == "gcp:cloudscheduler/job:Job" for s in doc["steps"])
+
+
+@pytest.fixture
+def bad_project(tmp_path: Path) -> Path:
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path)
+    (tmp_path / "infra").symlink_to(ROOT / "infra")
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "Pulumi.bad.yaml").write_text(
+        "config:\n  gcp:project: p-1\n  gcp:region: us-central1\n  mlinfra:pattern: serverless\n"
+        "  mlinfra:environment: dev\n  mlinfra:services:\n    - {name: a, image: 'x:1', scaling: {minReplicas: 3, maxReplicas: 1}}\n")
+    return tmp_path
+
+
+def test_cli_prints_config_errors_without_traceback_and_exits_non_zero(bad_project):
+    for command in ("validate", "plan"):
+        done = cli("--project-dir", str(bad_project), command, "--stack", "bad")
+        assert done.returncode == 1
+        assert "stacks/Pulumi.bad.yaml: 1 error in the stack file" in done.stderr
+        assert "mlinfra:services[0].scaling.maxReplicas: is below minReplicas (3) (got 1)" in done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_cli_shows_the_traceback_with_mlinfra_debug(bad_project):
+    done = cli("--project-dir", str(bad_project), "validate", "--stack", "bad", env={"MLINFRA_DEBUG": "1"})
+    assert done.returncode == 1 and "Traceback" in done.stderr
+
+
+def test_cli_names_the_stacks_it_has_when_one_is_missing():
+    done = cli("validate", "--stack", "qa")
+    assert done.returncode == 1
+    assert "no stack file stacks/Pulumi.qa.yaml (stacks: dev, prod" in done.stderr
+
+
+def test_cli_validate_and_schema():
+    done = cli("validate", "--stack", "prod")
+    assert done.returncode == 0 and "stacks/Pulumi.prod.yaml: valid (serverless pattern, prod, 2 services, 2 triggers)" in done.stdout
+    schema = json.loads(cli("schema").stdout)
+    assert "mlinfra:services" in schema["properties"]["config"]["properties"]
