@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STACK  ?= dev
 STAMP  := $(VENV)/.installed
 
-.PHONY: install plan plan-all validate schema test bench clean
+.PHONY: install plan plan-all validate schema docs test bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ validate: install
 
 schema: install
 	$(BIN)/mlinfra schema
+
+docs: install
+	$(BIN)/mlinfra schema --update-readme README.md
 
 test: install
 	$(BIN)/pytest

@@ -65,9 +65,13 @@ class EventSpec(Spec):
     """Exactly one of the four."""
 
     http: Optional[HttpEventSpec] = None
+    """Called over HTTPS by the IAM members in `invokers` (or anyone, with `public: true`)."""
     pubsub: Optional[PubsubEventSpec] = None
+    """Each message published to the topic."""
     storage: Optional[StorageEventSpec] = None
+    """Each object finalized in one of the stack's buckets under a prefix."""
     schedule: Optional[ScheduleEventSpec] = None
+    """A Cloud Scheduler job calling the function with an OIDC token."""
 
     @property
     def kind(self) -> Optional[str]:
@@ -95,10 +99,13 @@ class CloudFunctionSpec(Spec):
     timeout_seconds: int = Field(60, ge=1, le=3600)
     """Time limit per call (at most 540 for events). Defaults to 60."""
     min_instances: int = Field(0, ge=0, le=1000)
+    """Instances kept warm. Defaults to 0."""
     max_instances: int = Field(10, ge=1, le=1000)
     """Upper bound on instances (a cost control). Defaults to 10."""
     env: dict[str, str] = {}
+    """Plain environment variables."""
     secrets: list[SecretRef] = []
+    """Environment variables from Secret Manager, by reference; only these are readable."""
 
 
 def source_digest(directory: Path) -> str:

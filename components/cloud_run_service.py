@@ -83,8 +83,11 @@ class ProbeSpec(Spec):
     path: Optional[str] = None
     """HTTP path to probe. Defaults to the runtime's health endpoint, or a TCP check."""
     initial_delay_seconds: int = Field(0, ge=0, le=240)
+    """Seconds before the first probe. Defaults to 0."""
     period_seconds: int = Field(10, ge=1, le=240)
+    """Seconds between probes. Defaults to 10."""
     timeout_seconds: int = Field(5, ge=1, le=240)
+    """Seconds a probe may take; at most periodSeconds. Defaults to 5."""
     failure_threshold: Optional[int] = Field(None, ge=1, le=1000)
     """Failures before giving up. Defaults to 30 (startup, 60 with a GPU) or 3 (liveness)."""
 
@@ -153,8 +156,11 @@ class CloudRunServiceSpec(Spec):
     secrets: list[SecretRef] = []
     """Environment variables from Secret Manager, by reference; the service's account may read only these."""
     resources: ResourcesSpec = ResourcesSpec()
+    """CPU, memory and GPU per instance."""
     scaling: ScalingSpec = ScalingSpec()
+    """Instances and concurrency: the cost controls."""
     probes: ProbesSpec = ProbesSpec()
+    """Startup and liveness checks. Default to the runtime's health endpoints."""
     timeout_seconds: int = Field(300, ge=1, le=3600)
     """Request timeout. Defaults to 300."""
     public: bool = False

@@ -185,6 +185,8 @@ def run(program: Program, *, project: str = "mlinfra", stack: str = "test",
         cwd: Optional[Path] = None, recording: Optional[Recording] = None) -> Recording:
     """Run `program` (a program directory, or a function that creates resources) offline.
 
+    A program directory runs with `cwd` as working directory; a function runs where it is.
+
     Raises whatever the program raises (a ConfigError for a bad stack file), or UnknownInvoke;
     pass `recording` to keep what was registered before a failure.
     """
@@ -193,9 +195,10 @@ def run(program: Program, *, project: str = "mlinfra", stack: str = "test",
                        region=config.get("gcp:region", "us-central1"))
     recording = recording if recording is not None else Recording(project=project, stack=stack)
     monitor = RecordingMonitor(cloud, recording)
-    logger = logging.getLogger(f"mlinfra.engine.{id(recording)}")
+    logger = logging.getLogger("mlinfra.engine")
     logger.propagate = False
-    logger.addHandler(_LogHandler(recording))
+    handler = _LogHandler(recording)
+    logger.addHandler(handler)
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -233,6 +236,7 @@ def run(program: Program, *, project: str = "mlinfra", stack: str = "test",
         asyncio.set_event_loop(None)
         settings.ROOT.set(None)
         pulumi.runtime.set_all_config({}, [])
+        logger.removeHandler(handler)
     recording.invokes = list(cloud.invokes)
     return recording
 

@@ -1,0 +1,80 @@
+"""The stack-key reference in the README, generated from the schema's own descriptions."""
+
+from __future__ import annotations
+
+import typing
+from typing import Any, Iterator, Literal
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+START, END = "<!-- reference:start -->", "<!-- reference:end -->"
+
+
+def _type_name(annotation: Any) -> str:
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Literal:
+        return " \\| ".join(str(a) for a in args)
+    if origin is typing.Union or str(origin) == "types.UnionType":
+        return " \\| ".join(_type_name(a) for a in args if a is not type(None))
+    if origin is list:
+        return f"list of {_type_name(args[0])}"
+    if origin is dict:
+        return "map"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "object"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
+    """The model inside `annotation` (Optional/list unwrapped), and whether it sits in a list."""
+    in_list = False
+    while True:
+        origin, args = typing.get_origin(annotation), [a for a in typing.get_args(annotation) if a is not type(None)]
+        if origin is list:
+            in_list, annotation = True, args[0]
+        elif (origin is typing.Union or str(origin) == "types.UnionType") and len(args) == 1:
+            annotation = args[0]
+        else:
+            break
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, in_list
+    return None, in_list
+
+
+def _default(field) -> str:
+    if field.is_required():
+        return "required"
+    value = field.default if field.default is not PydanticUndefined else field.default_factory()
+    if isinstance(value, BaseModel) or value is None or value in ({}, []):
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f"`{value}`"
+
+
+def rows(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, str, str, str]]:
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{field.alias or name}"
+        sub, in_list = _model_of(field.annotation)
+        description = " ".join((field.description or "").split())
+        yield key, _type_name(field.annotation), _default(field), description
+        if sub is not None:
+            yield from rows(sub, f"{key}[]." if in_list else f"{key}.")
+
+
+def markdown() -> str:
+    from infra.config import MlinfraConfig
+
+    lines = ["| key | type | default | what it does |", "|---|---|---|---|",
+             "| `gcp:project` | str | required | The Google Cloud project (the provider's own key). |",
+             "| `gcp:region` | str | required | The region of every regional resource (the provider's own key). |"]
+    for key, type_, default, description in rows(MlinfraConfig, "mlinfra:"):
+        lines.append(f"| `{key}` | {type_} | {default} | {description} |")
+    return "\n".join(lines)
+
+
+def replace_in(text: str) -> str:
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{START}\n{markdown()}\n{END}{tail}"

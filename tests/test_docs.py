@@ -1,0 +1,24 @@
+"""The README's promises: its key reference is current and its example stack key names exist."""
+
+from __future__ import annotations
+
+from infra import reference
+from tests.conftest import ROOT
+
+
+def test_readme_key_reference_is_generated_from_the_current_schema():
+    text = (ROOT / "README.md").read_text()
+    assert reference.replace_in(text) == text, "run `make docs` to regenerate the reference"
+
+
+def test_every_schema_key_has_a_description():
+    from infra.config import MlinfraConfig
+
+    missing = [key for key, _, _, description in reference.rows(MlinfraConfig, "mlinfra:") if not description]
+    assert missing == []
+
+
+def test_readme_names_the_two_quickstart_commands_and_ci_runs_one_of_them():
+    text = (ROOT / "README.md").read_text()
+    assert "make plan" in text and "make test" in text
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
