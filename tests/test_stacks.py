@@ -123,14 +123,14 @@ def test_dev_stack_has_its_buckets_network_and_one_account_per_workload():
     assert len(rec.of_type("gcp:compute/network:Network")) == 1
     assert len(rec.of_type("gcp:compute/routerNat:RouterNat")) == 1
     accounts = sorted(a.name for a in rec.of_type("gcp:serviceaccount/account:Account"))
-    assert accounts == ["mlinfra-build", "mlinfra-fn-nightly-report-sa", "mlinfra-fn-nightly-report-trigger",
+    assert accounts == ["mlinfra-fn-build", "mlinfra-fn-nightly-report-sa", "mlinfra-fn-nightly-report-trigger",
                         "mlinfra-fn-on-upload-sa", "mlinfra-fn-on-upload-trigger",
                         "mlinfra-svc-churn-sa", "mlinfra-svc-summarizer-sa"]
 
 
 def test_prod_stack_protects_and_retains_its_stateful_resources():
     rec = run_stack("prod")
-    data = [b for b in rec.of_type(BUCKET) if "function-sources" not in b.name]
+    data = [b for b in rec.of_type(BUCKET) if not b.name.endswith("-sources")]
     assert len(data) == 2
     assert all(b.protect and b.retain_on_delete for b in data)
     assert rec.one("gcp:artifactregistry/repository:Repository").protect
@@ -149,7 +149,7 @@ def test_dev_stack_does_not_protect_anything():
 def test_function_builds_may_read_only_googles_source_copies():
     rec = run_stack("dev")
     grants = {g.inputs["role"]: g.inputs for g in rec.of_type("gcp:projects/iAMMember:IAMMember")
-              if g.name.startswith("mlinfra-build-")}
+              if g.name.startswith("mlinfra-fn-build-")}
     assert set(grants) == {"roles/logging.logWriter", "roles/artifactregistry.writer", "roles/storage.objectViewer"}
     assert grants["roles/storage.objectViewer"]["condition"]["expression"] == \
         'resource.name.startsWith("projects/_/buckets/gcf-v2-sources-")'
