@@ -27,6 +27,9 @@ class NetworkSpec(Spec):
     """Secondary range for GKE pods. Defaults to 10.20.0.0/14."""
     services_cidr: str = "10.24.0.0/20"
     """Secondary range for GKE services. Defaults to 10.24.0.0/20."""
+    proxy_only_cidr: str = "10.11.0.0/23"
+    """Proxy-only subnet for internal Application Load Balancers (GKE Gateway); created only by
+    patterns that route through one. Defaults to 10.11.0.0/23."""
     egress: Literal["privateRangesOnly", "allTraffic"] = "privateRangesOnly"
     """Which outbound traffic of serverless workloads goes through the VPC. Defaults to privateRangesOnly."""
     flow_logs: Optional[bool] = None
@@ -38,9 +41,9 @@ class NetworkSpec(Spec):
 def network_issues(spec: NetworkSpec) -> list[Issue]:
     issues: list[Issue] = []
     ranges = {}
-    minimum = {"subnetCidr": 26, "podsCidr": 21, "servicesCidr": 24}
+    minimum = {"subnetCidr": 26, "podsCidr": 21, "servicesCidr": 24, "proxyOnlyCidr": 26}
     for key, value in (("subnetCidr", spec.subnet_cidr), ("podsCidr", spec.pods_cidr),
-                       ("servicesCidr", spec.services_cidr)):
+                       ("servicesCidr", spec.services_cidr), ("proxyOnlyCidr", spec.proxy_only_cidr)):
         try:
             net = ipaddress.ip_network(value, strict=True)
         except ValueError:
@@ -74,11 +77,13 @@ def _network_of(value: str) -> str:
 
 
 class NetworkArgs:
-    def __init__(self, spec: NetworkSpec, region: str, flow_logs: bool = False):
-        """`flow_logs` is the resolved default when the spec leaves it unset."""
+    def __init__(self, spec: NetworkSpec, region: str, flow_logs: bool = False, proxy_only_subnet: bool = False):
+        """`flow_logs` is the resolved default when the spec leaves it unset; `proxy_only_subnet`
+        adds the subnet regional internal load balancers (GKE Gateway gke-l7-rilb) need."""
         self.spec = spec
         self.region = region
         self.flow_logs = spec.flow_logs if spec.flow_logs is not None else flow_logs
+        self.proxy_only_subnet = proxy_only_subnet
 
 
 class Network(Component):
@@ -115,6 +120,15 @@ class Network(Component):
             log_config=log_config,
             opts=self.child(),
         )
+        self.proxy_only = gcp.compute.Subnetwork(
+            f"{name}-proxy-only",
+            region=args.region,
+            network=self.network.id,
+            ip_cidr_range=spec.proxy_only_cidr,
+            purpose="REGIONAL_MANAGED_PROXY",
+            role="ACTIVE",
+            opts=self.child(),
+        ) if args.proxy_only_subnet else None
         self.router = gcp.compute.Router(
             f"{name}-router", region=args.region, network=self.network.id, opts=self.child()
         )
@@ -130,7 +144,8 @@ class Network(Component):
             if spec.nat_log_errors else None,
             opts=self.child(),
         )
-        internal = [spec.subnet_cidr, spec.pods_cidr, spec.services_cidr]
+        internal = [spec.subnet_cidr, spec.pods_cidr, spec.services_cidr] + \
+            ([spec.proxy_only_cidr] if args.proxy_only_subnet else [])
         self.allow_internal = gcp.compute.Firewall(
             f"{name}-allow-internal",
             network=self.network.id,

@@ -19,3 +19,16 @@ def serverless(stack: StackConfig) -> dict[str, Any]:
         source_root=stack.root,
     ))
     return platform.outputs
+
+
+def kubernetes(stack: StackConfig) -> dict[str, Any]:
+    from components.kubernetes import KubernetesPlatform, KubernetesPlatformArgs
+
+    cfg = stack.mlinfra
+    platform = KubernetesPlatform("mlinfra", KubernetesPlatformArgs(
+        project=stack.project, region=stack.region, stack=stack.stack, environment=cfg.environment,
+        labels=default_labels(cfg.environment, stack.stack, cfg.pattern, cfg.labels),
+        cluster=cfg.cluster, network=cfg.network, storage=cfg.storage, services=cfg.services,
+        jobs=cfg.jobs, triggers=cfg.triggers, source_root=stack.root,
+    ))
+    return platform.outputs

@@ -24,6 +24,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     plan = sub.add_parser("plan", help="run the program for a stack under Pulumi's mock engine, offline")
     plan.add_argument("--stack", "-s", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
     plan.add_argument("--json", dest="json_out", type=Path, help="also write the plan shaped like `pulumi preview --json`")
+    plan.add_argument("--k8s-out", type=Path, metavar="DIR",
+                      help="also write every Kubernetes object the program creates as YAML, one file per object")
     plan.add_argument("--quiet", "-q", action="store_true", help="print one summary line instead of the tree")
 
     validate = sub.add_parser("validate", help="check a stack file alone, without planning")
@@ -77,7 +79,7 @@ def _dispatch(args: argparse.Namespace) -> int:
               f"{len(cfg.services)} services, {len(cfg.triggers)} triggers)")
         return EXIT_OK
 
-    from infra.plan import plan_stack, render_tree, write_json
+    from infra.plan import plan_stack, render_tree, write_json, write_manifests
 
     result = plan_stack(project, args.stack)
     if args.quiet:
@@ -89,6 +91,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.json_out:
         write_json(result, args.json_out)
         print(f"wrote {args.json_out}")
+    if args.k8s_out:
+        files = write_manifests(result, args.k8s_out)
+        print(f"wrote {len(files)} Kubernetes manifests to {args.k8s_out}")
     return EXIT_OK
 
 

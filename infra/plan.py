@@ -143,3 +143,39 @@ def preview_json(plan: Plan) -> dict[str, Any]:
 
 def write_json(plan: Plan, path: Path) -> None:
     path.write_text(json.dumps(preview_json(plan), indent=2, sort_keys=False) + "\n")
+
+
+def kubernetes_objects(plan: Plan) -> list[dict[str, Any]]:
+    """Every Kubernetes object the program creates, as the manifest the provider would apply."""
+    objects = []
+    for r in plan.recording.tree_order():
+        if not r.custom or not r.type.startswith("kubernetes:") or r.type.startswith("pulumi:providers:"):
+            continue
+        _, group_version, kind = r.type.split(":")
+        group, version = group_version.rsplit("/", 1)
+        obj = _jsonable(dict(r.inputs))
+        obj.setdefault("apiVersion", version if group == "core" else f"{group}/{version}")
+        obj.setdefault("kind", kind)
+        obj.setdefault("metadata", {}).setdefault("name", r.name)
+        ordered = {k: obj[k] for k in ("apiVersion", "kind", "metadata") if k in obj}
+        ordered.update({k: v for k, v in obj.items() if k not in ordered})
+        objects.append(ordered)
+    return objects
+
+
+def manifest_name(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata", {})
+    return f"{obj['kind'].lower()}-{meta.get('namespace', 'cluster')}-{meta['name']}.yaml"
+
+
+def write_manifests(plan: Plan, directory: Path) -> list[Path]:
+    """One YAML file per Kubernetes object, ready for review; returns the files written."""
+    import yaml
+
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for obj in kubernetes_objects(plan):
+        path = directory / manifest_name(obj)
+        path.write_text(yaml.safe_dump(obj, sort_keys=False, default_flow_style=False))
+        written.append(path)
+    return written
