@@ -60,10 +60,11 @@ def issues_from_validation_error(error: ValidationError, model: type[BaseModel])
     """Turn pydantic's errors into Issues, with "did you mean" for unknown keys."""
     issues = []
     for err in error.errors(include_url=False):
-        loc = tuple(part for part in err["loc"] if not _is_union_tag(part))
+        raw = tuple(err["loc"])
+        loc = tuple(part for part in raw if not _is_union_tag(part))
         kind, value = err["type"], err.get("input")
         if kind == "extra_forbidden":
-            known = _known_keys(model, loc[:-1])
+            known = _known_keys(model, raw[:-1])
             close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
             hint = f"did you mean {key_path(loc[:-1] + (close[0],))}?" if close else None
             issues.append(Issue(loc, "unknown key", hint=hint, allowed=", ".join(known) or None,
@@ -77,9 +78,13 @@ def issues_from_validation_error(error: ValidationError, model: type[BaseModel])
             issues.append(Issue(loc, "is not one of the allowed values", value, allowed=", ".join(choices),
                                 hint=f"did you mean {close[0]}?" if close else None,
                                 fix=f"set it to {close[0]}" if close else "use one of the allowed values"))
-        elif kind in ("model_type", "dict_type"):
+        elif kind in ("model_type", "dict_type", "model_attributes_type"):
             issues.append(Issue(loc, "must be a mapping of keys", value,
-                                allowed=", ".join(_known_keys(model, loc)) or None, fix="write it as `key: value` lines"))
+                                allowed=", ".join(_known_keys(model, raw)) or None, fix="write it as `key: value` lines"))
+        elif kind == "union_tag_invalid":
+            tags = [t.strip().strip("'") for t in str(err.get("ctx", {}).get("expected_tags", "")).split(",")]
+            issues.append(Issue(loc + ("platform",), "is not one of the allowed values", err.get("ctx", {}).get("tag"),
+                                allowed=", ".join(tags), fix="use one of the allowed values"))
         elif kind == "list_type":
             issues.append(Issue(loc, "must be a list", value, fix="write each entry on a `- ` line"))
         elif kind in _BOUNDS:
@@ -115,17 +120,27 @@ def _fix_for(kind: str, err: dict) -> Optional[str]:
     return None
 
 
+# Tags of the tagged unions in the schema (a service's platform), which pydantic puts in locations.
+UNION_TAGS = ("cloudrun", "gke")
+
+
 def _is_union_tag(part: Any) -> bool:
-    # pydantic adds the member type to the location of errors inside unions (e.g. `function-after[...]`).
-    return isinstance(part, str) and ("[" in part or part in ("str", "int", "float", "bool", "list", "dict"))
+    # pydantic adds the union member to the location of errors inside unions (e.g. `function-after[...]`).
+    return isinstance(part, str) and ("[" in part or part in ("str", "int", "float", "bool", "list", "dict") + UNION_TAGS)
 
 
 def _known_keys(model: type[BaseModel], path: Sequence[Any]) -> list[str]:
-    """The keys allowed at `path` below `model`, as written in the stack file."""
+    """The keys allowed at `path` below `model`, as written in the stack file; `path` may hold
+    union tags (as pydantic reports them), which pick the union member."""
     current: Any = model
     for part in path:
         current = _unwrap(current)
         if isinstance(part, int):
+            continue
+        if part in UNION_TAGS:
+            current = _member(current, part)
+            continue
+        if isinstance(part, str) and "[" in part:
             continue
         if isinstance(current, type) and issubclass(current, BaseModel):
             field = next((f for n, f in current.model_fields.items() if (f.alias or n) == part), None)
@@ -140,9 +155,21 @@ def _known_keys(model: type[BaseModel], path: Sequence[Any]) -> list[str]:
     return []
 
 
+def _member(union: Any, tag: str) -> Any:
+    for member in typing.get_args(union):
+        for meta in getattr(member, "__metadata__", ()):
+            if getattr(meta, "tag", None) == tag:
+                return typing.get_args(member)[0]
+    return union
+
+
 def _unwrap(annotation: Any) -> Any:
-    """Optional[X], list[X], dict[str, X] -> X, until a model or a plain type remains."""
+    """Optional[X], list[X], dict[str, X], Annotated[X, ...] -> X, until a model, a tagged union
+    or a plain type remains."""
     while True:
+        if typing.get_origin(annotation) is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+            continue
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         origin = typing.get_origin(annotation)
         if origin in (list, tuple, set, typing.Union) or str(origin) == "types.UnionType":

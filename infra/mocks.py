@@ -7,6 +7,7 @@ table does not know fails loudly: a made-up answer could hide a real mistake.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from typing import Any, Callable, Optional
 
@@ -122,7 +123,17 @@ def _object(m: CloudMocks, name: str, s: dict) -> dict:
             "md5hash": _hash(s["name"], 22)}
 
 
+def _cluster(m: CloudMocks, name: str, s: dict) -> dict:
+    ca = base64.b64encode(f"offline-plan CA of {s['name']}".encode()).decode()
+    location = s.get("location", m.region)
+    return {"endpoint": f"172.16.{int(_hash(s['name'], 2), 16) % 250}.2", "masterVersion": "offline",
+            "masterAuth": {**(s.get("masterAuth") or {}), "clusterCaCertificate": ca},
+            "selfLink": f"https://container.googleapis.com/v1/projects/{s['project']}/locations/{location}/clusters/{s['name']}",
+            "__id": f"projects/{s['project']}/locations/{location}/clusters/{s['name']}"}
+
+
 RESOURCES: dict[str, Callable[[CloudMocks, str, dict], dict]] = {
+    "gcp:container/cluster:Cluster": _cluster,
     "gcp:serviceaccount/account:Account": _account,
     "gcp:storage/bucket:Bucket": _bucket,
     "gcp:storage/bucketObject:BucketObject": _object,
