@@ -25,7 +25,7 @@ from components.bucket import Bucket
 from components.naming import DNS_LABEL, dns_name, image_tag, revision_suffix
 from components.service_account import ServiceAccount, ServiceAccountArgs, iam_member_issues
 from components.units import cpu_string, memory_mib
-from components.validation import Issue, Spec, one_of, raise_if_any
+from components.validation import Issue, Spec, first_per_key, one_of, raise_if_any
 
 # Cloud Run GPU rules and regions, from cloud.google.com/run/docs/configuring/services/gpu
 # (asia-south1 is by invitation). Update this table when Google adds regions.
@@ -244,11 +244,7 @@ def cloud_run_issues(spec: CloudRunServiceSpec, region: str) -> list[Issue]:
         issues.append(Issue(("scaling", "maxReplicas"), f"is above the GPU quota ({gpu.quota} instances), which Cloud Run enforces",
                             spec.scaling.max_replicas,
                             fix=f"lower it to {gpu.quota}, or set resources.gpu.quota after Google raises your quota"))
-    for kind in ("startup", "liveness"):
-        probe = getattr(spec.probes, kind)
-        if probe is not None and probe.timeout_seconds > probe.period_seconds:
-            issues.append(Issue(("probes", kind, "timeoutSeconds"), f"is longer than periodSeconds ({probe.period_seconds})",
-                                probe.timeout_seconds, fix=f"set it to {probe.period_seconds} or less"))
+    issues += probe_issues(spec.probes, ("startup", "liveness"))
 
     issues += iam_member_issues(spec.invokers)
 
@@ -256,38 +252,47 @@ def cloud_run_issues(spec: CloudRunServiceSpec, region: str) -> list[Issue]:
     if spec.rollout.stable_revision is not None and canary is None:
         issues.append(Issue(("rollout", "stableRevision"), "only applies while a canary runs",
                             fix="remove it, or add rollout.canary"))
-    if canary is not None:
-        if spec.model is not None:
-            if canary.version is None:
-                issues.append(Issue(("rollout", "canary", "version"), "a canary of a loaded model needs the new model version",
-                                    fix="add `version:` with the model version to try"))
-            elif canary.version == spec.model.version:
-                issues.append(Issue(("rollout", "canary", "version"), "is the stable version itself", canary.version,
-                                    fix=f"set a version other than {spec.model.version}, or remove the canary"))
-            if canary.image is not None:
-                issues.append(Issue(("rollout", "canary", "image"), "a model-loading canary changes the version, not the image",
-                                    fix="remove `image:` from the canary"))
-        elif spec.image is not None:
-            if canary.image is None:
-                issues.append(Issue(("rollout", "canary", "image"), "a canary of a model-in-image service needs the new image",
-                                    fix="add `image:` with the image to try"))
-            elif canary.image == spec.image:
-                issues.append(Issue(("rollout", "canary", "image"), "is the stable image itself", canary.image,
-                                    fix="set a different image tag, or remove the canary"))
-            if canary.version is not None:
-                issues.append(Issue(("rollout", "canary", "version"), "a model-in-image canary changes the image, not a model version",
-                                    fix="remove `version:` from the canary and set `image:`"))
-    return _first_per_key(issues)
+    issues += canary_issues(canary, spec.model, spec.image)
+    return first_per_key(issues)
 
 
-def _first_per_key(issues: list[Issue]) -> list[Issue]:
-    """One message per key: the most specific rule (checked first) speaks for it."""
-    seen, out = set(), []
-    for issue in issues:
-        if issue.path not in seen:
-            seen.add(issue.path)
-            out.append(issue)
-    return out
+def probe_issues(probes: object, kinds: tuple[str, ...]) -> list[Issue]:
+    """A probe may not take longer than the period between two probes."""
+    issues = []
+    for kind in kinds:
+        probe = getattr(probes, kind)
+        if probe is not None and probe.timeout_seconds > probe.period_seconds:
+            issues.append(Issue(("probes", kind, "timeoutSeconds"), f"is longer than periodSeconds ({probe.period_seconds})",
+                                probe.timeout_seconds, fix=f"set it to {probe.period_seconds} or less"))
+    return issues
+
+
+def canary_issues(canary: Optional[CanarySpec], model: Optional[ModelSpec], image: Optional[str]) -> list[Issue]:
+    """A canary changes what the service ships: the model version (model-loading) or the image."""
+    issues: list[Issue] = []
+    if canary is None:
+        return issues
+    if model is not None:
+        if canary.version is None:
+            issues.append(Issue(("rollout", "canary", "version"), "a canary of a loaded model needs the new model version",
+                                fix="add `version:` with the model version to try"))
+        elif canary.version == model.version:
+            issues.append(Issue(("rollout", "canary", "version"), "is the stable version itself", canary.version,
+                                fix=f"set a version other than {model.version}, or remove the canary"))
+        if canary.image is not None:
+            issues.append(Issue(("rollout", "canary", "image"), "a model-loading canary changes the version, not the image",
+                                fix="remove `image:` from the canary"))
+    elif image is not None:
+        if canary.image is None:
+            issues.append(Issue(("rollout", "canary", "image"), "a canary of a model-in-image service needs the new image",
+                                fix="add `image:` with the image to try"))
+        elif canary.image == image:
+            issues.append(Issue(("rollout", "canary", "image"), "is the stable image itself", canary.image,
+                                fix="set a different image tag, or remove the canary"))
+        if canary.version is not None:
+            issues.append(Issue(("rollout", "canary", "version"), "a model-in-image canary changes the image, not a model version",
+                                fix="remove `version:` from the canary and set `image:`"))
+    return issues
 
 
 def _mib(quantity: str) -> Optional[float]:

@@ -15,7 +15,8 @@ from components.base import Component
 from components.cloud_function import CloudFunctionSpec
 from components.gke_cluster import ClusterSpec, GkeCluster, GkeClusterArgs
 from components.gke_job import GkeJob, GkeJobArgs, GkeJobSpec
-from components.gke_model_server import GkeModelServer, GkeModelServerArgs, GkeServiceSpec
+from components.gke_metrics_adapter import GkeMetricsAdapter, GkeMetricsAdapterArgs
+from components.gke_model_server import GOOGLE_LB_RANGES, GkeModelServer, GkeModelServerArgs, GkeServiceSpec
 from components.labels import labels_transformation
 from components.naming import dns_name
 from components.network import Network, NetworkArgs, NetworkSpec
@@ -98,11 +99,18 @@ class KubernetesPlatform(Component):
                 opts=self.child(provider=provider, depends_on=[namespace, self.network.proxy_only]))
             gateway = ("mlinfra", GATEWAY_NAMESPACE)
 
+        # Serving metrics (requests in flight, queue depth) reach the HPA through this adapter.
+        self.metrics_adapter = GkeMetricsAdapter(f"{name}-metrics-adapter", GkeMetricsAdapterArgs(
+            project=args.project, provider=provider, workload_pool=self.cluster.workload_pool),
+            opts=on_cluster) if any(s.scaling.metric != "cpu" for s in args.services) else None
+
+        # Servers share the Gateway, each under its own path: /<service>/...
         self.services = {
             spec.name: GkeModelServer(f"{name}-svc-{spec.name}", GkeModelServerArgs(
                 spec, project=args.project, namespace=dns_name("ml", spec.name), provider=provider,
                 model_bucket=self.storage.artifacts, workload_pool=self.cluster.workload_pool,
-                gateway=gateway, environment=args.environment), opts=on_cluster)
+                gateway=gateway, path_prefix=f"/{spec.name}", environment=args.environment,
+                lb_source_ranges=GOOGLE_LB_RANGES + (args.network.proxy_only_cidr,)), opts=on_cluster)
             for spec in args.services
         }
 
@@ -129,7 +137,8 @@ class KubernetesPlatform(Component):
             "cluster": self.cluster.cluster_name,
             "kubernetes_version": self.cluster.kubernetes_minor,
             "gateway": f"{GATEWAY_NAMESPACE}/mlinfra" if gateway else None,
-            "services": {n: s.namespace for n, s in self.services.items()},
+            "services": {n: {"namespace": s.namespace, "path": f"/{n}/", "tracks": s.service_names}
+                         for n, s in self.services.items()},
             "jobs": sorted(self.jobs),
             "trigger_urls": self.triggers.urls if self.triggers else {},
             "buckets": {role: b.bucket_name for role, b in self.storage.buckets.items()},

@@ -93,5 +93,15 @@ def raise_if_any(component: str, issues: Iterable[Issue]) -> None:
         raise InputError(component, found)
 
 
+def first_per_key(issues: Iterable[Issue]) -> list[Issue]:
+    """One message per key: the most specific rule (checked first) speaks for it."""
+    seen, out = set(), []
+    for issue in issues:
+        if issue.path not in seen:
+            seen.add(issue.path)
+            out.append(issue)
+    return out
+
+
 def one_of(values: Iterable[Any]) -> str:
     return ", ".join(str(v) for v in values)

@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Mapping, Optional
+from typing import Annotated, Any, Literal, Mapping, Optional, Union
 
-from pydantic import Field, ValidationError
+from pydantic import Discriminator, Field, Tag, ValidationError, model_validator
 
 from components.cloud_function import CloudFunctionSpec, function_issues
 from components.cloud_run_service import CloudRunServiceSpec, cloud_run_issues
+from components.gke_cluster import ClusterSpec, cluster_issues, offered_gpus, spot_pools
+from components.gke_job import GkeJobSpec, gke_job_issues
+from components.gke_model_server import GkeServiceSpec, gke_service_issues
 from components.labels import label_issues
 from components.network import NetworkSpec, network_issues
 from components.storage import BUCKET_ROLES, StorageSpec, bucket_names, storage_issues
@@ -25,6 +28,18 @@ from infra.errors import ConfigError, issues_from_validation_error
 from infra.patterns import OPTIONAL_SECTIONS, PATTERNS, patterns_allowing
 
 NAMESPACE = "mlinfra"
+# Where a service runs when its entry does not say: the pattern decides.
+DEFAULT_PLATFORM = {"serverless": "cloudrun", "kubernetes": "gke", "hybrid": "gke", "dataflow": "cloudrun"}
+
+
+def _platform(value: Any) -> str:
+    return value.get("platform", "cloudrun") if isinstance(value, dict) else getattr(value, "platform", "cloudrun")
+
+
+ServiceSpec = Annotated[
+    Union[Annotated[CloudRunServiceSpec, Tag("cloudrun")], Annotated[GkeServiceSpec, Tag("gke")]],
+    Discriminator(_platform),
+]
 
 
 class MlinfraConfig(Spec):
@@ -40,16 +55,25 @@ class MlinfraConfig(Spec):
     """The VPC."""
     storage: StorageSpec = StorageSpec()
     """The data lake and model-artifact buckets."""
-    services: list[CloudRunServiceSpec] = []
-    """Model servers: the real-time path."""
+    services: list[ServiceSpec] = []
+    """Model servers: the real-time path. `platform` (cloudrun or gke) defaults to the pattern's."""
     triggers: list[CloudFunctionSpec] = []
     """Event-driven glue: Cloud Functions (gen2)."""
-    cluster: Optional[dict[str, Any]] = Field(None, json_schema_extra={"x-mlinfra-status": "planned"})
-    """GKE cluster and node pools (kubernetes and hybrid patterns; not built yet)."""
-    jobs: Optional[list[dict[str, Any]]] = Field(None, json_schema_extra={"x-mlinfra-status": "planned"})
-    """Training and batch-scoring jobs on GKE (kubernetes and hybrid patterns; not built yet)."""
+    cluster: Optional[ClusterSpec] = None
+    """The GKE cluster and its node pools (kubernetes and hybrid patterns)."""
+    jobs: list[GkeJobSpec] = []
+    """Training and batch-scoring jobs on GKE (kubernetes and hybrid patterns)."""
     pipelines: Optional[list[dict[str, Any]]] = Field(None, json_schema_extra={"x-mlinfra-status": "planned"})
     """Dataflow pipelines (dataflow and hybrid patterns; not built yet)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_platform(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("services"), list):
+            default = DEFAULT_PLATFORM.get(data.get("pattern"), "cloudrun")
+            data = {**data, "services": [{"platform": default, **s} if isinstance(s, dict) and "platform" not in s else s
+                                         for s in data["services"]]}
+        return data
 
 
 @dataclass(frozen=True)
@@ -122,21 +146,60 @@ def rules(config: MlinfraConfig, *, project: str, region: str, stack: str, root:
     issues += [i.under("storage") for i in storage_issues(config.storage, project, stack)]
 
     names = bucket_names(config.storage, project, stack)
+    cluster = config.cluster
+    if cluster is not None and "cluster" in pattern.sections:
+        issues += [i.under("cluster") for i in cluster_issues(cluster, region, config.environment)]
+    needs_cluster = [s for s in config.services if s.platform == "gke"] + list(config.jobs)
+    if needs_cluster and cluster is None and "cluster" in pattern.sections:
+        issues.append(Issue(("cluster",), "services on gke and jobs need a cluster",
+                            fix="add mlinfra:cluster with at least one entry in nodePools (see the README example)"))
+
     issues += _duplicates("services", [s.name for s in config.services])
     for i, service in enumerate(config.services):
-        if service.platform != "cloudrun" and config.pattern == "serverless":
-            issues.append(Issue(("services", i, "platform"), f"platform {service.platform} needs a cluster", service.platform,
-                                allowed="cloudrun", fix="remove the key (serverless runs services on cloudrun)"))
-        issues += [x.under("services", i) for x in cloud_run_issues(service, region)]
+        if service.platform == "gke":
+            if config.pattern == "serverless":
+                issues.append(Issue(("services", i, "platform"), "platform gke needs a cluster", service.platform,
+                                    allowed="cloudrun", fix="remove the key (serverless runs services on cloudrun)"))
+                continue
+            issues += [x.under("services", i) for x in gke_service_issues(service)]
+            issues += [x.under("services", i) for x in _placement_issues(service, cluster)]
+        else:
+            if config.pattern == "kubernetes":
+                issues.append(Issue(("services", i, "platform"), "the kubernetes pattern runs services on gke",
+                                    service.platform, allowed="gke",
+                                    fix="remove the key, or use the hybrid pattern to mix Cloud Run and GKE"))
+                continue
+            issues += [x.under("services", i) for x in cloud_run_issues(service, region)]
         if service.model is not None:
             bucket = service.model.uri[len("gs://"):].split("/", 1)[0]
             if bucket != names["artifacts"]:
                 issues.append(Issue(("services", i, "model", "uri"), "is not in the stack's artifact bucket", service.model.uri,
                                     allowed=f"gs://{names['artifacts']}/<path>",
                                     fix=f"upload the model there and set uri: gs://{names['artifacts']}/<path>"))
+    issues += _duplicates("jobs", [j.name for j in config.jobs])
+    for i, job in enumerate(config.jobs):
+        issues += [x.under("jobs", i) for x in gke_job_issues(job)]
+        issues += [x.under("jobs", i) for x in _placement_issues(job, cluster)]
     issues += _duplicates("triggers", [t.name for t in config.triggers])
     for i, trigger in enumerate(config.triggers):
         issues += [x.under("triggers", i) for x in function_issues(trigger, dict.fromkeys(BUCKET_ROLES), root)]
+    return issues
+
+
+def _placement_issues(workload: Any, cluster: Optional[ClusterSpec]) -> list[Issue]:
+    """A GKE workload must fit some node: its GPU type offered, a spot pool when it requires one."""
+    if cluster is None:
+        return []
+    issues = []
+    gpu = workload.resources.gpu
+    offered = offered_gpus(cluster)
+    if gpu is not None and gpu.type not in offered:
+        issues.append(Issue(("resources", "gpu", "type"), "no node pool (nor auto-provisioning) offers this GPU", gpu.type,
+                            allowed=", ".join(sorted(offered)) or "no GPU at all",
+                            fix=f"add a node pool with gpu: {{type: {gpu.type}}}, or use an offered type"))
+    if workload.placement.spot == "require" and not spot_pools(cluster):
+        issues.append(Issue(("placement", "spot"), "requires spot nodes, but no node pool is spot", "require",
+                            allowed="never, prefer", fix="add a node pool with `spot: true`, or use prefer"))
     return issues
 
 

@@ -44,8 +44,15 @@ PATTERNS: dict[str, Pattern] = {
     "kubernetes": Pattern(
         "kubernetes",
         "GKE with CPU, GPU and spot node pools, autoscalers, model servers and jobs.",
-        frozenset({"cluster", "services", "jobs", "triggers"}), None, frozenset(),
-        tracking_issue="the kubernetes pattern issue",
+        frozenset({"cluster", "services", "jobs", "triggers"}),
+        "infra.build:kubernetes",
+        frozenset({"pulumi_gcp.artifactregistry", "pulumi_gcp.cloudfunctionsv2", "pulumi_gcp.cloudrunv2",
+                   "pulumi_gcp.cloudscheduler", "pulumi_gcp.compute", "pulumi_gcp.container", "pulumi_gcp.projects",
+                   "pulumi_gcp.pubsub", "pulumi_gcp.secretmanager", "pulumi_gcp.serviceaccount", "pulumi_gcp.storage",
+                   "pulumi_kubernetes.apiextensions", "pulumi_kubernetes.apiregistration", "pulumi_kubernetes.apps",
+                   "pulumi_kubernetes.autoscaling", "pulumi_kubernetes.batch", "pulumi_kubernetes.core",
+                   "pulumi_kubernetes.meta", "pulumi_kubernetes.networking", "pulumi_kubernetes.policy",
+                   "pulumi_kubernetes.rbac"}),
     ),
     "dataflow": Pattern(
         "dataflow",

@@ -4,6 +4,7 @@ a resource tree with counts, or as JSON shaped like `pulumi preview --json`."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,7 +166,8 @@ def kubernetes_objects(plan: Plan) -> list[dict[str, Any]]:
 
 def manifest_name(obj: dict[str, Any]) -> str:
     meta = obj.get("metadata", {})
-    return f"{obj['kind'].lower()}-{meta.get('namespace', 'cluster')}-{meta['name']}.yaml"
+    name = f"{obj['kind'].lower()}-{meta.get('namespace', 'cluster')}-{meta['name']}"
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name) + ".yaml"
 
 
 def write_manifests(plan: Plan, directory: Path) -> list[Path]:

@@ -84,7 +84,7 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     # Provider keys and the pattern.
     ("missing gcp:project", {k: v for k, v in BASE_CONFIG.items() if k != "gcp:project"}, "gcp:project", "is required"),
     ("missing gcp:region", {k: v for k, v in BASE_CONFIG.items() if k != "gcp:region"}, "gcp:region", "is required"),
-    ("pattern not built", with_keys(pattern="kubernetes"), "mlinfra:pattern", "the kubernetes pattern is not built yet"),
+    ("pattern not built", with_keys(pattern="dataflow"), "mlinfra:pattern", "the dataflow pattern is not built yet"),
     ("section the pattern lacks", with_keys(cluster={"releaseChannel": "REGULAR"}), "mlinfra:cluster",
      "allowed: patterns kubernetes, hybrid"),
     ("pipelines in serverless", with_keys(pipelines=[{"name": "p"}]), "mlinfra:pipelines", "patterns dataflow, hybrid"),
@@ -230,7 +230,7 @@ def test_every_stack_file_validates(stack):
 
     values, _ = to_engine_config(stack_config(stack))
     loaded = config.load(values, stack=stack, file=f"stacks/Pulumi.{stack}.yaml", root=PROJECT.root)
-    assert loaded.mlinfra.pattern in ("serverless",)
+    assert loaded.mlinfra.pattern == stack_config(stack)["mlinfra:pattern"]
 
 
 def test_on_stays_a_key_as_in_pulumis_yaml_reader():

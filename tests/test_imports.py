@@ -1,4 +1,8 @@
-"""A stack imports the provider submodules of its own pattern and no others."""
+"""A stack imports the provider submodules of its own pattern and no others.
+
+Provider packages register every submodule lazily; a root package (`pulumi_kubernetes`, whose
+schema the stack file shares) costs ~25 ms and loads nothing until touched, so the check is
+on submodules, and a GCP stack must not load `pulumi_aws` at all."""
 
 from __future__ import annotations
 
@@ -28,6 +32,6 @@ def test_a_stack_imports_only_its_patterns_provider_submodules(stack):
     assert done.returncode == 0, done.stderr[-2000:]
     imported = set(json.loads(done.stdout.strip().splitlines()[-1]))
     pattern = PATTERNS[stack_config(stack)["mlinfra:pattern"]]
-    assert "pulumi_aws" not in imported and "pulumi_kubernetes" not in imported
+    assert not any(m.split(".")[0] == "pulumi_aws" for m in imported)
     submodules = {m for m in imported if "." in m}
     assert submodules <= pattern.providers, f"unexpected: {sorted(submodules - pattern.providers)}"
