@@ -42,6 +42,9 @@ class BucketArgs:
     """Protect and retain the bucket (prod). Defaults to false."""
     force_destroy: bool = False
     """Let `pulumi destroy` delete a bucket that still holds objects. Defaults to false."""
+    purpose: Optional[str] = None
+    """What the bucket holds (a `purpose` label the guardrails read: data-lake, model-artifacts,
+    function-sources). Defaults to none."""
 
 
 class Bucket(Component):
@@ -68,6 +71,7 @@ class Bucket(Component):
             soft_delete_policy=gcp.storage.BucketSoftDeletePolicyArgs(
                 retention_duration_seconds=args.soft_delete_days * 86400),
             force_destroy=args.force_destroy,
+            labels={"purpose": args.purpose} if args.purpose else None,
             opts=self.child(protect=args.protect, retain_on_delete=args.protect),
         )
         self.bucket_name = self.bucket.name

@@ -246,6 +246,8 @@ class CloudFunctionTrigger(Component):
             location=args.region,
             project=args.project,
             description=f"mlinfra trigger {spec.name} ({on.kind})",
+            # Read by the guardrails: allUsers may invoke only a function that says it is public.
+            labels={"public": "true"} if on.http is not None and on.http.public else None,
             build_config=gcp.cloudfunctionsv2.FunctionBuildConfigArgs(
                 runtime=spec.runtime,
                 entry_point=spec.entry_point,

@@ -400,6 +400,8 @@ class CloudRunModelServer(Component):
             project=args.project,
             ingress=INGRESS[spec.ingress],
             deletion_protection=args.deletion_protection,
+            # Read by the guardrails: allUsers may invoke only a service that says it is public.
+            labels={"public": "true"} if spec.public else None,
             # Declared so the API's filled-in default does not show as a diff on every preview.
             scaling=gcp.cloudrunv2.ServiceScalingArgs(min_instance_count=0, max_instance_count=spec.scaling.max_replicas),
             template=self._template(template_spec, split[-1][0], args),

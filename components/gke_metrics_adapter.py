@@ -27,15 +27,18 @@ from components.service_account import ServiceAccount, ServiceAccountArgs
 ADAPTER_IMAGE = "gcr.io/gke-release/custom-metrics-stackdriver-adapter:v0.15.1-gke.0"
 NAMESPACE = "custom-metrics"
 ADAPTER = "custom-metrics-stackdriver-adapter"
+PORT = 8443
 API_SERVICES = (("custom.metrics.k8s.io", "v1beta1", 100), ("custom.metrics.k8s.io", "v1beta2", 200),
                 ("external.metrics.k8s.io", "v1beta1", 100))
 
 
 class GkeMetricsAdapterArgs:
     def __init__(self, *, project: str, provider: pulumi.ProviderResource, workload_pool: pulumi.Input[str],
-                 image: str = ADAPTER_IMAGE):
+                 image: str = ADAPTER_IMAGE, environment: str = "dev"):
         """`workload_pool` is the cluster's Workload Identity pool (`<project>.svc.id.goog`);
-        `image` defaults to the version Google's production manifest pins."""
+        `image` defaults to the version Google's production manifest pins; in prod two replicas
+        keep autoscaling alive through node upgrades."""
+        self.environment = environment
         self.project = project
         self.provider = provider
         self.workload_pool = workload_pool
@@ -58,11 +61,11 @@ class GkeMetricsAdapter(Component):
 
         k8s_opts = self.child(provider=args.provider)
         app = {"k8s-app": ADAPTER, "app.kubernetes.io/part-of": "mlinfra"}
-        # Baseline, not restricted: the image's user and its writes (serving certificates it
-        # generates) are Google's; restricted is only warned about.
+        # Restricted like every mlinfra namespace: the adapter listens above 1024, runs as nobody
+        # and writes its self-signed serving certificate to an emptyDir.
         self.namespace_object = k8s.core.v1.Namespace(f"{name}-ns", metadata={"name": NAMESPACE, "labels": {
-            "app.kubernetes.io/part-of": "mlinfra", "pod-security.kubernetes.io/enforce": "baseline",
-            "pod-security.kubernetes.io/warn": "restricted"}}, opts=k8s_opts)
+            "app.kubernetes.io/part-of": "mlinfra", "pod-security.kubernetes.io/enforce": "restricted"}},
+            opts=k8s_opts)
         ns = self.namespace_object.metadata.name
         self.ksa = k8s.core.v1.ServiceAccount(f"{name}-ksa", metadata={
             "name": ADAPTER, "namespace": ns, "labels": app,
@@ -95,27 +98,40 @@ class GkeMetricsAdapter(Component):
                                                   "namespace": "kube-system"}], opts=k8s_opts)
 
         quantities = {"cpu": "250m", "memory": "400Mi"}
+        replicas = 2 if args.environment == "prod" else 1
+        # The generic API server always lets /readyz and /livez through without credentials.
+        probe = {"httpGet": {"path": "/readyz", "port": PORT, "scheme": "HTTPS"}, "periodSeconds": 10,
+                 "timeoutSeconds": 5, "failureThreshold": 3}
         self.deployment = k8s.apps.v1.Deployment(f"{name}-adapter", metadata={"name": ADAPTER, "namespace": ns, "labels": app}, spec={
-            "replicas": 1,
+            "replicas": replicas,
             "selector": {"matchLabels": {"k8s-app": ADAPTER}},
             "template": {"metadata": {"labels": app}, "spec": {
                 "serviceAccountName": self.ksa.metadata.name,
-                "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534,
+                                    "seccompProfile": {"type": "RuntimeDefault"}},
                 "containers": [{
                     "name": "pod-custom-metrics-stackdriver-adapter",
                     "image": args.image,
-                    "command": ["/adapter", "--use-new-resource-model=true", "--fallback-for-container-metrics=true"],
-                    "ports": [{"name": "https", "containerPort": 443, "protocol": "TCP"}],
+                    "command": ["/adapter", "--use-new-resource-model=true", "--fallback-for-container-metrics=true",
+                                f"--secure-port={PORT}", "--cert-dir=/tmp/certs"],
+                    "ports": [{"name": "https", "containerPort": PORT, "protocol": "TCP"}],
                     "resources": {"requests": dict(quantities), "limits": dict(quantities)},
-                    # It listens on 443: keep only the capability to bind it.
-                    "securityContext": {"allowPrivilegeEscalation": False, "privileged": False,
-                                        "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}},
+                    "readinessProbe": probe,
+                    "livenessProbe": {**probe, "httpGet": {**probe["httpGet"], "path": "/livez"}},
+                    "securityContext": {"allowPrivilegeEscalation": False, "privileged": False, "runAsNonRoot": True,
+                                        "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}},
+                    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
                 }],
+                "volumes": [{"name": "tmp", "emptyDir": {}}],
             }},
         }, opts=self.child(provider=args.provider, depends_on=[viewer, binding]))
+        self.disruption_budget = k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata={
+            "name": ADAPTER, "namespace": ns, "labels": app}, spec={
+            "selector": {"matchLabels": {"k8s-app": ADAPTER}},
+            **({"minAvailable": 1} if replicas > 1 else {"maxUnavailable": 1})}, opts=k8s_opts)
         self.service = k8s.core.v1.Service(f"{name}-svc", metadata={"name": ADAPTER, "namespace": ns, "labels": app}, spec={
             "type": "ClusterIP", "selector": {"k8s-app": ADAPTER},
-            "ports": [{"port": 443, "targetPort": 443, "protocol": "TCP"}],
+            "ports": [{"port": 443, "targetPort": PORT, "protocol": "TCP"}],
         }, opts=k8s_opts)
         self.api_services = [
             k8s.apiregistration.v1.APIService(f"{name}-{version}-{group.split('.')[0]}", metadata={"name": f"{version}.{group}", "labels": app}, spec={

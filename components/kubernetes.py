@@ -101,7 +101,8 @@ class KubernetesPlatform(Component):
 
         # Serving metrics (requests in flight, queue depth) reach the HPA through this adapter.
         self.metrics_adapter = GkeMetricsAdapter(f"{name}-metrics-adapter", GkeMetricsAdapterArgs(
-            project=args.project, provider=provider, workload_pool=self.cluster.workload_pool),
+            project=args.project, provider=provider, workload_pool=self.cluster.workload_pool,
+            environment=args.environment),
             opts=on_cluster) if any(s.scaling.metric != "cpu" for s in args.services) else None
 
         # Servers share the Gateway, each under its own path: /<service>/...

@@ -71,6 +71,21 @@ def label_argument(resource_class: type, type_token: str) -> Optional[str]:
     return None
 
 
+@lru_cache(maxsize=None)
+def type_takes_labels(type_token: str) -> bool:
+    """Whether the provider class behind `gcp:module/name:Class` has a labels argument."""
+    import importlib
+
+    parts = type_token.split(":")
+    if len(parts) != 3 or parts[0] not in _LABEL_ARGS:
+        return False
+    try:
+        module = importlib.import_module(f"pulumi_{parts[0]}.{parts[1].split('/')[0]}")
+        return label_argument(getattr(module, parts[2]), type_token) is not None
+    except (ImportError, AttributeError):
+        return False
+
+
 def labels_transformation(labels: Mapping[str, str]) -> pulumi.ResourceTransformation:
     """A transformation adding `labels` to every child resource that takes labels."""
     defaults = dict(labels)

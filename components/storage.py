@@ -112,7 +112,7 @@ class Storage(Component):
         self.data_lake = Bucket(f"{name}-data-lake", BucketArgs(
             name=args.names["dataLake"], location=lake.location or args.region,
             lifecycle=lake_rules, retention_days=lake.retention_days,
-            soft_delete_days=lake.soft_delete_days, protect=args.protect,
+            soft_delete_days=lake.soft_delete_days, protect=args.protect, purpose="data-lake",
         ), opts=self.child())
 
         art_rules = [LifecycleRule(age_days=7, abort_incomplete_uploads=True)]
@@ -121,7 +121,7 @@ class Storage(Component):
         self.artifacts = Bucket(f"{name}-artifacts", BucketArgs(
             name=args.names["artifacts"], location=art.location or args.region,
             versioning=art.versioning, lifecycle=art_rules,
-            soft_delete_days=art.soft_delete_days, protect=args.protect,
+            soft_delete_days=art.soft_delete_days, protect=args.protect, purpose="model-artifacts",
         ), opts=self.child())
 
         self.buckets = {"dataLake": self.data_lake, "artifacts": self.artifacts}

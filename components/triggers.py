@@ -42,7 +42,8 @@ class TriggerSet(Component):
         super().__init__("mlinfra:gcp:TriggerSet", name, opts)
         self.sources = Bucket(f"{name}-sources", BucketArgs(
             name=dns_name(args.project, args.stack, "function-sources"), location=args.region,
-            lifecycle=[LifecycleRule(age_days=1, abort_incomplete_uploads=True)]), opts=self.child())
+            lifecycle=[LifecycleRule(age_days=1, abort_incomplete_uploads=True)], purpose="function-sources"),
+            opts=self.child())
         self.build_account = ServiceAccount(f"{name}-build", ServiceAccountArgs(
             display_name="mlinfra function builds", project=args.project), opts=self.child())
         for role in ("roles/logging.logWriter", "roles/artifactregistry.writer"):

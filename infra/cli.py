@@ -26,7 +26,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     plan.add_argument("--json", dest="json_out", type=Path, help="also write the plan shaped like `pulumi preview --json`")
     plan.add_argument("--k8s-out", type=Path, metavar="DIR",
                       help="also write every Kubernetes object the program creates as YAML, one file per object")
-    plan.add_argument("--quiet", "-q", action="store_true", help="print one summary line instead of the tree")
+    plan.add_argument("--quiet", "-q", action="store_true", help="print summary lines instead of the tree")
+    plan.add_argument("--strict", action="store_true", help="exit non-zero when a guardrail is violated (CI)")
 
     validate = sub.add_parser("validate", help="check a stack file alone, without planning")
     validate.add_argument("--stack", "-s", required=True)
@@ -81,11 +82,19 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     from infra.plan import plan_stack, render_tree, write_json, write_manifests
 
+    from infra.guardrails import violations
+
     result = plan_stack(project, args.stack)
+    verdicts = result.verdicts
     if args.quiet:
         counts = result.recording.count_by_type()
         cloud = sum(n for t, n in counts.items() if not t.startswith("mlinfra:"))
-        print(f"{result.file}: {cloud} cloud resources planned offline in {result.seconds:.1f}s")
+        status = {s: sum(1 for v in verdicts if v.status == s) for s in ("holds", "violated", "waived")}
+        print(f"{result.file}: {cloud} cloud resources planned offline in {result.seconds:.1f}s; guardrails: "
+              f"{status['holds']} hold, {status['violated']} violated, {status['waived']} waived")
+        for v in verdicts:
+            for finding in v.findings:
+                print(f"  FAIL {v.rule} {finding.name}: {finding.message}")
     else:
         print(render_tree(result))
     if args.json_out:
@@ -94,6 +103,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.k8s_out:
         files = write_manifests(result, args.k8s_out)
         print(f"wrote {len(files)} Kubernetes manifests to {args.k8s_out}")
+    failed = sorted({f.rule for f in violations(verdicts)})
+    if failed and args.strict:
+        print(f"{result.file}: guardrails violated: {', '.join(failed)} (waive one in the stack file with "
+              f"mlinfra:waivers and a written reason, or fix it)", file=sys.stderr)
+        return EXIT_ERROR
     return EXIT_OK
 
 

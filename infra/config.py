@@ -8,6 +8,7 @@ check what the cloud would reject at apply time, with the key path as written in
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from components.storage import BUCKET_ROLES, StorageSpec, bucket_names, storage_
 from components.validation import Issue, Spec
 from infra.errors import ConfigError, issues_from_validation_error
 from infra.patterns import OPTIONAL_SECTIONS, PATTERNS, patterns_allowing
+from policy.rules import RULE_IDS
 
 NAMESPACE = "mlinfra"
 # Where a service runs when its entry does not say: the pattern decides.
@@ -40,6 +42,17 @@ ServiceSpec = Annotated[
     Union[Annotated[CloudRunServiceSpec, Tag("cloudrun")], Annotated[GkeServiceSpec, Tag("gke")]],
     Discriminator(_platform),
 ]
+
+
+class WaiverSpec(Spec):
+    """An exception to one guardrail, with the reason written down; the plan shows it."""
+
+    rule: str
+    """The rule's ID, e.g. MLI-K8S-007 (see the rules table)."""
+    reason: str = Field(min_length=20)
+    """Why the exception is acceptable (at least 20 characters)."""
+    resources: list[str] = []
+    """Resource names (as in the plan) it covers. Defaults to all of the rule's findings."""
 
 
 class MlinfraConfig(Spec):
@@ -63,6 +76,8 @@ class MlinfraConfig(Spec):
     """The GKE cluster and its node pools (kubernetes and hybrid patterns)."""
     jobs: list[GkeJobSpec] = []
     """Training and batch-scoring jobs on GKE (kubernetes and hybrid patterns)."""
+    waivers: list[WaiverSpec] = []
+    """Guardrail exceptions, each with a written reason."""
     pipelines: Optional[list[dict[str, Any]]] = Field(None, json_schema_extra={"x-mlinfra-status": "planned"})
     """Dataflow pipelines (dataflow and hybrid patterns; not built yet)."""
 
@@ -180,6 +195,12 @@ def rules(config: MlinfraConfig, *, project: str, region: str, stack: str, root:
     for i, job in enumerate(config.jobs):
         issues += [x.under("jobs", i) for x in gke_job_issues(job)]
         issues += [x.under("jobs", i) for x in _placement_issues(job, cluster)]
+    for i, waiver in enumerate(config.waivers):
+        if waiver.rule not in RULE_IDS:
+            close = difflib.get_close_matches(waiver.rule, sorted(RULE_IDS), n=1)
+            issues.append(Issue(("waivers", i, "rule"), "is not a guardrail rule", waiver.rule,
+                                hint=f"did you mean {close[0]}?" if close else None,
+                                allowed="the IDs in the README's rules table", fix="use a rule ID the plan lists"))
     issues += _duplicates("triggers", [t.name for t in config.triggers])
     for i, trigger in enumerate(config.triggers):
         issues += [x.under("triggers", i) for x in function_issues(trigger, dict.fromkeys(BUCKET_ROLES), root)]

@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 import pulumi
 
-from infra import engine
+from infra import engine, guardrails
 from infra.stackfile import Project, read_stack_config, to_engine_config
 
 # Signatures Pulumi uses for assets and archives in its JSON.
@@ -30,6 +30,13 @@ class Plan:
     recording: engine.Recording
     seconds: float
     warnings: list[str]
+
+    @property
+    def verdicts(self) -> list["guardrails.Verdict"]:
+        """Every guardrail's verdict on this plan, with the stack file's waivers applied."""
+        waivers = [guardrails.Waiver(w["rule"], w["reason"], tuple(w.get("resources") or ()))
+                   for w in self.config.get("mlinfra:waivers") or []]
+        return guardrails.judge(guardrails.resources_of(self.recording), waivers)
 
 
 def plan_stack(project: Project, stack: str) -> Plan:
@@ -77,6 +84,7 @@ def render_tree(plan: Plan) -> str:
         lines += ["", "Outputs:"]
         for key, value in rec.outputs.items():
             lines.append(f"  {key}: {json.dumps(_jsonable(value), sort_keys=True)}")
+    lines += ["", guardrails.render(plan.verdicts)]
     for warning in plan.warnings:
         lines.append(f"warning: {warning}")
     return "\n".join(lines)
