@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 START, END = "<!-- reference:start -->", "<!-- reference:end -->"
+RULES_START, RULES_END = "<!-- rules:start -->", "<!-- rules:end -->"
 
 
 def _type_name(annotation: Any) -> str:
@@ -74,7 +75,20 @@ def markdown() -> str:
     return "\n".join(lines)
 
 
+def rules_markdown() -> str:
+    from policy.rules import RULES
+
+    lines = ["| ID | what it checks | reference |", "|---|---|---|"]
+    lines += [f"| `{rule.id}` | {rule.title} | {rule.reference} |" for rule in RULES]
+    return "\n".join(lines)
+
+
+def _between(text: str, start: str, end: str, body: str) -> str:
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}\n{end}{tail}"
+
+
 def replace_in(text: str) -> str:
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{markdown()}\n{END}{tail}"
+    """The README with its generated tables (stack keys, guardrail rules) rebuilt."""
+    return _between(_between(text, START, END, markdown()), RULES_START, RULES_END, rules_markdown())

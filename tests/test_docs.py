@@ -6,7 +6,7 @@ from infra import reference
 from tests.conftest import ROOT
 
 
-def test_readme_key_reference_is_generated_from_the_current_schema():
+def test_readme_key_reference_and_rules_table_are_generated_from_the_code():
     text = (ROOT / "README.md").read_text()
     assert reference.replace_in(text) == text, "run `make docs` to regenerate the reference"
 
