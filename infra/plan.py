@@ -65,6 +65,9 @@ def render_tree(plan: Plan) -> str:
 
     def walk(r: engine.Registration, prefix: str, last: bool, top: bool) -> None:
         marks = " [protect]" if r.protect else ""
+        summary = summarize(r)
+        if summary:
+            marks += f"  ({summary})"
         branch = "" if top else ("└─ " if last else "├─ ")
         lines.append(f"{prefix}{branch}{r.type}  {r.name}{marks}")
         children = sorted(by_parent.get(r.urn, []), key=lambda c: (not c.custom, c.type, c.name))
@@ -88,6 +91,34 @@ def render_tree(plan: Plan) -> str:
     for warning in plan.warnings:
         lines.append(f"warning: {warning}")
     return "\n".join(lines)
+
+
+def summarize(r: engine.Registration) -> Optional[str]:
+    """The few settings a reviewer looks for first, for the resources that have them."""
+    i = r.inputs
+    if r.type == "gcp:container/nodePool:NodePool":
+        node = i.get("nodeConfig") or {}
+        auto = i.get("autoscaling") or {}
+        gpus = ", ".join(f"{g.get('count')}x {g.get('type')}" for g in node.get("guestAccelerators") or [])
+        scale = (f"{auto.get('minNodeCount')}-{auto.get('maxNodeCount')} per zone" if "minNodeCount" in auto
+                 else f"{auto.get('totalMinNodeCount')}-{auto.get('totalMaxNodeCount')} in total")
+        taints = ", ".join(t.get("key", "") for t in node.get("taints") or [])
+        parts = [node.get("machineType"), gpus or None, "spot" if node.get("spot") else None, scale,
+                 f"taints {taints}" if taints else None]
+        return ", ".join(p for p in parts if p)
+    if r.type == "gcp:cloudrunv2/service:Service":
+        t = i.get("template") or {}
+        limits = ((t.get("containers") or [{}])[0].get("resources") or {}).get("limits") or {}
+        scaling = t.get("scaling") or {}
+        split = " / ".join(f"{x.get('tag')} {x.get('percent')}%" for x in i.get("traffics") or [])
+        gpu = f", {limits['nvidia.com/gpu']}x {(t.get('nodeSelector') or {}).get('accelerator')}" \
+            if "nvidia.com/gpu" in limits else ""
+        return (f"{limits.get('cpu')} CPU, {limits.get('memory')}{gpu}, "
+                f"{scaling.get('minInstanceCount')}-{scaling.get('maxInstanceCount')} instances, {split}")
+    if r.type == "gcp:cloudfunctionsv2/function:Function":
+        event = (i.get("eventTrigger") or {}).get("eventType")
+        return f"{(i.get('buildConfig') or {}).get('runtime')}, " + ("event: Pub/Sub" if event else "HTTP")
+    return None
 
 
 def _jsonable(value: Any) -> Any:

@@ -190,3 +190,13 @@ def test_cli_reports_a_gke_mistake_without_traceback(tmp_path):
                           capture_output=True, text=True, timeout=180)
     assert done.returncode == 1
     assert "mlinfra:cluster.nodePools[1]" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_plan_tree_shows_each_pools_gpu_spot_autoscaling_and_taints():
+    from infra.plan import render_tree
+
+    text = render_tree(plan("k8s-prod"))
+    assert ("gcp:container/nodePool:NodePool  mlinfra-gke-spot-l4  (g2-standard-8, 1x nvidia-l4, spot, "
+            "0-16 per zone, taints nvidia.com/gpu, cloud.google.com/gke-spot)") in text
+    assert "mlinfra-gke-general  (n2-standard-8, 1-6 per zone)" in text
+    assert "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute  mlinfra-svc-ranker-route" in text or "HTTPRoute" in text

@@ -29,7 +29,8 @@ def dev_plan() -> Plan:
 def test_tree_shows_parents_over_children_and_counts_by_type():
     text = render_tree(dev_plan())
     assert "└─ mlinfra:pattern:Serverless  mlinfra" in text
-    assert "│  ├─ gcp:cloudrunv2/service:Service  mlinfra-svc-churn" in text
+    assert "│  ├─ gcp:cloudrunv2/service:Service  mlinfra-svc-churn  (1 CPU, 1Gi, 0-5 instances, stable 100%)" in text
+    assert "mlinfra-svc-summarizer  (8 CPU, 32Gi, 1x nvidia-l4, 0-2 instances, stable 90% / canary 10%)" in text
     assert "     2  gcp:cloudrunv2/service:Service" in text
     assert 'service_urls: {"churn": "https://churn-dev-' in text
 
