@@ -199,4 +199,3 @@ def test_plan_tree_shows_each_pools_gpu_spot_autoscaling_and_taints():
     assert ("gcp:container/nodePool:NodePool  mlinfra-gke-spot-l4  (g2-standard-8, 1x nvidia-l4, spot, "
             "0-16 per zone, taints nvidia.com/gpu, cloud.google.com/gke-spot)") in text
     assert "mlinfra-gke-general  (n2-standard-8, 1-6 per zone)" in text
-    assert "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute  mlinfra-svc-ranker-route" in text or "HTTPRoute" in text
