@@ -4,8 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STACK  ?= dev
 STAMP  := $(VENV)/.installed
+# checkov runs in its own virtualenv: it pins old libraries that must not share $(VENV).
+CHECKOV_VERSION := 3.3.30
+CHECKOV_VENV    := .venv-checkov
+CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: install plan plan-all validate schema docs test bench clean
+.PHONY: install plan plan-all validate schema docs test scan bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +24,7 @@ plan: install
 
 plan-all: install
 	@for f in stacks/Pulumi.*.yaml; do s=$${f#stacks/Pulumi.}; s=$${s%.yaml}; \
-	  $(BIN)/mlinfra plan --stack $$s --quiet || exit 1; done
+	  $(BIN)/mlinfra plan --stack $$s --quiet --strict || exit 1; done
 
 validate: install
 	$(BIN)/mlinfra validate --stack $(STACK)
@@ -34,8 +38,17 @@ docs: install
 test: install
 	$(BIN)/pytest
 
+$(CHECKOV_STAMP):
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+	touch $@
+
+# checkov over every stack's rendered Kubernetes manifests, offline (scripts/checkov_scan.py).
+scan: install $(CHECKOV_STAMP)
+	$(BIN)/python scripts/checkov_scan.py
+
 bench: install
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) build *.egg-info .pytest_cache

@@ -129,6 +129,12 @@ class GkeMetricsAdapter(Component):
             "name": ADAPTER, "namespace": ns, "labels": app}, spec={
             "selector": {"matchLabels": {"k8s-app": ADAPTER}},
             **({"minAvailable": 1} if replicas > 1 else {"maxUnavailable": 1})}, opts=k8s_opts)
+        # The API server (control plane) reaches the adapter on its port; nothing else may.
+        self.network_policy = k8s.networking.v1.NetworkPolicy(f"{name}-netpol", metadata={
+            "name": ADAPTER, "namespace": ns, "labels": app}, spec={
+            "podSelector": {"matchLabels": {"k8s-app": ADAPTER}},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"ports": [{"protocol": "TCP", "port": PORT}]}]}, opts=k8s_opts)
         self.service = k8s.core.v1.Service(f"{name}-svc", metadata={"name": ADAPTER, "namespace": ns, "labels": app}, spec={
             "type": "ClusterIP", "selector": {"k8s-app": ADAPTER},
             "ports": [{"port": 443, "targetPort": PORT, "protocol": "TCP"}],

@@ -120,6 +120,11 @@ class KubernetesPlatform(Component):
             jobs_ns = k8s.core.v1.Namespace(f"{name}-jobs-ns", metadata={
                 "name": JOBS_NAMESPACE, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}},
                 opts=on_cluster)
+            # Jobs serve nothing: no ingress at all.
+            k8s.networking.v1.NetworkPolicy(f"{name}-jobs-deny-ingress", metadata={
+                "name": "deny-ingress", "namespace": JOBS_NAMESPACE},
+                spec={"podSelector": {}, "policyTypes": ["Ingress"]},
+                opts=self.child(provider=provider, depends_on=[jobs_ns]))
             self.jobs = {
                 spec.name: GkeJob(f"{name}-job-{spec.name}", GkeJobArgs(
                     spec, project=args.project, namespace=JOBS_NAMESPACE, provider=provider,
