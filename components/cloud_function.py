@@ -84,7 +84,7 @@ class CloudFunctionSpec(Spec):
 
     name: str = Field(pattern=DNS_LABEL, max_length=40)
     """Function name: lowercase letters, digits and hyphens, at most 40."""
-    source: str
+    source: str = Field(pattern=r"^[^\x00]{1,255}$")
     """Directory of the function's source, relative to the project root."""
     runtime: Literal["python311", "python312", "python313", "nodejs20", "nodejs22", "go122", "go123", "java21"] = "python312"
     """Language runtime. Defaults to python312."""
@@ -152,9 +152,13 @@ def function_issues(spec: CloudFunctionSpec, buckets: Mapping[str, object], sour
         issues.append(Issue(("memory",), "is not a memory quantity", spec.memory, allowed="e.g. 256Mi, 1Gi",
                             fix="write a number with Mi or Gi"))
 
-    source = (source_root / spec.source).resolve()
     family = re.match(r"[a-z]+", spec.runtime).group(0)
-    if not source.is_dir():
+    try:
+        source = (source_root / spec.source).resolve()
+        is_dir = source.is_dir()
+    except (OSError, ValueError):
+        is_dir = False
+    if not is_dir:
         issues.append(Issue(("source",), "is not a directory of the project", spec.source,
                             fix=f"create it, or point to the directory holding the function (relative to {source_root})"))
     elif not any((source / f).is_file() for f in ENTRY_FILES[family]):

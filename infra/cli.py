@@ -73,7 +73,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         path = project.stack_file(args.stack)
         if not path.is_file():
             raise FileNotFoundError(f"no stack file {project.display(path)} (stacks: {', '.join(project.stacks()) or 'none'})")
-        values, _ = to_engine_config(read_stack_config(path))
+        values, _ = to_engine_config(read_stack_config(path, project.display(path)))
         loaded = config.load(values, stack=args.stack, file=project.display(path), root=project.root)
         cfg = loaded.mlinfra
         print(f"{loaded.file}: valid ({cfg.pattern} pattern, {cfg.environment}, "
@@ -115,11 +115,14 @@ def _describe(error: Exception) -> str:
     from components.validation import InputError
     from infra.errors import ConfigError
     from infra.mocks import UnknownInvoke
+    from infra.stackfile import StackFileError
 
     if isinstance(error, ConfigError):
         return str(error)
     if isinstance(error, InputError):
         return f"invalid component inputs: {error}"
+    if isinstance(error, StackFileError):
+        return f"{error}\nNothing was planned or created."
     if isinstance(error, (UnknownInvoke, FileNotFoundError)):
         return f"mlinfra: {error}"
     if error.__class__.__name__ == "ProjectNotFound":

@@ -35,7 +35,9 @@ DEFAULT_PLATFORM = {"serverless": "cloudrun", "kubernetes": "gke", "hybrid": "gk
 
 
 def _platform(value: Any) -> str:
-    return value.get("platform", "cloudrun") if isinstance(value, dict) else getattr(value, "platform", "cloudrun")
+    platform = value.get("platform", "cloudrun") if isinstance(value, dict) else getattr(value, "platform", "cloudrun")
+    # Anything but a known name (a list, a number) is reported by pydantic as a bad tag.
+    return platform if isinstance(platform, str) else repr(platform)
 
 
 ServiceSpec = Annotated[
@@ -85,7 +87,8 @@ class MlinfraConfig(Spec):
     @classmethod
     def _default_platform(cls, data: Any) -> Any:
         if isinstance(data, dict) and isinstance(data.get("services"), list):
-            default = DEFAULT_PLATFORM.get(data.get("pattern"), "cloudrun")
+            pattern = data.get("pattern")
+            default = DEFAULT_PLATFORM.get(pattern, "cloudrun") if isinstance(pattern, str) else "cloudrun"
             data = {**data, "services": [{"platform": default, **s} if isinstance(s, dict) and "platform" not in s else s
                                          for s in data["services"]]}
         return data
@@ -165,8 +168,8 @@ def rules(config: MlinfraConfig, *, project: str, region: str, stack: str, root:
     if cluster is not None and "cluster" in pattern.sections:
         issues += [i.under("cluster") for i in cluster_issues(cluster, region, config.environment)]
     needs_cluster = [s for s in config.services if s.platform == "gke"] + list(config.jobs)
-    if needs_cluster and cluster is None and "cluster" in pattern.sections:
-        issues.append(Issue(("cluster",), "services on gke and jobs need a cluster",
+    if cluster is None and (config.pattern == "kubernetes" or (needs_cluster and "cluster" in pattern.sections)):
+        issues.append(Issue(("cluster",), f"the {config.pattern} pattern needs a cluster for its services on gke and jobs",
                             fix="add mlinfra:cluster with at least one entry in nodePools (see the README example)"))
 
     issues += _duplicates("services", [s.name for s in config.services])

@@ -25,9 +25,13 @@ class ConfigError(pulumi.RunError):
         super().__init__(format_issues(file, self.issues))
 
 
+# Issues about keys outside the mlinfra namespace (`gcp:project`) carry the whole key first.
+PROVIDER_NAMESPACES = ("gcp", "aws", "kubernetes", "pulumi")
+
+
 def key_path(path: Sequence[Any]) -> str:
     """`("services", 1, "resources")` -> `mlinfra:services[1].resources`; provider keys stay as is."""
-    if path and isinstance(path[0], str) and ":" in path[0]:
+    if path and isinstance(path[0], str) and path[0].split(":", 1)[0] in PROVIDER_NAMESPACES and ":" in path[0]:
         return format_path(path[1:], root=path[0])
     return format_path(path, root=f"{NAMESPACE}:")
 
@@ -61,7 +65,7 @@ def issues_from_validation_error(error: ValidationError, model: type[BaseModel])
     issues = []
     for err in error.errors(include_url=False):
         raw = tuple(err["loc"])
-        loc = tuple(part for part in raw if not _is_union_tag(part))
+        loc = tuple(part for i, part in enumerate(raw) if not _is_union_tag(raw, i))
         kind, value = err["type"], err.get("input")
         if kind == "extra_forbidden":
             known = _known_keys(model, raw[:-1])
@@ -120,27 +124,28 @@ def _fix_for(kind: str, err: dict) -> Optional[str]:
     return None
 
 
-# Tags of the tagged unions in the schema (a service's platform), which pydantic puts in locations.
+# The schema's one tagged union: each entry of `services` by its platform. pydantic puts the tag
+# in error locations right after the entry's index.
 UNION_TAGS = ("cloudrun", "gke")
+UNION_LISTS = ("services",)
 
 
-def _is_union_tag(part: Any) -> bool:
-    # pydantic adds the union member to the location of errors inside unions (e.g. `function-after[...]`).
-    return isinstance(part, str) and ("[" in part or part in ("str", "int", "float", "bool", "list", "dict") + UNION_TAGS)
+def _is_union_tag(raw: tuple, i: int) -> bool:
+    """Whether raw[i] is the union tag of a `services` entry. Anywhere else a part is a key as
+    written, whatever it is called (a key may well be named `gke`)."""
+    return (i >= 2 and raw[i] in UNION_TAGS and isinstance(raw[i - 1], int) and raw[i - 2] in UNION_LISTS)
 
 
 def _known_keys(model: type[BaseModel], path: Sequence[Any]) -> list[str]:
     """The keys allowed at `path` below `model`, as written in the stack file; `path` may hold
     union tags (as pydantic reports them), which pick the union member."""
     current: Any = model
-    for part in path:
+    for i, part in enumerate(path):
         current = _unwrap(current)
         if isinstance(part, int):
             continue
-        if part in UNION_TAGS:
+        if _is_union_tag(tuple(path), i) and typing.get_origin(current) is typing.Union:
             current = _member(current, part)
-            continue
-        if isinstance(part, str) and "[" in part:
             continue
         if isinstance(current, type) and issubclass(current, BaseModel):
             field = next((f for n, f in current.model_fields.items() if (f.alias or n) == part), None)

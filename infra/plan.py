@@ -45,7 +45,7 @@ def plan_stack(project: Project, stack: str) -> Plan:
     if not path.is_file():
         available = ", ".join(project.stacks()) or "none"
         raise FileNotFoundError(f"no stack file {project.display(path)} (stacks: {available})")
-    written = read_stack_config(path)
+    written = read_stack_config(path, project.display(path))
     values, secrets = to_engine_config(written)
     warnings = []
     if secrets:

@@ -12,15 +12,17 @@ import yaml
 
 
 class _Yaml12Loader(yaml.SafeLoader):
-    """YAML 1.2 booleans (only true/false), as Pulumi's Go YAML reads stack files.
+    """Stack files read as Pulumi's Go YAML reads them: YAML 1.2 booleans (only true/false) and
+    dates left as text.
 
-    PyYAML follows YAML 1.1, where `on`, `off`, `yes` and `no` are booleans: the trigger key
-    `on:` would silently become `True:`.
+    PyYAML follows YAML 1.1, where `on`, `off`, `yes` and `no` are booleans (the trigger key
+    `on:` would silently become `True:`) and `2026-01-01` is a date; Pulumi passes both as text.
     """
 
 
 _Yaml12Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    first: [(tag, regexp) for tag, regexp in resolvers
+            if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:timestamp")]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Yaml12Loader.add_implicit_resolver(
@@ -74,15 +76,37 @@ def read_project(root: Path) -> Project:
     )
 
 
-def read_stack_config(path: Path) -> dict[str, Any]:
+class StackFileError(Exception):
+    """A stack file that is not readable YAML of the expected shape (a user error)."""
+
+
+def read_stack_config(path: Path, display: Optional[str] = None) -> dict[str, Any]:
     """The `config:` mapping of a stack file, values as written (objects stay objects)."""
-    data = load_yaml(path.read_text()) or {}
+    name = display or str(path)
+    try:
+        data = load_yaml(path.read_bytes().decode("utf-8")) or {}
+    except UnicodeDecodeError as error:
+        raise StackFileError(f"{name}: not UTF-8 text (byte {error.start}); save it as UTF-8") from None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise StackFileError(f"{name}: not valid YAML{where}: {error.problem}") from None
+    except yaml.YAMLError as error:
+        raise StackFileError(f"{name}: not valid YAML: {error}") from None
+    except ValueError as error:  # e.g. an integer of thousands of digits
+        raise StackFileError(f"{name}: a value cannot be read: {str(error).split(';')[0]}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path.name}: the file must be a mapping with a `config:` key")
+        raise StackFileError(f"{name}: the file must be a mapping with a `config:` key")
     config = data.get("config") or {}
     if not isinstance(config, dict):
-        raise ValueError(f"{path.name}: `config:` must be a mapping of keys to values")
-    return config
+        raise StackFileError(f"{name}: `config:` must be a mapping of keys to values, e.g. `gcp:project: acme-ml-dev`")
+    for key, value in config.items():
+        try:
+            json.dumps(value, default=str)
+        except ValueError:
+            raise StackFileError(f"{name}: the value of {key} contains itself (a YAML anchor used inside its own "
+                                 f"definition); write the value out") from None
+    return {str(key): value for key, value in config.items()}
 
 
 def to_engine_config(config: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
@@ -99,5 +123,5 @@ def to_engine_config(config: dict[str, Any]) -> tuple[dict[str, str], list[str]]
         elif isinstance(value, str):
             values[key] = value
         else:
-            values[key] = json.dumps(value)
+            values[key] = json.dumps(value, default=str)
     return values, secrets

@@ -165,7 +165,7 @@ def pool(values, i):
     (lambda v: v["mlinfra:services"].append({"name": "web", "platform": "cloudrun", "image": "x/web:1"}),
      "mlinfra:services[2].platform",
      "the kubernetes pattern runs services on gke"),
-    (lambda v: v.pop("mlinfra:cluster"), "mlinfra:cluster", "need a cluster"),
+    (lambda v: v.pop("mlinfra:cluster"), "mlinfra:cluster", "the kubernetes pattern needs a cluster"),
 ], ids=["L4 on an n1 machine", "three L4s on g2-standard-8", "min above max", "spot-only service without spot pool",
         "GPU no pool offers", "duplicate pool name", "zonal prod cluster", "cloudrun service in kubernetes",
         "no cluster"])
