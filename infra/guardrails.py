@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from pathlib import Path
+from typing import Sequence
 
 from components.labels import type_takes_labels
 from infra.engine import Recording
@@ -71,3 +72,16 @@ def render(verdicts: Sequence[Verdict]) -> str:
         for finding, waiver in v.waived:
             lines.append(f"          {finding.name}: {finding.message} -- waived: {waiver.reason}")
     return "\n".join(lines)
+
+
+def stack_waivers(urn: str, root: Path) -> list[dict]:
+    """The waivers written in the stack file of the stack a URN belongs to (the policy pack's
+    source of waivers; the plan reads them from the config it ran with)."""
+    from infra.stackfile import StackFileError, read_project, read_stack_config
+
+    stack = urn.split("::")[0].removeprefix("urn:pulumi:")
+    try:
+        path = read_project(root).stack_file(stack)
+        return list(read_stack_config(path).get("mlinfra:waivers") or [])
+    except (OSError, StackFileError):
+        return []

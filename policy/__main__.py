@@ -10,6 +10,9 @@ if _ROOT not in sys.path:
 
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
+from infra.guardrails import stack_waivers  # noqa: E402
 from policy.pack import policies  # noqa: E402
 
-PolicyPack(name="mlinfra-guardrails", enforcement_level=EnforcementLevel.MANDATORY, policies=policies())
+ROOT = Path(_ROOT)
+PolicyPack(name="mlinfra-guardrails", enforcement_level=EnforcementLevel.MANDATORY,
+           policies=policies(lambda urn: stack_waivers(urn, ROOT)))

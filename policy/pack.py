@@ -7,8 +7,7 @@ the tests call these policies' validate functions directly.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable
 
 from pulumi_policy import (EnforcementLevel, PolicyResource, ReportViolation, StackValidationArgs,
                            StackValidationPolicy)
@@ -16,28 +15,17 @@ from pulumi_policy import (EnforcementLevel, PolicyResource, ReportViolation, St
 from components.labels import type_takes_labels
 from policy.rules import RULES, Context, Resource, Rule, environment_of
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-
 def to_resource(r: PolicyResource) -> Resource:
     return Resource(urn=r.urn, type=r.resource_type, name=r.name, inputs=r.props,
                     parent=r.parent.urn if r.parent is not None else None,
                     protect=bool(r.opts.protect) if r.opts is not None else False, retain_on_delete=None)
 
 
-def stack_waivers(urn: str, root: Path = PROJECT_ROOT) -> list[dict]:
-    """The waivers of the stack a URN belongs to, read from its stack file."""
-    from infra.stackfile import read_project, read_stack_config
-
-    stack = urn.split("::")[0].removeprefix("urn:pulumi:")
-    try:
-        path = read_project(root).stack_file(stack)
-        return list(read_stack_config(path).get("mlinfra:waivers") or [])
-    except (OSError, ValueError):
-        return []
+WaiversFor = Callable[[str], list[dict]]
+"""Given a resource URN, the waivers (`{rule, reason, resources}`) of the stack it belongs to."""
 
 
-def validator(rule: Rule, waivers_for: Callable[[str], list[dict]] = stack_waivers):
+def validator(rule: Rule, waivers_for: WaiversFor):
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         resources = [to_resource(r) for r in args.resources if not r.resource_type.startswith("pulumi:")]
         if not resources or not rule.applies(resources):
@@ -52,9 +40,9 @@ def validator(rule: Rule, waivers_for: Callable[[str], list[dict]] = stack_waive
     return validate
 
 
-def policies(enforcement: EnforcementLevel = EnforcementLevel.MANDATORY,
-             waivers_for: Optional[Callable[[str], list[dict]]] = None) -> list[StackValidationPolicy]:
+def policies(waivers_for: WaiversFor,
+             enforcement: EnforcementLevel = EnforcementLevel.MANDATORY) -> list[StackValidationPolicy]:
     return [StackValidationPolicy(name=rule.id.lower(), description=f"{rule.title} ({rule.reference})",
-                                  validate=validator(rule, waivers_for or stack_waivers),
+                                  validate=validator(rule, waivers_for),
                                   enforcement_level=enforcement)
             for rule in RULES]
