@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping, Optional, Union
@@ -25,11 +26,13 @@ from components.labels import label_issues
 from components.network import NetworkSpec, network_issues
 from components.storage import BUCKET_ROLES, StorageSpec, bucket_names, storage_issues
 from components.validation import Issue, Spec
-from infra.errors import ConfigError, issues_from_validation_error
+from infra.errors import ConfigError, ProviderKey, issues_from_validation_error
 from infra.patterns import OPTIONAL_SECTIONS, PATTERNS, patterns_allowing
 from policy.rules import RULE_IDS
 
 NAMESPACE = "mlinfra"
+_PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+_REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
 # Where a service runs when its entry does not say: the pattern decides.
 DEFAULT_PLATFORM = {"serverless": "cloudrun", "kubernetes": "gke", "hybrid": "gke", "dataflow": "cloudrun"}
 
@@ -127,9 +130,13 @@ def load(values: Mapping[str, Any], *, stack: str, file: str, root: Path) -> Sta
     region = values.get("gcp:region")
     raw = {key.split(":", 1)[1]: parse_value(value) for key, value in values.items()
            if key.startswith(f"{NAMESPACE}:")}
-    for key, what, example in (("project", project, "acme-ml-dev"), ("region", region, "us-central1")):
+    for key, what, form, example in (("project", project, _PROJECT_ID, "acme-ml-dev"),
+                                     ("region", region, _REGION, "us-central1")):
         if not what:
-            issues.append(Issue((f"gcp:{key}",), "is required", fix=f"add `gcp:{key}: {example}` under config:"))
+            issues.append(Issue((ProviderKey(f"gcp:{key}"),), "is required", fix=f"add `gcp:{key}: {example}` under config:"))
+        elif not isinstance(what, str) or not form.match(what):
+            issues.append(Issue((ProviderKey(f"gcp:{key}"),), f"is not a Google Cloud {key} ID", what,
+                                allowed=f"e.g. {example}", fix=f"write the {key} ID, e.g. {example}"))
 
     try:
         config = MlinfraConfig.model_validate(raw, by_alias=True, by_name=False)

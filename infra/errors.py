@@ -25,14 +25,15 @@ class ConfigError(pulumi.RunError):
         super().__init__(format_issues(file, self.issues))
 
 
-# Issues about keys outside the mlinfra namespace (`gcp:project`) carry the whole key first.
-PROVIDER_NAMESPACES = ("gcp", "aws", "kubernetes", "pulumi")
+class ProviderKey(str):
+    """The first part of an issue's path when it concerns a key outside the mlinfra namespace
+    (`gcp:project`). A type, not a guess from the text: `mlinfra:gcp:project` is an mlinfra key."""
 
 
 def key_path(path: Sequence[Any]) -> str:
     """`("services", 1, "resources")` -> `mlinfra:services[1].resources`; provider keys stay as is."""
-    if path and isinstance(path[0], str) and path[0].split(":", 1)[0] in PROVIDER_NAMESPACES and ":" in path[0]:
-        return format_path(path[1:], root=path[0])
+    if path and isinstance(path[0], ProviderKey):
+        return format_path(path[1:], root=str(path[0]))
     return format_path(path, root=f"{NAMESPACE}:")
 
 

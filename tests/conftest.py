@@ -58,3 +58,14 @@ def run_stack(name: str) -> engine.Recording:
 @pytest.fixture
 def base_config() -> dict[str, Any]:
     return copy.deepcopy(BASE_CONFIG)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """After a run that fuzzed stack files (tests/test_fuzz.py), say how many cases it tried."""
+    import sys
+
+    summary = getattr(sys.modules.get("tests.test_fuzz"), "fuzz_summary", None)
+    line = summary() if summary else None
+    if line:
+        terminalreporter.write_sep("-", "fuzz")
+        terminalreporter.write_line(line)

@@ -84,6 +84,12 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     # Provider keys and the pattern.
     ("missing gcp:project", {k: v for k, v in BASE_CONFIG.items() if k != "gcp:project"}, "gcp:project", "is required"),
     ("missing gcp:region", {k: v for k, v in BASE_CONFIG.items() if k != "gcp:region"}, "gcp:region", "is required"),
+    ("project that is no project ID", {**BASE_CONFIG, "gcp:project": "Acme ML"}, "gcp:project",
+     "is not a Google Cloud project ID"),
+    ("region that is a list", {**BASE_CONFIG, "gcp:region": ["us-central1"]}, "gcp:region",
+     "is not a Google Cloud region ID"),
+    ("an mlinfra key named like a provider key", with_keys(**{"gcp:project": "acme-test", "mlinfra:gcp:project": "x"}),
+     "mlinfra:gcp:project", "unknown key"),
     ("pattern not built", with_keys(pattern="dataflow"), "mlinfra:pattern", "the dataflow pattern is not built yet"),
     ("section the pattern lacks", with_keys(cluster={"releaseChannel": "REGULAR"}), "mlinfra:cluster",
      "allowed: patterns kubernetes, hybrid"),

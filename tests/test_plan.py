@@ -80,7 +80,7 @@ def bad_project(tmp_path: Path) -> Path:
     (tmp_path / "infra").symlink_to(ROOT / "infra")
     (tmp_path / "stacks").mkdir()
     (tmp_path / "stacks" / "Pulumi.bad.yaml").write_text(
-        "config:\n  gcp:project: p-1\n  gcp:region: us-central1\n  mlinfra:pattern: serverless\n"
+        "config:\n  gcp:project: acme-bad-1\n  gcp:region: us-central1\n  mlinfra:pattern: serverless\n"
         "  mlinfra:environment: dev\n  mlinfra:services:\n    - {name: a, image: 'x:1', scaling: {minReplicas: 3, maxReplicas: 1}}\n")
     return tmp_path
 
