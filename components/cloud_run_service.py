@@ -179,17 +179,7 @@ def cloud_run_issues(spec: CloudRunServiceSpec, region: str) -> list[Issue]:
     res, gpu = spec.resources, spec.resources.gpu
     preset = model_runtimes.PRESETS.get(spec.runtime or "")
 
-    if spec.image is None and spec.runtime is None:
-        issues.append(Issue(("image",), "a service needs an image (model-in-image) or a runtime with a model (model-loading)",
-                            fix="add `image: <registry>/<image>:<tag>`, or `runtime:` and `model: {uri, version}`"))
-    if spec.runtime and spec.runtime != "custom" and spec.model is None:
-        issues.append(Issue(("model",), f"runtime {spec.runtime} loads a model, but none is given",
-                            fix="add `model: {uri: gs://<artifact bucket>/<path>, version: \"1\"}`"))
-    if spec.runtime == "custom" and spec.image is None:
-        issues.append(Issue(("image",), "runtime custom needs an image", fix="add `image:`"))
-    if spec.model is not None and spec.runtime is None:
-        issues.append(Issue(("runtime",), "a model to load needs a runtime to serve it",
-                            allowed=one_of(model_runtimes.RUNTIMES), fix="add `runtime:` (custom with your own image)"))
+    issues += model_runtimes.shipping_issues(spec.image, spec.runtime, spec.model)
     if preset is not None and not preset.public_registry and spec.image is None:
         issues.append(Issue(("image",), f"Cloud Run cannot pull the {spec.runtime} image from nvcr.io",
                             fix=f"copy it to Artifact Registry and set `image:` (e.g. {region}-docker.pkg.dev/<project>/<repo>/tritonserver:24.10-py3)"))

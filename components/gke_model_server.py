@@ -148,20 +148,7 @@ def gke_service_issues(spec: GkeServiceSpec) -> list[Issue]:
     res, gpu = spec.resources, spec.resources.gpu
     preset = model_runtimes.PRESETS.get(spec.runtime or "")
 
-    if spec.image is None and spec.runtime is None:
-        issues.append(Issue(("image",), "a service needs an image (model-in-image) or a runtime with a model (model-loading)",
-                            fix="add `image: <registry>/<image>:<tag>`, or `runtime:` and `model: {uri, version}`"))
-    if spec.runtime and spec.runtime != "custom" and spec.model is None:
-        issues.append(Issue(("model",), f"runtime {spec.runtime} loads a model, but none is given",
-                            fix="add `model: {uri: gs://<artifact bucket>/<path>, version: \"1\"}`"))
-    if spec.runtime == "custom" and spec.image is None:
-        issues.append(Issue(("image",), "runtime custom needs an image", fix="add `image:`"))
-    if spec.model is not None and spec.runtime is None:
-        issues.append(Issue(("runtime",), "a model to load needs a runtime to serve it",
-                            allowed=one_of(model_runtimes.RUNTIMES), fix="add `runtime:` (custom with your own image)"))
-    if spec.model is not None and "," in spec.model.uri:
-        issues.append(Issue(("model", "uri"), "cannot contain a comma (it ends the FUSE mount's only-dir option)",
-                            spec.model.uri, fix="move the model to a path without commas"))
+    issues += model_runtimes.shipping_issues(spec.image, spec.runtime, spec.model)
     if preset is not None and preset.needs_gpu and gpu is None:
         issues.append(Issue(("resources", "gpu"), f"runtime {spec.runtime} needs a GPU",
                             fix="add `gpu: {type: nvidia-l4, count: 1}` under resources"))

@@ -4,26 +4,19 @@ data lake and the model-artifact bucket. For high, steady traffic and customisat
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from dataclasses import dataclass
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.artifact_registry import ArtifactRegistry, ArtifactRegistryArgs
-from components.base import Component
-from components.cloud_function import CloudFunctionSpec
 from components.gke_cluster import ClusterSpec, GkeCluster, GkeClusterArgs
 from components.gke_job import GkeJob, GkeJobArgs, GkeJobSpec
 from components.gke_metrics_adapter import GkeMetricsAdapter, GkeMetricsAdapterArgs
 from components.gke_model_server import GOOGLE_LB_RANGES, GkeModelServer, GkeModelServerArgs, GkeServiceSpec
-from components.labels import labels_transformation
 from components.naming import dns_name
-from components.network import Network, NetworkArgs, NetworkSpec
-from components.project_services import ProjectServices
-from components.storage import Storage, StorageArgs, StorageSpec
-from components.triggers import APIS as TRIGGER_APIS
-from components.triggers import TriggerSet, TriggerSetArgs
+from components.network import Network
+from components.platform import Platform, PlatformArgs
 
 APIS = ("container.googleapis.com", "compute.googleapis.com", "iam.googleapis.com", "storage.googleapis.com",
         "artifactregistry.googleapis.com", "monitoring.googleapis.com", "logging.googleapis.com")
@@ -31,50 +24,21 @@ GATEWAY_NAMESPACE = "mlinfra-gateway"
 JOBS_NAMESPACE = "mlinfra-jobs"
 
 
-class KubernetesPlatformArgs:
-    def __init__(self, *, project: str, region: str, stack: str, environment: str, labels: Mapping[str, str],
-                 cluster: ClusterSpec, network: NetworkSpec = NetworkSpec(), storage: StorageSpec = StorageSpec(),
-                 services: Sequence[GkeServiceSpec] = (), jobs: Sequence[GkeJobSpec] = (),
-                 triggers: Sequence[CloudFunctionSpec] = (), source_root: Path = Path(".")):
-        """`labels`: applied to every labelled resource below the platform."""
-        self.project = project
-        self.region = region
-        self.stack = stack
-        self.environment = environment
-        self.labels = dict(labels)
-        self.cluster = cluster
-        self.network = network
-        self.storage = storage
-        self.services = list(services)
-        self.jobs = list(jobs)
-        self.triggers = list(triggers)
-        self.source_root = Path(source_root)
-
-    @property
-    def prod(self) -> bool:
-        return self.environment == "prod"
+@dataclass(kw_only=True)
+class KubernetesPlatformArgs(PlatformArgs):
+    cluster: ClusterSpec
+    services: Sequence[GkeServiceSpec] = ()
+    jobs: Sequence[GkeJobSpec] = ()
 
 
-class KubernetesPlatform(Component):
+class KubernetesPlatform(Platform):
     """Outputs: cluster, kubernetes_version, gateway, services, jobs, trigger_urls, buckets,
     image_repository, network."""
 
     def __init__(self, name: str, args: KubernetesPlatformArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
-            transformations=[labels_transformation(args.labels)]))
-        super().__init__("mlinfra:pattern:Kubernetes", name, opts)
-
-        apis = APIS + (TRIGGER_APIS if args.triggers else ())
-        self.apis = ProjectServices(f"{name}-apis", apis, project=args.project, opts=self.child())
-        after_apis = self.child(depends_on=self.apis.resources)
-
-        self.network = Network(f"{name}-network", NetworkArgs(
-            args.network, args.region, flow_logs=args.prod, proxy_only_subnet=bool(args.services)), opts=after_apis)
-        self.storage = Storage(f"{name}-storage", StorageArgs(
-            args.storage, args.project, args.stack, args.region, protect=args.prod), opts=after_apis)
-        self.images = ArtifactRegistry(f"{name}-images", ArtifactRegistryArgs(
-            repository_id=dns_name("mlinfra", args.stack), location=args.region,
-            immutable_tags=args.prod, protect=args.prod), opts=after_apis)
+        # The internal Gateway the model servers sit behind needs a proxy-only subnet.
+        super().__init__("mlinfra:pattern:Kubernetes", name, args, APIS, opts, proxy_only_subnet=bool(args.services))
+        after_apis = self.after_apis
 
         self.cluster = GkeCluster(f"{name}-gke", GkeClusterArgs(
             args.cluster, project=args.project, region=args.region, environment=args.environment,
@@ -133,11 +97,7 @@ class KubernetesPlatform(Component):
                 for spec in args.jobs
             }
 
-        self.triggers = TriggerSet(f"{name}-fn", TriggerSetArgs(
-            args.triggers, project=args.project, region=args.region, stack=args.stack,
-            source_root=args.source_root, network_id=self.network.network_id,
-            subnetwork_id=self.network.subnetwork_id, buckets=self.storage.buckets,
-            egress=args.network.egress), opts=after_apis) if args.triggers else None
+        self.build_triggers()
 
         self.outputs = {
             "cluster": self.cluster.cluster_name,
@@ -146,9 +106,6 @@ class KubernetesPlatform(Component):
             "services": {n: {"namespace": s.namespace, "path": f"/{n}/", "tracks": s.service_names}
                          for n, s in self.services.items()},
             "jobs": sorted(self.jobs),
-            "trigger_urls": self.triggers.urls if self.triggers else {},
-            "buckets": {role: b.bucket_name for role, b in self.storage.buckets.items()},
-            "image_repository": self.images.url,
-            "network": self.network.network_name,
+            **self.common_outputs(),
         }
         self.register_outputs(self.outputs)

@@ -8,7 +8,9 @@ mounts the model version from the artifact bucket.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
+
+from components.validation import Issue, one_of
 
 RUNTIMES = ("triton", "torchserve", "tfserving", "vllm", "custom")
 
@@ -97,3 +99,24 @@ def launch(runtime: Optional[str], *, image: Optional[str], gpu: bool, model_nam
         live_path=preset.live_path(model_name),
         metrics_port=preset.metrics_port,
     )
+
+
+def shipping_issues(image: Optional[str], runtime: Optional[str], model: Any) -> list[Issue]:
+    """How a server ships its model must be whole: an image (model-in-image), or a runtime with
+    a model to load (model-loading); `custom` brings its own image. Shared by every platform."""
+    issues: list[Issue] = []
+    if image is None and runtime is None:
+        issues.append(Issue(("image",), "a service needs an image (model-in-image) or a runtime with a model (model-loading)",
+                            fix="add `image: <registry>/<image>:<tag>`, or `runtime:` and `model: {uri, version}`"))
+    if runtime and runtime != "custom" and model is None:
+        issues.append(Issue(("model",), f"runtime {runtime} loads a model, but none is given",
+                            fix="add `model: {uri: gs://<artifact bucket>/<path>, version: \"1\"}`"))
+    if runtime == "custom" and image is None:
+        issues.append(Issue(("image",), "runtime custom needs an image", fix="add `image:`"))
+    if model is not None and runtime is None:
+        issues.append(Issue(("runtime",), "a model to load needs a runtime to serve it",
+                            allowed=one_of(RUNTIMES), fix="add `runtime:` (custom with your own image)"))
+    if model is not None and "," in model.uri:
+        issues.append(Issue(("model", "uri"), "cannot contain a comma (it ends the FUSE mount's only-dir option)",
+                            model.uri, fix="move the model to a path without commas"))
+    return issues

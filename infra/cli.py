@@ -41,6 +41,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         return _dispatch(args)
+    except BrokenPipeError:
+        # The reader went away (`mlinfra plan ... | head`): not an error of ours or the user's.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except Exception as error:  # noqa: BLE001 - every user-facing failure ends here
         if os.environ.get("MLINFRA_DEBUG") == "1":
             raise
