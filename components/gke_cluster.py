@@ -38,7 +38,10 @@ KUBERNETES_MINOR = {"RAPID": "1.36", "REGULAR": "1.35", "STABLE": "1.35"}
 # The least-privilege node role GKE documents as the minimum (logging, monitoring, metadata:
 # https://cloud.google.com/kubernetes-engine/security/configure-node-service-accounts), plus
 # pulling images from Artifact Registry.
-NODE_ROLES = ("roles/container.defaultNodeServiceAccount", "roles/artifactregistry.reader")
+# Image streaming also needs serviceUsageConsumer on a custom node account
+# (cloud.google.com/kubernetes-engine/docs/how-to/image-streaming#requirements).
+NODE_ROLES = ("roles/container.defaultNodeServiceAccount", "roles/artifactregistry.reader",
+              "roles/serviceusage.serviceUsageConsumer")
 
 # A fixed Saturday: the recurring window's first occurrence; the recurrence rule does the rest.
 MAINTENANCE_EPOCH = datetime(2026, 1, 3, tzinfo=timezone.utc)

@@ -193,8 +193,10 @@ def resource_name_issues(path: tuple, resource_name: str, what: str) -> list[Iss
 def pool_taints(spec: NodePoolSpec) -> list[TaintSpec]:
     """The declared taints, then GKE's GPU taint and the spot taint, each (key, effect) once.
 
-    GKE adds `nvidia.com/gpu=present:NoSchedule` to GPU nodes itself; declaring it keeps the
-    plan free of a diff that would never go away. GKE labels spot nodes
+    GKE adds `nvidia.com/gpu=present:NoSchedule` to GPU nodes itself, but not always: it skips
+    it when every pool of the cluster is a GPU pool at creation, which `remove_default_node_pool`
+    can make true for a moment (terraform-google-kubernetes-engine#703). Declaring it guarantees
+    the isolation and keeps plans free of a diff that never goes away. GKE labels spot nodes
     `cloud.google.com/gke-spot=true` but does not taint them: the taint keeps workloads that
     cannot stand being reclaimed off spot nodes unless they tolerate it.
     """

@@ -158,7 +158,10 @@ def gcs_fuse_volume(bucket_name: Any, only_dir: str, read_only: bool = True,
             "volumeAttributes": {"bucketName": bucket_name, "mountOptions": f"only-dir={only_dir},implicit-dirs"},
         },
     }
-    return volume, {GCSFUSE_ANNOTATION: "true"}
+    # "0" lifts the sidecar's default CPU, memory and scratch limits, which throttle loading
+    # multi-gigabyte model weights.
+    return volume, {GCSFUSE_ANNOTATION: "true", "gke-gcsfuse/cpu-limit": "0", "gke-gcsfuse/memory-limit": "0",
+                    "gke-gcsfuse/ephemeral-storage-limit": "0"}
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import pulumi
+import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components.gke_cluster import ClusterSpec, GkeCluster, GkeClusterArgs
 from components.gke_job import GkeJob, GkeJobArgs, GkeJobSpec
+from components.gke_metrics_adapter import PORT as ADAPTER_PORT
 from components.gke_metrics_adapter import GkeMetricsAdapter, GkeMetricsAdapterArgs
 from components.gke_model_server import GOOGLE_LB_RANGES, GkeModelServer, GkeModelServerArgs, GkeServiceSpec
 from components.naming import dns_name
@@ -19,7 +21,8 @@ from components.network import Network
 from components.platform import Platform, PlatformArgs
 
 APIS = ("container.googleapis.com", "compute.googleapis.com", "iam.googleapis.com", "storage.googleapis.com",
-        "artifactregistry.googleapis.com", "monitoring.googleapis.com", "logging.googleapis.com")
+        "artifactregistry.googleapis.com", "monitoring.googleapis.com", "logging.googleapis.com",
+        "containerfilesystem.googleapis.com")  # image streaming
 GATEWAY_NAMESPACE = "mlinfra-gateway"
 JOBS_NAMESPACE = "mlinfra-jobs"
 
@@ -64,10 +67,19 @@ class KubernetesPlatform(Platform):
             gateway = ("mlinfra", GATEWAY_NAMESPACE)
 
         # Serving metrics (requests in flight, queue depth) reach the HPA through this adapter.
-        self.metrics_adapter = GkeMetricsAdapter(f"{name}-metrics-adapter", GkeMetricsAdapterArgs(
-            project=args.project, provider=provider, workload_pool=self.cluster.workload_pool,
-            environment=args.environment),
-            opts=on_cluster) if any(s.scaling.metric != "cpu" for s in args.services) else None
+        self.metrics_adapter = None
+        if any(s.scaling.metric != "cpu" for s in args.services):
+            self.metrics_adapter = GkeMetricsAdapter(f"{name}-metrics-adapter", GkeMetricsAdapterArgs(
+                project=args.project, provider=provider, workload_pool=self.cluster.workload_pool,
+                environment=args.environment), opts=on_cluster)
+            # A private cluster's control plane reaches nodes on 443 and 10250 only; the API
+            # server calls the adapter on its own port.
+            gcp.compute.Firewall(
+                f"{name}-control-plane-to-metrics-adapter", network=self.network.network_id, direction="INGRESS",
+                source_ranges=[args.cluster.master_cidr],
+                allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=[str(ADAPTER_PORT)])],
+                target_service_accounts=[self.cluster.node_service_account],
+                description="GKE control plane to the custom metrics adapter.", opts=after_apis)
 
         # Servers share the Gateway, each under its own path: /<service>/...
         self.services = {

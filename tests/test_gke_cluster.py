@@ -305,12 +305,13 @@ def test_cluster_addons_monitoring_gateway_image_streaming_and_maintenance():
     assert c["clusterAutoscaling"] == {"enabled": False, "autoscalingProfile": "OPTIMIZE_UTILIZATION"}
 
 
-def test_node_service_account_gets_only_the_node_role_and_image_pulls_before_the_cluster_exists():
+def test_node_service_account_gets_only_the_node_role_image_pulls_and_streaming_before_the_cluster_exists():
     rec = make_cluster()
     grants = rec.of_type(IAM)
     assert sorted((g.inputs["role"], g.inputs["member"], g.inputs["project"]) for g in grants) == [
         ("roles/artifactregistry.reader", f"serviceAccount:{NODE_SA}", "acme-test"),
-        ("roles/container.defaultNodeServiceAccount", f"serviceAccount:{NODE_SA}", "acme-test")]
+        ("roles/container.defaultNodeServiceAccount", f"serviceAccount:{NODE_SA}", "acme-test"),
+        ("roles/serviceusage.serviceUsageConsumer", f"serviceAccount:{NODE_SA}", "acme-test")]
     cluster = rec.one(CLUSTER)
     assert all(g.urn in cluster.dependencies for g in grants)
 

@@ -92,7 +92,7 @@ def test_restricted_security_and_the_fuse_volume_are_exact():
     assert gcs_fuse_volume("art", "models/llm/7") == (
         {"name": "model", "csi": {"driver": "gcsfuse.csi.storage.gke.io", "readOnly": True, "volumeAttributes": {
             "bucketName": "art", "mountOptions": "only-dir=models/llm/7,implicit-dirs"}}},
-        {"gke-gcsfuse/volumes": "true"})
+        {"gke-gcsfuse/volumes": "true", "gke-gcsfuse/cpu-limit": "0", "gke-gcsfuse/memory-limit": "0", "gke-gcsfuse/ephemeral-storage-limit": "0"})
 
 
 def test_vllm_server_runs_restricted_on_a_spot_l4_with_the_model_mounted_read_only():
@@ -111,7 +111,7 @@ def test_vllm_server_runs_restricted_on_a_spot_l4_with_the_model_mounted_read_on
         {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "1Gi"}}]
     assert canary["volumes"][0]["csi"]["volumeAttributes"]["mountOptions"] == "only-dir=models/llm/8,implicit-dirs"
     template = rec.one(DEPLOYMENT, "srv-stable").inputs["spec"]["template"]
-    assert template["metadata"]["annotations"] == {"gke-gcsfuse/volumes": "true"}
+    assert template["metadata"]["annotations"] == {"gke-gcsfuse/volumes": "true", "gke-gcsfuse/cpu-limit": "0", "gke-gcsfuse/memory-limit": "0", "gke-gcsfuse/ephemeral-storage-limit": "0"}
     assert template["metadata"]["labels"] == {
         "app.kubernetes.io/name": "llm", "app.kubernetes.io/part-of": "mlinfra", "app.kubernetes.io/component": "model-server",
         "mlinfra.dev/track": "stable", "mlinfra.dev/environment": "dev", "mlinfra.dev/model-version": "7"}

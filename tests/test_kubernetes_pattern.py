@@ -66,7 +66,15 @@ def test_prod_cluster_is_regional_private_and_protected():
     assert cluster.inputs["releaseChannel"] == {"channel": "STABLE"}
     assert cluster.inputs["deletionProtection"] is True and cluster.protect
     assert cluster.inputs["masterAuthorizedNetworksConfig"]["cidrBlocks"] == [
-        {"cidrBlock": "10.0.0.0/8", "displayName": "corp"}]
+        {"cidrBlock": "203.0.113.0/24", "displayName": "corp-egress"}]
+
+
+def test_control_plane_may_reach_the_metrics_adapter_through_the_private_cluster_firewall():
+    rec = run_stack("k8s-prod")
+    rule = rec.one("gcp:compute/firewall:Firewall", "mlinfra-control-plane-to-metrics-adapter")
+    assert rule.inputs["sourceRanges"] == ["172.16.0.0/28"]
+    assert rule.inputs["allows"] == [{"protocol": "tcp", "ports": ["8443"]}]
+    assert rule.inputs["targetServiceAccounts"] == ["mlinfra-gke-nodes@acme-ml-prod.iam.gserviceaccount.com"]
 
 
 def test_dev_cluster_is_zonal_and_unprotected():
