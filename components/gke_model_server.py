@@ -340,6 +340,12 @@ def pod_template(spec: GkeServiceSpec, track: str, *, service_account: pulumi.In
             "terminationGracePeriodSeconds": spec.termination_grace_period_seconds,
             "securityContext": pod_security,
             **scheduling(spec.placement, gpu),
+            # Replicas spread over zones and nodes (best effort), so one zone's spot reclaim or a
+            # node drain takes only part of a server down.
+            "topologySpreadConstraints": [
+                {"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": "ScheduleAnyway",
+                 "labelSelector": {"matchLabels": selector(spec, track)}}
+                for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")],
             "containers": [container],
             "volumes": volumes,
         },

@@ -127,6 +127,16 @@ def test_prod_ranker_prefers_spot_l4s_and_falls_back_to_on_demand():
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
 
 
+def test_prod_ranker_replicas_spread_over_zones_and_nodes():
+    pod = objects("k8s-prod", "Deployment")["ranker-stable"]["spec"]["template"]["spec"]
+    selector = {"matchLabels": objects("k8s-prod", "Deployment")["ranker-stable"]["spec"]["selector"]["matchLabels"]}
+    assert pod["topologySpreadConstraints"] == [
+        {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway",
+         "labelSelector": selector},
+        {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
+         "labelSelector": selector}]
+
+
 def test_prod_retraining_runs_weekly_on_spot_only():
     cron = objects("k8s-prod", "CronJob")["retrain-ranker"]
     assert cron["spec"]["schedule"] == "0 4 * * 0"
