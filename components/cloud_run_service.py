@@ -20,6 +20,7 @@ import pulumi_gcp as gcp
 from pydantic import Field
 
 from components import model_runtimes
+from components.model_runtimes import ModelServingSpec, ModelSpec
 from components.base import Component
 from components.bucket import Bucket
 from components.naming import DNS_LABEL, dns_name, image_tag, revision_suffix
@@ -99,13 +100,6 @@ class ProbesSpec(Spec):
     """Restarts a stuck instance. Defaults to the runtime's liveness endpoint when it has one."""
 
 
-class ModelSpec(Spec):
-    uri: str = Field(pattern=r"^gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/[^\s]*)?$")
-    """gs://<artifact bucket>/<path>: the directory holding one subdirectory per version."""
-    version: str = Field(pattern=r"^[A-Za-z0-9._-]{1,40}$")
-    """The version to serve: the subdirectory `<uri>/<version>/`."""
-
-
 class CanarySpec(Spec):
     percent: int = Field(ge=0, le=100)
     """Share of traffic for the canary, 0 to 100 (0 rolls back, keeping the tagged URL)."""
@@ -132,25 +126,11 @@ class SecretRef(Spec):
     """Secret version. Defaults to latest."""
 
 
-class CloudRunServiceSpec(Spec):
-    """One model server."""
+class CloudRunServiceSpec(ModelServingSpec):
+    """One model server on Cloud Run."""
 
-    name: str = Field(pattern=DNS_LABEL, max_length=30)
-    """Service name: lowercase letters, digits and hyphens, at most 30."""
-    platform: Literal["cloudrun", "gke"] = "cloudrun"
-    """Where it runs. The serverless pattern runs services on cloudrun."""
-    image: Optional[str] = None
-    """Container image. Alone: model-in-image. With `runtime`: overrides the runtime's image."""
-    runtime: Optional[Literal["triton", "torchserve", "tfserving", "vllm", "custom"]] = None
-    """Serving runtime preset for model-loading."""
-    model: Optional[ModelSpec] = None
-    """The model to load from the artifact bucket (model-loading)."""
-    command: Optional[list[str]] = None
-    """Override the container entrypoint."""
-    args: Optional[list[str]] = None
-    """Override the runtime's arguments."""
-    port: Optional[int] = Field(None, ge=1, le=65535)
-    """Serving port. Defaults to the runtime's, else 8080."""
+    platform: Literal["cloudrun"] = "cloudrun"
+    """Where it runs: cloudrun (the serverless pattern's default)."""
     env: dict[str, str] = {}
     """Plain environment variables."""
     secrets: list[SecretRef] = []

@@ -29,7 +29,8 @@ from pydantic import Field
 from components import model_runtimes
 from components.base import Component
 from components.bucket import Bucket
-from components.cloud_run_service import CanarySpec, ModelSpec, ProbeSpec, canary_issues, probe_issues
+from components.cloud_run_service import CanarySpec, ProbeSpec, canary_issues, probe_issues
+from components.model_runtimes import ModelServingSpec, ModelSpec
 from components.k8s_workload import (GkeResourcesSpec, PlacementSpec, filesystem, gcs_fuse_volume, label_value,
                                      resources, restricted_security, scheduling, scratch_volumes)
 from components.naming import DNS_LABEL, image_tag
@@ -99,25 +100,11 @@ class GkeRolloutSpec(Spec):
     """Run a new model version (or image) as a canary track with a share of the Gateway's traffic."""
 
 
-class GkeServiceSpec(Spec):
+class GkeServiceSpec(ModelServingSpec):
     """One model server on GKE."""
 
-    name: str = Field(pattern=DNS_LABEL, max_length=30)
-    """Service name: lowercase letters, digits and hyphens, at most 30. Names its Kubernetes objects."""
     platform: Literal["gke"] = "gke"
-    """Where it runs: gke."""
-    image: Optional[str] = None
-    """Container image. Alone: model-in-image. With `runtime`: overrides the runtime's image."""
-    runtime: Optional[Literal["triton", "torchserve", "tfserving", "vllm", "custom"]] = None
-    """Serving runtime preset for model-loading."""
-    model: Optional[ModelSpec] = None
-    """The model to load from the artifact bucket (model-loading)."""
-    command: Optional[list[str]] = None
-    """Override the container entrypoint."""
-    args: Optional[list[str]] = None
-    """Override the runtime's arguments."""
-    port: Optional[int] = Field(None, ge=1, le=65535)
-    """Serving port. Defaults to the runtime's, else 8080."""
+    """Where it runs: gke (the kubernetes pattern's default)."""
     metrics_port: Optional[int] = Field(None, ge=1, le=65535)
     """Port of the Prometheus /metrics endpoint to scrape. Defaults to the runtime's (triton 8002,
     torchserve 8082, vllm the serving port); tfserving and custom have none unless set."""

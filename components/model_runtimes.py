@@ -8,11 +8,43 @@ mounts the model version from the artifact bucket.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Literal, Optional
 
-from components.validation import Issue, one_of
+from pydantic import Field
+
+from components.naming import DNS_LABEL
+from components.validation import Issue, Spec, one_of
 
 RUNTIMES = ("triton", "torchserve", "tfserving", "vllm", "custom")
+
+
+class ModelServingSpec(Spec):
+    """What every model server says about itself and its model, on any platform."""
+
+    name: str = Field(pattern=DNS_LABEL, max_length=30)
+    """Service name: lowercase letters, digits and hyphens, at most 30. Names its resources."""
+    image: Optional[str] = None
+    """Container image. Alone: model-in-image. With `runtime`: overrides the runtime's image."""
+    runtime: Optional[Literal["triton", "torchserve", "tfserving", "vllm", "custom"]] = None
+    """Serving runtime preset for model-loading."""
+    model: Optional["ModelSpec"] = None
+    """The model to load from the artifact bucket (model-loading)."""
+    command: Optional[list[str]] = None
+    """Override the container entrypoint."""
+    args: Optional[list[str]] = None
+    """Override the runtime's arguments."""
+    port: Optional[int] = Field(None, ge=1, le=65535)
+    """Serving port. Defaults to the runtime's, else 8080."""
+
+
+class ModelSpec(Spec):
+    uri: str = Field(pattern=r"^gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/[^\s]*)?$")
+    """gs://<artifact bucket>/<path>: the directory holding one subdirectory per version."""
+    version: str = Field(pattern=r"^[A-Za-z0-9._-]{1,40}$")
+    """The version to serve: the subdirectory `<uri>/<version>/`."""
+
+
+ModelServingSpec.model_rebuild()
 
 
 @dataclass(frozen=True)
