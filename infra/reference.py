@@ -13,6 +13,8 @@ RULES_START, RULES_END = "<!-- rules:start -->", "<!-- rules:end -->"
 
 
 def _type_name(annotation: Any) -> str:
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is Literal:
         return " \\| ".join(str(a) for a in args)
@@ -27,10 +29,25 @@ def _type_name(annotation: Any) -> str:
     return getattr(annotation, "__name__", str(annotation))
 
 
+def _tagged_members(annotation: Any) -> list[tuple[str, type[BaseModel]]]:
+    """The (tag, model) members of a tagged union such as a service's platform."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    members = []
+    for member in typing.get_args(annotation):
+        tag = next((m.tag for m in getattr(member, "__metadata__", ()) if hasattr(m, "tag")), None)
+        if tag is not None:
+            members.append((tag, typing.get_args(member)[0]))
+    return members
+
+
 def _model_of(annotation: Any) -> tuple[type[BaseModel] | None, bool]:
     """The model inside `annotation` (Optional/list unwrapped), and whether it sits in a list."""
     in_list = False
     while True:
+        if typing.get_origin(annotation) is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+            continue
         origin, args = typing.get_origin(annotation), [a for a in typing.get_args(annotation) if a is not type(None)]
         if origin is list:
             in_list, annotation = True, args[0]
@@ -59,6 +76,14 @@ def rows(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, str, str, s
         key = f"{prefix}{field.alias or name}"
         sub, in_list = _model_of(field.annotation)
         description = " ".join((field.description or "").split())
+        annotation = typing.get_args(field.annotation)[0] if in_list else field.annotation
+        members = _tagged_members(annotation)
+        if members:
+            yield key, "list of " + " or ".join(f"{tag} object" for tag, _ in members) if in_list else "object", \
+                _default(field), description
+            for tag, member in members:
+                yield from rows(member, f"{key}[] ({tag})." if in_list else f"{key} ({tag}).")
+            continue
         yield key, _type_name(field.annotation), _default(field), description
         if sub is not None:
             yield from rows(sub, f"{key}[]." if in_list else f"{key}.")
