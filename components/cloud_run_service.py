@@ -158,6 +158,7 @@ def cloud_run_issues(spec: CloudRunServiceSpec, region: str) -> list[Issue]:
     issues: list[Issue] = []
     res, gpu = spec.resources, spec.resources.gpu
     preset = model_runtimes.PRESETS.get(spec.runtime or "")
+    mem = _mib(res.memory)
 
     issues += model_runtimes.shipping_issues(spec.image, spec.runtime, spec.model)
     if preset is not None and not preset.public_registry and spec.image is None:
@@ -171,7 +172,7 @@ def cloud_run_issues(spec: CloudRunServiceSpec, region: str) -> list[Issue]:
         if res.cpu < GPU_MIN_CPU:
             issues.append(Issue(("resources", "cpu"), f"an {gpu.type} GPU needs at least {GPU_MIN_CPU} CPUs", res.cpu,
                                 allowed=one_of(c for c in CPU_VALUES if c >= GPU_MIN_CPU), fix="set cpu to 4 or 8"))
-        if _mib(res.memory) is not None and _mib(res.memory) < GPU_MIN_MEMORY_MIB:
+        if mem is not None and mem < GPU_MIN_MEMORY_MIB:
             issues.append(Issue(("resources", "memory"), f"an {gpu.type} GPU needs at least 16Gi", res.memory,
                                 fix="set memory to 16Gi or more"))
         if res.cpu_always_allocated is False:
@@ -185,10 +186,7 @@ def cloud_run_issues(spec: CloudRunServiceSpec, region: str) -> list[Issue]:
     if res.cpu not in CPU_VALUES:
         issues.append(Issue(("resources", "cpu"), "is not a CPU count Cloud Run offers", res.cpu,
                             allowed=one_of(CPU_VALUES), fix="pick one of the allowed counts"))
-    try:
-        mem = memory_mib(res.memory)
-    except ValueError:
-        mem = None
+    if mem is None:
         issues.append(Issue(("resources", "memory"), "is not a memory quantity", res.memory,
                             allowed="e.g. 512Mi, 4Gi, 16Gi", fix="write a number with Mi or Gi"))
     if mem is not None:

@@ -258,7 +258,8 @@ def from_pulumi() -> StackConfig:
     values = dict(runtime_config.CONFIG.get())
     stack = pulumi.get_stack()
     try:
-        file = read_project(root).display(read_project(root).stack_file(stack))
+        project = read_project(root)
+        file = project.display(project.stack_file(stack))
     except OSError:
         file = f"Pulumi.{stack}.yaml"
     return load(values, stack=stack, file=file, root=root)

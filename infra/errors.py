@@ -92,9 +92,9 @@ def issues_from_validation_error(error: ValidationError, model: type[BaseModel])
                                 allowed=", ".join(tags), fix="use one of the allowed values"))
         elif kind == "list_type":
             issues.append(Issue(loc, "must be a list", value, fix="write each entry on a `- ` line"))
-        elif kind in _BOUNDS:
+        elif kind in _BOUND_ERRORS:
             bound = err.get("ctx", {})
-            allowed = ", ".join(f"{_BOUNDS[k]} {v}" for k, v in bound.items() if k in ("ge", "gt", "le", "lt"))
+            allowed = ", ".join(f"{_BOUND_WORDS[k]} {v}" for k, v in bound.items() if k in _BOUND_WORDS)
             issues.append(Issue(loc, "is out of range", value, allowed=allowed or None, fix="change the number to fit the range"))
         elif kind == "string_pattern_mismatch":
             issues.append(Issue(loc, "has a form that is not allowed", value,
@@ -104,14 +104,12 @@ def issues_from_validation_error(error: ValidationError, model: type[BaseModel])
     return issues
 
 
-_BOUNDS = {"greater_than_equal": "", "less_than_equal": "", "greater_than": "", "less_than": "",
-           "ge": "at least", "le": "at most", "gt": "more than", "lt": "less than"}
+_BOUND_ERRORS = ("greater_than_equal", "less_than_equal", "greater_than", "less_than")
+_BOUND_WORDS = {"ge": "at least", "le": "at most", "gt": "more than", "lt": "less than"}
 
 
 def _fix_for(kind: str, err: dict) -> Optional[str]:
     ctx = err.get("ctx", {})
-    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-        return "change the number to fit the bound"
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return "write a whole number"
     if kind in ("float_parsing", "float_type"):

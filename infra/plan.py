@@ -7,6 +7,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Optional
 
@@ -31,7 +32,7 @@ class Plan:
     seconds: float
     warnings: list[str]
 
-    @property
+    @cached_property
     def verdicts(self) -> list["guardrails.Verdict"]:
         """Every guardrail's verdict on this plan, with the stack file's waivers applied."""
         waivers = [guardrails.Waiver(w["rule"], w["reason"], tuple(w.get("resources") or ()))

@@ -386,8 +386,3 @@ RULES: tuple[Rule, ...] = (
     Rule("MLI-LBL-001", "Every labelled resource carries the default labels", "mlinfra", _labels),
 )
 RULE_IDS = frozenset(rule.id for rule in RULES)
-
-
-def evaluate(resources: Sequence[Resource], context: Context) -> dict[str, Optional[list[Finding]]]:
-    """Every rule's findings: None when the stack has nothing the rule judges, [] when it holds."""
-    return {rule.id: rule.run(resources, context) if rule.applies(resources) else None for rule in RULES}
