@@ -9,7 +9,7 @@ CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV    := .venv-checkov
 CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
-.PHONY: install plan plan-all validate schema docs test scan bench clean
+.PHONY: install plan plan-all validate schema docs golden test scan bench clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ schema: install
 
 docs: install
 	$(BIN)/mlinfra schema --update-readme README.md
+
+# Rewrite the golden snapshots of what each stack creates (tests/golden/); review the diff.
+golden: install
+	$(BIN)/python -m tests.golden
 
 test: install
 	$(BIN)/pytest

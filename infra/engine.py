@@ -127,6 +127,14 @@ class RecordingMonitor(mocks.MockMonitor):
         self.recording = recording
         self._lock = threading.Lock()
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """The URN as the Pulumi engine makes it: the parent's whole qualified type, then the
+        child's (Pulumi's mock monitor keeps only the parent's last type, so URNs of resources
+        nested two levels deep would differ from the ones `pulumi preview` shows)."""
+        if parent and parent.split("::")[2] != STACK_TYPE:
+            type_ = parent.split("::")[2] + "$" + type_
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
+
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
         outputs = {} if not request.custom else _ints(dict(self.resources[response.urn].state))
