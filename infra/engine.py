@@ -44,6 +44,10 @@ class Registration:
     ignore_changes: list[str]
     provider: str
     id: Optional[str] = None
+    aliases: list[str] = field(default_factory=list)
+    """Earlier URNs this resource answers to (its own aliases and those inherited from its
+    parent's), resolved as the engine resolves them: a stack with a resource at one of them
+    adopts it instead of replacing it."""
 
     @property
     def package(self) -> Optional[str]:
@@ -126,14 +130,50 @@ class RecordingMonitor(mocks.MockMonitor):
         super().__init__(cloud)
         self.recording = recording
         self._lock = threading.Lock()
+        self._alias_urns: dict[str, list[str]] = {}
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         """The URN as the Pulumi engine makes it: the parent's whole qualified type, then the
         child's (Pulumi's mock monitor keeps only the parent's last type, so URNs of resources
         nested two levels deep would differ from the ones `pulumi preview` shows)."""
+        return self._urn(parent, type_, name, pulumi.get_stack(), pulumi.get_project())
+
+    @staticmethod
+    def _urn(parent: str, type_: str, name: str, stack: str, project: str) -> str:
         if parent and parent.split("::")[2] != STACK_TYPE:
             type_ = parent.split("::")[2] + "$" + type_
-        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
+        return "urn:pulumi:" + "::".join([stack, project, type_, name])
+
+    def _aliases(self, request, urn: str) -> list[str]:
+        """The URNs a registration's alias specs stand for, plus those its parent's aliases
+        give it (the engine makes the same: a child keeps its name and type under every
+        earlier URN of its parent)."""
+        stack, project = pulumi.get_stack(), pulumi.get_project()
+        parent = request.parent or ""
+        inherited = self._alias_urns.get(parent, [])
+        found = {self._urn(p, request.type, self._inherited_name(request.name, parent, p), stack, project)
+                 for p in inherited}
+        for alias in request.aliases:
+            if alias.WhichOneof("alias") == "urn":
+                found.add(alias.urn)
+                continue
+            spec = alias.spec
+            name, type_ = spec.name or request.name, spec.type or request.type
+            if spec.WhichOneof("parent") == "parentUrn" and spec.parentUrn:
+                parents = [spec.parentUrn]
+            elif spec.WhichOneof("parent") == "noParent" and spec.noParent:
+                parents = [""]
+            else:
+                parents = [parent, *inherited]
+            found |= {self._urn(p, type_, name, spec.stack or stack, spec.project or project) for p in parents}
+        found.discard(urn)
+        return sorted(found)
+
+    @staticmethod
+    def _inherited_name(name: str, parent: str, parent_alias: str) -> str:
+        """A child named after its parent follows the parent's earlier name, as in the engine."""
+        current, former = parent.rsplit("::", 1)[-1], parent_alias.rsplit("::", 1)[-1]
+        return former + name[len(current):] if current != former and name.startswith(current) else name
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
@@ -154,8 +194,10 @@ class RecordingMonitor(mocks.MockMonitor):
             ignore_changes=list(request.ignoreChanges),
             provider=request.provider,
             id=response.id or None,
+            aliases=self._aliases(request, response.urn),
         )
         with self._lock:
+            self._alias_urns[response.urn] = registration.aliases
             self.recording.registrations.append(registration)
         return response
 

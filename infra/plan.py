@@ -169,6 +169,8 @@ def preview_json(plan: Plan) -> dict[str, Any]:
             state["protect"] = True
         if r.retain_on_delete:
             state["retainOnDelete"] = True
+        if r.aliases:
+            state["aliases"] = r.aliases
         if r.custom:
             state["provider"] = r.provider or providers.get(r.package, "")
         steps.append({"op": "create", "urn": r.urn, "provider": state.get("provider", ""), "newState": state})

@@ -46,7 +46,7 @@ def snapshot(recording: engine.Recording) -> list[dict[str, Any]]:
                    "deleteBeforeReplace": r.delete_before_replace,
                    "ignoreChanges": sorted(r.ignore_changes), "dependsOn": sorted(set(r.dependencies))}
         entry["options"] = {k: v for k, v in options.items() if v}
-        aliases = sorted(getattr(r, "aliases", None) or [])
+        aliases = sorted(r.aliases)
         if aliases:
             entry["aliases"] = aliases
         out.append(entry)

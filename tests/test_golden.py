@@ -28,6 +28,6 @@ def test_the_plan_matches_its_golden_snapshot(stack):
 @pytest.mark.parametrize("urns", DEPLOYED, ids=lambda p: f"{p.parent.name}-{p.stem}")
 def test_every_resource_an_earlier_release_deployed_is_kept_or_aliased(urns):
     rec = run_stack(urns.stem)
-    known = {r.urn for r in rec.registrations} | {a for r in rec.registrations for a in getattr(r, "aliases", [])}
+    known = {r.urn for r in rec.registrations} | {a for r in rec.registrations for a in r.aliases}
     lost = [u for u in urns.read_text().split() if u not in known]
     assert lost == [], f"{len(lost)} resources would be replaced on upgrade, e.g. {lost[:3]}"
