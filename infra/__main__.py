@@ -15,9 +15,7 @@ if _ROOT not in sys.path:
 import pulumi  # noqa: E402
 
 from infra import config  # noqa: E402
-from infra.patterns import PATTERNS  # noqa: E402
+from infra.patterns.build import build  # noqa: E402
 
-stack = config.from_pulumi()
-outputs = PATTERNS[stack.mlinfra.pattern].load()(stack)
-for key, value in outputs.items():
+for key, value in build(config.from_pulumi()).items():
     pulumi.export(key, value)

@@ -116,7 +116,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _describe(error: Exception) -> str:
-    from components.validation import InputError
+    from components.core.issues import InputError
     from infra.errors import ConfigError
     from infra.mocks import UnknownInvoke
     from infra.stackfile import StackFileError

@@ -2,8 +2,10 @@
 
 Read through `pulumi.Config`'s store, so `pulumi config set` works as users expect;
 `gcp:project` and `gcp:region` are the provider's own keys. Validation runs in two passes:
-pydantic checks every key and type (all errors at once), then the rules of each component
-check what the cloud would reject at apply time, with the key path as written in the file.
+pydantic checks every key and type (all errors at once); then one pass runs every rule once:
+the pattern's (sections, platforms), every spec's own (declared beside the spec, run by
+`components.core.spec.validate`) and the pattern's couplings between sections, each with the
+key path as written in the file. `mlinfra validate` and the program both call `load`.
 """
 
 from __future__ import annotations
@@ -17,34 +19,34 @@ from typing import Annotated, Any, Literal, Mapping, Optional, Union
 
 from pydantic import Discriminator, Field, Tag, ValidationError, model_validator
 
-from components.cloud_function import CloudFunctionSpec, function_issues
-from components.cloud_run_service import CloudRunServiceSpec, cloud_run_issues
-from components.gke_cluster import ClusterSpec, cluster_issues, offered_gpus, spot_pools
-from components.gke_job import GkeJobSpec, gke_job_issues
-from components.gke_model_server import GkeServiceSpec, gke_service_issues
-from components.labels import label_issues
-from components.network import NetworkSpec, network_issues
-from components.storage import BUCKET_ROLES, StorageSpec, bucket_names, storage_issues
-from components.validation import Issue, Spec
+from components.core.issues import Issue, duplicate_names
+from components.core.labels import label_issues
+from components.core.spec import Context, Spec, validate
+from components.gcp.functions.cloud_function_spec import CloudFunctionSpec
+from components.gcp.gke.cluster_spec import ClusterSpec
+from components.gcp.gke.gke_job_spec import GkeJobSpec
+from components.gcp.network.network_spec import NetworkSpec
+from components.gcp.storage.storage_spec import BUCKET_ROLES, StorageSpec
 from infra.errors import ConfigError, ProviderKey, issues_from_validation_error
-from infra.patterns import OPTIONAL_SECTIONS, PATTERNS, patterns_allowing
-from policy.rules import RULE_IDS
+from infra.patterns.registry import OPTIONAL_SECTIONS, PATTERNS, patterns_allowing, patterns_serving_on
+from infra.platforms.registry import PLATFORMS
 
 NAMESPACE = "mlinfra"
 _PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 _REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
-# Where a service runs when its entry does not say: the pattern decides.
-DEFAULT_PLATFORM = {"serverless": "cloudrun", "kubernetes": "gke", "hybrid": "gke", "dataflow": "cloudrun"}
+_FALLBACK_PLATFORM = next(iter(PLATFORMS))
 
 
 def _platform(value: Any) -> str:
-    platform = value.get("platform", "cloudrun") if isinstance(value, dict) else getattr(value, "platform", "cloudrun")
+    platform = value.get("platform", _FALLBACK_PLATFORM) if isinstance(value, dict) \
+        else getattr(value, "platform", _FALLBACK_PLATFORM)
     # Anything but a known name (a list, a number) is reported by pydantic as a bad tag.
     return platform if isinstance(platform, str) else repr(platform)
 
 
+# Each entry of `services` is the spec of its `platform`, one member per registered platform.
 ServiceSpec = Annotated[
-    Union[Annotated[CloudRunServiceSpec, Tag("cloudrun")], Annotated[GkeServiceSpec, Tag("gke")]],
+    Union[tuple(Annotated[p.spec_class(), Tag(name)] for name, p in PLATFORMS.items())],
     Discriminator(_platform),
 ]
 
@@ -63,7 +65,7 @@ class WaiverSpec(Spec):
 class MlinfraConfig(Spec):
     """Every `mlinfra:` key of a stack file."""
 
-    pattern: Literal["serverless", "kubernetes", "dataflow", "hybrid"]
+    pattern: Literal[tuple(PATTERNS)]
     """The architecture of this stack."""
     environment: Literal["dev", "staging", "prod"]
     """Drives the safety defaults: prod protects stateful resources and turns on deletion protection."""
@@ -89,12 +91,30 @@ class MlinfraConfig(Spec):
     @model_validator(mode="before")
     @classmethod
     def _default_platform(cls, data: Any) -> Any:
+        """A service without `platform` runs on its pattern's default platform."""
         if isinstance(data, dict) and isinstance(data.get("services"), list):
-            pattern = data.get("pattern")
-            default = DEFAULT_PLATFORM.get(pattern, "cloudrun") if isinstance(pattern, str) else "cloudrun"
+            pattern = PATTERNS.get(data.get("pattern")) if isinstance(data.get("pattern"), str) else None
+            default = pattern.default_platform if pattern else _FALLBACK_PLATFORM
             data = {**data, "services": [{"platform": default, **s} if isinstance(s, dict) and "platform" not in s else s
                                          for s in data["services"]]}
         return data
+
+    def issues(self, ctx: Context) -> list[Issue]:
+        """The rules of the namespace's own keys: labels, unique names, known waiver rules."""
+        issues = [i.under("labels") for i in label_issues(self.labels)]
+        issues += duplicate_names("services", [s.name for s in self.services])
+        issues += duplicate_names("jobs", [j.name for j in self.jobs])
+        issues += duplicate_names("triggers", [t.name for t in self.triggers])
+        if self.waivers:
+            from policy.rules import RULE_IDS  # only stacks that waive a rule pay for the rules' import
+
+            for i, waiver in enumerate(self.waivers):
+                if waiver.rule not in RULE_IDS:
+                    close = difflib.get_close_matches(waiver.rule, sorted(RULE_IDS), n=1)
+                    issues.append(Issue(("waivers", i, "rule"), "is not a guardrail rule", waiver.rule,
+                                        hint=f"did you mean {close[0]}?" if close else None,
+                                        allowed="the IDs in the README's rules table", fix="use a rule ID the plan lists"))
+        return issues
 
 
 @dataclass(frozen=True)
@@ -152,9 +172,22 @@ def load(values: Mapping[str, Any], *, stack: str, file: str, root: Path) -> Sta
 
 
 def rules(config: MlinfraConfig, *, project: str, region: str, stack: str, root: Path) -> list[Issue]:
-    """The second pass: what each component's rules and the pattern say about the whole file."""
-    issues: list[Issue] = []
+    """The second pass: the pattern's shape first; when it holds, every spec's rules and the
+    pattern's couplings, each run once."""
     pattern = PATTERNS[config.pattern]
+    issues = _shape_issues(config, pattern)
+    if issues:
+        return issues  # a section or platform the pattern does not have: its keys' rules would be noise
+    ctx = Context(project=project, region=region, stack=stack, environment=config.environment, root=root,
+                  extra={"bucket_roles": BUCKET_ROLES})
+    issues = validate(config, ctx)
+    for coupling in pattern.couplings:
+        issues += coupling(config, ctx)
+    return issues
+
+
+def _shape_issues(config: MlinfraConfig, pattern: Any) -> list[Issue]:
+    issues: list[Issue] = []
     if not pattern.built:
         built = [p.name for p in PATTERNS.values() if p.built]
         issues.append(Issue(("pattern",), f"the {pattern.name} pattern is not built yet (planned in {pattern.tracking_issue})",
@@ -165,83 +198,13 @@ def rules(config: MlinfraConfig, *, project: str, region: str, stack: str, root:
             issues.append(Issue((section,), f"the {config.pattern} pattern has no {section}",
                                 allowed=f"patterns {', '.join(allowing)}",
                                 fix=f"remove mlinfra:{section}, or set mlinfra:pattern to {' or '.join(allowing)}"))
-
-    issues += [i.under("labels") for i in label_issues(config.labels)]
-    issues += [i.under("network") for i in network_issues(config.network)]
-    issues += [i.under("storage") for i in storage_issues(config.storage, project, stack)]
-
-    names = bucket_names(config.storage, project, stack)
-    cluster = config.cluster
-    if cluster is not None and "cluster" in pattern.sections:
-        issues += [i.under("cluster") for i in cluster_issues(cluster, region, config.environment)]
-    needs_cluster = [s for s in config.services if s.platform == "gke"] + list(config.jobs)
-    if cluster is None and (config.pattern == "kubernetes" or (needs_cluster and "cluster" in pattern.sections)):
-        issues.append(Issue(("cluster",), f"the {config.pattern} pattern needs a cluster for its services on gke and jobs",
-                            fix="add mlinfra:cluster with at least one entry in nodePools (see the README example)"))
-
-    issues += _duplicates("services", [s.name for s in config.services])
     for i, service in enumerate(config.services):
-        if service.platform == "gke":
-            if config.pattern == "serverless":
-                issues.append(Issue(("services", i, "platform"), "platform gke needs a cluster", service.platform,
-                                    allowed="cloudrun", fix="remove the key (serverless runs services on cloudrun)"))
-                continue
-            issues += [x.under("services", i) for x in gke_service_issues(service)]
-            issues += [x.under("services", i) for x in _placement_issues(service, cluster)]
-        else:
-            if config.pattern == "kubernetes":
-                issues.append(Issue(("services", i, "platform"), "the kubernetes pattern runs services on gke",
-                                    service.platform, allowed="gke",
-                                    fix="remove the key, or use the hybrid pattern to mix Cloud Run and GKE"))
-                continue
-            issues += [x.under("services", i) for x in cloud_run_issues(service, region)]
-        if service.model is not None:
-            bucket = service.model.uri[len("gs://"):].split("/", 1)[0]
-            if bucket != names["artifacts"]:
-                issues.append(Issue(("services", i, "model", "uri"), "is not in the stack's artifact bucket", service.model.uri,
-                                    allowed=f"gs://{names['artifacts']}/<path>",
-                                    fix=f"upload the model there and set uri: gs://{names['artifacts']}/<path>"))
-    issues += _duplicates("jobs", [j.name for j in config.jobs])
-    for i, job in enumerate(config.jobs):
-        issues += [x.under("jobs", i) for x in gke_job_issues(job)]
-        issues += [x.under("jobs", i) for x in _placement_issues(job, cluster)]
-    for i, waiver in enumerate(config.waivers):
-        if waiver.rule not in RULE_IDS:
-            close = difflib.get_close_matches(waiver.rule, sorted(RULE_IDS), n=1)
-            issues.append(Issue(("waivers", i, "rule"), "is not a guardrail rule", waiver.rule,
-                                hint=f"did you mean {close[0]}?" if close else None,
-                                allowed="the IDs in the README's rules table", fix="use a rule ID the plan lists"))
-    issues += _duplicates("triggers", [t.name for t in config.triggers])
-    for i, trigger in enumerate(config.triggers):
-        issues += [x.under("triggers", i) for x in function_issues(trigger, dict.fromkeys(BUCKET_ROLES), root)]
-    return issues
-
-
-def _placement_issues(workload: Any, cluster: Optional[ClusterSpec]) -> list[Issue]:
-    """A GKE workload must fit some node: its GPU type offered, a spot pool when it requires one."""
-    if cluster is None:
-        return []
-    issues = []
-    gpu = workload.resources.gpu
-    offered = offered_gpus(cluster)
-    if gpu is not None and gpu.type not in offered:
-        issues.append(Issue(("resources", "gpu", "type"), "no node pool (nor auto-provisioning) offers this GPU", gpu.type,
-                            allowed=", ".join(sorted(offered)) or "no GPU at all",
-                            fix=f"add a node pool with gpu: {{type: {gpu.type}}}, or use an offered type"))
-    if workload.placement.spot == "require" and not spot_pools(cluster):
-        issues.append(Issue(("placement", "spot"), "requires spot nodes, but no node pool is spot", "require",
-                            allowed="never, prefer", fix="add a node pool with `spot: true`, or use prefer"))
-    return issues
-
-
-def _duplicates(section: str, names: list[str]) -> list[Issue]:
-    seen: dict[str, int] = {}
-    issues = []
-    for i, name in enumerate(names):
-        if name in seen:
-            issues.append(Issue((section, i, "name"), f"is already used by {section}[{seen[name]}]", name,
-                                fix="give each entry its own name"))
-        seen.setdefault(name, i)
+        if service.platform not in pattern.platforms:
+            serving = patterns_serving_on(service.platform)
+            issues.append(Issue(("services", i, "platform"), f"the {pattern.name} pattern runs services on "
+                                f"{' or '.join(pattern.platforms)}", service.platform, allowed=", ".join(pattern.platforms),
+                                fix="remove the key" + (f", or use the {' or '.join(serving)} pattern for {service.platform}"
+                                                        if serving else "")))
     return issues
 
 
@@ -267,7 +230,9 @@ def from_pulumi() -> StackConfig:
 
 def json_schema() -> dict[str, Any]:
     """JSON Schema of the `config:` block of a stack file, for editor autocomplete."""
-    inner = MlinfraConfig.model_json_schema(by_alias=True)
+    from infra.reference import describe_schema
+
+    inner = describe_schema(MlinfraConfig.model_json_schema(by_alias=True), MlinfraConfig)
     defs = inner.pop("$defs", {})
     properties = {f"{NAMESPACE}:{k}": v for k, v in inner["properties"].items()}
     properties["gcp:project"] = {"type": "string", "description": "Google Cloud project ID."}

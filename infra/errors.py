@@ -13,7 +13,8 @@ from typing import Any, Optional, Sequence
 import pulumi
 from pydantic import BaseModel, ValidationError
 
-from components.validation import Issue, format_path
+from components.core.issues import Issue, format_path
+from infra.platforms.registry import PLATFORMS
 
 NAMESPACE = "mlinfra"
 
@@ -125,7 +126,7 @@ def _fix_for(kind: str, err: dict) -> Optional[str]:
 
 # The schema's one tagged union: each entry of `services` by its platform. pydantic puts the tag
 # in error locations right after the entry's index.
-UNION_TAGS = ("cloudrun", "gke")
+UNION_TAGS = tuple(PLATFORMS)
 UNION_LISTS = ("services",)
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from components.labels import type_takes_labels
+from components.core.labels import type_takes_labels
 from infra.engine import Recording
 from policy.rules import RULES, Context, Finding, Resource, environment_of
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import typing
+from functools import lru_cache
 from typing import Any, Iterator, Literal
 
 from pydantic import BaseModel
+from pydantic._internal._docs_extraction import extract_docstrings_from_cls
 from pydantic_core import PydanticUndefined
 
 START, END = "<!-- reference:start -->", "<!-- reference:end -->"
@@ -71,11 +73,64 @@ def _default(field) -> str:
     return f"`{value}`"
 
 
+@lru_cache(maxsize=None)
+def field_docs(model: type[BaseModel]) -> dict[str, str]:
+    """Each field's description: its attribute docstring, read from the source of the class that
+    declares it. Read here, when a reference or schema is made, not on every import of a spec."""
+    docs: dict[str, str] = {}
+    for cls in reversed(model.__mro__):
+        if isinstance(cls, type) and issubclass(cls, BaseModel) and cls is not BaseModel:
+            try:
+                docs.update(extract_docstrings_from_cls(cls, use_inspect=True))
+            except (OSError, TypeError):  # no source (a class made at run time)
+                continue
+    return docs
+
+
+def description_of(model: type[BaseModel], name: str) -> str:
+    field = model.model_fields[name]
+    return " ".join((field.description or field_docs(model).get(name, "")).split())
+
+
+def describe_schema(schema: dict[str, Any], root: type[BaseModel]) -> dict[str, Any]:
+    """A pydantic JSON Schema with every property's description filled from the docstrings."""
+    models = {cls.__name__: cls for cls in _models_below(root)}
+    for name, definition in [("", schema), *schema.get("$defs", {}).items()]:
+        model = root if not name else models.get(definition.get("title", ""))
+        if model is None:
+            continue
+        by_alias = {(f.alias or n): n for n, f in model.model_fields.items()}
+        for key, prop in definition.get("properties", {}).items():
+            if key in by_alias and "description" not in prop:
+                text = description_of(model, by_alias[key])
+                if text:
+                    prop["description"] = text
+    return schema
+
+
+def _models_below(root: type[BaseModel]) -> list[type[BaseModel]]:
+    seen: list[type[BaseModel]] = []
+    todo = [root]
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.append(model)
+        for field in model.model_fields.values():
+            annotation = field.annotation
+            members = _tagged_members(typing.get_args(annotation)[0] if typing.get_origin(annotation) is list else annotation)
+            todo += [m for _, m in members]
+            sub, _ = _model_of(annotation)
+            if sub is not None:
+                todo.append(sub)
+    return seen
+
+
 def rows(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, str, str, str]]:
     for name, field in model.model_fields.items():
         key = f"{prefix}{field.alias or name}"
         sub, in_list = _model_of(field.annotation)
-        description = " ".join((field.description or "").split())
+        description = description_of(model, name)
         annotation = typing.get_args(field.annotation)[0] if in_list else field.annotation
         members = _tagged_members(annotation)
         if members:

@@ -12,7 +12,7 @@ from typing import Callable
 from pulumi_policy import (EnforcementLevel, PolicyResource, ReportViolation, StackValidationArgs,
                            StackValidationPolicy)
 
-from components.labels import type_takes_labels
+from components.core.labels import type_takes_labels
 from policy.rules import RULES, Context, Resource, Rule, environment_of
 
 def to_resource(r: PolicyResource) -> Resource:

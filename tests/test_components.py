@@ -7,22 +7,24 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from components import naming
-from components.bucket import Bucket, BucketArgs, LifecycleRule
-from components.cloud_function import (CloudFunctionSpec, CloudFunctionTrigger, CloudFunctionTriggerArgs,
-                                       source_digest)
-from components.cloud_run_service import (CloudRunModelServer, CloudRunModelServerArgs, CloudRunServiceSpec,
-                                          revision_name, deployed_variant, traffic_split)
-from components.labels import labels_transformation
-from components.network import Network, NetworkArgs, NetworkSpec
-from components.service_account import ServiceAccount
-from components.units import cpu_string, memory_mib
-from components.validation import InputError
+from components.core import naming
+from components.core.issues import InputError
+from components.core.labels import labels_transformation
+from components.core.units import cpu_string, memory_mib
+from components.gcp.cloudrun.cloud_run_model_server import CloudRunModelServer, CloudRunModelServerArgs
+from components.gcp.cloudrun.cloud_run_service_spec import CloudRunServiceSpec
+from components.gcp.cloudrun.revisions import revision_name, traffic_split
+from components.gcp.functions.cloud_function_spec import CloudFunctionSpec, source_digest
+from components.gcp.functions.cloud_function_trigger import CloudFunctionTrigger, CloudFunctionTriggerArgs
+from components.gcp.iam.service_account import ServiceAccount
+from components.gcp.network.network import Network, NetworkArgs
+from components.gcp.network.network_spec import NetworkSpec
+from components.gcp.storage.bucket import Bucket, BucketArgs, LifecycleRule
 from tests.conftest import ROOT, run_component
 
 
 def make_network() -> Network:
-    return Network("net", NetworkArgs(NetworkSpec(), "us-central1"))
+    return Network("net", NetworkArgs(spec=NetworkSpec(), region="us-central1"))
 
 
 def test_network_is_private_with_secondary_ranges_nat_and_two_firewall_rules():
@@ -47,7 +49,7 @@ def test_network_is_private_with_secondary_ranges_nat_and_two_firewall_rules():
 
 def test_fails_if_a_component_gets_overlapping_ranges_from_any_program():
     with pytest.raises(InputError, match="servicesCidr: overlaps subnetCidr"):
-        run_component(lambda: Network("net", NetworkArgs(NetworkSpec(services_cidr="10.10.1.0/24"), "us-central1")))
+        run_component(lambda: Network("net", NetworkArgs(spec=NetworkSpec(services_cidr="10.10.1.0/24"), region="us-central1")))
 
 
 def test_bucket_always_has_uniform_access_and_public_access_prevention():
@@ -144,7 +146,7 @@ def serve(spec: CloudRunServiceSpec, region: str = "us-central1"):
     def program():
         art = Bucket("art", BucketArgs(name="art", location="US"))
         CloudRunModelServer("srv", CloudRunModelServerArgs(
-            spec, service_name="llm-dev", region=region, project="acme-test", network_id="net", subnetwork_id="sub",
+            spec=spec, service_name="llm-dev", region=region, project="acme-test", network_id="net", subnetwork_id="sub",
             model_bucket=art))
     return run_component(program)
 
@@ -204,7 +206,7 @@ def trigger(on: dict, **extra):
         build = ServiceAccount("build")
         topic = __import__("pulumi_gcp").pubsub.Topic("topic", name="jobs")
         CloudFunctionTrigger("fn", CloudFunctionTriggerArgs(
-            spec, function_name="t-dev", region="us-central1", project="acme-test", source_bucket=sources,
+            spec=spec, function_name="t-dev", region="us-central1", project="acme-test", source_bucket=sources,
             source_root=ROOT, build_account=build, network_id="net", subnetwork_id="sub",
             buckets={"dataLake": lake}, topic=topic))
     return run_component(program)

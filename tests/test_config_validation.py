@@ -113,7 +113,8 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
      "mlinfra:storage.artifacts.name", "is not a valid bucket name"),
     # Services.
     ("duplicate service", with_keys(services=[CPU_SVC, CPU_SVC]), "mlinfra:services[1].name", "is already used by services[0]"),
-    ("gke service in serverless", service(CPU_SVC, platform="gke"), "mlinfra:services[0].platform", "needs a cluster"),
+    ("gke service in serverless", service(CPU_SVC, platform="gke"), "mlinfra:services[0].platform",
+     "the serverless pattern runs services on cloudrun"),
     ("neither image nor runtime", service(CPU_SVC, image=_DROP), "mlinfra:services[0].image", "needs an image"),
     ("runtime without model", service(GPU_SVC, model=_DROP), "mlinfra:services[0].model", "loads a model, but none is given"),
     ("custom runtime without image", service(CPU_SVC, image=_DROP, runtime="custom"), "mlinfra:services[0].image",

@@ -37,10 +37,11 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from components.validation import format_path
+from components.core.issues import format_path
 from infra import cli, config
 from infra.engine import STACK_TYPE, Recording
 from infra.errors import ConfigError, key_path
+from infra.patterns.registry import PATTERNS
 from infra.stackfile import to_engine_config
 from tests.conftest import PROJECT, STACKS, run_config, stack_config
 
@@ -377,7 +378,7 @@ def schema_at(tree: dict[str, Any], path: KeyPath) -> Optional[dict[str, Any]]:
             node = _resolve(node["items"])
             if "oneOf" in node:  # a service: cloudrun or gke, by its platform or the pattern's default
                 entry = _get(tree, path[:i + 1])
-                platform = entry.get("platform") or config.DEFAULT_PLATFORM[tree["mlinfra:pattern"]]
+                platform = entry.get("platform") or PATTERNS[tree["mlinfra:pattern"]].default_platform
                 node = DEFS["GkeServiceSpec" if platform == "gke" else "CloudRunServiceSpec"]
         elif part in node.get("properties", {}):
             node = _resolve(node["properties"][part])

@@ -6,13 +6,19 @@ import json
 
 import pytest
 
-from components.gke_cluster import (KUBERNETES_MINOR, ClusterSpec, GkeCluster, GkeClusterArgs, MaintenanceSpec,
-                                    cluster_issues, kubeconfig, maintenance_hours_per_32_days, maintenance_window,
-                                    offered_gpus, spot_pools)
-from components.gke_node_pool import (GkeNodePool, GkeNodePoolArgs, NodePoolSpec, TaintSpec, location_policy,
-                                      node_pool_issues, pool_taints)
-from components.gpu import KNOWN_GPU_TYPES, gpu_issues
-from components.validation import InputError, format_path
+from components.core.issues import InputError, format_path
+from components.core.spec import Context, validate
+from components.gcp.gke.cluster_spec import (KUBERNETES_MINOR, ClusterSpec, MaintenanceSpec,
+                                             maintenance_hours_per_32_days, maintenance_window, offered_gpus, spot_pools)
+from components.gcp.gke.gke_cluster import GkeCluster, GkeClusterArgs, kubeconfig
+from components.gcp.gke.gke_node_pool import GkeNodePool, GkeNodePoolArgs
+from components.gcp.gke.gpus import KNOWN_GPU_TYPES, gpu_issues
+from components.gcp.gke.node_pool_spec import NodePoolSpec, TaintSpec, location_policy, node_pool_issues, pool_taints
+
+
+def cluster_issues(spec, region, environment):
+    """Every rule of a cluster spec and its pools, as the stack-file pass runs them."""
+    return validate(spec, Context(region=region, environment=environment))
 from tests.conftest import run_component
 
 CLUSTER = "gcp:container/cluster:Cluster"
@@ -253,7 +259,7 @@ SPEC = ClusterSpec.model_validate({
 
 def make_cluster(spec: ClusterSpec = SPEC, environment: str = "dev"):
     return run_component(lambda: GkeCluster("ml", GkeClusterArgs(
-        spec, project="acme-test", region="us-central1", environment=environment, network_id="net",
+        spec=spec, project="acme-test", region="us-central1", environment=environment, network_id="net",
         subnetwork_id="sub", pods_range="pods", services_range="services")))
 
 
@@ -408,14 +414,14 @@ def test_fails_if_a_node_pool_component_gets_an_l4_on_an_n1_machine():
     spec = NodePoolSpec.model_validate({"name": "gpu", "machineType": "n1-standard-8", "gpu": {"type": "nvidia-l4"}})
     with pytest.raises(InputError, match=r"machineType: nvidia-l4 does not attach to N1 machine types"):
         run_component(lambda: GkeNodePool("gpu", GkeNodePoolArgs(
-            spec, cluster="c", location="us-central1", project="acme-test", service_account=NODE_SA)))
+            spec=spec, cluster="c", location="us-central1", project="acme-test", service_account=NODE_SA)))
 
 
 def test_fails_if_a_pool_name_would_exceed_gkes_40_characters_once_auto_named():
     spec = ClusterSpec.model_validate({"nodePools": [{"name": "cpu"}, {"name": "x" * 30}]})
     with pytest.raises(InputError) as error:
         run_component(lambda: GkeCluster("mlinfra-dev-gke", GkeClusterArgs(
-            spec, project="acme-test", region="us-central1", environment="dev", network_id="net",
+            spec=spec, project="acme-test", region="us-central1", environment="dev", network_id="net",
             subnetwork_id="sub", pods_range="pods", services_range="services")))
     [issue] = error.value.issues
     assert issue.path == ("nodePools", 1, "name")

@@ -8,13 +8,27 @@ import kubernetes_validate
 import pulumi_kubernetes as k8s
 import pytest
 
-from components.bucket import Bucket, BucketArgs
-from components.gke_job import GkeJob, GkeJobArgs, GkeJobSpec, cron_issues, gke_job_issues
-from components.gke_metrics_adapter import ADAPTER_IMAGE, GkeMetricsAdapter, GkeMetricsAdapterArgs
-from components.gke_model_server import (GkeModelServer, GkeModelServerArgs, GkeServiceSpec, gke_service_issues,
-                                         track_replicas)
-from components.k8s_workload import (GkeGpuSpec, PlacementSpec, gcs_fuse_volume, restricted_security, scheduling)
-from components.validation import InputError
+from components.core.issues import InputError
+from components.core.spec import Context, validate
+from components.gcp.gke.gcs_fuse import gcs_fuse_volume
+from components.gcp.gke.gke_job import GkeJob, GkeJobArgs
+from components.gcp.gke.gke_job_spec import GkeJobSpec
+from components.gcp.gke.gke_metrics_adapter import ADAPTER_IMAGE, GkeMetricsAdapter, GkeMetricsAdapterArgs
+from components.gcp.gke.gke_model_server import GkeModelServer, GkeModelServerArgs
+from components.gcp.gke.gke_service_spec import GkeServiceSpec
+from components.gcp.gke.node_labels import GKE_NODES
+from components.gcp.storage.bucket import Bucket, BucketArgs
+from components.kubernetes.batch import cron_issues
+from components.kubernetes.pods import PlacementSpec, PodGpuSpec, restricted_security, scheduling
+from components.kubernetes.serving import track_replicas
+
+
+def gke_service_issues(spec):
+    return validate(spec, Context())
+
+
+def gke_job_issues(spec):
+    return validate(spec, Context())
 from tests.conftest import run_component
 
 POOL = "acme-test.svc.id.goog"
@@ -59,7 +73,7 @@ def serve(spec: GkeServiceSpec, gateway: Optional[tuple[str, str]] = ("gw", "mli
         provider = k8s.Provider("k8s", kubeconfig="{}")
         art = Bucket("art", BucketArgs(name="art", location="US"))
         GkeModelServer("srv", GkeModelServerArgs(
-            spec, project="acme-test", namespace="mlinfra-llm", provider=provider, workload_pool=POOL,
+            spec=spec, project="acme-test", namespace="mlinfra-llm", provider=provider, workload_pool=POOL,
             environment="dev", model_bucket=art, gateway=gateway, **extra))
     return run_component(program)
 
@@ -69,7 +83,7 @@ def run_job(spec: dict):
         provider = k8s.Provider("k8s", kubeconfig="{}")
         lake = Bucket("lake", BucketArgs(name="lake", location="US"))
         art = Bucket("art", BucketArgs(name="art", location="US"))
-        GkeJob("train", GkeJobArgs(GkeJobSpec.model_validate(spec), project="acme-test", namespace="mlinfra-jobs",
+        GkeJob("train", GkeJobArgs(spec=GkeJobSpec.model_validate(spec), project="acme-test", namespace="mlinfra-jobs",
                                    provider=provider, workload_pool=POOL, read_buckets=[lake], write_buckets=[art]))
     return run_component(program)
 
@@ -79,10 +93,10 @@ def pod(rec, name: str) -> dict:
 
 
 def test_placement_renders_to_exact_tolerations_and_node_affinity():
-    assert scheduling(PlacementSpec(spot="never"), None) == {"affinity": NO_SPOT}
-    assert scheduling(PlacementSpec(spot="prefer"), None) == {"tolerations": [SPOT_TOLERATION], "affinity": PREFER_SPOT}
-    assert scheduling(PlacementSpec(spot="require"), None) == {"tolerations": [SPOT_TOLERATION], "affinity": REQUIRE_SPOT}
-    assert scheduling(PlacementSpec(), GkeGpuSpec(type="nvidia-l4", count=2)) == {
+    assert scheduling(PlacementSpec(spot="never"), None, GKE_NODES) == {"affinity": NO_SPOT}
+    assert scheduling(PlacementSpec(spot="prefer"), None, GKE_NODES) == {"tolerations": [SPOT_TOLERATION], "affinity": PREFER_SPOT}
+    assert scheduling(PlacementSpec(spot="require"), None, GKE_NODES) == {"tolerations": [SPOT_TOLERATION], "affinity": REQUIRE_SPOT}
+    assert scheduling(PlacementSpec(), PodGpuSpec(type="nvidia-l4", count=2), GKE_NODES) == {
         "nodeSelector": {"cloud.google.com/gke-accelerator": "nvidia-l4"}, "tolerations": [GPU_TOLERATION],
         "affinity": NO_SPOT}
 
@@ -256,7 +270,7 @@ def test_identity_reads_only_the_model_bucket_through_workload_identity():
 
 def test_every_child_is_parented_to_the_model_server_and_k8s_objects_use_the_given_provider():
     rec = serve(spec_of())
-    server = rec.one("mlinfra:k8s:ModelServer")
+    server = rec.one("mlinfra:gcp:GkeModelServer")
     inside = {r.urn for r in rec.descendants_of(server)}
     kube = [r for r in rec.custom() if r.type.startswith("kubernetes:")]
     assert kube and all(r.urn in inside for r in kube)
@@ -414,7 +428,7 @@ def test_rejects_a_spec_with_an_unknown_key_or_a_bad_gpu_type():
 
 def test_fails_if_a_model_server_gets_no_bucket_to_mount_its_model():
     def program():
-        GkeModelServer("srv", GkeModelServerArgs(spec_of(), project="acme-test", namespace="ns",
+        GkeModelServer("srv", GkeModelServerArgs(spec=spec_of(), project="acme-test", namespace="ns",
                                                  provider=k8s.Provider("k8s", kubeconfig="{}"), workload_pool=POOL,
                                                  environment="dev"))
     with pytest.raises(InputError, match="model: needs the artifact bucket"):

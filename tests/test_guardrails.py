@@ -117,7 +117,7 @@ MUTATIONS = [
      "the model-artifact bucket keeps no versions"),
     ("MLI-IAM-001", K8S, "mlinfra-gke-nodes-artifactregistry-reader", setting(("role",), "roles/editor"), {},
      "grants the basic role roles/editor"),
-    ("MLI-RUN-001", SVC, "mlinfra-svc-ranker-invoker-0", setting(("member",), "allUsers"), {},
+    ("MLI-RUN-001", SVC, "mlinfra-svc-ranker-invoker-serviceaccount-storefron-dd786f", setting(("member",), "allUsers"), {},
      "allUsers may invoke ranker-prod, which does not say public: true"),
     ("MLI-RUN-001", SVC, "mlinfra-svc-ranker", setting(("invokerIamDisabled",), True), {},
      "the invoker IAM check is disabled"),
@@ -172,7 +172,7 @@ def test_every_rule_has_a_mutation_that_breaks_it():
 def test_a_service_that_says_public_may_be_invoked_by_all_users():
     def public(i):
         i.setdefault("labels", {})["public"] = "true"
-    broken = mutate(SVC, "mlinfra-svc-ranker-invoker-0", setting(("member",), "allUsers"))
+    broken = mutate(SVC, "mlinfra-svc-ranker-invoker-serviceaccount-storefron-dd786f", setting(("member",), "allUsers"))
     marked = [dataclasses.replace(r, inputs={**r.inputs, "labels": {**r.labels, "public": "true"}})
               if r.name == "mlinfra-svc-ranker" else r for r in broken]
     assert findings(marked) == []

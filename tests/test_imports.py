@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from infra.patterns import PATTERNS
+from infra.patterns.registry import PATTERNS
 from tests.conftest import ROOT, STACKS, stack_config
 
 PLAN_AND_LIST = """

@@ -13,7 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from components.gke_cluster import KUBERNETES_MINOR
+from components.gcp.gke.cluster_spec import KUBERNETES_MINOR
 from infra.errors import ConfigError, key_path
 from infra.plan import Plan, kubernetes_objects, write_manifests
 from tests.conftest import ROOT, run_stack, stack_config

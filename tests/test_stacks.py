@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-from components.labels import default_labels, label_argument
+from components.core.labels import default_labels, label_argument
 from tests.conftest import STACKS, run_stack, stack_config
 
 RUN = "gcp:cloudrunv2/service:Service"

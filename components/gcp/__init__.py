@@ -1,0 +1,1 @@
+"""Google Cloud components, one folder per service."""

@@ -1,0 +1,1 @@
+"""Artifact Registry: the stack's image repository."""

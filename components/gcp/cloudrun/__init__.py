@@ -1,0 +1,1 @@
+"""Cloud Run: model servers (services with an optional GPU and canary revisions)."""

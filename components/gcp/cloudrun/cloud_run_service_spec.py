@@ -1,0 +1,189 @@
+"""A model server on Cloud Run: what the stack file says (`platform: cloudrun`) and the rules
+Cloud Run would otherwise enforce at apply time, checked before planning.
+
+GPU rules and regions from cloud.google.com/run/docs/configuring/services/gpu (asia-south1 is
+by invitation); CPU and memory limits from cloud.google.com/run/docs/configuring/services/cpu
+and .../memory-limits. Update the tables when Google changes them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field
+
+from components.core.issues import Issue, first_per_key, one_of
+from components.core.naming import DNS_LABEL
+from components.core.spec import Context, Spec
+from components.core.units import memory_mib
+from components.gcp.iam.principals import iam_member_issues
+from components.serving import runtimes
+from components.serving.model_serving_spec import CanarySpec, ModelServingSpec, ProbeSpec, SecretRef
+
+CLOUD_RUN_GPU_TYPES = ("nvidia-l4",)
+CLOUD_RUN_GPU_REGIONS = ("us-central1", "us-east4", "europe-west1", "europe-west4", "asia-southeast1", "asia-south1")
+GPU_MIN_CPU = 4
+GPU_MIN_MEMORY_MIB = 16 * 1024
+CPU_VALUES = (1, 2, 4, 6, 8)
+MEMORY_MIN_MIB, MEMORY_MAX_MIB = 512, 32 * 1024
+# Memory above each threshold (GiB) needs at least this many CPUs.
+MEMORY_CPU_STEPS = ((24, 8), (16, 6), (8, 4), (4, 2))
+INGRESS = {
+    "all": "INGRESS_TRAFFIC_ALL",
+    "internal": "INGRESS_TRAFFIC_INTERNAL_ONLY",
+    "internalAndLoadBalancer": "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER",
+}
+EGRESS = {"privateRangesOnly": "PRIVATE_RANGES_ONLY", "allTraffic": "ALL_TRAFFIC"}
+
+
+class GpuSpec(Spec):
+    type: Literal["nvidia-l4"] = "nvidia-l4"
+    """GPU model. Cloud Run offers nvidia-l4."""
+    count: Literal[1] = 1
+    """GPUs per instance. Cloud Run allows exactly 1."""
+    zonal_redundancy: bool = True
+    """Keep capacity to fail over across zones (costs more). Defaults to true."""
+    quota: int = Field(3, ge=1, le=1000)
+    """Your project's Cloud Run GPU quota in the region, in instances; Cloud Run rejects a
+    maxReplicas above it. Defaults to 3; raise it after Google grants more."""
+
+
+class ResourcesSpec(Spec):
+    cpu: float = 1
+    """vCPUs per instance: 1, 2, 4, 6 or 8. Defaults to 1 (4 with a GPU is the minimum)."""
+    memory: str = "512Mi"
+    """Memory per instance, 512Mi to 32Gi. Defaults to 512Mi."""
+    gpu: Optional[GpuSpec] = None
+    """An NVIDIA L4 GPU per instance. Defaults to none."""
+    cpu_always_allocated: Optional[bool] = None
+    """Keep CPU allocated between requests (instance-based billing). Defaults to true with a GPU, else false."""
+
+
+class ScalingSpec(Spec):
+    min_replicas: int = Field(0, ge=0, le=1000)
+    """Instances kept warm (0 scales to zero). Defaults to 0."""
+    max_replicas: int = Field(10, ge=1, le=1000)
+    """Upper bound on instances (a cost control). Defaults to 10."""
+    concurrency: int = Field(80, ge=1, le=1000)
+    """Concurrent requests per instance before another starts. Defaults to 80."""
+    startup_cpu_boost: bool = True
+    """Extra CPU while an instance starts (faster model load). Defaults to true."""
+
+
+class ProbesSpec(Spec):
+    startup: ProbeSpec = ProbeSpec()
+    """Gates traffic until the model is loaded."""
+    liveness: Optional[ProbeSpec] = None
+    """Restarts a stuck instance. Defaults to the runtime's liveness endpoint when it has one."""
+
+
+class RolloutSpec(Spec):
+    canary: Optional[CanarySpec] = None
+    """Run a new model version beside the stable one with a share of traffic."""
+    stable_revision: Optional[str] = Field(None, pattern=DNS_LABEL, max_length=63)
+    """Pin the stable side of a canary to this revision. Defaults to the revision the stable
+    settings produce (the one deployed before the canary was added); see `service_revisions`."""
+
+
+class CloudRunServiceSpec(ModelServingSpec):
+    """One model server on Cloud Run."""
+
+    platform: Literal["cloudrun"] = "cloudrun"
+    """Where it runs: cloudrun (the serverless pattern's default)."""
+    env: dict[str, str] = {}
+    """Plain environment variables."""
+    secrets: list[SecretRef] = []
+    """Environment variables from Secret Manager, by reference; the service's account may read only these."""
+    resources: ResourcesSpec = ResourcesSpec()
+    """CPU, memory and GPU per instance."""
+    scaling: ScalingSpec = ScalingSpec()
+    """Instances and concurrency: the cost controls."""
+    probes: ProbesSpec = ProbesSpec()
+    """Startup and liveness checks. Default to the runtime's health endpoints."""
+    timeout_seconds: int = Field(300, ge=1, le=3600)
+    """Request timeout. Defaults to 300."""
+    public: bool = False
+    """Allow unauthenticated calls (allUsers). Defaults to false: only `invokers` may call."""
+    invokers: list[str] = []
+    """IAM members allowed to call the service, e.g. serviceAccount:app@acme.iam.gserviceaccount.com."""
+    ingress: Literal["all", "internal", "internalAndLoadBalancer"] = "all"
+    """Where requests may come from (IAM still applies). Defaults to all."""
+    rollout: RolloutSpec = RolloutSpec()
+    """Model versioning: canary rollout."""
+
+    def issues(self, ctx: Context) -> list[Issue]:
+        """Everything Cloud Run would reject at apply time, checked before planning."""
+        spec, region = self, ctx.region
+        issues: list[Issue] = []
+        res, gpu = spec.resources, spec.resources.gpu
+        preset = runtimes.PRESETS.get(spec.runtime or "")
+        mem = _mib(res.memory)
+
+        issues += spec.shipping_issues()
+        if preset is not None and not preset.public_registry and spec.image is None:
+            issues.append(Issue(("image",), f"Cloud Run cannot pull the {spec.runtime} image from nvcr.io",
+                                fix=f"copy it to Artifact Registry and set `image:` (e.g. {region}-docker.pkg.dev/<project>/<repo>/tritonserver:24.10-py3)"))
+        if preset is not None and preset.needs_gpu and gpu is None:
+            issues.append(Issue(("resources", "gpu"), f"runtime {spec.runtime} needs a GPU",
+                                fix="add `resources: {cpu: 4, memory: 16Gi, gpu: {type: nvidia-l4}}`"))
+
+        if gpu is not None:
+            if res.cpu < GPU_MIN_CPU:
+                issues.append(Issue(("resources", "cpu"), f"an {gpu.type} GPU needs at least {GPU_MIN_CPU} CPUs", res.cpu,
+                                    allowed=one_of(c for c in CPU_VALUES if c >= GPU_MIN_CPU), fix="set cpu to 4 or 8"))
+            if mem is not None and mem < GPU_MIN_MEMORY_MIB:
+                issues.append(Issue(("resources", "memory"), f"an {gpu.type} GPU needs at least 16Gi", res.memory,
+                                    fix="set memory to 16Gi or more"))
+            if res.cpu_always_allocated is False:
+                issues.append(Issue(("resources", "cpuAlwaysAllocated"), "GPU services must keep CPU always allocated", False,
+                                    fix="remove the key or set it to true"))
+            if region not in CLOUD_RUN_GPU_REGIONS:
+                issues.append(Issue(("resources", "gpu", "type"), f"Cloud Run offers no {gpu.type} GPU in region {region}", gpu.type,
+                                    allowed=f"regions {one_of(CLOUD_RUN_GPU_REGIONS)}",
+                                    fix="set gcp:region to one of those regions, or remove the gpu"))
+
+        if res.cpu not in CPU_VALUES:
+            issues.append(Issue(("resources", "cpu"), "is not a CPU count Cloud Run offers", res.cpu,
+                                allowed=one_of(CPU_VALUES), fix="pick one of the allowed counts"))
+        if mem is None:
+            issues.append(Issue(("resources", "memory"), "is not a memory quantity", res.memory,
+                                allowed="e.g. 512Mi, 4Gi, 16Gi", fix="write a number with Mi or Gi"))
+        if mem is not None:
+            if not MEMORY_MIN_MIB <= mem <= MEMORY_MAX_MIB:
+                issues.append(Issue(("resources", "memory"), "is outside what Cloud Run offers", res.memory,
+                                    allowed="512Mi to 32Gi", fix="pick a size in range"))
+            for gib, cpus in MEMORY_CPU_STEPS:
+                if mem > gib * 1024 and res.cpu < cpus:
+                    issues.append(Issue(("resources", "cpu"), f"memory above {gib}Gi needs at least {cpus} CPUs", res.cpu,
+                                        fix=f"set cpu to {cpus} or more, or lower the memory"))
+                    break
+            if res.cpu >= 6 and mem < 4096:
+                issues.append(Issue(("resources", "memory"), f"{res.cpu:g} CPUs need at least 4Gi", res.memory,
+                                    fix="set memory to 4Gi or more"))
+            elif res.cpu >= 4 and mem < 2048:
+                issues.append(Issue(("resources", "memory"), "4 CPUs need at least 2Gi", res.memory,
+                                    fix="set memory to 2Gi or more"))
+
+        if spec.scaling.min_replicas > spec.scaling.max_replicas:
+            issues.append(Issue(("scaling", "maxReplicas"), f"is below minReplicas ({spec.scaling.min_replicas})",
+                                spec.scaling.max_replicas, fix=f"set maxReplicas to at least {spec.scaling.min_replicas}"))
+        elif gpu is not None and spec.scaling.max_replicas > gpu.quota:
+            issues.append(Issue(("scaling", "maxReplicas"), f"is above the GPU quota ({gpu.quota} instances), which Cloud Run enforces",
+                                spec.scaling.max_replicas,
+                                fix=f"lower it to {gpu.quota}, or set resources.gpu.quota after Google raises your quota"))
+
+        issues += iam_member_issues(spec.invokers)
+
+        canary = spec.rollout.canary
+        if spec.rollout.stable_revision is not None and canary is None:
+            issues.append(Issue(("rollout", "stableRevision"), "only applies while a canary runs",
+                                fix="remove it, or add rollout.canary"))
+        issues += spec.canary_issues(canary)
+        return first_per_key(issues)
+
+
+def _mib(quantity: str) -> Optional[float]:
+    try:
+        return memory_mib(quantity)
+    except ValueError:
+        return None

@@ -1,0 +1,43 @@
+"""Cloud Run revisions of a model server: named from the model version and a fingerprint of
+everything that shapes the revision template, and the traffic split between stable and canary.
+
+Plain functions: the tests call them without any Pulumi machinery.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Optional
+
+from components.core.naming import dns_name, revision_suffix
+from components.gcp.cloudrun.cloud_run_service_spec import CloudRunServiceSpec
+
+# Bump when the template this module builds changes shape, so new revisions get new names.
+TEMPLATE_VERSION = 1
+
+
+def revision_name(service_name: str, variant: CloudRunServiceSpec, context: Optional[dict] = None) -> str:
+    """`<service>-v<version>-<fingerprint>`. The fingerprint covers everything that shapes the
+    revision template (the spec, the resolved runtime launch, egress, the model bucket), so the
+    same settings give the same name, and Cloud Run never sees one name with two templates."""
+    settings = variant.model_dump(mode="json", exclude={"name", "rollout", "public", "invokers", "ingress"})
+    run = variant.launch(gpu=variant.resources.gpu is not None)
+    payload = {"spec": settings, "launch": run.__dict__, "context": context or {}, "template": TEMPLATE_VERSION}
+    fingerprint = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:6]
+    return dns_name(service_name, revision_suffix(variant.version), fingerprint, max_len=63)
+
+
+def traffic_split(service_name: str, spec: CloudRunServiceSpec,
+                  context: Optional[dict] = None) -> list[tuple[str, int, str]]:
+    """[(revision, percent, tag)]: all to stable, or stable and canary by the canary's percent.
+
+    While a canary runs, change only the canary: any other edit changes the stable settings'
+    revision name too, so pin the deployed one with `rollout.stableRevision`."""
+    canary = spec.rollout.canary
+    stable = revision_name(service_name, spec.variant(canary=False), context)
+    if canary is None:
+        return [(stable, 100, "stable")]
+    stable = spec.rollout.stable_revision or stable
+    return [(stable, 100 - canary.percent, "stable"),
+            (revision_name(service_name, spec.variant(canary=True), context), canary.percent, "canary")]

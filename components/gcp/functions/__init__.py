@@ -1,0 +1,1 @@
+"""Cloud Functions (gen2): event-driven triggers and the set a stack shares."""

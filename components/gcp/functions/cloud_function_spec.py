@@ -1,0 +1,162 @@
+"""An event-driven trigger as the stack file says it: a Cloud Function (gen2), the one event
+that starts it, and the rules Cloud Functions would otherwise enforce at deploy time."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Literal, Mapping, Optional
+
+from pydantic import Field
+
+from components.core.issues import Issue, one_of
+from components.core.naming import DNS_LABEL
+from components.core.spec import Context, Spec
+from components.core.units import memory_mib
+from components.gcp.iam.principals import iam_member_issues
+from components.gcp.storage.storage_spec import BUCKET_ROLES
+from components.serving.model_serving_spec import SecretRef
+
+FUNCTION_RUNTIMES = ("python311", "python312", "python313", "nodejs20", "nodejs22", "go122", "go123", "java21")
+# What a source directory must contain for each runtime family to build.
+ENTRY_FILES = {"python": ("main.py",), "nodejs": ("package.json", "index.js"), "go": ("go.mod",),
+               "java": ("pom.xml", "build.gradle")}
+_CRON_FIELD = re.compile(r"^(\*|\d+|[A-Za-z]{3})([-/,](\d+|[A-Za-z]{3}|\*))*(/\d+)?$")
+PUBSUB_EVENT = "google.cloud.pubsub.topic.v1.messagePublished"
+_IGNORED = {"__pycache__", ".pytest_cache", "node_modules", ".venv"}
+
+
+class HttpEventSpec(Spec):
+    public: bool = False
+    """Allow unauthenticated calls (allUsers). Defaults to false: only `invokers` may call."""
+    invokers: list[str] = []
+    """IAM members allowed to call the function."""
+
+
+class PubsubEventSpec(Spec):
+    topic: str = Field(pattern=r"^[a-zA-Z][-a-zA-Z0-9_.~+%]{2,254}$")
+    """Topic name; the stack creates it."""
+
+
+class StorageEventSpec(Spec):
+    bucket: str
+    """Which of the stack's buckets: dataLake or artifacts."""
+    prefix: str = ""
+    """Only objects whose name starts with this. Defaults to every object."""
+
+
+class ScheduleEventSpec(Spec):
+    cron: str
+    """unix-cron schedule, e.g. `0 3 * * *`."""
+    time_zone: str = "Etc/UTC"
+    """IANA time zone of the schedule. Defaults to Etc/UTC."""
+
+
+class EventSpec(Spec):
+    """Exactly one of the four."""
+
+    http: Optional[HttpEventSpec] = None
+    """Called over HTTPS by the IAM members in `invokers` (or anyone, with `public: true`)."""
+    pubsub: Optional[PubsubEventSpec] = None
+    """Each message published to the topic."""
+    storage: Optional[StorageEventSpec] = None
+    """Each object finalized in one of the stack's buckets under a prefix."""
+    schedule: Optional[ScheduleEventSpec] = None
+    """A Cloud Scheduler job calling the function with an OIDC token."""
+
+    @property
+    def kind(self) -> Optional[str]:
+        kinds = [k for k in ("http", "pubsub", "storage", "schedule") if getattr(self, k) is not None]
+        return kinds[0] if len(kinds) == 1 else None
+
+
+class CloudFunctionSpec(Spec):
+    """One trigger."""
+
+    name: str = Field(pattern=DNS_LABEL, max_length=40)
+    """Function name: lowercase letters, digits and hyphens, at most 40."""
+    source: str = Field(pattern=r"^[^\x00]{1,255}$")
+    """Directory of the function's source, relative to the project root."""
+    runtime: Literal["python311", "python312", "python313", "nodejs20", "nodejs22", "go122", "go123", "java21"] = "python312"
+    """Language runtime. Defaults to python312."""
+    entry_point: str = Field("handle", pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
+    """Function to call in the source. Defaults to handle."""
+    on: EventSpec
+    """What starts it: http, pubsub, storage or schedule."""
+    retry: bool = True
+    """Retry failed event deliveries and scheduled calls. Defaults to true."""
+    memory: str = "256Mi"
+    """Memory per instance. Defaults to 256Mi."""
+    timeout_seconds: int = Field(60, ge=1, le=3600)
+    """Time limit per call (at most 540 for events). Defaults to 60."""
+    min_instances: int = Field(0, ge=0, le=1000)
+    """Instances kept warm. Defaults to 0."""
+    max_instances: int = Field(10, ge=1, le=1000)
+    """Upper bound on instances (a cost control). Defaults to 10."""
+    env: dict[str, str] = {}
+    """Plain environment variables."""
+    secrets: list[SecretRef] = []
+    """Environment variables from Secret Manager, by reference; only these are readable."""
+
+    def issues(self, ctx: Context) -> list[Issue]:
+        return function_issues(self, ctx.extra.get("bucket_roles", BUCKET_ROLES), ctx.root)
+
+
+def source_digest(directory: Path) -> str:
+    """A hash of every file under `directory` (names and contents), so the object name changes
+    exactly when the source does and the function is rebuilt only then."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        rel = path.relative_to(directory)
+        if _IGNORED.intersection(rel.parts) or path.suffix == ".pyc":
+            continue
+        digest.update(str(rel).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def function_issues(spec: "CloudFunctionSpec", buckets: Mapping[str, object], source_root: Path) -> list[Issue]:
+    issues: list[Issue] = []
+    on = spec.on
+    given = [k for k in ("http", "pubsub", "storage", "schedule") if getattr(on, k) is not None]
+    if len(given) != 1:
+        issues.append(Issue(("on",), f"needs exactly one event, got {len(given)}" + (f" ({', '.join(given)})" if given else ""),
+                            allowed="http, pubsub, storage, schedule", fix="keep one of them"))
+    if on.storage is not None and on.storage.bucket not in buckets:
+        issues.append(Issue(("on", "storage", "bucket"), "is not one of the stack's buckets", on.storage.bucket,
+                            allowed=one_of(buckets), fix=f"use one of {one_of(buckets)}"))
+    if on.schedule is not None:
+        fields = on.schedule.cron.split()
+        if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+            issues.append(Issue(("on", "schedule", "cron"), "is not a unix-cron schedule of 5 fields", on.schedule.cron,
+                                allowed="minute hour day-of-month month day-of-week", fix='e.g. "0 3 * * *" for 03:00 daily'))
+    if on.http is not None:
+        issues += [i.under("on", "http") for i in iam_member_issues(on.http.invokers)]
+    elif spec.timeout_seconds > 540 and given:
+        issues.append(Issue(("timeoutSeconds",), "event-driven functions may run at most 540 seconds", spec.timeout_seconds,
+                            fix="set timeoutSeconds to 540 or less"))
+    if spec.min_instances > spec.max_instances:
+        issues.append(Issue(("maxInstances",), f"is below minInstances ({spec.min_instances})", spec.max_instances,
+                            fix=f"set maxInstances to at least {spec.min_instances}"))
+    try:
+        mem = memory_mib(spec.memory)
+        if not 128 <= mem <= 32 * 1024:
+            issues.append(Issue(("memory",), "is outside what Cloud Functions offers", spec.memory,
+                                allowed="128Mi to 32Gi", fix="pick a size in range"))
+    except ValueError:
+        issues.append(Issue(("memory",), "is not a memory quantity", spec.memory, allowed="e.g. 256Mi, 1Gi",
+                            fix="write a number with Mi or Gi"))
+
+    family = re.match(r"[a-z]+", spec.runtime).group(0)
+    try:
+        source = (source_root / spec.source).resolve()
+        is_dir = source.is_dir()
+    except (OSError, ValueError):
+        is_dir = False
+    if not is_dir:
+        issues.append(Issue(("source",), "is not a directory of the project", spec.source,
+                            fix=f"create it, or point to the directory holding the function (relative to {source_root})"))
+    elif not any((source / f).is_file() for f in ENTRY_FILES[family]):
+        issues.append(Issue(("source",), f"has none of the files a {spec.runtime} function needs", spec.source,
+                            allowed=one_of(ENTRY_FILES[family]), fix=f"add {ENTRY_FILES[family][0]}"))
+    return issues

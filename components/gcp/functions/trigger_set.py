@@ -1,0 +1,82 @@
+"""Every trigger of a stack: the functions, the bucket their sources are uploaded to, the
+account their builds run as, and the Pub/Sub topics they listen on. Shared by the patterns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.core.component import Component
+from components.core.naming import dns_name
+from components.gcp.functions.cloud_function_spec import CloudFunctionSpec
+from components.gcp.functions.cloud_function_trigger import CloudFunctionTrigger, CloudFunctionTriggerArgs
+from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
+from components.gcp.storage.bucket import Bucket, BucketArgs, LifecycleRule
+
+TYPE = "mlinfra:gcp:TriggerSet"
+APIS = ("cloudfunctions.googleapis.com", "cloudbuild.googleapis.com", "eventarc.googleapis.com",
+        "pubsub.googleapis.com", "cloudscheduler.googleapis.com", "run.googleapis.com")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TriggerSetArgs:
+    triggers: Sequence[CloudFunctionSpec]
+    """The triggers as the stack file says them."""
+    project: str
+    """The project they run in."""
+    region: str
+    """Where they run."""
+    stack: str
+    """The stack: function and source-bucket names carry it."""
+    source_root: Path
+    """The directory trigger sources are relative to (the project root)."""
+    network_id: pulumi.Input[str]
+    """The VPC their direct VPC egress uses."""
+    subnetwork_id: pulumi.Input[str]
+    """The subnet their direct VPC egress uses."""
+    buckets: Mapping[str, Bucket] = field(default_factory=dict)
+    """The stack's buckets by role, which storage triggers may name. Defaults to none."""
+    egress: str = "privateRangesOnly"
+    """Which outbound traffic goes through the VPC. Defaults to privateRangesOnly."""
+
+
+class TriggerSet(Component):
+    """Outputs: urls (by trigger name)."""
+
+    def __init__(self, name: str, args: TriggerSetArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(TYPE, name, opts)
+        self.sources = Bucket(f"{name}-sources", BucketArgs(
+            name=dns_name(args.project, args.stack, "function-sources"), location=args.region,
+            lifecycle=[LifecycleRule(age_days=1, abort_incomplete_uploads=True)], purpose="function-sources"),
+            opts=self.child())
+        self.build_account = ServiceAccount(f"{name}-build", ServiceAccountArgs(
+            display_name="mlinfra function builds", project=args.project), opts=self.child())
+        self.build_grants = [self.build_account.grant_project_role(role)
+                             for role in ("roles/logging.logWriter", "roles/artifactregistry.writer")]
+        # Builds read the source from Google's gcf-v2-sources-* copy, not from our bucket.
+        self.build_grants.append(self.build_account.grant_project_role(
+            "roles/storage.objectViewer",
+            condition=("function sources", 'resource.name.startsWith("projects/_/buckets/gcf-v2-sources-")')))
+
+        topics = sorted({t.on.pubsub.topic for t in args.triggers if t.on.pubsub is not None})
+        self.topics = {
+            topic: gcp.pubsub.Topic(f"{name}-topic-{topic}", name=topic, project=args.project,
+                                    message_retention_duration="604800s", opts=self.child())
+            for topic in topics
+        }
+        self.functions = {
+            spec.name: CloudFunctionTrigger(f"{name}-{spec.name}", CloudFunctionTriggerArgs(
+                spec=spec, function_name=dns_name(spec.name, args.stack, max_len=63), region=args.region,
+                project=args.project, source_bucket=self.sources, source_root=args.source_root,
+                build_account=self.build_account, build_grants=self.build_grants, network_id=args.network_id,
+                subnetwork_id=args.subnetwork_id, buckets=args.buckets,
+                topic=self.topics.get(spec.on.pubsub.topic) if spec.on.pubsub else None,
+                egress=args.egress), opts=self.child())
+            for spec in args.triggers
+        }
+        self.urls = {n: f.url for n, f in self.functions.items()}
+        self.register_outputs({"urls": self.urls})

@@ -1,0 +1,105 @@
+"""A batch job on GKE (training, batch scoring): a Job, or a CronJob with `schedule`.
+
+The pod spec comes from components/kubernetes/batch.py; this component adds the Google side.
+
+Each job has its own Google service account (reading and writing only the buckets it is
+given) bound to its Kubernetes service account by Workload Identity, and runs with the same
+restricted security and spot placement as the model servers. The namespace is created by the
+caller and shared by all jobs.
+
+Spot: a preempted pod is not counted against `backoffLimit` (the pod failure policy ignores
+disruptions), so a training job on spot retries until it finishes; it should checkpoint.
+
+A one-off Job runs when it is created, and `pulumi up` does not wait for it to finish. After
+`ttlSecondsAfterFinished` Kubernetes deletes it; a `pulumi refresh` then drops it from the
+state and the next `pulumi up` runs it again. Remove a finished one-off job from the stack,
+or give it a `schedule`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+
+from components.core.component import Component
+from components.core.spec import Context, ensure_valid
+from components.gcp.gke.gke_job_spec import GkeJobSpec
+from components.gcp.gke.node_labels import GKE_NODES
+from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
+from components.gcp.storage.bucket import Bucket
+from components.kubernetes.batch import job_labels, job_spec
+
+TYPE = "mlinfra:gcp:GkeJob"
+FORMER_TYPES = ("mlinfra:k8s:Job",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GkeJobArgs:
+    spec: GkeJobSpec
+    """The job as the stack file says it."""
+    project: str
+    """The project of its Google service account."""
+    namespace: str
+    """The namespace it runs in; it must exist (the caller creates it and passes it in `depends_on`)."""
+    provider: pulumi.ProviderResource
+    """The cluster's Kubernetes provider."""
+    workload_pool: pulumi.Input[str]
+    """The cluster's Workload Identity pool."""
+    read_buckets: Sequence[Bucket] = ()
+    """Buckets the job may read. Defaults to none."""
+    write_buckets: Sequence[Bucket] = ()
+    """Buckets the job may read, write and delete in. Defaults to none."""
+
+
+class GkeJob(Component):
+    """Outputs: job_name, kind (Job or CronJob), account_email, ksa_name."""
+
+    def __init__(self, name: str, args: GkeJobArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(TYPE, name, opts, former_types=FORMER_TYPES)
+        spec = args.spec
+        ensure_valid(f"GkeJob {name}", spec, Context(project=args.project))
+        ksa_name = spec.name
+
+        self.account = ServiceAccount(f"{name}-sa", ServiceAccountArgs(
+            display_name=f"mlinfra job {spec.name}", project=args.project), opts=self.child())
+        grants: list[pulumi.Resource] = [bucket.grant_read(self.account) for bucket in args.read_buckets]
+        grants += [bucket.grant_read_write(self.account) for bucket in args.write_buckets]
+        grants.append(gcp.serviceaccount.IAMMember(
+            f"{name}-wi", service_account_id=self.account.account.name, role="roles/iam.workloadIdentityUser",
+            member=pulumi.Output.concat("serviceAccount:", args.workload_pool, f"[{args.namespace}/{ksa_name}]"),
+            opts=self.child()))
+
+        k8s_opts = self.child(provider=args.provider)
+        metadata = {"name": spec.name, "namespace": args.namespace, "labels": job_labels(spec)}
+        self.ksa = k8s.core.v1.ServiceAccount(f"{name}-ksa", metadata={
+            **metadata, "annotations": {"iam.gke.io/gcp-service-account": self.account.email}},
+            automount_service_account_token=False, opts=k8s_opts)
+
+        body = job_spec(spec, self.ksa.metadata.name, GKE_NODES)
+        job_opts = self.child(provider=args.provider, depends_on=grants)
+        if spec.schedule is not None:
+            self.kind = "CronJob"
+            self.job = k8s.batch.v1.CronJob(name, metadata=metadata, spec={
+                "schedule": spec.schedule.strip(),
+                "timeZone": spec.time_zone,
+                "concurrencyPolicy": "Forbid",
+                # A run missed by more than an hour (control plane upgrade) is skipped, not stacked.
+                "startingDeadlineSeconds": 3600,
+                "successfulJobsHistoryLimit": 3,
+                "failedJobsHistoryLimit": 3,
+                "jobTemplate": {"metadata": {"labels": job_labels(spec)}, "spec": body},
+            }, opts=job_opts)
+        else:
+            self.kind = "Job"
+            # Without skipAwait, `pulumi up` would wait (10 minutes, then fail) for the job to finish.
+            self.job = k8s.batch.v1.Job(name, metadata={**metadata, "annotations": {"pulumi.com/skipAwait": "true"}},
+                                        spec=body, opts=job_opts)
+
+        self.job_name = spec.name
+        self.ksa_name = ksa_name
+        self.account_email = self.account.email
+        self.register_outputs({"job_name": self.job_name, "kind": self.kind, "account_email": self.account_email})

@@ -1,0 +1,210 @@
+"""A model server on GKE: its own namespace and identity, autoscaled, with a canary track.
+
+Two ways to ship a model, as on Cloud Run: model-in-image (`image` alone) or model-loading (a
+serving `runtime` plus `model.uri` and `model.version`), where the version directory of the
+artifact bucket is mounted read-only at `/models/<name>/<version>` by the Cloud Storage FUSE
+CSI driver, under the pod's own Google service account (Workload Identity).
+
+The per-track objects (Deployment, Service, HPA, PDB) come from components/kubernetes/serving.py;
+this component adds what is GKE's: the Google service account bound by Workload Identity, the
+model mount, the HTTPRoute on the stack's Gateway with GKE's HealthCheckPolicy, and the
+PodMonitoring that Managed Service for Prometheus scrapes (served to the HPA by the Custom
+Metrics Stackdriver Adapter, components/gcp/gke/gke_metrics_adapter.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+
+from components.core.component import Component
+from components.core.issues import Issue, raise_if_any
+from components.core.spec import Context, ensure_valid
+from components.gcp.gke.gcs_fuse import gcs_fuse_volume
+from components.gcp.gke.gke_service_spec import GkeServiceSpec
+from components.gcp.gke.node_labels import GKE_NODES
+from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
+from components.gcp.network.network_spec import GOOGLE_LB_RANGES
+from components.gcp.storage.bucket import Bucket
+from components.kubernetes.serving import (SERVICE_PORT, hpa_metric, labels, metrics_port_of, pod_template, selector,
+                                           track_replicas, track_weights)
+
+TYPE = "mlinfra:gcp:GkeModelServer"
+FORMER_TYPES = ("mlinfra:k8s:ModelServer",)
+# The namespace of Managed Service for Prometheus' managed collectors.
+GMP_NAMESPACE = "gmp-system"
+
+
+def hpa_metric_name(prometheus_metric: str) -> str:
+    """How the Custom Metrics Stackdriver Adapter names a managed-Prometheus gauge to the HPA."""
+    return f"prometheus.googleapis.com|{prometheus_metric}|gauge"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GkeModelServerArgs:
+    spec: GkeServiceSpec
+    """The server as the stack file says it (`platform: gke`)."""
+    project: str
+    """The project of its Google service account."""
+    namespace: str
+    """The namespace the component creates for it (one per model server)."""
+    provider: pulumi.ProviderResource
+    """The cluster's Kubernetes provider."""
+    workload_pool: pulumi.Input[str]
+    """The cluster's Workload Identity pool (`<project>.svc.id.goog`, taken from the cluster so the binding waits for it)."""
+    environment: str
+    """dev, staging or prod (a pod label)."""
+    model_bucket: Optional[Bucket] = None
+    """The artifact bucket the model is mounted from (model-loading). Defaults to none; required with a model."""
+    gateway: Optional[tuple[str, str]] = None
+    """`(name, namespace)` of the Gateway the HTTPRoute attaches to. Defaults to none (no route)."""
+    hostnames: Sequence[str] = ()
+    """Hostnames the route answers on. Defaults to any."""
+    path_prefix: Optional[str] = None
+    """A path prefix to share the Gateway by, stripped before the request reaches the server. Defaults to none."""
+    lb_source_ranges: Sequence[str] = GOOGLE_LB_RANGES
+    """Where the Gateway's proxies connect from (add the proxy-only subnet for a regional Gateway).
+    Defaults to Google's load-balancer ranges."""
+
+
+class GkeModelServer(Component):
+    """Outputs: namespace, service_names (per track), account_email, ksa_name."""
+
+    def __init__(self, name: str, args: GkeModelServerArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(TYPE, name, opts, former_types=FORMER_TYPES)
+        spec = args.spec
+        ensure_valid(f"GkeModelServer {name}", spec, Context(project=args.project, environment=args.environment))
+        issues = []
+        if spec.model is not None and args.model_bucket is None:
+            issues.append(Issue(("model",), "needs the artifact bucket to mount", fix="pass model_bucket"))
+        if args.path_prefix is not None and not args.path_prefix.startswith("/"):
+            issues.append(Issue(("pathPrefix",), "must start with /", args.path_prefix, fix=f"use /{args.path_prefix}"))
+        raise_if_any(f"GkeModelServer {name}", issues)
+        ksa_name = spec.name
+
+        # Google identity: reads the model bucket and nothing else.
+        self.account = ServiceAccount(f"{name}-sa", ServiceAccountArgs(
+            display_name=f"mlinfra model server {spec.name} (GKE)", project=args.project), opts=self.child())
+        grants: list[pulumi.Resource] = []
+        if spec.model is not None:
+            grants.append(args.model_bucket.grant_read(self.account))
+        # The member names the cluster's pool, so the binding waits for the cluster: IAM rejects
+        # a pool that does not exist yet.
+        grants.append(gcp.serviceaccount.IAMMember(
+            f"{name}-wi", service_account_id=self.account.account.name, role="roles/iam.workloadIdentityUser",
+            member=pulumi.Output.concat("serviceAccount:", args.workload_pool, f"[{args.namespace}/{ksa_name}]"),
+            opts=self.child()))
+
+        k8s_opts = self.child(provider=args.provider)
+        self.namespace_object = k8s.core.v1.Namespace(f"{name}-ns", metadata={
+            "name": args.namespace,
+            "labels": {"app.kubernetes.io/part-of": "mlinfra",
+                       "pod-security.kubernetes.io/enforce": "restricted",
+                       "pod-security.kubernetes.io/enforce-version": "latest",
+                       "pod-security.kubernetes.io/warn": "restricted",
+                       "pod-security.kubernetes.io/audit": "restricted"}}, opts=k8s_opts)
+        ns = self.namespace_object.metadata.name
+
+        def meta(object_name: str, track: Optional[str] = None) -> dict:
+            return {"name": object_name, "namespace": ns, "labels": labels(spec, track)}
+
+        self.ksa = k8s.core.v1.ServiceAccount(f"{name}-ksa", metadata={
+            **meta(ksa_name), "annotations": {"iam.gke.io/gcp-service-account": self.account.email}},
+            automount_service_account_token=False, opts=k8s_opts)
+
+        replicas = track_replicas(spec)
+        weights = track_weights(spec)
+        run = spec.launch(gpu=spec.resources.gpu is not None)
+        bucket_name = args.model_bucket.bucket_name if args.model_bucket is not None else None
+        self.deployments, self.services, self.autoscalers, self.budgets, self.health_checks = {}, {}, {}, {}, {}
+        for track in weights:
+            object_name = f"{spec.name}-{track}"
+            variant = spec.variant(canary=track == "canary")
+            model_volume = gcs_fuse_volume(bucket_name, "/".join(
+                p for p in (variant.model.prefix, variant.model.version) if p)) if variant.model is not None else None
+            # No `replicas`: the HPA owns the count, and a declared count would be reset on every update.
+            self.deployments[track] = k8s.apps.v1.Deployment(f"{name}-{track}", metadata=meta(object_name, track), spec={
+                "selector": {"matchLabels": selector(spec, track)},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                "template": pod_template(variant, track, service_account=self.ksa.metadata.name,
+                                         environment=args.environment, nodes=GKE_NODES, model_volume=model_volume),
+            }, opts=self.child(provider=args.provider, depends_on=grants,
+                               # A new GPU node and a model load can take longer than the 10 min default.
+                               custom_timeouts=pulumi.CustomTimeouts(create="30m", update="30m")))
+            self.services[track] = k8s.core.v1.Service(f"{name}-{track}-svc", metadata=meta(object_name, track), spec={
+                "type": "ClusterIP",
+                "selector": selector(spec, track),
+                "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}],
+            }, opts=k8s_opts)
+            low, high = replicas[track]
+            self.autoscalers[track] = k8s.autoscaling.v2.HorizontalPodAutoscaler(
+                f"{name}-{track}-hpa", metadata=meta(object_name, track), spec={
+                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": object_name},
+                    "minReplicas": low, "maxReplicas": high, "metrics": [hpa_metric(variant, hpa_metric_name)],
+                }, opts=self.child(provider=args.provider, depends_on=[self.deployments[track]]))
+            budget = {"maxUnavailable": 1} if low >= 2 else {"minAvailable": 1}
+            self.budgets[track] = k8s.policy.v1.PodDisruptionBudget(f"{name}-{track}-pdb", metadata=meta(object_name, track), spec={
+                **budget, "selector": {"matchLabels": selector(spec, track)},
+                # A crash-looping pod must not block node drains and upgrades.
+                "unhealthyPodEvictionPolicy": "AlwaysAllow",
+            }, opts=k8s_opts)
+            if args.gateway is not None:
+                # GKE's load balancer otherwise health-checks `/`, which model servers answer with 404.
+                check = ({"type": "HTTP", "httpHealthCheck": {"port": run.port, "requestPath": run.ready_path}}
+                         if run.ready_path else {"type": "TCP", "tcpHealthCheck": {"port": run.port}})
+                self.health_checks[track] = k8s.apiextensions.CustomResource(
+                    f"{name}-{track}-hc", api_version="networking.gke.io/v1", kind="HealthCheckPolicy",
+                    metadata=meta(object_name, track),
+                    spec={"default": {"config": check},
+                          "targetRef": {"group": "", "kind": "Service", "name": object_name}},
+                    opts=self.child(provider=args.provider, depends_on=[self.services[track]]))
+
+        metrics_port = metrics_port_of(spec)
+        ingress = [{"ports": [{"protocol": "TCP", "port": run.port}], "from": [{"podSelector": {}}] + (
+            [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": args.gateway[1]}}}]
+            + [{"ipBlock": {"cidr": cidr}} for cidr in args.lb_source_ranges] if args.gateway is not None else [])}]
+        if metrics_port is not None:
+            ingress.append({"ports": [{"protocol": "TCP", "port": metrics_port}],
+                            "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": GMP_NAMESPACE}}}]})
+        # Ingress only: egress stays open for the metadata server, Cloud Storage and the FUSE sidecar.
+        self.network_policy = k8s.networking.v1.NetworkPolicy(f"{name}-netpol", metadata=meta(spec.name), spec={
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": spec.name}},
+            "policyTypes": ["Ingress"],
+            "ingress": ingress,
+        }, opts=k8s_opts)
+
+        self.pod_monitoring = None
+        if metrics_port is not None:
+            self.pod_monitoring = k8s.apiextensions.CustomResource(
+                f"{name}-metrics", api_version="monitoring.googleapis.com/v1", kind="PodMonitoring", metadata=meta(spec.name),
+                spec={"selector": {"matchLabels": {"app.kubernetes.io/name": spec.name}},
+                      "endpoints": [{"port": "http" if metrics_port == run.port else "metrics",
+                                     "path": "/metrics", "interval": "15s"}]},
+                opts=k8s_opts)
+
+        self.route = None
+        if args.gateway is not None:
+            gateway_name, gateway_namespace = args.gateway
+            rule: dict = {"backendRefs": [{"name": f"{spec.name}-{track}", "port": SERVICE_PORT, "weight": pct}
+                                          for track, pct in weights.items()]}
+            if args.path_prefix:
+                rule["matches"] = [{"path": {"type": "PathPrefix", "value": args.path_prefix}}]
+                rule["filters"] = [{"type": "URLRewrite", "urlRewrite": {
+                    "path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}}]
+            route_spec: dict = {"parentRefs": [{"name": gateway_name, "namespace": gateway_namespace}], "rules": [rule]}
+            if args.hostnames:
+                route_spec["hostnames"] = args.hostnames
+            self.route = k8s.apiextensions.CustomResource(
+                f"{name}-route", api_version="gateway.networking.k8s.io/v1", kind="HTTPRoute", metadata=meta(spec.name),
+                spec=route_spec, opts=self.child(provider=args.provider, depends_on=list(self.services.values())))
+
+        self.namespace = ns
+        self.ksa_name = ksa_name
+        self.service_names = {track: f"{spec.name}-{track}" for track in weights}
+        self.account_email = self.account.email
+        self.register_outputs({"namespace": self.namespace, "service_names": self.service_names,
+                               "account_email": self.account_email})

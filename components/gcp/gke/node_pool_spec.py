@@ -1,0 +1,224 @@
+"""A GKE node pool as the stack file says it, and the rules GKE and Compute Engine would
+otherwise enforce at apply time: GPUs per machine type, labels, taints, zones (no Pulumi).
+
+The pool's taints are derived: a GPU pool carries GKE's own `nvidia.com/gpu` taint and a spot
+pool the `cloud.google.com/gke-spot` taint, so only workloads that tolerate them land there.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, Optional
+
+from pydantic import Field
+
+from components.core.issues import Issue
+from components.core.naming import DNS_LABEL
+from components.core.spec import Context, Spec
+from components.gcp.gke import gpus
+from components.gcp.gke.node_labels import GPU_TAINT, SPOT_TAINT
+
+CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+POOL_LABEL = "mlinfra.dev/pool"
+# Label and taint key prefixes GKE and the kubelet keep for themselves.
+RESERVED_DOMAINS = ("cloud.google.com", "kubernetes.io", "k8s.io")
+# GKE names (clusters, node pools) have at most 40 characters; Pulumi's auto-naming adds a dash
+# and 7 random characters to the resource name, so a new pool can be created before the old
+# one is deleted when a setting forces a replacement.
+GKE_NAME_MAX = 40
+AUTONAME_SUFFIX = 8
+TAINT_EFFECTS = {"NoSchedule": "NO_SCHEDULE", "PreferNoSchedule": "PREFER_NO_SCHEDULE", "NoExecute": "NO_EXECUTE"}
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+
+
+class GpuSharingSpec(Spec):
+    """Several containers on one physical GPU."""
+
+    strategy: Literal["TIME_SHARING", "MPS"]
+    """TIME_SHARING (containers take turns) or MPS (NVIDIA Multi-Process Service, concurrent). Required."""
+    max_shared_clients: int = Field(ge=2, le=48)
+    """Containers per physical GPU, 2 to 48. Required."""
+
+
+class NodeGpuSpec(Spec):
+    """The GPUs of every node in the pool."""
+
+    type: str
+    """Compute Engine accelerator type, e.g. nvidia-l4 or nvidia-tesla-t4. Required."""
+    count: int = Field(1, ge=1)
+    """GPUs per node. Accelerator-optimized machine types fix it (g2-standard-24: 2). Defaults to 1."""
+    driver: Literal["DEFAULT", "LATEST", "INSTALLATION_DISABLED"] = "DEFAULT"
+    """NVIDIA driver GKE installs: DEFAULT, LATEST or INSTALLATION_DISABLED (you install it). Defaults to DEFAULT."""
+    sharing: Optional[GpuSharingSpec] = None
+    """Share each GPU between containers. Defaults to none (one container per GPU)."""
+    partition_size: Optional[str] = None
+    """Multi-instance GPU partition size, e.g. 1g.5gb on nvidia-tesla-a100. Defaults to none (whole GPUs)."""
+
+
+class TaintSpec(Spec):
+    """A Kubernetes taint on every node of the pool."""
+
+    key: str
+    """Taint key, e.g. dedicated. Required."""
+    value: str = ""
+    """Taint value. Defaults to empty."""
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] = "NoSchedule"
+    """NoSchedule, PreferNoSchedule or NoExecute. Defaults to NoSchedule."""
+
+
+class PoolAutoscalingSpec(Spec):
+    """Node counts the cluster autoscaler keeps the pool between."""
+
+    min: int = Field(0, ge=0, le=1000)
+    """Fewest nodes (0 lets an idle pool cost nothing). Defaults to 0."""
+    max: int = Field(3, ge=1, le=1000)
+    """Most nodes: the cost ceiling. Defaults to 3."""
+    per_zone: bool = True
+    """min and max count per zone (true) or in total across the pool's zones (false). Defaults to true."""
+
+
+class NodePoolSpec(Spec):
+    """One node pool."""
+
+    name: str = Field(pattern=DNS_LABEL, max_length=30)
+    """Pool name: lowercase letters, digits and hyphens, at most 30. Required."""
+    machine_type: str = "e2-standard-4"
+    """Compute Engine machine type. Defaults to e2-standard-4."""
+    disk_size_gb: int = Field(100, ge=20, le=65536)
+    """Boot disk size in GB (at least 20; images and models are cached here). Defaults to 100."""
+    disk_type: Literal["pd-balanced", "pd-ssd", "pd-standard"] = "pd-balanced"
+    """Boot disk type. Defaults to pd-balanced."""
+    spot: bool = False
+    """Spot VMs: far cheaper, reclaimable at any time; the pool gets the spot taint. Defaults to false."""
+    gpu: Optional[NodeGpuSpec] = None
+    """GPUs on every node. Defaults to none."""
+    autoscaling: PoolAutoscalingSpec = PoolAutoscalingSpec()
+    """Node counts; defaults to 0 to 3 per zone."""
+    zones: list[str] = []
+    """Zones for the pool's nodes, inside the cluster's region (GPUs are not in every zone).
+    Defaults to the cluster's zones."""
+    labels: dict[str, str] = {}
+    """Kubernetes labels on every node (mlinfra adds mlinfra.dev/pool). Defaults to none."""
+    taints: list[TaintSpec] = []
+    """Taints on every node, beside the GPU and spot taints mlinfra adds. Defaults to none."""
+    max_surge: int = Field(1, ge=0, le=100)
+    """Extra nodes created during an upgrade. Defaults to 1."""
+    max_unavailable: int = Field(0, ge=0, le=100)
+    """Nodes that may be down at once during an upgrade. Defaults to 0."""
+
+    def issues(self, ctx: Context) -> list[Issue]:
+        return node_pool_issues(self, ctx.region)
+
+
+def _reserved(key: str) -> Optional[str]:
+    prefix = key.split("/", 1)[0] if "/" in key else ""
+    for domain in RESERVED_DOMAINS:
+        if prefix == domain or prefix.endswith("." + domain):
+            return domain
+    return None
+
+
+def _key_issue(path: tuple, key: str) -> Optional[Issue]:
+    prefix, _, name = key.rpartition("/")
+    if not _LABEL_NAME.match(name) or (prefix and (len(prefix) > 253 or not _LABEL_PREFIX.match(prefix))):
+        return Issue(path, "is not a Kubernetes label or taint key", key,
+                     allowed="[prefix/]name: name up to 63 letters, digits, '-', '_', '.'; prefix a DNS subdomain",
+                     fix="e.g. team or acme.dev/team")
+    return None
+
+
+def node_pool_issues(spec: "NodePoolSpec", region: str) -> list[Issue]:
+    issues: list[Issue] = []
+    scaling = spec.autoscaling
+    if scaling.min > scaling.max:
+        issues.append(Issue(("autoscaling", "max"), f"is below autoscaling.min ({scaling.min})", scaling.max,
+                            fix=f"set max to at least {scaling.min}, or lower min"))
+    if spec.max_surge + spec.max_unavailable == 0:
+        issues.append(Issue(("maxSurge",), "maxSurge and maxUnavailable are both 0: an upgrade could never replace a node",
+                            0, fix="set maxSurge to 1 (or maxUnavailable to 1 when quota is tight)"))
+    for i, zone in enumerate(spec.zones):
+        if not zone.startswith(region + "-"):
+            issues.append(Issue(("zones", i), f"is not a zone of region {region}", zone,
+                                allowed=f"{region}-a, {region}-b, ...", fix=f"use zones of {region}"))
+
+    if spec.machine_type in gpus.SPOT_ONLY_MACHINE_TYPES and not spec.spot:
+        issues.append(Issue(("spot",), f"{spec.machine_type} is sold only as Spot VMs", False,
+                            fix="set `spot: true`, or use a3-highgpu-8g"))
+    if spec.gpu is not None:
+        g = spec.gpu
+        issues += gpus.gpu_issues(g.type, g.count, spec.machine_type, region, g.partition_size,
+                                  (g.sharing.strategy, g.sharing.max_shared_clients) if g.sharing else None)
+
+    for key, value in spec.labels.items():
+        bad = _key_issue(("labels", key), key)
+        if bad:
+            issues.append(bad)
+        elif (domain := _reserved(key)) is not None:
+            issues.append(Issue(("labels", key), f"uses the {domain}/ prefix, which GKE keeps for itself", key,
+                                fix="use a prefix of your own, e.g. acme.dev/" + key.split("/", 1)[1]))
+        elif key == POOL_LABEL:
+            issues.append(Issue(("labels", key), "is set by mlinfra to the pool's name", key, fix="remove it"))
+        if not _LABEL_VALUE.match(value):
+            issues.append(Issue(("labels", key), "is not a Kubernetes label value", value,
+                                allowed="up to 63 letters, digits, '-', '_', '.', starting and ending alphanumeric",
+                                fix="shorten or clean the value"))
+    for i, taint in enumerate(spec.taints):
+        bad = _key_issue(("taints", i, "key"), taint.key)
+        if bad:
+            issues.append(bad)
+        elif taint.key == SPOT_TAINT[0]:
+            issues.append(Issue(("taints", i, "key"), "is added by mlinfra to spot pools", taint.key,
+                                fix="remove it and set `spot: true`"))
+        elif (domain := _reserved(taint.key)) is not None:
+            issues.append(Issue(("taints", i, "key"), f"uses the {domain}/ prefix, which GKE keeps for itself",
+                                taint.key, fix="use a prefix of your own, e.g. acme.dev/dedicated"))
+        if not _LABEL_VALUE.match(taint.value):
+            issues.append(Issue(("taints", i, "value"), "is not a Kubernetes taint value", taint.value,
+                                allowed="up to 63 letters, digits, '-', '_', '.', starting and ending alphanumeric",
+                                fix="shorten or clean the value"))
+    return issues
+
+
+def resource_name_issues(path: tuple, resource_name: str, what: str) -> list[Issue]:
+    """A GKE name Pulumi derives from `resource_name` must fit GKE's 40 characters."""
+    room = GKE_NAME_MAX - AUTONAME_SUFFIX
+    if len(resource_name) <= room:
+        return []
+    return [Issue(path, f"the {what} would be named {resource_name}-xxxxxxx, over GKE's {GKE_NAME_MAX} characters",
+                  resource_name, allowed=f"a resource name of at most {room} characters",
+                  fix=f"shorten it by {len(resource_name) - room} characters")]
+
+
+def pool_taints(spec: "NodePoolSpec") -> list[TaintSpec]:
+    """The declared taints, then GKE's GPU taint and the spot taint, each (key, effect) once.
+
+    GKE adds `nvidia.com/gpu=present:NoSchedule` to GPU nodes itself, but not always: it skips
+    it when every pool of the cluster is a GPU pool at creation, which `remove_default_node_pool`
+    can make true for a moment (terraform-google-kubernetes-engine#703). Declaring it guarantees
+    the isolation and keeps plans free of a diff that never goes away. GKE labels spot nodes
+    `cloud.google.com/gke-spot=true` but does not taint them: the taint keeps workloads that
+    cannot stand being reclaimed off spot nodes unless they tolerate it.
+    """
+    taints = list(spec.taints)
+    if spec.gpu is not None:
+        taints.append(TaintSpec(key=GPU_TAINT[0], value=GPU_TAINT[1], effect=GPU_TAINT[2]))
+    if spec.spot:
+        taints.append(TaintSpec(key=SPOT_TAINT[0], value=SPOT_TAINT[1], effect=SPOT_TAINT[2]))
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for taint in taints:
+        if (taint.key, taint.effect) not in seen:
+            seen.add((taint.key, taint.effect))
+            out.append(taint)
+    return out
+
+
+def location_policy(spec: "NodePoolSpec") -> str:
+    """ANY for spot (scale up wherever capacity is, fewer preemptions), BALANCED otherwise."""
+    return "ANY" if spec.spot else "BALANCED"
+
+
+def pool_labels(spec: "NodePoolSpec") -> dict[str, str]:
+    return {**spec.labels, POOL_LABEL: spec.name}

@@ -1,0 +1,1 @@
+"""IAM: service accounts per workload and the members grants name."""

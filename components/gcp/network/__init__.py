@@ -1,0 +1,1 @@
+"""VPC networking: the stack's network, subnet, NAT and firewall."""

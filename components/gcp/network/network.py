@@ -1,0 +1,124 @@
+"""A private VPC for ML workloads: one regional subnet with secondary ranges for GKE pods and
+services, Private Google Access, Cloud NAT for outbound traffic, and a minimal firewall."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.core.component import Component
+from components.core.spec import Context, ensure_valid
+from components.gcp.network.network_spec import GOOGLE_LB_RANGES, NetworkSpec
+
+TYPE = "mlinfra:gcp:Network"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkArgs:
+    spec: NetworkSpec
+    """The VPC as the stack file says it."""
+    region: str
+    """The region of the subnet, router and NAT."""
+    flow_logs: bool = False
+    """VPC flow logs when the spec leaves them unset (the pattern turns them on in prod). Defaults to false."""
+    proxy_only_subnet: bool = False
+    """Add the proxy-only subnet regional internal load balancers (GKE Gateway gke-l7-rilb) need. Defaults to false."""
+
+    @property
+    def subnet_flow_logs(self) -> bool:
+        return self.spec.flow_logs if self.spec.flow_logs is not None else self.flow_logs
+
+
+class Network(Component):
+    """VPC, subnet, router, NAT and firewall. Outputs: network_id, subnetwork_id, range names."""
+
+    PODS_RANGE = "pods"
+    SERVICES_RANGE = "services"
+
+    def __init__(self, name: str, args: NetworkArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(TYPE, name, opts)
+        ensure_valid(f"Network {name}", args.spec, Context(region=args.region))
+        spec = args.spec
+
+        self.network = gcp.compute.Network(
+            name,
+            auto_create_subnetworks=False,
+            routing_mode="REGIONAL",
+            description="mlinfra VPC",
+            opts=self.child(),
+        )
+        log_config = gcp.compute.SubnetworkLogConfigArgs(
+            aggregation_interval="INTERVAL_5_SEC", flow_sampling=0.5, metadata="INCLUDE_ALL_METADATA"
+        ) if args.subnet_flow_logs else None
+        self.subnetwork = gcp.compute.Subnetwork(
+            f"{name}-subnet",
+            region=args.region,
+            network=self.network.id,
+            ip_cidr_range=spec.subnet_cidr,
+            private_ip_google_access=True,
+            secondary_ip_ranges=[
+                gcp.compute.SubnetworkSecondaryIpRangeArgs(range_name=self.PODS_RANGE, ip_cidr_range=spec.pods_cidr),
+                gcp.compute.SubnetworkSecondaryIpRangeArgs(range_name=self.SERVICES_RANGE, ip_cidr_range=spec.services_cidr),
+            ],
+            log_config=log_config,
+            opts=self.child(),
+        )
+        self.proxy_only = gcp.compute.Subnetwork(
+            f"{name}-proxy-only",
+            region=args.region,
+            network=self.network.id,
+            ip_cidr_range=spec.proxy_only_cidr,
+            purpose="REGIONAL_MANAGED_PROXY",
+            role="ACTIVE",
+            opts=self.child(),
+        ) if args.proxy_only_subnet else None
+        self.router = gcp.compute.Router(
+            f"{name}-router", region=args.region, network=self.network.id, opts=self.child()
+        )
+        self.nat = gcp.compute.RouterNat(
+            f"{name}-nat",
+            router=self.router.name,
+            region=args.region,
+            nat_ip_allocate_option="AUTO_ONLY",
+            source_subnetwork_ip_ranges_to_nat="LIST_OF_SUBNETWORKS",
+            subnetworks=[gcp.compute.RouterNatSubnetworkArgs(
+                name=self.subnetwork.self_link, source_ip_ranges_to_nats=["ALL_IP_RANGES"])],
+            log_config=gcp.compute.RouterNatLogConfigArgs(enable=True, filter="ERRORS_ONLY")
+            if spec.nat_log_errors else None,
+            opts=self.child(),
+        )
+        internal = [spec.subnet_cidr, spec.pods_cidr, spec.services_cidr] + \
+            ([spec.proxy_only_cidr] if args.proxy_only_subnet else [])
+        self.allow_internal = gcp.compute.Firewall(
+            f"{name}-allow-internal",
+            network=self.network.id,
+            direction="INGRESS",
+            source_ranges=internal,
+            allows=[
+                gcp.compute.FirewallAllowArgs(protocol="tcp"),
+                gcp.compute.FirewallAllowArgs(protocol="udp"),
+                gcp.compute.FirewallAllowArgs(protocol="icmp"),
+            ],
+            description="Traffic between the stack's own nodes, pods and services.",
+            opts=self.child(),
+        )
+        self.allow_health_checks = gcp.compute.Firewall(
+            f"{name}-allow-health-checks",
+            network=self.network.id,
+            direction="INGRESS",
+            source_ranges=list(GOOGLE_LB_RANGES),
+            allows=[gcp.compute.FirewallAllowArgs(protocol="tcp")],
+            description="Google Cloud load balancer health checks.",
+            opts=self.child(),
+        )
+
+        self.network_id = self.network.id
+        self.network_name = self.network.name
+        self.subnetwork_id = self.subnetwork.id
+        self.register_outputs({
+            "network_id": self.network.id,
+            "subnetwork_id": self.subnetwork.id,
+        })

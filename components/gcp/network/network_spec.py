@@ -1,0 +1,75 @@
+"""The stack's VPC as the stack file says it, and the rules its ranges must follow."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Literal, Optional
+
+from components.core.issues import Issue
+from components.core.spec import Context, Spec
+
+# Google Front End and health-check ranges: where Google's load balancers and health checkers
+# connect from (cloud.google.com/load-balancing/docs/health-check-concepts#ip-ranges).
+GOOGLE_LB_RANGES = ("35.191.0.0/16", "130.211.0.0/22")
+_PRIVATE = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")]
+
+
+class NetworkSpec(Spec):
+    """The stack's VPC. Defaults fit a cluster of up to ~1000 nodes and 4000 services."""
+
+    subnet_cidr: str = "10.10.0.0/20"
+    """Primary range of the regional subnet (nodes, Cloud Run direct VPC egress). Defaults to 10.10.0.0/20."""
+    pods_cidr: str = "10.20.0.0/14"
+    """Secondary range for GKE pods. Defaults to 10.20.0.0/14."""
+    services_cidr: str = "10.24.0.0/20"
+    """Secondary range for GKE services. Defaults to 10.24.0.0/20."""
+    proxy_only_cidr: str = "10.11.0.0/23"
+    """Proxy-only subnet for internal Application Load Balancers (GKE Gateway); created only by
+    patterns that route through one. Defaults to 10.11.0.0/23."""
+    egress: Literal["privateRangesOnly", "allTraffic"] = "privateRangesOnly"
+    """Which outbound traffic of serverless workloads goes through the VPC. Defaults to privateRangesOnly."""
+    flow_logs: Optional[bool] = None
+    """VPC flow logs on the subnet (sampled at 50%). Defaults to on in prod, off elsewhere."""
+    nat_log_errors: bool = True
+    """Log Cloud NAT translation errors. Defaults to true."""
+
+    def issues(self, ctx: Context) -> list[Issue]:
+        return network_issues(self)
+
+
+def network_issues(spec: "NetworkSpec") -> list[Issue]:
+    issues: list[Issue] = []
+    ranges = {}
+    minimum = {"subnetCidr": 26, "podsCidr": 21, "servicesCidr": 24, "proxyOnlyCidr": 26}
+    for key, value in (("subnetCidr", spec.subnet_cidr), ("podsCidr", spec.pods_cidr),
+                       ("servicesCidr", spec.services_cidr), ("proxyOnlyCidr", spec.proxy_only_cidr)):
+        try:
+            net = ipaddress.ip_network(value, strict=True)
+        except ValueError:
+            issues.append(Issue((key,), "is not an IPv4 CIDR block with its host bits zero", value,
+                                allowed="a private range such as 10.10.0.0/20",
+                                fix=f"write the network address, e.g. {_network_of(value)}"))
+            continue
+        if net.version != 4 or not any(net.subnet_of(p) for p in _PRIVATE):
+            issues.append(Issue((key,), "is not a private IPv4 range", value,
+                                allowed="inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or 100.64.0.0/10",
+                                fix="pick a block inside 10.0.0.0/8"))
+            continue
+        if net.prefixlen > minimum[key]:
+            issues.append(Issue((key,), f"is too small: at least a /{minimum[key]} is needed", value,
+                                fix=f"use a /{minimum[key]} or larger block"))
+        ranges[key] = net
+    keys = list(ranges)
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            if ranges[a].overlaps(ranges[b]):
+                issues.append(Issue((b,), f"overlaps {a} ({ranges[a]})", str(ranges[b]),
+                                    fix=f"choose a block that does not overlap {ranges[a]}"))
+    return issues
+
+
+def _network_of(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError:
+        return "10.10.0.0/20"

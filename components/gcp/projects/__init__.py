@@ -1,0 +1,1 @@
+"""The project: the APIs a pattern enables."""

@@ -1,0 +1,162 @@
+"""A batch job on any Kubernetes cluster (training, batch scoring): the spec, its rules, and the
+batch/v1 Job spec (also a CronJob's jobTemplate) as a Kubernetes API dict. No cloud import.
+
+Spot: a preempted pod is not counted against `backoffLimit` (the pod failure policy ignores
+disruptions), so a training job on spot retries until it finishes; it should checkpoint.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Optional
+
+from pydantic import Field
+
+from components.core.issues import Issue
+from components.core.naming import DNS_LABEL
+from components.core.spec import Context, Spec
+from components.core.units import memory_mib
+from components.kubernetes.pods import (NodeScheme, PlacementSpec, PodResourcesSpec, filesystem, resources,
+                                        restricted_security, scheduling, scratch_volumes)
+
+CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+# (name, low, high, names allowed in place of numbers)
+_CRON_FIELDS = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day of month", 1, 31, ()),
+    ("month", 1, 12, ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")),
+    ("day of week", 0, 7, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")),
+)
+_CRON_PART = re.compile(r"^(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/\d+)?$")
+
+
+class KubernetesJobSpec(Spec):
+    """One batch job on a Kubernetes cluster."""
+
+    name: str = Field(pattern=DNS_LABEL, max_length=40)
+    """Job name: lowercase letters, digits and hyphens, at most 40."""
+    image: str
+    """Container image."""
+    command: Optional[list[str]] = None
+    """Override the image's entrypoint."""
+    args: Optional[list[str]] = None
+    """Arguments to the entrypoint."""
+    env: dict[str, str] = {}
+    """Plain environment variables."""
+    resources: PodResourcesSpec = PodResourcesSpec()
+    """CPU, memory and GPUs per pod (requests equal limits)."""
+    placement: PlacementSpec = PlacementSpec(spot="prefer")
+    """Spot or on-demand nodes. Defaults to prefer: spot first (a preemption is retried, not
+    counted as a failure), on-demand when no spot node has room."""
+    schedule: Optional[str] = None
+    """Cron schedule (5 fields, e.g. "0 4 * * 0", or @daily): makes a CronJob that never runs two
+    at once. Defaults to none: one Job, run once."""
+    time_zone: str = Field("Etc/UTC", pattern=r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$")
+    """Time zone of the schedule (IANA name). Defaults to Etc/UTC."""
+    backoff_limit: int = Field(2, ge=0, le=100)
+    """Failed pods retried before the job fails (preemptions are not counted). Defaults to 2."""
+    ttl_seconds_after_finished: int = Field(86400, ge=0)
+    """Seconds a finished job (and its pods' logs in Kubernetes) is kept. Defaults to 86400 (a day)."""
+    active_deadline_seconds: Optional[int] = Field(None, ge=1)
+    """Fail the job after this many seconds, retries included. Defaults to no deadline."""
+    parallelism: Optional[int] = Field(None, ge=1, le=1000)
+    """Pods run at once. Defaults to 1."""
+    completions: Optional[int] = Field(None, ge=1, le=100000)
+    """Successful pods needed to finish. Defaults to 1 (or, with parallelism alone, any pod finishing)."""
+    read_only_root_filesystem: bool = True
+    """Mount the container's root filesystem read-only (/tmp stays writable; HOME is /tmp).
+    Defaults to true; set false if your code writes elsewhere."""
+
+    def issues(self, ctx: Context) -> list[Issue]:
+        return job_issues(self)
+
+
+def cron_issues(schedule: str, key: tuple = ("schedule",)) -> list[Issue]:
+    """A standard 5-field cron line or a macro, as the CronJob controller reads it."""
+    text = schedule.strip()
+    if text in CRON_MACROS:
+        return []
+    if text.startswith(("TZ=", "CRON_TZ=")):
+        return [Issue(key, "cannot carry a time zone", schedule, fix="move the zone to `timeZone:` and keep 5 fields")]
+    fields = text.split()
+    if len(fields) != 5:
+        return [Issue(key, f"has {len(fields)} fields; cron needs 5 (minute hour day-of-month month day-of-week)", schedule,
+                      allowed=f"e.g. \"0 4 * * 0\", or {', '.join(CRON_MACROS)}", fix="write 5 space-separated fields")]
+    for value, (what, low, high, names) in zip(fields, _CRON_FIELDS):
+        for part in value.split(","):
+            match = _CRON_PART.match(part)
+            bounds = [b for b in (match.group(1).split("-") if match else []) if b not in ("*", "?")]
+            ok = match is not None and all(
+                (b.isdigit() and low <= int(b) <= high) or b.upper() in names for b in bounds)
+            if not ok:
+                return [Issue(key, f"has an invalid {what} field", value,
+                              allowed=f"*, {low}-{high}, lists (1,5), ranges (1-5) and steps (*/15)",
+                              fix=f"write the {what} as a number from {low} to {high}")]
+    return []
+
+
+def job_issues(spec: "KubernetesJobSpec") -> list[Issue]:
+    issues: list[Issue] = []
+    if spec.schedule is not None:
+        issues += cron_issues(spec.schedule)
+    try:
+        memory_mib(spec.resources.memory)
+    except ValueError:
+        issues.append(Issue(("resources", "memory"), "is not a memory quantity", spec.resources.memory,
+                            allowed="e.g. 512Mi, 4Gi, 16Gi", fix="write a number with Mi or Gi"))
+    gpu = spec.resources.gpu
+    if gpu is not None and gpu.count < 1:
+        issues.append(Issue(("resources", "gpu", "count"), "must be at least 1", gpu.count,
+                            fix="set count to 1 or more, or remove the gpu"))
+    if spec.completions is not None and spec.parallelism is not None and spec.parallelism > spec.completions:
+        issues.append(Issue(("parallelism",), f"is above completions ({spec.completions}); the extra pods would never run",
+                            spec.parallelism, fix=f"set parallelism to {spec.completions} or less"))
+    return issues
+
+
+def job_labels(spec: KubernetesJobSpec) -> dict[str, str]:
+    return {"app.kubernetes.io/name": spec.name, "app.kubernetes.io/part-of": "mlinfra",
+            "app.kubernetes.io/component": "job"}
+
+
+def job_spec(spec: KubernetesJobSpec, service_account: Any, nodes: NodeScheme) -> dict:
+    """The batch/v1 JobSpec (also a CronJob's jobTemplate.spec)."""
+    pod_security, container_security = restricted_security(spec.read_only_root_filesystem)
+    volumes, mounts, env = scratch_volumes(filesystem("custom"))
+    env = [{"name": k, "value": v} for k, v in sorted(spec.env.items())] + [e for e in env if e["name"] not in spec.env]
+    container = {
+        "name": "job",
+        "image": spec.image,
+        **({"command": spec.command} if spec.command else {}),
+        **({"args": spec.args} if spec.args else {}),
+        "env": env,
+        "resources": resources(spec.resources),
+        "volumeMounts": mounts,
+        "securityContext": container_security,
+    }
+    out = {
+        "backoffLimit": spec.backoff_limit,
+        "ttlSecondsAfterFinished": spec.ttl_seconds_after_finished,
+        # A spot preemption or node drain is not the job's fault: retry without counting it.
+        "podFailurePolicy": {"rules": [{"action": "Ignore",
+                                        "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]},
+        "template": {
+            "metadata": {"labels": job_labels(spec)},
+            "spec": {
+                "restartPolicy": "Never",
+                "serviceAccountName": service_account,
+                "automountServiceAccountToken": False,
+                "enableServiceLinks": False,
+                "securityContext": pod_security,
+                **scheduling(spec.placement, spec.resources.gpu, nodes),
+                "containers": [container],
+                "volumes": volumes,
+            },
+        },
+    }
+    for key, value in (("activeDeadlineSeconds", spec.active_deadline_seconds),
+                       ("parallelism", spec.parallelism), ("completions", spec.completions)):
+        if value is not None:
+            out[key] = value
+    return out

@@ -1,0 +1,1 @@
+"""The platform-neutral model-serving vocabulary: the model, runtimes, rollout and probes."""

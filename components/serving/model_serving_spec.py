@@ -1,0 +1,169 @@
+"""What every model server says about itself and its model, on any platform.
+
+The vocabulary Cloud Run, GKE and EKS servers share: the model to load (or the image it is
+baked into), the serving runtime, a canary of a new version, probes and secrets by reference.
+Platform specs extend `ModelServingSpec` with their own resources, scaling and rollout keys.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field
+
+from components.core.issues import Issue, one_of
+from components.core.naming import DNS_LABEL, image_tag
+from components.core.spec import Context, Spec
+from components.serving import runtimes
+
+
+class ModelSpec(Spec):
+    uri: str = Field(pattern=r"^gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/[^\s]*)?$")
+    """gs://<artifact bucket>/<path>: the directory holding one subdirectory per version."""
+    version: str = Field(pattern=r"^[A-Za-z0-9._-]{1,40}$")
+    """The version to serve: the subdirectory `<uri>/<version>/`."""
+
+    def issues(self, ctx: Context) -> list[Issue]:
+        if "," in self.uri:
+            return [Issue(("uri",), "cannot contain a comma (it ends the FUSE mount's only-dir option)", self.uri,
+                          fix="move the model to a path without commas")]
+        return []
+
+    @property
+    def bucket(self) -> str:
+        return self.uri[len("gs://"):].split("/", 1)[0]
+
+    @property
+    def prefix(self) -> str:
+        """The path inside the bucket, without slashes at either end."""
+        parts = self.uri[len("gs://"):].split("/", 1)
+        return parts[1].strip("/") if len(parts) > 1 else ""
+
+
+class ProbeSpec(Spec):
+    path: Optional[str] = None
+    """HTTP path to probe. Defaults to the runtime's health endpoint, or a TCP check."""
+    initial_delay_seconds: int = Field(0, ge=0, le=240)
+    """Seconds before the first probe. Defaults to 0."""
+    period_seconds: int = Field(10, ge=1, le=240)
+    """Seconds between probes. Defaults to 10."""
+    timeout_seconds: int = Field(5, ge=1, le=240)
+    """Seconds a probe may take; at most periodSeconds. Defaults to 5."""
+    failure_threshold: Optional[int] = Field(None, ge=1, le=1000)
+    """Failures before giving up. Defaults to 30 (startup, 60 with a GPU) or 3 (liveness)."""
+
+    def issues(self, ctx: Context) -> list[Issue]:
+        if self.timeout_seconds > self.period_seconds:
+            return [Issue(("timeoutSeconds",), f"is longer than periodSeconds ({self.period_seconds})",
+                          self.timeout_seconds, fix=f"set it to {self.period_seconds} or less")]
+        return []
+
+
+class CanarySpec(Spec):
+    percent: int = Field(ge=0, le=100)
+    """Share of traffic for the canary, 0 to 100 (0 rolls back, keeping the tagged URL)."""
+    version: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9._-]{1,40}$")
+    """The new model version (model-loading)."""
+    image: Optional[str] = None
+    """The new image (model-in-image)."""
+
+
+class SecretRef(Spec):
+    env: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """Environment variable that receives the secret."""
+    secret: str = Field(pattern=r"^[A-Za-z0-9_-]{1,255}$")
+    """Secret Manager secret ID in the stack's project (created outside the stack)."""
+    version: str = "latest"
+    """Secret version. Defaults to latest."""
+
+
+class ModelServingSpec(Spec):
+    """What every model server says about itself and its model, on any platform."""
+
+    name: str = Field(pattern=DNS_LABEL, max_length=30)
+    """Service name: lowercase letters, digits and hyphens, at most 30. Names its resources."""
+    image: Optional[str] = None
+    """Container image. Alone: model-in-image. With `runtime`: overrides the runtime's image."""
+    runtime: Optional[Literal["triton", "torchserve", "tfserving", "vllm", "custom"]] = None
+    """Serving runtime preset for model-loading."""
+    model: Optional[ModelSpec] = None
+    """The model to load from the artifact bucket (model-loading)."""
+    command: Optional[list[str]] = None
+    """Override the container entrypoint."""
+    args: Optional[list[str]] = None
+    """Override the runtime's arguments."""
+    port: Optional[int] = Field(None, ge=1, le=65535)
+    """Serving port. Defaults to the runtime's, else 8080."""
+
+    def shipping_issues(self) -> list[Issue]:
+        """How a server ships its model must be whole: an image (model-in-image), or a runtime with
+        a model to load (model-loading); `custom` brings its own image."""
+        issues: list[Issue] = []
+        image, runtime, model = self.image, self.runtime, self.model
+        if image is None and runtime is None:
+            issues.append(Issue(("image",), "a service needs an image (model-in-image) or a runtime with a model (model-loading)",
+                                fix="add `image: <registry>/<image>:<tag>`, or `runtime:` and `model: {uri, version}`"))
+        if runtime and runtime != "custom" and model is None:
+            issues.append(Issue(("model",), f"runtime {runtime} loads a model, but none is given",
+                                fix="add `model: {uri: gs://<artifact bucket>/<path>, version: \"1\"}`"))
+        if runtime == "custom" and image is None:
+            issues.append(Issue(("image",), "runtime custom needs an image", fix="add `image:`"))
+        if model is not None and runtime is None:
+            issues.append(Issue(("runtime",), "a model to load needs a runtime to serve it",
+                                allowed=one_of(runtimes.RUNTIMES), fix="add `runtime:` (custom with your own image)"))
+        return issues
+
+    def canary_issues(self, canary: Optional[CanarySpec]) -> list[Issue]:
+        """A canary changes what the service ships: the model version (model-loading) or the image."""
+        issues: list[Issue] = []
+        if canary is None:
+            return issues
+        model, image = self.model, self.image
+        if model is not None:
+            if canary.version is None:
+                issues.append(Issue(("rollout", "canary", "version"), "a canary of a loaded model needs the new model version",
+                                    fix="add `version:` with the model version to try"))
+            elif canary.version == model.version:
+                issues.append(Issue(("rollout", "canary", "version"), "is the stable version itself", canary.version,
+                                    fix=f"set a version other than {model.version}, or remove the canary"))
+            if canary.image is not None:
+                issues.append(Issue(("rollout", "canary", "image"), "a model-loading canary changes the version, not the image",
+                                    fix="remove `image:` from the canary"))
+        elif image is not None:
+            if canary.image is None:
+                issues.append(Issue(("rollout", "canary", "image"), "a canary of a model-in-image service needs the new image",
+                                    fix="add `image:` with the image to try"))
+            elif canary.image == image:
+                issues.append(Issue(("rollout", "canary", "image"), "is the stable image itself", canary.image,
+                                    fix="set a different image tag, or remove the canary"))
+            if canary.version is not None:
+                issues.append(Issue(("rollout", "canary", "version"), "a model-in-image canary changes the image, not a model version",
+                                    fix="remove `version:` from the canary and set `image:`"))
+        return issues
+
+    @property
+    def model_name(self) -> str:
+        return self.model.uri.rstrip("/").rsplit("/", 1)[-1] if self.model else self.name
+
+    @property
+    def version(self) -> str:
+        """The model version, or the image's tag for model-in-image."""
+        return self.model.version if self.model is not None else image_tag(self.image or "")
+
+    def launch(self, gpu: bool) -> runtimes.Launch:
+        """What the container runs: the runtime preset resolved against this spec."""
+        return runtimes.launch(self.runtime, image=self.image, gpu=gpu, model_name=self.model_name,
+                               version=self.model.version if self.model else None, port=self.port,
+                               args=self.args, command=self.command)
+
+    def variant(self, canary: bool):
+        """The spec as one revision or track runs it: stable, or the canary's version or image."""
+        rollout = getattr(self, "rollout")
+        updates: dict = {"rollout": type(rollout)()}
+        c = rollout.canary
+        if canary and c is not None:
+            if c.version is not None and self.model is not None:
+                updates["model"] = self.model.model_copy(update={"version": c.version})
+            if c.image is not None:
+                updates["image"] = c.image
+        return self.model_copy(update=updates)

@@ -1,0 +1,99 @@
+"""Serving runtimes: how each model server is started against a model directory (plain data).
+
+Shared by every platform that runs model servers. A preset gives the image (CPU and GPU
+builds), command, args, port and health endpoints; the model directory is where the platform
+mounts the model version from the artifact bucket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+RUNTIMES = ("triton", "torchserve", "tfserving", "vllm", "custom")
+
+
+@dataclass(frozen=True)
+class Launch:
+    image: Optional[str]
+    command: list[str]
+    args: list[str]
+    port: int
+    ready_path: Optional[str]
+    live_path: Optional[str]
+    metrics_port: Optional[int]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    name: str
+    cpu_image: Optional[str]
+    gpu_image: Optional[str]
+    port: int
+    command: tuple[str, ...]
+    args: Callable[[str, str, int], list[str]]
+    """(model name, model directory, port) -> args."""
+    ready_path: Callable[[str], Optional[str]]
+    live_path: Callable[[str], Optional[str]]
+    metrics_port: Optional[int]
+    needs_gpu: bool = False
+    public_registry: bool = True
+    """The default image is on Docker Hub, which Cloud Run can pull; nvcr.io is not."""
+
+
+PRESETS: dict[str, Runtime] = {
+    "triton": Runtime(
+        "triton", "nvcr.io/nvidia/tritonserver:24.10-py3", "nvcr.io/nvidia/tritonserver:24.10-py3", 8000,
+        ("tritonserver",),
+        lambda name, path, port: [f"--model-repository={path.rsplit('/', 2)[0]}", f"--http-port={port}",
+                                  "--allow-grpc=false", "--strict-readiness=true"],
+        lambda name: "/v2/health/ready", lambda name: "/v2/health/live", 8002,
+        public_registry=False,
+    ),
+    "torchserve": Runtime(
+        "torchserve", "pytorch/torchserve:0.12.0-cpu", "pytorch/torchserve:0.12.0-gpu", 8080,
+        ("torchserve",),
+        lambda name, path, port: ["--start", "--foreground", "--model-store", path, "--models", "all",
+                                  "--disable-token-auth", "--ncs"],
+        lambda name: "/ping", lambda name: "/ping", 8082,
+    ),
+    "tfserving": Runtime(
+        "tfserving", "tensorflow/serving:2.18.0", "tensorflow/serving:2.18.0-gpu", 8501,
+        ("tensorflow_model_server",),
+        lambda name, path, port: [f"--model_name={name}", f"--model_base_path={path.rsplit('/', 1)[0]}",
+                                  f"--rest_api_port={port}", "--port=8500"],
+        lambda name: f"/v1/models/{name}", lambda name: f"/v1/models/{name}", None,
+    ),
+    "vllm": Runtime(
+        "vllm", None, "vllm/vllm-openai:v0.8.5", 8000,
+        ("python3", "-m", "vllm.entrypoints.openai.api_server"),
+        lambda name, path, port: ["--model", path, "--served-model-name", name, "--port", str(port)],
+        lambda name: "/health", lambda name: "/health", 8000,
+        needs_gpu=True,
+    ),
+}
+
+
+def model_dir(model_name: str, version: str) -> str:
+    """Where a model version is mounted: `/models/<name>/<version>` (the layout every preset reads)."""
+    return f"/models/{model_name}/{version}"
+
+
+def launch(runtime: Optional[str], *, image: Optional[str], gpu: bool, model_name: str,
+           version: Optional[str], port: Optional[int], args: Optional[list[str]],
+           command: Optional[list[str]]) -> Launch:
+    """Resolve what the container runs. Explicit `image`, `port`, `args`, `command` win."""
+    preset = PRESETS.get(runtime or "custom")
+    if preset is None:  # custom, or model-in-image without a runtime
+        return Launch(image, list(command or []), list(args or []), port or 8080, None, None, None)
+    path = model_dir(model_name, version or "0")
+    chosen_port = port or preset.port
+    return Launch(
+        image=image or (preset.gpu_image if gpu else preset.cpu_image),
+        command=list(command) if command is not None else list(preset.command),
+        args=list(args) if args is not None else preset.args(model_name, path, chosen_port),
+        port=chosen_port,
+        ready_path=preset.ready_path(model_name),
+        live_path=preset.live_path(model_name),
+        metrics_port=preset.metrics_port,
+    )

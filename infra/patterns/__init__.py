@@ -1,0 +1,1 @@
+"""The patterns: the registry, the couplings they check, and one file per pattern."""

@@ -1,0 +1,104 @@
+"""What every pattern builds first and last: the stack's labels on every child, the project
+APIs, the network, the data lake and artifact buckets, the image repository, and the triggers.
+Each pattern's component (serverless, kubernetes, ...) adds its workloads in between; services
+are built through the serving-platform registry (`serve`), so no pattern names a platform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence
+
+import pulumi
+
+from components.core.component import Component
+from components.core.labels import labels_transformation
+from components.core.naming import dns_name
+from components.gcp.artifactregistry.artifact_registry import ArtifactRegistry, ArtifactRegistryArgs
+from components.gcp.functions.cloud_function_spec import CloudFunctionSpec
+from components.gcp.functions.trigger_set import APIS as TRIGGER_APIS
+from components.gcp.functions.trigger_set import TriggerSet, TriggerSetArgs
+from components.gcp.network.network import Network, NetworkArgs
+from components.gcp.network.network_spec import NetworkSpec
+from components.gcp.projects.project_services import ProjectServices, ProjectServicesArgs
+from components.gcp.storage.storage import Storage, StorageArgs
+from components.gcp.storage.storage_spec import StorageSpec
+from infra.platforms.registry import PLATFORMS
+
+
+@dataclass(frozen=True, kw_only=True)
+class PatternArgs:
+    project: str
+    region: str
+    stack: str
+    environment: str
+    labels: Mapping[str, str]
+    """Applied to every labelled resource below the platform."""
+    network: NetworkSpec = field(default_factory=NetworkSpec)
+    storage: StorageSpec = field(default_factory=StorageSpec)
+    triggers: Sequence[CloudFunctionSpec] = ()
+    """Event-driven functions. Defaults to none."""
+    services: Sequence[Any] = ()
+    """Model servers, each on its `platform`. Defaults to none."""
+    source_root: Path = Path(".")
+    """The directory trigger sources are relative to (the project root). Defaults to the working directory."""
+
+    @property
+    def prod(self) -> bool:
+        return self.environment == "prod"
+
+
+class PatternComponent(Component):
+    """A pattern's top component. Children built here: apis, network, storage, images; call
+    `serve()` for the services, `build_triggers()` after the workloads, and merge
+    `common_outputs()` into the outputs.
+
+    Labels are applied with the `transformations` option, not the newer `transforms`: a
+    transformation runs in this process, so `pulumi up` and the offline plan label alike;
+    `transforms` run through the engine's callback server, which Pulumi's mock monitor does not
+    call, so the offline plan would show resources without the labels `pulumi up` sets.
+    """
+
+    def __init__(self, type_: str, name: str, args: PatternArgs, apis: Sequence[str],
+                 opts: Optional[pulumi.ResourceOptions] = None, proxy_only_subnet: bool = False):
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+            transformations=[labels_transformation(args.labels)]))
+        super().__init__(type_, name, opts)
+        self.args = args
+        self.apis = ProjectServices(f"{name}-apis", ProjectServicesArgs(
+            apis=tuple(apis) + (TRIGGER_APIS if args.triggers else ()), project=args.project), opts=self.child())
+        self.after_apis = self.child(depends_on=self.apis.resources)
+        self.network = Network(f"{name}-network", NetworkArgs(
+            spec=args.network, region=args.region, flow_logs=args.prod, proxy_only_subnet=proxy_only_subnet),
+            opts=self.after_apis)
+        self.storage = Storage(f"{name}-storage", StorageArgs(
+            spec=args.storage, project=args.project, stack=args.stack, region=args.region, protect=args.prod),
+            opts=self.after_apis)
+        self.images = ArtifactRegistry(f"{name}-images", ArtifactRegistryArgs(
+            repository_id=dns_name("mlinfra", args.stack), location=args.region,
+            immutable_tags=args.prod, protect=args.prod), opts=self.after_apis)
+        self.triggers: Optional[TriggerSet] = None
+        self.services: dict[str, Any] = {}
+
+    def serve(self) -> dict[str, Any]:
+        """Build every service through its platform's builder (infra/platforms/)."""
+        self.services = {spec.name: PLATFORMS[spec.platform].build()(self, spec) for spec in self.args.services}
+        return self.services
+
+    def build_triggers(self) -> Optional[TriggerSet]:
+        args = self.args
+        if args.triggers:
+            self.triggers = TriggerSet(f"{self.name}-fn", TriggerSetArgs(
+                triggers=args.triggers, project=args.project, region=args.region, stack=args.stack,
+                source_root=args.source_root, network_id=self.network.network_id,
+                subnetwork_id=self.network.subnetwork_id, buckets=self.storage.buckets,
+                egress=args.network.egress), opts=self.after_apis)
+        return self.triggers
+
+    def common_outputs(self) -> dict[str, Any]:
+        return {
+            "trigger_urls": self.triggers.urls if self.triggers else {},
+            "buckets": {role: b.bucket_name for role, b in self.storage.buckets.items()},
+            "image_repository": self.images.url,
+            "network": self.network.network_name,
+        }

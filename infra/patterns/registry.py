@@ -1,0 +1,96 @@
+"""The pattern registry: what each pattern allows in a stack file, the couplings it checks, and
+what builds it.
+
+Builders are `module:Class` and imported only when their pattern is selected, so a stack pays
+the import cost of its own pattern's providers and no other's. A new pattern is one entry here
+and one file beside this one; nothing else in the code names a pattern.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from infra.patterns import couplings
+
+
+@dataclass(frozen=True)
+class Pattern:
+    name: str
+    summary: str
+    sections: frozenset[str]
+    """The optional sections (`services`, `cluster`, ...) a stack of this pattern may have."""
+    platforms: tuple[str, ...]
+    """Serving platforms its services may use; the first is the default of a service without `platform`."""
+    builder: Optional[str]
+    """`module:Class` of the pattern's component; None while the pattern is not built."""
+    providers: frozenset[str]
+    """Provider submodules the pattern may import (checked by the tests and the benchmark)."""
+    couplings: tuple[Callable, ...] = ()
+    """Rules over several sections at once (infra/patterns/couplings.py)."""
+    requires_cluster: bool = False
+    tracking_issue: Optional[str] = None
+
+    @property
+    def built(self) -> bool:
+        return self.builder is not None
+
+    @property
+    def default_platform(self) -> str:
+        return self.platforms[0]
+
+    def component(self) -> type:
+        module, name = self.builder.split(":")
+        return getattr(importlib.import_module(module), name)
+
+
+_GCP_BASE = frozenset({"pulumi_gcp.artifactregistry", "pulumi_gcp.cloudfunctionsv2", "pulumi_gcp.cloudrunv2",
+                       "pulumi_gcp.cloudscheduler", "pulumi_gcp.compute", "pulumi_gcp.projects", "pulumi_gcp.pubsub",
+                       "pulumi_gcp.secretmanager", "pulumi_gcp.serviceaccount", "pulumi_gcp.storage"})
+
+PATTERNS: dict[str, Pattern] = {
+    "serverless": Pattern(
+        "serverless",
+        "Cloud Run model servers (GPU optional) and Cloud Functions triggers; scales to zero.",
+        frozenset({"services", "triggers"}), ("cloudrun",),
+        "infra.patterns.serverless:Serverless", _GCP_BASE,
+        couplings=(couplings.models_in_artifact_bucket,),
+    ),
+    "kubernetes": Pattern(
+        "kubernetes",
+        "GKE with CPU, GPU and spot node pools, autoscalers, model servers and jobs.",
+        frozenset({"cluster", "services", "jobs", "triggers"}), ("gke",),
+        "infra.patterns.kubernetes:Kubernetes",
+        _GCP_BASE | {"pulumi_gcp.container", "pulumi_kubernetes.apiextensions", "pulumi_kubernetes.apiregistration",
+                     "pulumi_kubernetes.apps", "pulumi_kubernetes.autoscaling", "pulumi_kubernetes.batch",
+                     "pulumi_kubernetes.core", "pulumi_kubernetes.meta", "pulumi_kubernetes.networking",
+                     "pulumi_kubernetes.policy", "pulumi_kubernetes.rbac"},
+        couplings=(couplings.cluster_needed, couplings.gke_names_fit, couplings.placement_on_pools,
+                   couplings.models_in_artifact_bucket),
+        requires_cluster=True,
+    ),
+    "dataflow": Pattern(
+        "dataflow",
+        "Batch and streaming Dataflow pipelines with their Pub/Sub topics, buckets and sinks.",
+        frozenset({"pipelines", "triggers"}), ("cloudrun",), None, frozenset(),
+        tracking_issue="a later issue",
+    ),
+    "hybrid": Pattern(
+        "hybrid",
+        "A real-time path (services) beside a batch path (jobs, pipelines), wired by triggers.",
+        frozenset({"cluster", "services", "jobs", "pipelines", "triggers"}), ("gke", "cloudrun"), None, frozenset(),
+        tracking_issue="a later issue",
+    ),
+}
+
+# Every section some pattern allows; each pattern allows a subset.
+OPTIONAL_SECTIONS = ("cluster", "services", "jobs", "pipelines", "triggers")
+
+
+def patterns_allowing(section: str) -> list[str]:
+    return [p.name for p in PATTERNS.values() if section in p.sections]
+
+
+def patterns_serving_on(platform: str) -> list[str]:
+    return [p.name for p in PATTERNS.values() if platform in p.platforms and p.built]

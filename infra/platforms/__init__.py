@@ -1,0 +1,1 @@
+"""Serving platforms: the registry and one builder per platform."""

@@ -1,0 +1,19 @@
+"""Builds a service with `platform: gke` inside a pattern that has a cluster: a GKE model server
+in its own namespace, routed at `/<service>/` on the stack's internal Gateway."""
+
+from __future__ import annotations
+
+from components.core.naming import dns_name
+from components.gcp.gke.gke_model_server import GkeModelServer, GkeModelServerArgs
+from components.gcp.gke.gke_service_spec import GkeServiceSpec
+from components.gcp.network.network_spec import GOOGLE_LB_RANGES
+
+
+def build(pattern, spec: GkeServiceSpec) -> GkeModelServer:
+    args = pattern.args
+    return GkeModelServer(f"{pattern.name}-svc-{spec.name}", GkeModelServerArgs(
+        spec=spec, project=args.project, namespace=dns_name("ml", spec.name), provider=pattern.cluster.provider,
+        model_bucket=pattern.storage.artifacts, workload_pool=pattern.cluster.workload_pool,
+        gateway=pattern.gateway_ref, path_prefix=f"/{spec.name}", environment=args.environment,
+        # The Gateway's proxies connect from Google's ranges and, for a regional Gateway, the proxy-only subnet.
+        lb_source_ranges=GOOGLE_LB_RANGES + (args.network.proxy_only_cidr,)), opts=pattern.on_cluster)
