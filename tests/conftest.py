@@ -8,10 +8,12 @@ a Recording of every registration (type, name, inputs, parent, ...) with finders
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import pytest
+from hypothesis import settings
 
 from infra import engine
 from infra.stackfile import find_project, read_stack_config, to_engine_config
@@ -69,3 +71,11 @@ def pytest_terminal_summary(terminalreporter):
     if line:
         terminalreporter.write_sep("-", "fuzz")
         terminalreporter.write_line(line)
+
+
+# Fuzzing profiles (tests/test_fuzz.py): `ci` runs the full case counts and is what CI runs
+# (.ci/run sets CI=true); `quick` runs a quarter of them for a fast local loop. Choose with
+# HYPOTHESIS_PROFILE=ci|quick.
+settings.register_profile("ci", max_examples=100)
+settings.register_profile("quick", max_examples=25)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "quick"))

@@ -64,8 +64,10 @@ def fuzz_summary() -> Optional[str]:
 
 def _settings(n: int, shrink: bool = True) -> settings:
     """Derandomized (the same cases on every run and machine), no example database, no deadline;
-    `shrink=False` where each case runs the program, so a failure is reported at once."""
+    `shrink=False` where each case runs the program, so a failure is reported at once. `n` is the
+    count under the `ci` profile; the profile loaded in tests/conftest.py scales it."""
     phases = (Phase.explicit, Phase.generate) + ((Phase.shrink,) if shrink else ())
+    n = max(1, n * settings.default.max_examples // 100)
     return settings(max_examples=n, deadline=None, derandomize=True, database=None, print_blob=False, phases=phases,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.filter_too_much, HealthCheck.large_base_example])
@@ -94,6 +96,14 @@ def validate(values: dict[str, Any], stack: str) -> Optional[ConfigError]:
         return error
     FUZZ_COUNTS["validated"] += 1
     return None
+
+
+def validate_and_plan(values: dict[str, Any], stack: str) -> None:
+    """Valid implies plans: a stack file that validates also plans, to completion, without error."""
+    if validate(values, stack) is None:
+        recording = run_config(values, stack=stack)
+        assert len(recording) > 1 and recording.outputs, "a valid stack planned nothing"
+        FUZZ_COUNTS["planned"] += 1
 
 
 def assert_names_keys(error: ConfigError, values: dict[str, Any]) -> None:
@@ -350,9 +360,9 @@ def mutation_cases(draw, max_ops: int = 4) -> tuple[str, tuple]:
 # crashes validation (ValueError / OSError from Path.resolve).
 @example(case=("dev", (("set", ("mlinfra:triggers", 0, "source"), "\x00"),)))
 @example(case=("prod", (("set", ("mlinfra:triggers", 1, "source"), "x" * 256),)))
-def test_mutated_stack_files_validate_or_name_every_key(case):
+def test_mutated_stack_files_validate_and_plan_or_name_every_key(case):
     stack, ops = case
-    validate(mutated(stack, ops), stack)
+    validate_and_plan(mutated(stack, ops), stack)
 
 
 # --- an unknown key is reported where it is ---------------------------------------------------
@@ -583,8 +593,8 @@ def schema_configs(draw) -> dict[str, Any]:
 
 @_settings(1000)
 @given(values=schema_configs())
-def test_schema_shaped_configs_validate_or_name_every_key(values):
-    validate(values, FUZZ_STACK)
+def test_schema_shaped_configs_validate_and_plan_or_name_every_key(values):
+    validate_and_plan(values, FUZZ_STACK)
 
 
 # --- (c) raw stack-file text ------------------------------------------------------------------

@@ -17,7 +17,7 @@ from components.gcp.gke.cluster_spec import KUBERNETES_MINOR
 from infra.errors import ConfigError, key_path
 from infra.plan import Plan, kubernetes_objects, write_manifests
 from tests.conftest import ROOT, run_stack, stack_config
-from tests.test_config_validation import load
+from tests.infra.test_config import load
 
 K8S_STACKS = ["k8s-dev", "k8s-prod"]
 # Custom resources have no schema in kubernetes-validate; their fields are asserted below.

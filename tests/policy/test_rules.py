@@ -226,7 +226,7 @@ def test_strict_plan_passes_with_a_written_waiver_and_shows_it(project_copy):
 
 
 def test_rejects_a_waiver_of_an_unknown_rule_or_without_a_real_reason():
-    from tests.test_config_validation import errors, with_keys
+    from tests.infra.test_config import errors, with_keys
 
     found = errors(with_keys(waivers=[{"rule": "MLI-GKE-0006", "reason": "we really need this exception"}]))
     assert found[0][0] == "mlinfra:waivers[0].rule" and "did you mean MLI-GKE-006?" in found[0][1]
