@@ -54,13 +54,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "schema":
-        from infra.config import json_schema
         from infra import reference
 
         if args.update_readme:
             args.update_readme.write_text(reference.replace_in(args.update_readme.read_text()))
             return EXIT_OK
-        text = reference.markdown() + "\n" if args.markdown else json.dumps(json_schema(), indent=2) + "\n"
+        text = reference.markdown() + "\n" if args.markdown else json.dumps(reference.json_schema(), indent=2) + "\n"
         if args.out:
             args.out.write_text(text)
         else:

@@ -182,7 +182,7 @@ def rules(config: MlinfraConfig, *, project: str, region: str, stack: str, root:
                   extra={"bucket_roles": BUCKET_ROLES})
     issues = validate(config, ctx)
     for coupling in pattern.couplings:
-        issues += coupling(config, ctx)
+        issues += coupling(config, ctx, pattern)
     return issues
 
 
@@ -226,28 +226,3 @@ def from_pulumi() -> StackConfig:
     except OSError:
         file = f"Pulumi.{stack}.yaml"
     return load(values, stack=stack, file=file, root=root)
-
-
-def json_schema() -> dict[str, Any]:
-    """JSON Schema of the `config:` block of a stack file, for editor autocomplete."""
-    from infra.reference import describe_schema
-
-    inner = describe_schema(MlinfraConfig.model_json_schema(by_alias=True), MlinfraConfig)
-    defs = inner.pop("$defs", {})
-    properties = {f"{NAMESPACE}:{k}": v for k, v in inner["properties"].items()}
-    properties["gcp:project"] = {"type": "string", "description": "Google Cloud project ID."}
-    properties["gcp:region"] = {"type": "string", "description": "Google Cloud region, e.g. us-central1."}
-    required = [f"{NAMESPACE}:{k}" for k in inner.get("required", [])] + ["gcp:project", "gcp:region"]
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "mlinfra stack file",
-        "type": "object",
-        "properties": {
-            "config": {"type": "object", "properties": properties, "required": required,
-                       "additionalProperties": True},
-            "environment": {"description": "Pulumi ESC environments (not resolved by the offline plan)."},
-            "encryptionsalt": {"type": "string"},
-            "secretsprovider": {"type": "string"},
-        },
-        "$defs": defs,
-    }

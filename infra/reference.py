@@ -10,6 +10,9 @@ from pydantic import BaseModel
 from pydantic._internal._docs_extraction import extract_docstrings_from_cls
 from pydantic_core import PydanticUndefined
 
+from infra import config
+from infra.config import MlinfraConfig
+
 START, END = "<!-- reference:start -->", "<!-- reference:end -->"
 RULES_START, RULES_END = "<!-- rules:start -->", "<!-- rules:end -->"
 
@@ -145,8 +148,6 @@ def rows(model: type[BaseModel], prefix: str) -> Iterator[tuple[str, str, str, s
 
 
 def markdown() -> str:
-    from infra.config import MlinfraConfig
-
     lines = ["| key | type | default | what it does |", "|---|---|---|---|",
              "| `gcp:project` | str | required | The Google Cloud project (the provider's own key). |",
              "| `gcp:region` | str | required | The region of every regional resource (the provider's own key). |"]
@@ -172,3 +173,26 @@ def _between(text: str, start: str, end: str, body: str) -> str:
 def replace_in(text: str) -> str:
     """The README with its generated tables (stack keys, guardrail rules) rebuilt."""
     return _between(_between(text, START, END, markdown()), RULES_START, RULES_END, rules_markdown())
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of the `config:` block of a stack file, for editor autocomplete."""
+    inner = describe_schema(MlinfraConfig.model_json_schema(by_alias=True), MlinfraConfig)
+    defs = inner.pop("$defs", {})
+    properties = {f"{config.NAMESPACE}:{k}": v for k, v in inner["properties"].items()}
+    properties["gcp:project"] = {"type": "string", "description": "Google Cloud project ID."}
+    properties["gcp:region"] = {"type": "string", "description": "Google Cloud region, e.g. us-central1."}
+    required = [f"{config.NAMESPACE}:{k}" for k in inner.get("required", [])] + ["gcp:project", "gcp:region"]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "mlinfra stack file",
+        "type": "object",
+        "properties": {
+            "config": {"type": "object", "properties": properties, "required": required,
+                       "additionalProperties": True},
+            "environment": {"description": "Pulumi ESC environments (not resolved by the offline plan)."},
+            "encryptionsalt": {"type": "string"},
+            "secretsprovider": {"type": "string"},
+        },
+        "$defs": defs,
+    }

@@ -79,3 +79,35 @@ def pytest_terminal_summary(terminalreporter):
 settings.register_profile("ci", max_examples=100)
 settings.register_profile("quick", max_examples=25)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "quick"))
+
+
+class CliPlan:
+    """What `mlinfra plan --stack S --strict --json F --k8s-out D` printed and wrote."""
+
+    def __init__(self, stack: str, directory: Path):
+        import json
+        import subprocess
+        import sys
+
+        self.stack = stack
+        self.json_path = directory / f"{stack}.json"
+        self.manifests = directory / f"{stack}-manifests"
+        done = subprocess.run([sys.executable, "-m", "infra.cli", "plan", "--stack", stack, "--strict",
+                               "--json", str(self.json_path), "--k8s-out", str(self.manifests)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+        self.returncode, self.stdout, self.stderr = done.returncode, done.stdout, done.stderr
+        self.preview = json.loads(self.json_path.read_text()) if self.json_path.is_file() else None
+
+
+@pytest.fixture(scope="session")
+def cli_plan(tmp_path_factory) -> Callable[[str], CliPlan]:
+    """Each stack planned through the CLI once per test session, for every test that reads the
+    CLI's output (its text, the preview JSON, the manifests)."""
+    directory = tmp_path_factory.mktemp("cli-plans")
+    plans: dict[str, CliPlan] = {}
+
+    def get(stack: str) -> CliPlan:
+        if stack not in plans:
+            plans[stack] = CliPlan(stack, directory)
+        return plans[stack]
+    return get

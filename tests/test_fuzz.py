@@ -38,7 +38,7 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from components.core.issues import format_path
-from infra import cli, config
+from infra import cli, config, reference
 from infra.engine import STACK_TYPE, Recording
 from infra.errors import ConfigError, key_path
 from infra.patterns.registry import PATTERNS
@@ -75,7 +75,7 @@ def _settings(n: int, shrink: bool = True) -> settings:
 
 # --- the contract -----------------------------------------------------------------------------
 
-SCHEMA = config.json_schema()
+SCHEMA = reference.json_schema()
 CONFIG_SCHEMA = SCHEMA["properties"]["config"]
 DEFS = SCHEMA["$defs"]
 SCHEMA_KEYS = set(CONFIG_SCHEMA["properties"])

@@ -3,7 +3,7 @@
 A spec's own rules sit beside the spec (components/...); these need two sections at once: a
 workload's GPU and spot placement against the cluster's pools, a model's URI against the stack's
 artifact bucket, the names the cluster component gives GKE. Each is `(config, ctx) -> issues`
-with paths from the top of the `mlinfra:` namespace. No provider import.
+with paths from the top of the `mlinfra:` namespace, given the pattern that runs it. No provider import.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from components.core.issues import Issue
 from components.core.spec import Context
 from components.gcp.gke.cluster_spec import cluster_name_issues, offered_gpus, spot_pools
 from components.gcp.storage.storage_spec import bucket_names
+from infra.platforms.registry import PLATFORMS
 
 ROOT = "mlinfra"
 """The name of every pattern's top component; children are named from it."""
@@ -21,12 +22,8 @@ CLUSTER = f"{ROOT}-gke"
 """The resource name of the stack's GKE cluster component (its pools are `<CLUSTER>-<pool>`)."""
 
 
-def cluster_needed(config: Any, ctx: Context) -> list[Issue]:
+def cluster_needed(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
     """A cluster section when the pattern requires one or a workload runs on it."""
-    from infra.patterns.registry import PATTERNS
-    from infra.platforms.registry import PLATFORMS
-
-    pattern = PATTERNS[config.pattern]
     needs = [s for s in config.services if PLATFORMS[s.platform].needs_cluster] + list(config.jobs)
     if config.cluster is None and (pattern.requires_cluster or needs):
         return [Issue(("cluster",), f"the {config.pattern} pattern needs a cluster for its services on gke and jobs",
@@ -34,20 +31,18 @@ def cluster_needed(config: Any, ctx: Context) -> list[Issue]:
     return []
 
 
-def gke_names_fit(config: Any, ctx: Context) -> list[Issue]:
+def gke_names_fit(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
     """GKE's 40-character names for the cluster and its pools, as the cluster component derives them."""
     if config.cluster is None:
         return []
     return [i.under("cluster") for i in cluster_name_issues(CLUSTER, config.cluster)]
 
 
-def placement_on_pools(config: Any, ctx: Context) -> list[Issue]:
+def placement_on_pools(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
     """A cluster workload must fit some node: its GPU type offered, a spot pool when it requires one."""
     cluster = config.cluster
     if cluster is None:
         return []
-    from infra.platforms.registry import PLATFORMS
-
     workloads = [(("services", i), s) for i, s in enumerate(config.services) if PLATFORMS[s.platform].needs_cluster]
     workloads += [(("jobs", i), j) for i, j in enumerate(config.jobs)]
     offered = offered_gpus(cluster)
@@ -64,7 +59,7 @@ def placement_on_pools(config: Any, ctx: Context) -> list[Issue]:
     return issues
 
 
-def models_in_artifact_bucket(config: Any, ctx: Context) -> list[Issue]:
+def models_in_artifact_bucket(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
     """Model-loading services mount their model from the stack's artifact bucket."""
     artifacts = bucket_names(config.storage, ctx.project, ctx.stack)["artifacts"]
     issues = []

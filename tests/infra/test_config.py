@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import pytest
 
-from infra import config
+from infra import config, reference
 from infra.errors import ConfigError, key_path
 from tests.conftest import BASE_CONFIG, PROJECT, STACKS, run_config, stack_config
 from infra.engine import Recording
@@ -247,7 +247,7 @@ def test_on_stays_a_key_as_in_pulumis_yaml_reader():
 
 
 def test_schema_lists_every_key_for_editors():
-    schema = config.json_schema()
+    schema = reference.json_schema()
     keys = schema["properties"]["config"]["properties"]
     assert {"mlinfra:pattern", "mlinfra:services", "mlinfra:triggers", "gcp:project", "gcp:region"} <= set(keys)
     assert schema["$defs"]["CloudRunServiceSpec"]["additionalProperties"] is False

@@ -1,8 +1,9 @@
 """A stack imports the provider submodules of its own pattern and no others.
 
-Provider packages register every submodule lazily; a root package (`pulumi_kubernetes`, whose
-schema the stack file shares) costs ~25 ms and loads nothing until touched, so the check is
-on submodules, and a GCP stack must not load `pulumi_aws` at all."""
+Provider packages register every submodule lazily, so the check is on modules really loaded.
+What `pulumi up` runs (the program, before and while registering) must not pay for what the
+pattern does not use: a serverless stack loads no Kubernetes module and no policy code, and a
+GCP stack never loads `pulumi_aws`."""
 
 from __future__ import annotations
 
@@ -15,23 +16,39 @@ import pytest
 from infra.patterns.registry import PATTERNS
 from tests.conftest import ROOT, STACKS, stack_config
 
-PLAN_AND_LIST = """
+# Run the program exactly as `pulumi up` does (no guardrails: the offline plan judges those after).
+RUN_AND_LIST = """
 import json, sys
 from infra import engine
-from infra.plan import plan_stack
-from infra.stackfile import find_project
-plan_stack(find_project(), sys.argv[1])
-print(json.dumps(engine.provider_modules()))
+from infra.stackfile import find_project, read_stack_config, to_engine_config
+project = find_project()
+values, secrets = to_engine_config(read_stack_config(project.stack_file(sys.argv[1])))
+engine.run(project.main, project=project.name, stack=sys.argv[1], config=values, secret_keys=secrets, cwd=project.root)
+loaded = [m for m, mod in sys.modules.items() if type(mod).__name__ != "_LazyModule"]
+print(json.dumps({"providers": engine.provider_modules(), "loaded": loaded}))
 """
+
+
+def program_modules(stack: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", RUN_AND_LIST, stack], cwd=ROOT, capture_output=True, text=True,
+                          timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_a_stack_imports_only_its_patterns_provider_submodules(stack):
-    done = subprocess.run([sys.executable, "-c", PLAN_AND_LIST, stack], cwd=ROOT, capture_output=True, text=True,
-                          timeout=180)
-    assert done.returncode == 0, done.stderr[-2000:]
-    imported = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    found = program_modules(stack)
+    imported = set(found["providers"])
     pattern = PATTERNS[stack_config(stack)["mlinfra:pattern"]]
     assert not any(m.split(".")[0] == "pulumi_aws" for m in imported)
     submodules = {m for m in imported if "." in m}
     assert submodules <= pattern.providers, f"unexpected: {sorted(submodules - pattern.providers)}"
+    assert not any(m == "policy" or m.startswith(("policy.", "pulumi_policy")) for m in found["loaded"]), \
+        "the program loads the guardrails' code, which only the plan and the policy pack need"
+
+
+@pytest.mark.parametrize("stack", [s for s in STACKS if stack_config(s)["mlinfra:pattern"] == "serverless"])
+def test_a_serverless_stack_loads_no_kubernetes_module_at_all(stack):
+    loaded = program_modules(stack)["loaded"]
+    assert [m for m in loaded if m.startswith("pulumi_kubernetes")] == []

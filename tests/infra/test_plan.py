@@ -14,7 +14,7 @@ import pytest
 from infra import engine
 from infra.mocks import UnknownInvoke
 from infra.plan import Plan, preview_json, render_tree
-from tests.conftest import ROOT, run_component, run_stack, stack_config
+from tests.conftest import ROOT, STACKS, run_component, run_stack, stack_config
 
 
 def cli(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -64,14 +64,22 @@ def test_fails_loudly_on_an_invoke_the_plan_has_no_answer_for():
         run_component(lambda: gcp.organizations.get_billing_account(display_name="x"))
 
 
-def test_cli_plan_writes_preview_json_and_exits_zero(tmp_path):
-    out = tmp_path / "plan.json"
-    done = cli("plan", "--stack", "dev", "--json", str(out))
+def test_cli_plan_writes_preview_json_and_exits_zero(cli_plan):
+    done = cli_plan("dev")
     assert done.returncode == 0, done.stderr
     expected = len(run_stack("dev").custom())
     assert f"Resources: {expected} cloud resources to create" in done.stdout
-    doc = json.loads(out.read_text())
-    assert any(s["newState"]["type"] == "gcp:cloudscheduler/job:Job" for s in doc["steps"])
+    assert any(s["newState"]["type"] == "gcp:cloudscheduler/job:Job" for s in done.preview["steps"])
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stack_plans_through_the_cli_under_strict_with_the_urns_of_the_program(stack, cli_plan):
+    done = cli_plan(stack)
+    assert done.returncode == 0, done.stderr
+    default_providers = {s["urn"] for s in done.preview["steps"]
+                         if s["newState"]["type"].startswith("pulumi:providers:") and "::default_" in s["urn"]}
+    planned = {s["urn"] for s in done.preview["steps"]} - default_providers
+    assert planned == {r.urn for r in run_stack(stack).registrations}
 
 
 @pytest.fixture

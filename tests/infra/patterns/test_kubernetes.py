@@ -48,11 +48,10 @@ def test_rendered_manifests_pass_strict_schema_validation_for_the_clusters_kuber
     assert validated >= 10
 
 
-def test_cli_writes_one_manifest_file_per_object(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "infra.cli", "plan", "--stack", "k8s-dev", "--quiet",
-                           "--k8s-out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=180)
+def test_cli_writes_one_manifest_file_per_object(cli_plan):
+    done = cli_plan("k8s-dev")
     assert done.returncode == 0, done.stderr
-    files = sorted(p.name for p in tmp_path.iterdir())
+    files = sorted(p.name for p in done.manifests.iterdir())
     assert "deployment-ml-summarizer-summarizer-stable.yaml" in files
     assert f"wrote {len(files)} Kubernetes manifests" in done.stdout
 
