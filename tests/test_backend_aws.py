@@ -208,3 +208,17 @@ def test_a_narrower_tls_statement_does_not_count_as_tls_only():
     assert denies_insecure_transport({"Statement": [dict(statement, Resource=[arn, f"{arn}/*"])]}, arn)
     assert not denies_insecure_transport({"Statement": dict(statement, Resource=[arn, f"{arn}/*"],
                                                              Effect="Allow")}, arn)
+
+
+def test_names_the_requirements_file_when_the_backend_packages_are_missing(aws, capsys, monkeypatch):
+    import sys
+
+    import infra.backend
+
+    monkeypatch.delitem(sys.modules, "infra.backend.aws")
+    monkeypatch.delattr(infra.backend, "aws")
+    monkeypatch.setitem(sys.modules, "boto3", None)  # as if requirements-backend.txt was never installed
+    code, _, err = init(capsys)
+    assert code == 1
+    assert err.startswith("mlinfra backend init --cloud aws needs boto3 (missing: boto3).")
+    assert "fix: .venv/bin/pip install -r requirements-backend.txt" in err
