@@ -174,3 +174,19 @@ def test_names_the_eu_key_ring_in_the_europe_kms_location(gcs, kms, capsys):
     code, out, _ = run_cli(capsys, "--cloud", "gcp", "--bucket", "acme-state", "--project", "acme-ml",
                            "--location", "EU")
     assert code == 0 and "gcpkms://projects/acme-ml/locations/europe/keyRings/pulumi/cryptoKeys/" in out
+
+
+def test_refuses_a_name_someone_else_takes_between_the_look_up_and_the_create(gcs, monkeypatch, capsys):
+    class RacingKms(FakeKmsClient):
+        def create_key_ring(self, request):
+            gcs.create_bucket("acme-state")  # another creator wins the name while init runs its first step
+            return super().create_key_ring(request)
+
+    fake = RacingKms()
+    from google.cloud import kms as kms_module
+
+    monkeypatch.setattr(kms_module, "KeyManagementServiceClient", lambda: fake)
+    code, out, err = init(capsys)
+    assert code == 1 and "Traceback" not in err
+    assert err.startswith("mlinfra backend init: the bucket name acme-state is taken by another project")
+    assert "fix: choose another --bucket name" in err
