@@ -1,4 +1,4 @@
-"""`mlinfra`: plan a stack offline, validate a stack file, print the stack-file schema.
+"""`mlinfra`: plan a stack offline, validate a stack file, print the stack-file schema, set up the state backend.
 
 User errors are printed without a traceback; set MLINFRA_DEBUG=1 to see one.
 """
@@ -38,6 +38,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     schema.add_argument("--update-readme", type=Path, metavar="README",
                         help="rewrite the reference table between the markers of this README")
 
+    backend = sub.add_parser("backend", help="bootstrap the Pulumi state backend: a hardened bucket and a KMS key")
+    backend_sub = backend.add_subparsers(dest="backend_command", required=True)
+    init = backend_sub.add_parser("init", help="create (idempotently) the state bucket and the secrets-provider key, "
+                                               "then print the `pulumi login` and `--secrets-provider` lines")
+    init.add_argument("--cloud", required=True, choices=["aws", "gcp"])
+    init.add_argument("--bucket", required=True, help="the state bucket's name (global on both clouds)")
+    init.add_argument("--region", help="AWS region of the bucket and key (default: AWS_REGION / the profile's)")
+    init.add_argument("--location", help="GCP location of the bucket and key ring: a region, or US / EU / ASIA")
+    init.add_argument("--project", help="GCP project (default: GOOGLE_CLOUD_PROJECT)")
+    init.add_argument("--endpoint-url", help="AWS only: an S3/KMS/STS-compatible endpoint (default: AWS_ENDPOINT_URL)")
+    init.add_argument("--dry-run", action="store_true", help="report what would be created or changed; change nothing")
+    init.add_argument("--fix", action="store_true", help="repair the weak settings of an existing bucket or key "
+                                                         "instead of refusing it")
+
     args = parser.parse_args(argv)
     try:
         return _dispatch(args)
@@ -65,6 +79,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(text)
         return EXIT_OK
+
+    if args.command == "backend":  # needs no Pulumi project: it runs before the first `pulumi login`
+        from infra.backend import run
+
+        return run(args)
 
     from infra.stackfile import find_project
 
@@ -116,11 +135,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _describe(error: Exception) -> str:
     from components.core.issues import InputError
+    from infra.backend.common import BackendError
     from infra.errors import ConfigError
     from infra.mocks import UnknownInvoke
     from infra.stackfile import StackFileError
 
-    if isinstance(error, ConfigError):
+    if isinstance(error, (ConfigError, BackendError)):
         return str(error)
     if isinstance(error, InputError):
         return f"invalid component inputs: {error}"
