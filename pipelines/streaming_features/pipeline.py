@@ -10,6 +10,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.transforms import trigger, window
 from apache_beam.utils.timestamp import Duration
+from apache_beam.utils.windowed_value import PaneInfoTiming
 
 from beamkit.deadletter import (DEAD_LETTER, ParseRecords, load_json_object, require_key,
                                 require_number)
@@ -78,16 +79,13 @@ def _utc(ts) -> str:
 
 
 class ToFeatureRow(beam.DoFn):
-    _TIMING = {trigger.PaneInfoTiming.EARLY: "EARLY", trigger.PaneInfoTiming.ON_TIME: "ON_TIME",
-               trigger.PaneInfoTiming.LATE: "LATE", trigger.PaneInfoTiming.UNKNOWN: "UNKNOWN"}
-
     def process(self, keyed, win=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam):
         key, (count, total, low, high) = keyed
         yield {
             "key": key, "window_start": _utc(win.start), "window_end": _utc(win.end),
             "event_count": count, "value_sum": total, "value_mean": total / count,
             "value_min": low, "value_max": high,
-            "pane_timing": self._TIMING[pane.timing], "pane_index": pane.index,
+            "pane_timing": PaneInfoTiming.to_string(pane.timing), "pane_index": pane.index,
         }
 
 
