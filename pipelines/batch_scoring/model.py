@@ -60,6 +60,20 @@ class LoadedModel:
         self.path = path
 
 
+class Rejected:
+    """The inference of an example the model cannot take (it has the wrong number of
+    features): the pipeline sends it to the dead-letter output instead of failing the batch."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def __eq__(self, other):
+        return isinstance(other, Rejected) and other.reason == self.reason
+
+    def __repr__(self):
+        return f"Rejected({self.reason!r})"
+
+
 def score(estimator: Any, features: np.ndarray) -> np.ndarray:
     """P(class 1) for binary classifiers, the prediction itself for everything else."""
     if hasattr(estimator, "predict_proba") and len(getattr(estimator, "classes_", ())) == 2:
@@ -88,14 +102,18 @@ class VersionedModelHandler(ModelHandler[np.ndarray, PredictionResult, LoadedMod
     def run_inference(self, batch: Sequence[np.ndarray], model: LoadedModel,
                       inference_args: Optional[dict[str, Any]] = None
                       ) -> Iterable[PredictionResult]:
-        features = np.stack(batch)
         expected = getattr(model.estimator, "n_features_in_", None)
-        if expected is not None and features.shape[1] != expected:
-            raise ValueError(
+        if expected is None:  # a model that does not say: every example must fit it
+            expected = len(batch[0])
+        # One record of the wrong length must not fail (and retry) the whole batch with it.
+        fits = [len(example) == expected for example in batch]
+        good = [example for example, ok in zip(batch, fits) if ok]
+        scores = iter(score(model.estimator, np.stack(good)) if good else ())
+        for example, ok in zip(batch, fits):
+            inference = float(next(scores)) if ok else Rejected(
                 f"model {model.path} expects {expected} features per record, "
-                f"got {features.shape[1]}")
-        for example, value in zip(batch, score(model.estimator, features)):
-            yield PredictionResult(example, float(value), model_id=model.version)
+                f"got {len(example)}")
+            yield PredictionResult(example, inference, model_id=model.version)
 
     def get_metrics_namespace(self) -> str:
         return "batch_scoring"

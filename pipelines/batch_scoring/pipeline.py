@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple, Optional
@@ -12,9 +13,9 @@ import numpy as np
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from batch_scoring.model import VersionedModelHandler, check_version
-from beamkit.deadletter import (DEAD_LETTER, BadRecord, ParseRecords, load_json_object,
-                                require, require_key)
+from batch_scoring.model import Rejected, VersionedModelHandler, check_version
+from beamkit.deadletter import (DEAD_LETTER, BadRecord, ParseRecords, dead_letter,
+                                load_json_object, require, require_key)
 from beamkit.sinks import (WRITE_METHODS, DeadLettersToText, FailOnDeadLetter,
                            bigquery_sink)
 
@@ -63,10 +64,23 @@ class ToExample:
         return key, vector
 
 
-def to_row(keyed: tuple[str, Any], scored_at: str) -> dict[str, Any]:
-    key, result = keyed
-    return {"id": key, "score": result.inference, "model_version": result.model_id,
-            "scored_at": scored_at}
+class ToRow(beam.DoFn):
+    """A prediction to its output row; an example the model rejected to DEAD_LETTER."""
+
+    def __init__(self, scored_at: str, id_field: str, features_field: str):
+        self._scored_at = scored_at
+        self._id_field = id_field
+        self._features_field = features_field
+
+    def process(self, keyed):
+        key, result = keyed
+        if isinstance(result.inference, Rejected):
+            record = {self._id_field: key, self._features_field: result.example.tolist()}
+            yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(
+                json.dumps(record).encode("utf-8"), result.inference.reason, NAME))
+            return
+        yield {"id": key, "score": result.inference, "model_version": result.model_id,
+               "scored_at": self._scored_at}
 
 
 class Outputs(NamedTuple):
@@ -87,12 +101,14 @@ def build(pipeline: beam.Pipeline, source: beam.PTransform, sink: beam.PTransfor
                   ToExample(options.id_field, options.features_field), NAME)
               ).with_outputs(DEAD_LETTER, main="examples"))
     scored_at = options.scored_at.astimezone(dt.timezone.utc).isoformat()
-    predictions = (parsed.examples
-                   | "Score" >> RunInference(KeyedModelHandler(handler))
-                   | "ToRow" >> beam.Map(to_row, scored_at))
-    predictions | "Write" >> sink
-    parsed[DEAD_LETTER] | "DeadLetter" >> dead_letter_sink
-    return Outputs(predictions, parsed[DEAD_LETTER])
+    scored = (parsed.examples
+              | "Score" >> RunInference(KeyedModelHandler(handler))
+              | "ToRow" >> beam.ParDo(ToRow(scored_at, options.id_field, options.features_field)
+                                      ).with_outputs(DEAD_LETTER, main="rows"))
+    scored.rows | "Write" >> sink
+    dead = (parsed[DEAD_LETTER], scored[DEAD_LETTER]) | "DeadLetters" >> beam.Flatten()
+    dead | "DeadLetter" >> dead_letter_sink
+    return Outputs(scored.rows, dead)
 
 
 def parser() -> argparse.ArgumentParser:

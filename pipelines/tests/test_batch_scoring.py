@@ -163,3 +163,49 @@ def test_main_wants_exactly_one_input(registry, capsys):
         with pytest.raises(SystemExit):
             run(common + extra)
         assert "exactly one of --inputPattern and --inputTable" in capsys.readouterr().err
+
+
+def test_a_record_the_model_cannot_take_is_dead_lettered_and_its_batch_still_scored(registry):
+    uri, models = registry
+    lines, x = records(4)
+    short = json.dumps({"id": "short", "features": [1.0, 2.0]})
+
+    def the_short_record(actual):
+        if len(actual) != 1:
+            raise BeamAssertException(f"want one dead letter, got {actual}")
+        (letter,) = actual
+        if json.loads(letter["payload"]) != {"id": "short", "features": [1.0, 2.0]} \
+                or "expects 3 features per record, got 2" not in letter["error"]:
+            raise BeamAssertException(str(letter))
+
+    # One batch holds all five records, so the short one shares a model call with the rest.
+    options = ScoringOptions(model_uri=uri, model_version="3", scored_at=SCORED_AT,
+                             min_batch_size=5, max_batch_size=5)
+    with beam.Pipeline(options=runner_options()) as p:
+        build(p, beam.Create(lines + [short]),
+              Expect(predictions_close_to(expected_rows(models["3"], x, "3")), "rows"),
+              options, Expect(the_short_record, "dead letters"))
+
+
+def test_main_writes_dead_letters_as_json_lines_under_the_dead_letter_path(registry, tmp_path):
+    uri, models = registry
+    lines, x = records(3)
+    (tmp_path / "in.jsonl").write_text("\n".join(lines + ["{oops", '{"id": 5}']) + "\n")
+
+    def make_io(args):
+        from batch_scoring.pipeline import default_io
+        source, _, dead = default_io(args)
+        return source, Expect(predictions_close_to(expected_rows(models["3"], x, "3")),
+                              "rows"), dead
+
+    run(["--inputPattern", str(tmp_path / "in.jsonl"), "--modelUri", uri,
+         "--modelVersion", "3", "--outputTable", "acme-ml-dev:scores.churn",
+         "--deadLetterPath", str(tmp_path / "dead" / "run"),
+         "--runner=BundleBasedDirectRunner"], make_io=make_io,
+        now=lambda: SCORED_AT).wait_until_finish()
+    written = [json.loads(line) for f in sorted((tmp_path / "dead").glob("run*.jsonl"))
+               for line in f.read_text().splitlines()]
+    assert sorted((d["payload"], d["pipeline"]) for d in written) == [
+        ('{"id": 5}', "batch_scoring"), ("{oops", "batch_scoring")]
+    assert {d["payload"]: d["error"] for d in written}['{"id": 5}'] == \
+        "missing field 'features'"

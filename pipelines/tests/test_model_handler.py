@@ -6,7 +6,7 @@ import weakref
 import numpy as np
 import pytest
 
-from batch_scoring.model import (ModelVersionNotFound, VersionedModelHandler,
+from batch_scoring.model import (ModelVersionNotFound, Rejected, VersionedModelHandler,
                                  available_versions, model_path)
 
 
@@ -55,8 +55,15 @@ def test_run_inference_scores_the_probability_of_class_one_tagged_with_the_versi
     np.testing.assert_allclose([r.inference for r in results], expected, rtol=0, atol=1e-12)
 
 
-def test_run_inference_rejects_records_with_the_wrong_number_of_features(registry):
-    uri, _ = registry
+def test_run_inference_rejects_only_the_records_with_the_wrong_number_of_features(registry):
+    uri, models = registry
     handler = VersionedModelHandler(uri, "3")
-    with pytest.raises(ValueError, match="expects 3 features per record, got 2"):
-        list(handler.run_inference([np.zeros(2)], handler.load_model()))
+    good = np.array([0.5, -1.0, 2.0])
+    results = list(handler.run_inference([np.zeros(2), good, np.zeros(4)],
+                                         handler.load_model()))
+    assert [r.inference for r in results[::2]] == [
+        Rejected(f"model {model_path(uri, '3')} expects 3 features per record, got {n}")
+        for n in (2, 4)]
+    assert results[1].inference == pytest.approx(
+        models["3"].predict_proba(good[None, :])[0, 1], abs=1e-12)
+    assert [r.model_id for r in results] == ["3"] * 3
