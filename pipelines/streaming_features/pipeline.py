@@ -122,7 +122,8 @@ def build(pipeline: beam.Pipeline, source: beam.PTransform, sink: beam.PTransfor
 def parser() -> argparse.ArgumentParser:
     """The template's own parameters (metadata.json lists exactly these); everything else on
     the command line is a Beam or Dataflow pipeline option."""
-    p = argparse.ArgumentParser(prog=NAME, description=__doc__)
+    # No abbreviations: a prefix of a template parameter must not swallow a Beam option.
+    p = argparse.ArgumentParser(prog=NAME, description=__doc__, allow_abbrev=False)
     p.add_argument("--inputSubscription", required=True,
                    help="Pub/Sub subscription, projects/<project>/subscriptions/<name>")
     p.add_argument("--outputTable", required=True,

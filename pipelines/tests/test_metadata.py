@@ -143,3 +143,18 @@ def test_a_launch_with_every_valid_example_parses(name):
     args, rest = module.parse_args(argv)
     assert rest == []
     assert args.outputTable
+
+
+@pytest.mark.parametrize("name", PIPELINES)
+def test_beam_options_pass_through_untouched_and_no_parameter_is_taken_by_its_prefix(name):
+    module = PIPELINES[name]
+    required = [p for p, spec in metadata(name).items() if not spec["isOptional"]]
+    argv = [f"--{p}={VALID[p][0]}" for p in required]
+    if name == "batch_scoring":
+        argv.append(f"--inputPattern={VALID['inputPattern'][0]}")
+    beam_options = ["--temp_location=gs://acme-ml-dev-dev-data-lake/tmp", "--max_num_workers=3",
+                    "--sdk_container_image=us-central1-docker.pkg.dev/acme-ml-dev/x/y:1",
+                    "--output=abbreviated"]
+    args, rest = module.parse_args(argv + beam_options)
+    assert rest == beam_options
+    assert args.outputTable == VALID["outputTable"][0]
