@@ -64,6 +64,10 @@ class ToExample:
         return key, vector
 
 
+def _not_blank(raw: Any) -> bool:
+    return not (isinstance(raw, (str, bytes)) and not raw.strip())
+
+
 class ToRow(beam.DoFn):
     """A prediction to its output row; an example the model rejected to DEAD_LETTER."""
 
@@ -97,6 +101,8 @@ def build(pipeline: beam.Pipeline, source: beam.PTransform, sink: beam.PTransfor
         min_batch_size=options.min_batch_size, max_batch_size=options.max_batch_size)
     parsed = (pipeline
               | "Read" >> source
+              # JSON-lines files often end in, or hold, empty lines: nothing to score there.
+              | "SkipBlank" >> beam.Filter(_not_blank)
               | "Parse" >> beam.ParDo(ParseRecords(
                   ToExample(options.id_field, options.features_field), NAME)
               ).with_outputs(DEAD_LETTER, main="examples"))

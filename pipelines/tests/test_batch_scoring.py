@@ -190,7 +190,8 @@ def test_a_record_the_model_cannot_take_is_dead_lettered_and_its_batch_still_sco
 def test_main_writes_dead_letters_as_json_lines_under_the_dead_letter_path(registry, tmp_path):
     uri, models = registry
     lines, x = records(3)
-    (tmp_path / "in.jsonl").write_text("\n".join(lines + ["{oops", '{"id": 5}']) + "\n")
+    # A blank line is no record: skipped, not dead-lettered.
+    (tmp_path / "in.jsonl").write_text("\n".join(lines + ["{oops", "", "  ", '{"id": 5}']) + "\n")
 
     def make_io(args):
         from batch_scoring.pipeline import default_io
