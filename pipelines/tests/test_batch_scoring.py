@@ -153,7 +153,8 @@ def test_main_refuses_to_launch_with_a_model_version_that_does_not_exist(registr
     uri, _ = registry
     with pytest.raises(ModelVersionNotFound, match="'4' not found"):
         run(["--inputPattern", "x.jsonl", "--modelUri", uri, "--modelVersion", "4",
-             "--outputTable", "acme-ml-dev:scores.churn"], make_io=lambda args: pytest.fail("no IO at all"))
+             "--outputTable", "acme-ml-dev:scores.churn"],
+            make_io=lambda args: pytest.fail("no IO at all"))
 
 
 def test_main_wants_exactly_one_input(registry, capsys):

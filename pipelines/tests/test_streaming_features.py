@@ -146,6 +146,7 @@ def test_main_wires_pubsub_bigquery_and_the_dead_letter_topic_from_its_parameter
 ])
 def test_main_rejects_windows_that_cannot_work(bad, message, capsys):
     with pytest.raises(SystemExit):
-        run(["--inputSubscription", "projects/acme-ml-dev/subscriptions/s", "--outputTable", "acme-ml-dev:f.t",
+        run(["--inputSubscription", "projects/acme-ml-dev/subscriptions/s",
+             "--outputTable", "acme-ml-dev:f.t",
              "--deadLetterTopic", "projects/acme-ml-dev/topics/t"] + bad)
     assert message in capsys.readouterr().err
