@@ -8,8 +8,12 @@ STAMP  := $(VENV)/.installed
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV    := .venv-checkov
 CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+# The Dataflow pipelines run in their own virtualenv too: Beam and Pulumi pin conflicting dill.
+BEAM_VENV  := .venv-beam
+BEAM_STAMP := $(BEAM_VENV)/.installed
 
-.PHONY: install plan plan-all validate schema docs golden test scan bench clean
+.PHONY: install plan plan-all validate schema docs golden test scan bench clean \
+        pipelines-install pipelines-test
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-backend.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,8 +55,19 @@ $(CHECKOV_STAMP):
 scan: install $(CHECKOV_STAMP)
 	$(BIN)/python scripts/checkov_scan.py
 
+$(BEAM_STAMP): pipelines/requirements-test.txt $(wildcard pipelines/*/requirements.txt)
+	test -x $(BEAM_VENV)/bin/python || $(PYTHON) -m venv $(BEAM_VENV)
+	$(BEAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r pipelines/requirements-test.txt
+	touch $@
+
+pipelines-install: $(BEAM_STAMP)
+
+# The Beam pipelines end to end on the bundle-based DirectRunner, offline (pipelines/tests/).
+pipelines-test: $(BEAM_STAMP)
+	$(BEAM_VENV)/bin/pytest pipelines
+
 bench: install
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(BEAM_VENV) build *.egg-info .pytest_cache
