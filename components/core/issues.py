@@ -1,0 +1,1 @@
+from components.validation import Issue, one_of  # noqa: F401

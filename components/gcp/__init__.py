@@ -1,0 +1,1 @@
+"""Google Cloud catalogues and format rules: pure functions, no Pulumi."""

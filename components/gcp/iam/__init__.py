@@ -1,0 +1,1 @@
+"""IAM: member strings and service-account ids."""

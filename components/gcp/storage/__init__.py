@@ -1,0 +1,1 @@
+"""Cloud Storage: bucket locations and bucket names."""
