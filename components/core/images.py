@@ -61,10 +61,12 @@ def image_issues(ref: str, key: tuple = ("image",)) -> list[Issue]:
                    "write the literal reference; put variable parts in the stack file, not in the image string")
     scheme = re.match(r"^[a-z]+://", text)
     if scheme:
-        return bad(f"starts with {scheme.group(0)}; image references have no scheme", f"write {text[len(scheme.group(0)):]!r}")
+        return bad(f"starts with {scheme.group(0)}; image references have no scheme",
+                   f"write {text[len(scheme.group(0)):]!r}")
     host, path, tag, digest = split_reference(text)
     if host is not None and not _HOST.match(host):
-        return bad(f"registry host {host!r} is not a host name or host:port", "fix the registry host, e.g. us-docker.pkg.dev")
+        return bad(f"registry host {host!r} is not a host name or host:port",
+                   "fix the registry host, e.g. us-docker.pkg.dev")
     if not path:
         return bad("has no repository path", "add the repository, e.g. HOST/project/repo/image")
     for component in path.split("/"):
