@@ -28,11 +28,14 @@ BOOT_DISK_TYPES: dict[str, tuple[str, ...]] = {
     "e2": PD, "f1": PD, "g1": PD, "n1": PD, "n2": PD + ("pd-extreme",), "n2d": PD,
     "t2d": PD, "t2a": PD, "c2": PD, "c2d": PD, "a2": PD,
     "c3": PD_SSD + HD, "c3d": PD_SSD + HD, "g2": PD_SSD, "h3": ("pd-balanced",) + HD, "z3": PD_SSD + HD,
-    "m1": PD + ("pd-extreme",) + HD, "m2": PD + ("pd-extreme",) + HD, "m3": PD_SSD + ("pd-extreme",) + HD,
+    "m1": PD_SSD + ("pd-extreme",) + HD, "m2": PD_SSD + ("pd-extreme",) + HD, "m3": PD_SSD + ("pd-extreme",) + HD,
     "a3": PD_SSD + HD,
+    # TPU VMs (https://cloud.google.com/tpu/docs/disks): v4/v5 take Persistent Disk, v6e and
+    # later Hyperdisk Balanced only.
+    "ct4p": PD_SSD, "ct5l": PD_SSD, "ct5lp": PD_SSD, "ct5p": PD_SSD + HD, "ct6e": HD, "tpu7x": HD,
     # Hyperdisk only.
-    "c4": HD, "c4a": HD, "c4d": HD, "n4": HD, "n4d": HD, "n4a": HD, "m4": HD, "a4": HD, "a4x": HD, "g4": HD,
-    "c3-metal": HD, "a3-ultragpu": HD,
+    "c4": HD, "c4a": HD, "c4d": HD, "n4": HD, "n4d": HD, "n4a": HD, "m4": HD, "x4": HD, "h4d": HD,
+    "a4": HD, "a4x": HD, "g4": HD, "c3-metal": HD, "z3-metal": HD, "a3-ultragpu": HD,
 }
 # pd-extreme needs N2 machine types with at least this many vCPUs.
 PD_EXTREME_MIN_N2_VCPUS = 64

@@ -59,3 +59,9 @@ def test_rejects_an_unknown_disk_type():
 def test_rejects_pd_extreme_on_a_small_n2():
     [issue] = disk_type_issues("pd-extreme", "n2-standard-8")
     assert "pd-extreme needs an N2 machine type with 64 or more vCPUs" in issue.message
+
+
+def test_rejects_pd_standard_on_memory_optimized_and_pd_on_tpu_v6e():
+    assert "does not take pd-standard" in disk_type_issues("pd-standard", "m1-ultramem-40")[0].message
+    assert "does not take pd-balanced" in disk_type_issues("pd-balanced", "ct6e-standard-4t")[0].message
+    assert disk_type_issues("hyperdisk-balanced", "x4-960-16t-metal") == []

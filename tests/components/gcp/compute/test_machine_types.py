@@ -11,7 +11,9 @@ from components.gcp.compute.machine_type_data import CUSTOM_FAMILIES, MACHINE_FA
 from components.gcp.compute.machine_types import (MACHINE_TYPES, family_of, is_custom, machine_type_issues, sizes,
                                                   vcpus_of)
 
-_WELL_FORMED = re.compile(r"^[a-z][a-z0-9]*-(micro|small|medium|[a-z]+-(\d+|\d+g)(-lssd|-metal|-highlssd|-standardlssd)?)$")
+_WELL_FORMED = re.compile(r"^[a-z][a-z0-9]*-(micro|small|medium"  # shared core: e2-micro, f1-micro
+                          r"|[a-z]+-\d+[gt]?(-lssd|-highlssd|-standardlssd)?(-metal)?"  # family-shape-size
+                          r"|\d+-\d+t-metal)$")  # X4: CPUs-memory TB
 
 
 def test_every_machine_type_is_well_formed_and_in_its_own_family():
@@ -43,7 +45,8 @@ def test_every_custom_family_is_a_known_family_with_sane_limits():
 @pytest.mark.parametrize("name", ["e2-standard-4", "e2-micro", "n2-standard-128", "g2-standard-96", "c4-highmem-288",
                                   "c3-standard-192-metal", "a3-ultragpu-8g", "n1-standard-1", "f1-micro",
                                   "custom-4-16384", "n2-custom-8-32768", "e2-custom-4-8192", "n2-custom-2-24576-ext",
-                                  "e2-custom-small-2048"])
+                                  "e2-custom-small-2048", "x4-960-16t-metal", "x4-megamem-960-metal",
+                                  "ct6e-standard-4t", "c4-highcpu-2", "m4-hypermem-16", "z3-highmem-22-highlssd"])
 def test_accepts_real_machine_types(name):
     assert machine_type_issues(name) == []
 
