@@ -30,9 +30,9 @@ BOOT_DISK_TYPES: dict[str, tuple[str, ...]] = {
     "c3": PD_SSD + HD, "c3d": PD_SSD + HD, "g2": PD_SSD, "h3": ("pd-balanced",) + HD, "z3": PD_SSD + HD,
     "m1": PD_SSD + ("pd-extreme",) + HD, "m2": PD_SSD + ("pd-extreme",) + HD, "m3": PD_SSD + ("pd-extreme",) + HD,
     "a3": PD_SSD + HD,
-    # TPU VMs (https://cloud.google.com/tpu/docs/disks): v4/v5 take Persistent Disk, v6e and
-    # later Hyperdisk Balanced only.
-    "ct4p": PD_SSD, "ct5l": PD_SSD, "ct5lp": PD_SSD, "ct5p": PD_SSD + HD, "ct6e": HD, "tpu7x": HD,
+    # TPU VMs (the per-version pages under https://cloud.google.com/tpu/docs): v6e (Trillium)
+    # and later take Hyperdisk Balanced only; v4/v5 Persistent Disk (Hyperdisk on v5p too).
+    "ct4p": PD, "ct5l": PD, "ct5lp": PD, "ct5p": PD + HD, "ct6e": HD, "tpu7x": HD,
     # Hyperdisk only.
     "c4": HD, "c4a": HD, "c4d": HD, "n4": HD, "n4d": HD, "n4a": HD, "m4": HD, "x4": HD, "h4d": HD,
     "a4": HD, "a4x": HD, "g4": HD, "c3-metal": HD, "z3-metal": HD, "a3-ultragpu": HD,

@@ -1,8 +1,10 @@
 """Pub/Sub topic and subscription ids (also schemas and snapshots), as the API checks them.
 
-Source: https://cloud.google.com/pubsub/docs/pubsub-basics#resource_names ("Resource names"),
-checked 2026-12-01: 3 to 255 characters; start with a letter; letters, digits and
-`- _ . ~ + %` only; not starting with `goog`.
+Source: the Pub/Sub API reference for Topic.name and Subscription.name,
+https://cloud.google.com/pubsub/docs/reference/rest/v1/projects.topics and
+https://cloud.google.com/pubsub/docs/reference/rest/v1/projects.subscriptions, checked
+2026-12-01: 3 to 255 characters; start with a letter; letters, digits and `- _ . ~ + %` only;
+not starting with `goog`.
 """
 
 from __future__ import annotations
