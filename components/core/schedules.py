@@ -3,7 +3,9 @@ RFC 5545 recurrence rules of GKE maintenance windows.
 
 Sources (checked 2026-12-01):
 - Cloud Scheduler unix-cron: https://cloud.google.com/scheduler/docs/configuring/cron-job-schedules
-  (5 fields; `*`, lists, ranges, steps; month and weekday names; no macros, no `?`).
+  (5 fields; `*`, lists, ranges, steps; month and weekday names as three uppercase letters;
+  day of week 0-6 or 7 for Sunday; no `L`, no macros, no `?`). The page's "alternative job
+  format" (App Engine style, `every 5 minutes`, `1st monday of month 09:00`) is accepted as is.
 - Kubernetes CronJob: https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/
   (5 fields or @yearly/@annually/@monthly/@weekly/@daily/@midnight/@hourly; `?` means `*`;
   TZ= / CRON_TZ= in the schedule are rejected: use spec.timeZone). The controller parses with
@@ -36,6 +38,8 @@ _DOW_HIGH = {"scheduler": 7, "kubernetes": 6}
 _PART = re.compile(r"^(?P<base>\*|\?|[0-9A-Za-z]+(?:-[0-9A-Za-z]+)?)(?:/(?P<step>[^/]*))?$")
 _GO_DURATION = re.compile(r"^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$")
 _EXAMPLE = '"0 4 * * 1" (04:00 every Monday), "*/15 * * * *" (every 15 minutes)'
+# Cloud Scheduler's App Engine style schedules start with `every` or an ordinal.
+_ALTERNATIVE = re.compile(r"^(every|\d+(st|nd|rd|th)|first|second|third|fourth|fifth)\b", re.IGNORECASE)
 
 
 def cron_issues(expr: str, dialect: Dialect = "scheduler", key: tuple = ("schedule",)) -> list[Issue]:
@@ -46,6 +50,8 @@ def cron_issues(expr: str, dialect: Dialect = "scheduler", key: tuple = ("schedu
         field = "timeZone" if dialect == "kubernetes" else "timeZone (the job's time_zone)"
         return [Issue(key, f"{where} schedule cannot carry a time zone", expr, allowed=_EXAMPLE,
                       fix=f"move the zone to {field} and keep 5 fields")]
+    if dialect == "scheduler" and _ALTERNATIVE.match(text):
+        return []
     if text.startswith("@"):
         if dialect == "kubernetes" and (text in CRON_MACROS or
                                         (text.startswith("@every ") and _GO_DURATION.match(text[7:].strip()))):
@@ -96,6 +102,8 @@ def _field(value: str, low: int, high: int, names: tuple[str, ...], dialect: str
         else:
             bounds = []
             for b in base.split("-"):
+                if dialect == "scheduler" and not b.isdigit() and b.upper() in names and b != b.upper():
+                    return found, f"{b!r}: Cloud Scheduler takes names in uppercase ({b.upper()})"
                 n = _number(b, low, names)
                 if n is None or not low <= n <= high:
                     return found, f"{b!r} is outside {low}-{high}" + (f" or not one of {names[0]}..{names[-1]}"

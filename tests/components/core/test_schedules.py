@@ -10,13 +10,15 @@ from components.core.schedules import (CRON_MACROS, RRULE_KEYS, cron_issues, rec
                                        time_zones)
 
 
-@pytest.mark.parametrize("expr", ["0 4 * * 1", "*/15 * * * *", "0 9-17/2 * * MON-FRI", "30 2 1,15 JAN,jul *",
-                                  "0 0 29 2 *", "5/10 * * * *", "0 0 * * 0,7"])
+@pytest.mark.parametrize("expr", ["0 4 * * 1", "*/15 * * * *", "0 9-17/2 * * MON-FRI", "30 2 1,15 JAN,JUL *",
+                                  "0 0 29 2 *", "5/10 * * * *", "0 0 * * 0,7", "every 5 minutes",
+                                  "1st monday of month 09:00"])
 def test_accepts_valid_scheduler_cron(expr):
     assert cron_issues(expr) == []
 
 
-@pytest.mark.parametrize("expr", ["0 4 * * 1", "@daily", "@every 1h30m", "0 0 ? * MON", "*/5 * * * *"])
+@pytest.mark.parametrize("expr", ["0 4 * * 1", "@daily", "@every 1h30m", "0 0 ? * MON", "*/5 * * * *",
+                                  "0 0 1 jan mon"])
 def test_accepts_valid_kubernetes_cron(expr):
     assert cron_issues(expr, "kubernetes") == []
 
@@ -142,3 +144,12 @@ def test_rejects_a_broken_recurrence(rule, message):
 def test_suggests_the_closest_recurrence_key():
     assert "did you mean BYDAY" in recurrence_issues("FREQ=WEEKLY;BYDAYS=SA")[0].fix
     assert "FREQ" in RRULE_KEYS
+
+
+def test_rejects_lowercase_names_in_cloud_scheduler():
+    [issue] = cron_issues("0 0 * jan *")
+    assert "Cloud Scheduler takes names in uppercase (JAN)" in issue.message
+
+
+def test_rejects_last_day_of_month_l():
+    assert "invalid day of month field 'L'" in cron_issues("0 0 L * *")[0].message
