@@ -8,7 +8,8 @@ Sources (checked 2026-12-01):
 - Pulumi stack names: the CLI's own check, "stack names are limited to 100 characters and may
   only contain alphanumeric, hyphens, underscores, or periods" (github.com/pulumi/pulumi#10675).
 - GKE: https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/projects.locations.clusters
-  (cluster name 1-40, `^[a-z]([-a-z0-9]*[a-z0-9])?$`; node pools follow the same rule).
+  (cluster name 1-40, `^[a-z]([-a-z0-9]*[a-z0-9])?$`); node pools the same, as the API's own
+  error says: "Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,38}[a-z0-9])?)'".
 - Cloud Run: https://cloud.google.com/run/docs/reference/rest/v2/projects.locations.services/create
   (serviceId: lowercase letters, digits and hyphens, begins with a letter, not ending with a
   hyphen, fewer than 50 characters).
