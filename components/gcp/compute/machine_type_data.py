@@ -110,3 +110,5 @@ CUSTOM_FAMILIES: dict[str, tuple[str, tuple[int, ...], int, int]] = {
     "e2": ("e2-custom", tuple(range(2, 33, 2)), 512, 8192),
 }
 EXTENDED_MEMORY_FAMILIES = ("n1", "n2", "n2d")
+# Most memory a custom type of the family may have, whatever its vCPUs (E2: 128 GB).
+CUSTOM_MAX_MIB = {"e2": 128 * 1024}

@@ -11,7 +11,8 @@ import difflib
 import re
 
 from components.core.issues import Issue, one_of
-from components.gcp.compute.machine_type_data import CUSTOM_FAMILIES, EXTENDED_MEMORY_FAMILIES, MACHINE_FAMILIES
+from components.gcp.compute.machine_type_data import (CUSTOM_FAMILIES, CUSTOM_MAX_MIB, EXTENDED_MEMORY_FAMILIES,
+                                                     MACHINE_FAMILIES)
 
 MACHINE_TYPES: frozenset[str] = frozenset(t for types in MACHINE_FAMILIES.values() for t in types)
 
@@ -105,7 +106,7 @@ def _custom_issues(text: str, key: tuple) -> list[Issue]:
         return [Issue(key, f"the {family} family has no extended memory (-ext)", text,
                       allowed=f"-ext on: {one_of(EXTENDED_MEMORY_FAMILIES)}",
                       fix=f"drop -ext and keep at most {high * n} MiB, or use a family with extended memory")]
-    least, most = _round_up(low * n), high * n
+    least, most = _round_up(low * n), min(high * n, CUSTOM_MAX_MIB.get(family, high * n))
     if mib < least or (mib > most and not ext):
         extra = " (or add -ext for extended memory)" if family in EXTENDED_MEMORY_FAMILIES and mib > most else ""
         return [Issue(key, f"{n} vCPUs of {family} take {least} to {most} MiB of memory, not {mib}", text,

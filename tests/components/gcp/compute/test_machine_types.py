@@ -124,3 +124,8 @@ def test_rejects_a_shared_core_custom_type_outside_e2():
 def test_rejects_shared_core_custom_memory_that_is_not_a_multiple_of_256():
     [issue] = machine_type_issues("e2-custom-small-2000")
     assert "2000 MiB is not a multiple of 256" in issue.message
+
+
+def test_rejects_e2_custom_memory_over_the_families_ceiling():
+    [issue] = machine_type_issues("e2-custom-32-196608")
+    assert "32 vCPUs of e2 take 16384 to 131072 MiB of memory, not 196608" in issue.message
