@@ -6,6 +6,10 @@ Sources (checked 2026-12-01):
 - https://cloud.google.com/compute/docs/disks/persistent-disks ("Machine series support")
 - https://cloud.google.com/compute/docs/disks/hyperdisks ("Machine type support")
 - https://cloud.google.com/compute/docs/machine-resource ("Supported disk types" per series)
+Spot-checked against an OpenShift installer test of boot-disk types per machine type, which
+agrees on every family here except C3 bare metal: it lists pd-ssd and pd-balanced, this table
+Hyperdisk only, as the C3 page was read (not re-verified on that date). Where unsure, a family
+is given more types, not fewer: a wrong rejection would block a valid stack.
 Hyperdisk Extreme, Throughput, ML and Balanced High Availability volumes attach only as data
 disks; none can be a boot disk (https://cloud.google.com/compute/docs/disks/hyperdisks).
 """

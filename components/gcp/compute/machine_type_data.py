@@ -8,6 +8,10 @@ Sources (checked 2026-12-01):
 - storage optimized (Z3): https://cloud.google.com/compute/docs/storage-optimized-machines
 - accelerator optimized (A2, A3, A4, A4X, G2, G4): https://cloud.google.com/compute/docs/accelerator-optimized-machines
 - shared-core f1-micro, g1-small: https://cloud.google.com/compute/docs/general-purpose-machines#n1_machines
+How checked: C2, C2D, C3, C3D, C4, C4D, M1-M4, X4, N1, N2, N2D, T2D were compared with the
+machine-type tables of Google's SAP NetWeaver planning guide (cloud.google.com/solutions/sap/docs);
+N4D, N4A, Z3, G4, H4D and the TPU names with excerpts of the pages above; the rest is
+transcribed from those pages without a line-by-line re-read on that date.
 A type Google has added since is rejected with a fix pointing here: add it to its family.
 Not listed yet (sizes not confirmed when checked): Z4M, Z4D, C4N, M4N, and variants such as
 a3-ultragpu-8g-nolssd; a stack using one is told to add it here.

@@ -2,7 +2,9 @@
 `europe-west1-a` (europe-west1 has no zone a) fail before an apply instead of minutes into one.
 
 Source: https://cloud.google.com/compute/docs/regions-zones ("Available regions and zones"),
-checked 2026-12-01; cross-check with `gcloud compute zones list`. Google adds regions: when one
+checked 2026-12-01 (the region list against Google's per-product location pages, the zone
+letters from the regions-zones table; only us-central1 has four zones, europe-west1 and
+us-east1 have no zone a); cross-check with `gcloud compute zones list`. Google adds regions: when one
 is missing, add it to REGIONS below (a missing region is rejected, with that fix in the message).
 """
 
