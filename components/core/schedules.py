@@ -12,8 +12,10 @@ Sources (checked 2026-12-01):
   robfig/cron, whose day of week is 0-6: `7` is an error there, unlike unix-cron.
 - Time zones: the IANA database of the pinned `tzdata` package (requirements.txt), so every
   machine sees the same table.
-- Recurrence: RFC 5545 section 3.3.10 (RECUR), as https://cloud.google.com/kubernetes-engine/docs/
-  how-to/maintenance-windows-and-exclusions takes it (e.g. FREQ=WEEKLY;BYDAY=SA,SU).
+- Recurrence: RFC 5545 section 3.3.10 (RECUR), as GKE's RecurringTimeWindow.recurrence takes it
+  (https://cloud.google.com/kubernetes-engine/docs/reference/rest/v1/projects.locations.clusters,
+  whose examples are FREQ=DAILY, FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR and
+  FREQ=MONTHLY;BYSETPOS=1;BYDAY=SA,SU); the rule alone, without the `RRULE:` property name.
 """
 
 from __future__ import annotations

@@ -111,7 +111,8 @@ def test_rejects_a_utc_offset():
 @pytest.mark.parametrize("rule", ["FREQ=WEEKLY;BYDAY=SA,SU", "FREQ=DAILY", "FREQ=MONTHLY;BYMONTHDAY=1",
                                   "FREQ=MONTHLY;BYDAY=1SA", "freq=weekly;interval=2;byday=mo",
                                   "FREQ=YEARLY;BYWEEKNO=-1;BYDAY=SU", "FREQ=MONTHLY;BYDAY=MO,TU;BYSETPOS=-1",
-                                  "FREQ=DAILY;UNTIL=20271231T235959Z"])
+                                  "FREQ=DAILY;UNTIL=20271231T235959Z", "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR",
+                                  "FREQ=MONTHLY;BYSETPOS=1;BYDAY=SA,SU"])
 def test_accepts_valid_recurrences(rule):
     assert recurrence_issues(rule) == []
 
