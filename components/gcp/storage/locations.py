@@ -3,7 +3,11 @@ a configurable dual-region (a multi-region code plus two of its regions), or a m
 (US, EU, ASIA). The API reads locations case-insensitively (`us-central1` = `US-CENTRAL1`).
 
 Source: https://cloud.google.com/storage/docs/locations ("Available locations"), checked
-2026-12-01. Bucket regions are the Compute Engine regions of components/gcp/compute/regions.py.
+2026-12-01; the API reference's CustomPlacementConfig says a configurable dual-region names
+"precisely two eligible regions within the same multi-region". Which regions are eligible is
+approximated by name (us-* in US, europe-* in EU, asia-* in ASIA), erring on accepting. Bucket
+regions are the Compute Engine regions of components/gcp/compute/regions.py. NAM4, EUR4 and
+ASIA1 were confirmed that day; EUR5, EUR7 and EUR8 are from the same page as last read.
 """
 
 from __future__ import annotations
