@@ -9,7 +9,6 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
-from components import cloud_run_service
 from components.core.images import image_issues
 from components.core.schedules import cron_issues, time_zone_issues
 from components.gcp.compute.machine_types import machine_type_issues
@@ -17,6 +16,11 @@ from components.gcp.compute.regions import REGIONS, region_issues, zone_issues
 from components.gcp.iam.members import iam_member_issues
 from components.gcp.pubsub.names import topic_name_issues
 from infra import mocks
+
+try:  # the layout by cloud and service
+    from components.gcp.cloudrun.cloud_run_service_spec import CLOUD_RUN_GPU_REGIONS
+except ImportError:  # the flat layout this branch started from
+    from components.cloud_run_service import GPU_REGIONS as CLOUD_RUN_GPU_REGIONS
 
 STACKS = sorted((Path(__file__).resolve().parents[2] / "stacks").glob("Pulumi.*.yaml"))
 
@@ -69,5 +73,5 @@ def test_every_shipped_stack_passes_the_catalogue_rules(stack):
 
 
 def test_every_region_another_module_names_is_a_known_region():
-    assert set(cloud_run_service.GPU_REGIONS) <= set(REGIONS)
+    assert set(CLOUD_RUN_GPU_REGIONS) <= set(REGIONS)
     assert set(mocks.REGION_CODES) <= set(REGIONS)

@@ -6,7 +6,10 @@ import re
 
 import pytest
 
-from components import gpu
+try:  # the layout by cloud and service
+    from components.gcp.gke import gpus as gpu
+except ImportError:  # the flat layout this branch started from
+    from components import gpu  # type: ignore[no-redef]
 from components.gcp.compute.machine_type_data import CUSTOM_FAMILIES, MACHINE_FAMILIES
 from components.gcp.compute.machine_types import (MACHINE_TYPES, family_of, is_custom, machine_type_issues, sizes,
                                                   vcpus_of)

@@ -6,7 +6,10 @@ import re
 
 import pytest
 
-from components import gpu
+try:  # the layout by cloud and service
+    from components.gcp.gke import gpus as gpu
+except ImportError:  # the flat layout this branch started from
+    from components import gpu  # type: ignore[no-redef]
 from components.gcp.compute.regions import REGIONS, ZONES, region_issues, region_of, zone_issues, zones_of
 
 
