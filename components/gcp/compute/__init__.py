@@ -1,0 +1,1 @@
+"""Compute Engine: machine types, disk types, regions and zones."""

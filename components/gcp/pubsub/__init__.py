@@ -1,0 +1,1 @@
+"""Pub/Sub: topic and subscription names."""
