@@ -22,6 +22,7 @@ from pydantic import Discriminator, Field, Tag, ValidationError, model_validator
 from components.core.issues import Issue, duplicate_names
 from components.core.labels import label_issues
 from components.core.spec import Context, Spec, validate
+from components.gcp.compute.regions import region_issues
 from components.gcp.functions.cloud_function_spec import CloudFunctionSpec
 from components.gcp.gke.cluster_spec import ClusterSpec
 from components.gcp.gke.gke_job_spec import GkeJobSpec
@@ -33,7 +34,6 @@ from infra.platforms.registry import PLATFORMS
 
 NAMESPACE = "mlinfra"
 _PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-_REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
 _FALLBACK_PLATFORM = next(iter(PLATFORMS))
 
 
@@ -150,13 +150,15 @@ def load(values: Mapping[str, Any], *, stack: str, file: str, root: Path) -> Sta
     region = values.get("gcp:region")
     raw = {key.split(":", 1)[1]: parse_value(value) for key, value in values.items()
            if key.startswith(f"{NAMESPACE}:")}
-    for key, what, form, example in (("project", project, _PROJECT_ID, "acme-ml-dev"),
-                                     ("region", region, _REGION, "us-central1")):
+    for key, what, example in (("project", project, "acme-ml-dev"), ("region", region, "us-central1")):
         if not what:
             issues.append(Issue((ProviderKey(f"gcp:{key}"),), "is required", fix=f"add `gcp:{key}: {example}` under config:"))
-        elif not isinstance(what, str) or not form.match(what):
+        elif not isinstance(what, str) or (key == "project" and not _PROJECT_ID.match(what)):
             issues.append(Issue((ProviderKey(f"gcp:{key}"),), f"is not a Google Cloud {key} ID", what,
                                 allowed=f"e.g. {example}", fix=f"write the {key} ID, e.g. {example}"))
+        elif key == "region":
+            # A table, not a pattern: a typo in gcp:region is reported here, whatever else the file holds.
+            issues += region_issues(what, key=(ProviderKey("gcp:region"),))
 
     try:
         config = MlinfraConfig.model_validate(raw, by_alias=True, by_name=False)

@@ -7,29 +7,18 @@ disruptions), so a training job on spot retries until it finishes; it should che
 
 from __future__ import annotations
 
-import re
 from typing import Any, Optional
 
 from pydantic import Field
 
+from components.core.images import image_issues
 from components.core.issues import Issue
 from components.core.naming import DNS_LABEL
+from components.core.schedules import cron_issues, time_zone_issues
 from components.core.spec import Context, Spec
 from components.core.units import memory_mib
 from components.kubernetes.pods import (NodeScheme, PlacementSpec, PodResourcesSpec, filesystem, resources,
                                         restricted_security, scheduling, scratch_volumes)
-
-CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
-# (name, low, high, names allowed in place of numbers)
-_CRON_FIELDS = (
-    ("minute", 0, 59, ()),
-    ("hour", 0, 23, ()),
-    ("day of month", 1, 31, ()),
-    ("month", 1, 12, ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")),
-    ("day of week", 0, 7, ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")),
-)
-_CRON_PART = re.compile(r"^(\*|\?|[0-9A-Za-z]+(-[0-9A-Za-z]+)?)(/\d+)?$")
-
 
 class KubernetesJobSpec(Spec):
     """One batch job on a Kubernetes cluster."""
@@ -72,34 +61,12 @@ class KubernetesJobSpec(Spec):
         return job_issues(self)
 
 
-def cron_issues(schedule: str, key: tuple = ("schedule",)) -> list[Issue]:
-    """A standard 5-field cron line or a macro, as the CronJob controller reads it."""
-    text = schedule.strip()
-    if text in CRON_MACROS:
-        return []
-    if text.startswith(("TZ=", "CRON_TZ=")):
-        return [Issue(key, "cannot carry a time zone", schedule, fix="move the zone to `timeZone:` and keep 5 fields")]
-    fields = text.split()
-    if len(fields) != 5:
-        return [Issue(key, f"has {len(fields)} fields; cron needs 5 (minute hour day-of-month month day-of-week)", schedule,
-                      allowed=f"e.g. \"0 4 * * 0\", or {', '.join(CRON_MACROS)}", fix="write 5 space-separated fields")]
-    for value, (what, low, high, names) in zip(fields, _CRON_FIELDS):
-        for part in value.split(","):
-            match = _CRON_PART.match(part)
-            bounds = [b for b in (match.group(1).split("-") if match else []) if b not in ("*", "?")]
-            ok = match is not None and all(
-                (b.isdigit() and low <= int(b) <= high) or b.upper() in names for b in bounds)
-            if not ok:
-                return [Issue(key, f"has an invalid {what} field", value,
-                              allowed=f"*, {low}-{high}, lists (1,5), ranges (1-5) and steps (*/15)",
-                              fix=f"write the {what} as a number from {low} to {high}")]
-    return []
-
-
 def job_issues(spec: "KubernetesJobSpec") -> list[Issue]:
     issues: list[Issue] = []
+    issues += image_issues(spec.image, key=("image",))
     if spec.schedule is not None:
-        issues += cron_issues(spec.schedule)
+        issues += cron_issues(spec.schedule, "kubernetes")
+        issues += time_zone_issues(spec.time_zone)
     try:
         memory_mib(spec.resources.memory)
     except ValueError:

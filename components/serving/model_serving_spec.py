@@ -11,6 +11,7 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
+from components.core.images import image_issues
 from components.core.issues import Issue, one_of
 from components.core.naming import DNS_LABEL, image_tag
 from components.core.spec import Context, Spec
@@ -111,6 +112,8 @@ class ModelServingSpec(Spec):
         if model is not None and runtime is None:
             issues.append(Issue(("runtime",), "a model to load needs a runtime to serve it",
                                 allowed=one_of(runtimes.RUNTIMES), fix="add `runtime:` (custom with your own image)"))
+        if image is not None:
+            issues += image_issues(image, key=("image",))
         return issues
 
     def canary_issues(self, canary: Optional[CanarySpec]) -> list[Issue]:
@@ -119,6 +122,8 @@ class ModelServingSpec(Spec):
         if canary is None:
             return issues
         model, image = self.model, self.image
+        if canary.image is not None:
+            issues += image_issues(canary.image, key=("rollout", "canary", "image"))
         if model is not None:
             if canary.version is None:
                 issues.append(Issue(("rollout", "canary", "version"), "a canary of a loaded model needs the new model version",

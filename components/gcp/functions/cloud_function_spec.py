@@ -12,9 +12,11 @@ from pydantic import Field
 
 from components.core.issues import Issue, one_of
 from components.core.naming import DNS_LABEL
+from components.core.schedules import cron_issues, time_zone_issues
 from components.core.spec import Context, Spec
 from components.core.units import memory_mib
 from components.gcp.iam.principals import iam_member_issues
+from components.gcp.pubsub.names import topic_name_issues
 from components.gcp.storage.storage_spec import BUCKET_ROLES
 from components.serving.model_serving_spec import SecretRef
 
@@ -22,7 +24,6 @@ FUNCTION_RUNTIMES = ("python311", "python312", "python313", "nodejs20", "nodejs2
 # What a source directory must contain for each runtime family to build.
 ENTRY_FILES = {"python": ("main.py",), "nodejs": ("package.json", "index.js"), "go": ("go.mod",),
                "java": ("pom.xml", "build.gradle")}
-_CRON_FIELD = re.compile(r"^(\*|\d+|[A-Za-z]{3})([-/,](\d+|[A-Za-z]{3}|\*))*(/\d+)?$")
 PUBSUB_EVENT = "google.cloud.pubsub.topic.v1.messagePublished"
 _IGNORED = {"__pycache__", ".pytest_cache", "node_modules", ".venv"}
 
@@ -126,10 +127,10 @@ def function_issues(spec: "CloudFunctionSpec", buckets: Mapping[str, object], so
         issues.append(Issue(("on", "storage", "bucket"), "is not one of the stack's buckets", on.storage.bucket,
                             allowed=one_of(buckets), fix=f"use one of {one_of(buckets)}"))
     if on.schedule is not None:
-        fields = on.schedule.cron.split()
-        if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
-            issues.append(Issue(("on", "schedule", "cron"), "is not a unix-cron schedule of 5 fields", on.schedule.cron,
-                                allowed="minute hour day-of-month month day-of-week", fix='e.g. "0 3 * * *" for 03:00 daily'))
+        issues += cron_issues(on.schedule.cron, "scheduler", key=("on", "schedule", "cron"))
+        issues += time_zone_issues(on.schedule.time_zone, key=("on", "schedule", "timeZone"))
+    if on.pubsub is not None:
+        issues += topic_name_issues(on.pubsub.topic, key=("on", "pubsub", "topic"))
     if on.http is not None:
         issues += [i.under("on", "http") for i in iam_member_issues(on.http.invokers)]
     elif spec.timeout_seconds > 540 and given:

@@ -12,6 +12,8 @@ from pydantic import Field
 
 from components.core.issues import Issue, one_of
 from components.core.spec import Context, Spec
+from components.core.schedules import recurrence_issues
+from components.gcp.compute.regions import zone_issues
 from components.gcp.gke import gpus
 from components.gcp.gke.node_pool_spec import NodePoolSpec, resource_name_issues
 
@@ -139,9 +141,7 @@ def cluster_issues(spec: "ClusterSpec", region: str, environment: str) -> list[I
         if environment != "dev":
             issues.append(Issue(("zone",), f"a zonal cluster has one control plane zone: fine for dev, not {environment}",
                                 spec.zone, fix="remove zone to get a regional cluster"))
-        if not re.match(rf"^{re.escape(region)}-[a-z]$", spec.zone):
-            issues.append(Issue(("zone",), f"is not a zone of region {region}", spec.zone,
-                                allowed=f"{region}-a, {region}-b, ...", fix=f"use a zone of {region}"))
+        issues += zone_issues(spec.zone, region, key=("zone",))
 
     seen: dict[str, int] = {}
     for i, pool in enumerate(spec.node_pools):
@@ -170,6 +170,7 @@ def cluster_issues(spec: "ClusterSpec", region: str, environment: str) -> list[I
     for i, net in enumerate(spec.authorized_networks):
         issues += _cidr_issues(("authorizedNetworks", i, "cidr"), net.cidr, control_plane=False)
 
+    issues += recurrence_issues(spec.maintenance.recurrence, key=("maintenance", "recurrence"))
     hours = maintenance_hours_per_32_days(spec.maintenance)
     if hours is not None and hours < MIN_MAINTENANCE_HOURS_PER_32_DAYS:
         issues.append(Issue(("maintenance", "hours"), f"gives only {hours} hours of maintenance in some 32 days; "

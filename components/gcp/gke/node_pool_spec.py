@@ -15,6 +15,9 @@ from pydantic import Field
 from components.core.issues import Issue
 from components.core.naming import DNS_LABEL
 from components.core.spec import Context, Spec
+from components.gcp.compute.disk_types import disk_type_issues
+from components.gcp.compute.machine_types import machine_type_issues
+from components.gcp.compute.regions import zone_issues
 from components.gcp.gke import gpus
 from components.gcp.gke.node_labels import GPU_TAINT, SPOT_TAINT
 
@@ -88,8 +91,9 @@ class NodePoolSpec(Spec):
     """Compute Engine machine type. Defaults to e2-standard-4."""
     disk_size_gb: int = Field(100, ge=20, le=65536)
     """Boot disk size in GB (at least 20; images and models are cached here). Defaults to 100."""
-    disk_type: Literal["pd-balanced", "pd-ssd", "pd-standard"] = "pd-balanced"
-    """Boot disk type. Defaults to pd-balanced."""
+    disk_type: Literal["pd-balanced", "pd-ssd", "pd-standard", "pd-extreme", "hyperdisk-balanced"] = "pd-balanced"
+    """Boot disk type; the machine family decides which it takes (C4, N4 and other new families
+    take only hyperdisk-balanced; E2, N1, N2 only Persistent Disk). Defaults to pd-balanced."""
     spot: bool = False
     """Spot VMs: far cheaper, reclaimable at any time; the pool gets the spot taint. Defaults to false."""
     gpu: Optional[NodeGpuSpec] = None
@@ -139,14 +143,16 @@ def node_pool_issues(spec: "NodePoolSpec", region: str) -> list[Issue]:
         issues.append(Issue(("maxSurge",), "maxSurge and maxUnavailable are both 0: an upgrade could never replace a node",
                             0, fix="set maxSurge to 1 (or maxUnavailable to 1 when quota is tight)"))
     for i, zone in enumerate(spec.zones):
-        if not zone.startswith(region + "-"):
-            issues.append(Issue(("zones", i), f"is not a zone of region {region}", zone,
-                                allowed=f"{region}-a, {region}-b, ...", fix=f"use zones of {region}"))
+        issues += zone_issues(zone, region, key=("zones", i))
 
+    machine = machine_type_issues(spec.machine_type)
+    issues += machine
+    if not machine:
+        issues += disk_type_issues(spec.disk_type, spec.machine_type)
     if spec.machine_type in gpus.SPOT_ONLY_MACHINE_TYPES and not spec.spot:
         issues.append(Issue(("spot",), f"{spec.machine_type} is sold only as Spot VMs", False,
                             fix="set `spot: true`, or use a3-highgpu-8g"))
-    if spec.gpu is not None:
+    if spec.gpu is not None and not machine:
         g = spec.gpu
         issues += gpus.gpu_issues(g.type, g.count, spec.machine_type, region, g.partition_size,
                                   (g.sharing.strategy, g.sharing.max_shared_clients) if g.sharing else None)

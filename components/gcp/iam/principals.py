@@ -11,22 +11,22 @@ from typing import Protocol, Sequence
 import pulumi
 
 from components.core.issues import Issue
+from components.gcp.iam.members import iam_member_issues as one_member_issues
+from components.gcp.iam.members import is_public_member
 
 BASIC_ROLES = {"roles/owner", "roles/editor", "roles/viewer"}
-_MEMBER = re.compile(r"^(user|serviceAccount|group|domain|principal|principalSet):.+$")
 
 
 def iam_member_issues(members: Sequence[str], key: str = "invokers") -> list[Issue]:
-    """Callers named as IAM members; public access is a separate, explicit `public: true`."""
+    """Callers named as IAM members, each in a form IAM accepts (components/gcp/iam/members.py);
+    public access is a separate, explicit `public: true`."""
     issues = []
     for i, member in enumerate(members):
-        if member in ("allUsers", "allAuthenticatedUsers"):
+        if is_public_member(member):
             issues.append(Issue((key, i), "a public grant does not belong in " + key, member,
                                 fix="remove it and set `public: true` if the endpoint really must be public"))
-        elif not _MEMBER.match(member):
-            issues.append(Issue((key, i), "is not an IAM member", member,
-                                allowed="user:, serviceAccount:, group:, domain:, principal:, principalSet:",
-                                fix="prefix the identity with its kind, e.g. serviceAccount:app@acme.iam.gserviceaccount.com"))
+        else:
+            issues += one_member_issues(member, key=(key, i))
     return issues
 
 

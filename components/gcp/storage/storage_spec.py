@@ -10,6 +10,8 @@ from pydantic import Field
 from components.core.issues import Issue
 from components.core.naming import dns_name
 from components.core.spec import Context, Spec
+from components.gcp.storage.locations import location_issues
+from components.gcp.storage.names import bucket_name_issues
 
 BUCKET_ROLES = ("dataLake", "artifacts")
 
@@ -79,10 +81,17 @@ def storage_issues(spec: "StorageSpec", project: str, stack: str) -> list[Issue]
         if 0 < days < 7:
             issues.append(Issue((key, "softDeleteDays"), "Cloud Storage keeps soft-deleted objects 7 to 90 days, or not at all",
                                 days, allowed="0, or 7 to 90", fix="set 0 to turn soft delete off, or 7 or more"))
-    for role, name in bucket_names(spec, project, stack).items():
-        key = ("dataLake" if role == "dataLake" else "artifacts", "name")
-        if not (3 <= len(name) <= 63) or "google" in name or name.startswith("goog") or not name[0].isalnum():
-            issues.append(Issue(key, "is not a valid bucket name", name,
-                                allowed="3-63 lowercase letters, digits, - and _, not containing 'google'",
-                                fix="set a shorter name explicitly"))
+    names = bucket_names(spec, project, stack)
+    for role, name in names.items():
+        written = getattr(spec, "data_lake" if role == "dataLake" else "artifacts").name is not None
+        for issue in bucket_name_issues(name, key=(role, "name")):
+            # A derived name is not in the file: say where it came from and how to choose one.
+            issues.append(issue if written else Issue(issue.path, f"the derived name {name} {issue.message}", name,
+                                                      allowed=issue.allowed, fix="set a name explicitly"))
+    if names["dataLake"] == names["artifacts"]:
+        issues.append(Issue(("artifacts", "name"), "is the data lake's name too: bucket names are global and unique",
+                            names["artifacts"], fix="give each bucket its own name"))
+    for role, location in (("dataLake", lake.location), ("artifacts", spec.artifacts.location)):
+        if location is not None:
+            issues += location_issues(location, key=(role, "location"))
     return issues

@@ -183,9 +183,28 @@ def pool(values, i):
      "mlinfra:services[2].platform",
      "the kubernetes pattern runs services on gke"),
     (lambda v: v.pop("mlinfra:cluster"), "mlinfra:cluster", "the kubernetes pattern needs a cluster"),
+    (lambda v: pool(v, 0).update(name="general-purpose-pool-xyz"), "mlinfra:cluster.nodePools[0].name",
+     "over GKE's 40 characters"),
+    (lambda v: pool(v, 0).update(machineType="n2-standard-7"), "mlinfra:cluster.nodePools[0].machineType",
+     "n2-standard-8"),
+    (lambda v: pool(v, 0).update(machineType="n2-standrd-8"), "mlinfra:cluster.nodePools[0].machineType",
+     "did you mean"),
+    (lambda v: pool(v, 0).update(machineType="c4-standard-8"), "mlinfra:cluster.nodePools[0].diskType",
+     "hyperdisk-balanced"),
+    (lambda v: pool(v, 2).update(zones=["us-central1-q"]), "mlinfra:cluster.nodePools[2].zones[0]", "us-central1-a"),
+    (lambda v: v["mlinfra:cluster"]["maintenance"].update(recurrence="FREQ=WEEKLY;BYDAY=SATURDAY")
+     if "maintenance" in v["mlinfra:cluster"] else v["mlinfra:cluster"].update(
+         maintenance={"recurrence": "FREQ=WEEKLY;BYDAY=SATURDAY"}),
+     "mlinfra:cluster.maintenance.recurrence", "SATURDAY"),
+    (lambda v: v["mlinfra:jobs"][0].update(schedule="0 4 * * 7"), "mlinfra:jobs[0].schedule", "outside 0-6"),
+    (lambda v: v["mlinfra:jobs"][0].update(timeZone="Europe/Berln"), "mlinfra:jobs[0].timeZone", "Europe/Berlin"),
+    (lambda v: v["mlinfra:jobs"][0].update(image="us-central1-docker.pkg.dev/acme/Train/x:5"), "mlinfra:jobs[0].image",
+     "lowercase"),
 ], ids=["L4 on an n1 machine", "three L4s on g2-standard-8", "min above max", "spot-only service without spot pool",
         "GPU no pool offers", "duplicate pool name", "zonal prod cluster", "cloudrun service in kubernetes",
-        "no cluster"])
+        "no cluster", "pool name over GKE's limit", "a size the family lacks", "a typo in the family",
+        "persistent disk on a hyperdisk-only family", "a zone the region lacks", "a recurrence GKE rejects",
+        "day of week 7 in a CronJob", "a time zone typo", "an uppercase image repository"])
 def test_rejects_gke_mistakes_with_one_message_naming_the_key(mutate, key, fragment):
     found = k8s_errors(mutate)
     assert len(found) == 1, [p for p, _ in found]

@@ -39,14 +39,14 @@ def trigger(on: dict, **extra):
 
 
 def test_http_trigger_has_no_trigger_account_and_only_named_invokers():
-    rec = trigger({"http": {"invokers": ["serviceAccount:ci@acme-test.iam.gserviceaccount.com"]}})
+    rec = trigger({"http": {"invokers": ["serviceAccount:ci-runner@acme-test.iam.gserviceaccount.com"]}})
     fn = rec.one("gcp:cloudfunctionsv2/function:Function")
     assert "eventTrigger" not in fn.inputs
     assert fn.inputs["serviceConfig"]["ingressSettings"] == "ALLOW_ALL"
     assert sorted(a.name for a in rec.of_type("gcp:serviceaccount/account:Account")) == ["build", "fn-sa"]
     invokers = rec.of_type("gcp:cloudrunv2/serviceIamMember:ServiceIamMember")
     assert [(i.inputs["name"], i.inputs["member"]) for i in invokers] == [
-        ("t-dev", "serviceAccount:ci@acme-test.iam.gserviceaccount.com")]
+        ("t-dev", "serviceAccount:ci-runner@acme-test.iam.gserviceaccount.com")]
 
 
 def test_pubsub_trigger_is_invoked_by_its_own_trigger_account_with_retries():

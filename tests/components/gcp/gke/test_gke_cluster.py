@@ -175,7 +175,7 @@ def test_rejects_a_zonal_cluster_outside_dev_and_a_zone_outside_the_region():
     [issue] = cluster_issues(cluster(zone="us-central1-a"), "us-central1", "prod")
     assert (issue.path, issue.fix) == (("zone",), "remove zone to get a regional cluster")
     [issue] = cluster_issues(cluster(zone="europe-west4-a"), "us-central1", "dev")
-    assert issue.message == "is not a zone of region us-central1"
+    assert issue.message == "is a zone of europe-west4, not of region us-central1"
 
 
 def test_rejects_duplicate_pool_names_on_the_second_one():

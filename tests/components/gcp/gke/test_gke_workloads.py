@@ -18,13 +18,17 @@ from components.gcp.gke.gke_model_server import GkeModelServer, GkeModelServerAr
 from components.gcp.gke.gke_service_spec import GkeServiceSpec
 from components.gcp.gke.node_labels import GKE_NODES
 from components.gcp.storage.bucket import Bucket, BucketArgs
-from components.kubernetes.batch import cron_issues
+from components.core import schedules
 from components.kubernetes.pods import PlacementSpec, PodGpuSpec, restricted_security, scheduling
 from components.kubernetes.serving import track_replicas
 
 
 def gke_service_issues(spec):
     return validate(spec, Context())
+
+
+def cron_issues(schedule):
+    return schedules.cron_issues(schedule, "kubernetes")
 
 
 def gke_job_issues(spec):
