@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import logging
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple, Optional
 
@@ -14,6 +13,7 @@ from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from batch_scoring.model import Rejected, VersionedModelHandler, check_version
+from beamkit import launch
 from beamkit.deadletter import (DEAD_LETTER, BadRecord, ParseRecords, dead_letter,
                                 load_json_object, require, require_key)
 from beamkit.sinks import (WRITE_METHODS, DeadLettersToText, FailOnDeadLetter,
@@ -180,11 +180,4 @@ def run(argv: Optional[list[str]] = None,
 
 
 def main(argv: Optional[list[str]] = None) -> None:
-    from apache_beam.runners.dataflow.dataflow_runner import DataflowPipelineResult
-
-    logging.getLogger().setLevel(logging.INFO)
-    result = run(argv)
-    # On Dataflow the launcher must exit once the job is submitted; a local run has to wait,
-    # or the process would exit before the work is done.
-    if not isinstance(result, DataflowPipelineResult):
-        result.wait_until_finish()
+    launch.main(run, argv)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple, Optional
 
@@ -12,6 +11,7 @@ from apache_beam.transforms import trigger, window
 from apache_beam.utils.timestamp import Duration
 from apache_beam.utils.windowed_value import PaneInfoTiming
 
+from beamkit import launch
 from beamkit.deadletter import (DEAD_LETTER, ParseRecords, load_json_object, require_key,
                                 require_number)
 from beamkit.sinks import DeadLettersToPubSub, bigquery_sink
@@ -177,11 +177,4 @@ def run(argv: Optional[list[str]] = None,
 
 
 def main(argv: Optional[list[str]] = None) -> None:
-    from apache_beam.runners.dataflow.dataflow_runner import DataflowPipelineResult
-
-    logging.getLogger().setLevel(logging.INFO)
-    result = run(argv)
-    # On Dataflow the launcher must exit once the job is submitted; a local run keeps
-    # reading until it is stopped.
-    if not isinstance(result, DataflowPipelineResult):
-        result.wait_until_finish()
+    launch.main(run, argv)
