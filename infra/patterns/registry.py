@@ -49,6 +49,11 @@ _GCP_BASE = frozenset({"pulumi_gcp.artifactregistry", "pulumi_gcp.cloudfunctions
                        "pulumi_gcp.cloudscheduler", "pulumi_gcp.compute", "pulumi_gcp.projects", "pulumi_gcp.pubsub",
                        "pulumi_gcp.secretmanager", "pulumi_gcp.serviceaccount", "pulumi_gcp.storage"})
 
+_GKE = frozenset({"pulumi_gcp.container", "pulumi_kubernetes.apiextensions", "pulumi_kubernetes.apiregistration",
+                  "pulumi_kubernetes.apps", "pulumi_kubernetes.autoscaling", "pulumi_kubernetes.batch",
+                  "pulumi_kubernetes.core", "pulumi_kubernetes.meta", "pulumi_kubernetes.networking",
+                  "pulumi_kubernetes.policy", "pulumi_kubernetes.rbac"})
+
 PATTERNS: dict[str, Pattern] = {
     "serverless": Pattern(
         "serverless",
@@ -61,11 +66,7 @@ PATTERNS: dict[str, Pattern] = {
         "kubernetes",
         "GKE with CPU, GPU and spot node pools, autoscalers, model servers and jobs.",
         frozenset({"cluster", "services", "jobs", "triggers"}), ("gke",),
-        "infra.patterns.kubernetes:Kubernetes",
-        _GCP_BASE | {"pulumi_gcp.container", "pulumi_kubernetes.apiextensions", "pulumi_kubernetes.apiregistration",
-                     "pulumi_kubernetes.apps", "pulumi_kubernetes.autoscaling", "pulumi_kubernetes.batch",
-                     "pulumi_kubernetes.core", "pulumi_kubernetes.meta", "pulumi_kubernetes.networking",
-                     "pulumi_kubernetes.policy", "pulumi_kubernetes.rbac"},
+        "infra.patterns.kubernetes:Kubernetes", _GCP_BASE | _GKE,
         couplings=(couplings.cluster_needed, couplings.gke_names_fit, couplings.placement_on_pools,
                    couplings.models_in_artifact_bucket),
         requires_cluster=True,
@@ -78,9 +79,11 @@ PATTERNS: dict[str, Pattern] = {
     ),
     "hybrid": Pattern(
         "hybrid",
-        "A real-time path (services) beside a batch path (jobs, pipelines), wired by triggers.",
-        frozenset({"cluster", "services", "jobs", "pipelines", "triggers"}), ("gke", "cloudrun"), None, frozenset(),
-        tracking_issue="a later issue",
+        "A real-time path (services on Cloud Run or GKE) beside a batch path (jobs), wired by triggers.",
+        frozenset({"cluster", "services", "jobs", "triggers"}), ("gke", "cloudrun"),
+        "infra.patterns.hybrid:Hybrid", _GCP_BASE | _GKE,
+        couplings=(couplings.cluster_needed, couplings.gke_names_fit, couplings.placement_on_pools,
+                   couplings.models_in_artifact_bucket),
     ),
 }
 

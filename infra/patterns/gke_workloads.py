@@ -1,0 +1,100 @@
+"""What a pattern builds to run workloads on GKE: the cluster, the internal Gateway its model
+servers sit behind, the custom metrics adapter when a server scales on its own metrics, and
+the jobs. Every pattern with a cluster (kubernetes, hybrid) builds it through here, so its
+children are the pattern's own children, named from the pattern's name, in every pattern."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+
+from components.gcp.gke.cluster_spec import ClusterSpec
+from components.gcp.gke.gke_cluster import GkeCluster, GkeClusterArgs
+from components.gcp.gke.gke_job import GkeJob, GkeJobArgs
+from components.gcp.gke.gke_job_spec import GkeJobSpec
+from components.gcp.gke.gke_metrics_adapter import PORT as ADAPTER_PORT
+from components.gcp.gke.gke_metrics_adapter import GkeMetricsAdapter, GkeMetricsAdapterArgs
+from components.gcp.network.network import Network
+
+APIS = ("container.googleapis.com", "compute.googleapis.com", "iam.googleapis.com", "storage.googleapis.com",
+        "artifactregistry.googleapis.com", "monitoring.googleapis.com", "logging.googleapis.com",
+        "containerfilesystem.googleapis.com")  # image streaming
+GATEWAY_NAMESPACE = "mlinfra-gateway"
+JOBS_NAMESPACE = "mlinfra-jobs"
+
+
+def build_cluster(pattern: Any, spec: ClusterSpec, services: Sequence[Any]) -> None:
+    """The cluster, and for `services` (those on GKE) the Gateway and the metrics adapter; sets
+    `pattern.cluster`, `pattern.on_cluster` and `pattern.gateway_ref` for the GKE platform's builder."""
+    args, name = pattern.args, pattern.name
+    pattern.cluster = GkeCluster(f"{name}-gke", GkeClusterArgs(
+        spec=spec, project=args.project, region=args.region, environment=args.environment,
+        network_id=pattern.network.network_id, subnetwork_id=pattern.network.subnetwork_id,
+        pods_range=Network.PODS_RANGE, services_range=Network.SERVICES_RANGE), opts=pattern.after_apis)
+    provider = pattern.cluster.provider
+    pattern.on_cluster = pattern.child(provider=provider)
+
+    pattern.gateway_ref: Optional[tuple[str, str]] = None
+    if services:
+        namespace = k8s.core.v1.Namespace(f"{name}-gateway-ns", metadata={
+            "name": GATEWAY_NAMESPACE, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}},
+            opts=pattern.on_cluster)
+        # An internal Application Load Balancer in the VPC: clients reach model servers
+        # privately; each server attaches an HTTPRoute that carries its canary weights.
+        pattern.gateway = k8s.apiextensions.CustomResource(
+            f"{name}-gateway", api_version="gateway.networking.k8s.io/v1", kind="Gateway",
+            metadata={"name": "mlinfra", "namespace": GATEWAY_NAMESPACE},
+            spec={"gatewayClassName": "gke-l7-rilb",
+                  "listeners": [{"name": "http", "protocol": "HTTP", "port": 80,
+                                 "allowedRoutes": {"namespaces": {"from": "All"}}}]},
+            opts=pattern.child(provider=provider, depends_on=[namespace, pattern.network.proxy_only]))
+        pattern.gateway_ref = ("mlinfra", GATEWAY_NAMESPACE)
+
+    # Serving metrics (requests in flight, queue depth) reach the HPA through this adapter.
+    pattern.metrics_adapter = None
+    if any(s.scaling.metric != "cpu" for s in services):
+        pattern.metrics_adapter = GkeMetricsAdapter(f"{name}-metrics-adapter", GkeMetricsAdapterArgs(
+            project=args.project, provider=provider, workload_pool=pattern.cluster.workload_pool,
+            environment=args.environment), opts=pattern.on_cluster)
+        # A private cluster's control plane reaches nodes on 443 and 10250 only; the API
+        # server calls the adapter on its own port.
+        gcp.compute.Firewall(
+            f"{name}-control-plane-to-metrics-adapter", network=pattern.network.network_id, direction="INGRESS",
+            source_ranges=[spec.master_cidr],
+            allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=[str(ADAPTER_PORT)])],
+            target_service_accounts=[pattern.cluster.node_service_account],
+            description="GKE control plane to the custom metrics adapter.", opts=pattern.after_apis)
+
+
+def build_jobs(pattern: Any, jobs: Sequence[GkeJobSpec]) -> dict[str, GkeJob]:
+    """Each job in the shared jobs namespace, which admits no ingress; reads the data lake and
+    writes the artifact bucket."""
+    if not jobs:
+        return {}
+    args, name, provider = pattern.args, pattern.name, pattern.cluster.provider
+    jobs_ns = k8s.core.v1.Namespace(f"{name}-jobs-ns", metadata={
+        "name": JOBS_NAMESPACE, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}},
+        opts=pattern.on_cluster)
+    # Jobs serve nothing: no ingress at all.
+    k8s.networking.v1.NetworkPolicy(f"{name}-jobs-deny-ingress", metadata={
+        "name": "deny-ingress", "namespace": JOBS_NAMESPACE},
+        spec={"podSelector": {}, "policyTypes": ["Ingress"]},
+        opts=pattern.child(provider=provider, depends_on=[jobs_ns]))
+    return {
+        spec.name: GkeJob(f"{name}-job-{spec.name}", GkeJobArgs(
+            spec=spec, project=args.project, namespace=JOBS_NAMESPACE, provider=provider,
+            workload_pool=pattern.cluster.workload_pool, read_buckets=[pattern.storage.data_lake],
+            write_buckets=[pattern.storage.artifacts]), opts=pattern.child(provider=provider, depends_on=[jobs_ns]))
+        for spec in jobs
+    }
+
+
+def cluster_outputs(pattern: Any) -> dict[str, Any]:
+    return {
+        "cluster": pattern.cluster.cluster_name,
+        "kubernetes_version": pattern.cluster.kubernetes_minor,
+        "gateway": f"{GATEWAY_NAMESPACE}/mlinfra" if pattern.gateway_ref else None,
+        "jobs": sorted(pattern.jobs),
+    }
