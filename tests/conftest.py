@@ -66,7 +66,7 @@ def pytest_terminal_summary(terminalreporter):
     """After a run that fuzzed stack files (tests/test_fuzz.py), say how many cases it tried."""
     import sys
 
-    summary = getattr(sys.modules.get("tests.test_fuzz"), "fuzz_summary", None)
+    summary = getattr(sys.modules.get("tests.fuzz.contract"), "fuzz_summary", None)
     line = summary() if summary else None
     if line:
         terminalreporter.write_sep("-", "fuzz")

@@ -1,0 +1,1 @@
+"""The stack-file fuzzers' shared machinery (the tests are in tests/test_fuzz.py)."""
