@@ -38,6 +38,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     schema.add_argument("--update-readme", type=Path, metavar="README",
                         help="rewrite the reference table between the markers of this README")
 
+    from infra.ci.command import add_parser as add_ci_parser
+
+    add_ci_parser(sub)
+
     args = parser.parse_args(argv)
     try:
         return _dispatch(args)
@@ -70,6 +74,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     from infra.stackfile import find_project
 
     project = find_project(args.project_dir)
+    if args.command == "ci":
+        from infra.ci.command import run as run_ci
+
+        return run_ci(args, project)
     if args.command == "validate":
         from infra import config
         from infra.stackfile import read_stack_config, to_engine_config
@@ -125,6 +133,10 @@ def _describe(error: Exception) -> str:
         return str(error)
     if isinstance(error, InputError):
         return f"invalid component inputs: {error}"
+    from infra.ci.stacks import CIError
+
+    if isinstance(error, CIError):
+        return f"mlinfra ci: {error}"
     if isinstance(error, StackFileError):
         return f"{error}\nNothing was planned or created."
     if isinstance(error, (UnknownInvoke, FileNotFoundError)):
