@@ -28,6 +28,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       help="also write every Kubernetes object the program creates as YAML, one file per object")
     plan.add_argument("--quiet", "-q", action="store_true", help="print summary lines instead of the tree")
     plan.add_argument("--strict", action="store_true", help="exit non-zero when a guardrail is violated (CI)")
+    plan.add_argument("--format", choices=("tree", "markdown"), default="tree",
+                      help="markdown: summary, guardrails and a Mermaid diagram, for a PR comment")
 
     validate = sub.add_parser("validate", help="check a stack file alone, without planning")
     validate.add_argument("--stack", "-s", required=True)
@@ -98,7 +100,13 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     result = plan_stack(project, args.stack)
     verdicts = result.verdicts
-    if args.quiet:
+    # With --format markdown, stdout is the document; the notes about written files go to stderr.
+    notes = sys.stderr if args.format == "markdown" else sys.stdout
+    if args.format == "markdown":
+        from infra.markdown import render
+
+        sys.stdout.write(render(result))
+    elif args.quiet:
         counts = result.recording.count_by_type()
         cloud = sum(n for t, n in counts.items() if not t.startswith("mlinfra:"))
         status = {s: sum(1 for v in verdicts if v.status == s) for s in ("holds", "violated", "waived")}
@@ -111,10 +119,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(render_tree(result))
     if args.json_out:
         write_json(result, args.json_out)
-        print(f"wrote {args.json_out}")
+        print(f"wrote {args.json_out}", file=notes)
     if args.k8s_out:
         files = write_manifests(result, args.k8s_out)
-        print(f"wrote {len(files)} Kubernetes manifests to {args.k8s_out}")
+        print(f"wrote {len(files)} Kubernetes manifests to {args.k8s_out}", file=notes)
     failed = sorted({f.rule for f in violations(verdicts)})
     if failed and args.strict:
         print(f"{result.file}: guardrails violated: {', '.join(failed)} (waive one in the stack file with "
