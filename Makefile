@@ -8,8 +8,12 @@ STAMP  := $(VENV)/.installed
 CHECKOV_VERSION := 3.3.30
 CHECKOV_VENV    := .venv-checkov
 CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
+# mermaid (its own parser, under node) checks the diagrams of the markdown plan; pinned by
+# tools/mermaid/package-lock.json.
+MERMAID_DIR   := tools/mermaid
+MERMAID_STAMP := $(MERMAID_DIR)/node_modules/.installed
 
-.PHONY: install plan plan-all validate schema docs golden test scan bench clean
+.PHONY: install plan plan-all validate schema docs golden test scan bench clean mermaid-install mermaid-check workflows workflows-check
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,8 +55,29 @@ $(CHECKOV_STAMP):
 scan: install $(CHECKOV_STAMP)
 	$(BIN)/python scripts/checkov_scan.py
 
+$(MERMAID_STAMP): $(MERMAID_DIR)/package.json $(MERMAID_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "mermaid-install needs node 20+ and npm (apt-get install nodejs npm)" >&2; exit 1; }
+	cd $(MERMAID_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+mermaid-install: $(MERMAID_STAMP)
+
+# The diagram tests with mermaid required: they fail instead of skipping when it is missing.
+mermaid-check: install mermaid-install
+	MLINFRA_REQUIRE_MERMAID=1 $(BIN)/pytest -q tests/test_markdown.py
+
+# Regenerate .github/workflows/ from the stack files (and print the identity setup).
+workflows: install
+	$(BIN)/mlinfra ci init
+
+# The committed workflows are current, pass our checks and actionlint.
+workflows-check: install
+	$(BIN)/mlinfra ci init --check
+	$(BIN)/mlinfra ci check .github/workflows
+	$(BIN)/actionlint -no-color .github/workflows/*.yml
+
 bench: install
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(MERMAID_DIR)/node_modules build *.egg-info .pytest_cache
