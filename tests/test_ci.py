@@ -220,3 +220,14 @@ def test_ci_changed_reads_the_branch_diff_and_sets_the_step_output(tmp_path):
                    env={"GITHUB_OUTPUT": str(output)})
         assert done.returncode == 0, done.stderr
         assert output.read_text() == f"changed={expected}\n"
+
+
+def test_ci_check_names_the_file_job_and_fix_of_each_problem(tmp_path):
+    shutil.copytree(ROOT / ".github" / "workflows", tmp_path / "wf")
+    deploy = tmp_path / "wf" / "deploy.yml"
+    deploy.write_text(deploy.read_text().replace("cancel-in-progress: false", "cancel-in-progress: true", 1))
+    done = cli("ci", "check", str(tmp_path / "wf"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"{deploy}: jobs.deploy-dev: cancel-in-progress is True for stack dev" in done.stderr
+    assert "set it to false [concurrency]" in done.stderr
+    assert cli("ci", "check").returncode == 0
