@@ -28,8 +28,11 @@ def generated() -> dict[str, dict]:
     return {name: load_yaml(text) for name, text in workflows.generate(STACK_LIST, VERSION).items()}
 
 
+ENVIRONMENTS = {s.name: s.environment for s in STACK_LIST}
+
+
 def problems_of(files: dict[str, dict], stacks=STACKS) -> list[str]:
-    return [str(p) for p in checks.check_workflows(files, stacks)]
+    return [str(p) for p in checks.check_workflows(files, stacks, ENVIRONMENTS)]
 
 
 def test_generated_workflows_pass_every_check():
@@ -166,6 +169,13 @@ def test_rejects_the_cloud_preview_when_it_is_not_limited_to_branches_of_this_re
     assert any("uses a secret" in p for p in found) and any("write scope (id-token)" in p for p in found)
 
 
+def test_rejects_a_prod_deploy_that_does_not_wait_for_every_dev_deploy():
+    files = generated()
+    files["deploy.yml"]["jobs"]["deploy-k8s-prod"]["needs"] = ["deploy-k8s-dev"]
+    assert problems_of(files) == ["deploy.yml: jobs.deploy-k8s-prod: deploys k8s-prod (prod) without waiting for "
+                                  "deploy-dev (stack dev, dev); add it to `needs:` [order]"]
+
+
 def test_deploys_run_dev_then_staging_then_prod_each_as_its_stack():
     deploy = generated()["deploy.yml"]["jobs"]
     assert "needs" not in deploy["deploy-dev"] and "needs" not in deploy["deploy-k8s-dev"]
@@ -181,8 +191,14 @@ def test_staging_sits_between_dev_and_prod(tmp_path):
     for name, env in (("a", "dev"), ("b", "staging"), ("c", "prod")):
         (tmp_path / "stacks" / f"Pulumi.{name}.yaml").write_text(
             f"config:\n  gcp:project: acme-{name}\n  mlinfra:environment: {env}\n")
-    jobs = workflows.deploy_workflow(read_stacks(read_project(tmp_path)), VERSION)["jobs"]
+    stacks = read_stacks(read_project(tmp_path))
+    deploy = workflows.deploy_workflow(stacks, VERSION)
+    jobs = deploy["jobs"]
     assert [jobs[j].get("needs") for j in ("deploy-a", "deploy-b", "deploy-c")] == [None, ["deploy-a"], ["deploy-b"]]
+    tiers = {s.name: s.environment for s in stacks}
+    assert checks.check_workflows({"deploy.yml": deploy}, [], tiers) == []  # c waits for a through b
+    del jobs["deploy-c"]["needs"]
+    assert [p.job for p in checks.check_workflows({"deploy.yml": deploy}, [], tiers)] == ["deploy-c", "deploy-c"]
 
 
 def test_refuses_a_stack_file_without_an_environment(tmp_path):

@@ -1,6 +1,7 @@
 """Checks on GitHub Actions workflows that actionlint does not make: least-privilege tokens,
 fork PRs without secrets, every stack previewed, deployed and drift-checked, deploys in the
-environment named after their stack, per-stack concurrency that never cancels a running job.
+environment named after their stack and in tier order, per-stack concurrency that never
+cancels a running job.
 
 Each check reads the workflow as GitHub does (YAML 1.2: `on:` is a key) and resolves
 `${{ matrix.* }}` against the job's matrix, so a matrix job is judged once per stack.
@@ -248,15 +249,53 @@ def check_coverage(workflows: dict[str, dict[str, Any]], stacks: Iterable[str]) 
                           f"{what[kind]}; run `mlinfra ci init` again")
 
 
-def check_workflows(workflows: dict[str, dict[str, Any]], stacks: Iterable[str]) -> list[Problem]:
+TIERS = ("dev", "staging", "prod")
+
+
+def check_order(file: str, workflow: dict[str, Any], environments: dict[str, str]) -> Iterator[Problem]:
+    """A deploy of a later tier must wait (through `needs`, directly or not) for every deploy
+    of the earlier tiers: a change reaches prod only after it applied to dev and staging."""
+    jobs = workflow.get("jobs") or {}
+    deploys: dict[str, set[str]] = {}
+    for job_id, job in jobs.items():
+        for combo in combos(job):
+            deploys.setdefault(job_id, set()).update(
+                s.stack for s in pulumi_steps(job, combo) if s.command == "up")
+
+    def upstream(job_id: str, seen: set[str]) -> set[str]:
+        needs = jobs.get(job_id, {}).get("needs") or []
+        for need in [needs] if isinstance(needs, str) else needs:
+            if need not in seen:
+                seen.add(need)
+                upstream(need, seen)
+        return seen
+
+    for job_id, stacks in deploys.items():
+        before = upstream(job_id, set())
+        for stack in stacks:
+            tier = environments.get(stack)
+            if tier not in TIERS:
+                continue
+            for other_id, others in deploys.items():
+                late = [o for o in others if environments.get(o) in TIERS and TIERS.index(environments[o]) < TIERS.index(tier)]
+                if late and other_id not in before:
+                    yield Problem(file, job_id, "order", f"deploys {stack} ({tier}) without waiting for {other_id} "
+                                  f"(stack {', '.join(late)}, {environments[late[0]]}); add it to `needs:`")
+
+
+def check_workflows(workflows: dict[str, dict[str, Any]], stacks: Iterable[str],
+                    environments: dict[str, str] | None = None) -> list[Problem]:
+    """Every check; `environments` (stack -> dev|staging|prod) enables the deploy-order check."""
     problems: list[Problem] = []
     for file, workflow in workflows.items():
         for check in (check_permissions, check_fork_jobs, check_concurrency, check_environments):
             problems += check(file, workflow)
+        if environments:
+            problems += check_order(file, workflow, environments)
     problems += check_coverage(workflows, stacks)
     return problems
 
 
-def check_directory(directory: Path, stacks: Iterable[str]) -> list[Problem]:
+def check_directory(directory: Path, stacks: Iterable[str], environments: dict[str, str] | None = None) -> list[Problem]:
     files = sorted([*directory.glob("*.yml"), *directory.glob("*.yaml")])
-    return check_workflows({str(p): load(p) for p in files}, stacks)
+    return check_workflows({str(p): load(p) for p in files}, stacks, environments)

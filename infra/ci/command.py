@@ -41,7 +41,8 @@ def run(args: argparse.Namespace, project: Project) -> int:
         return _changed(args, project, stacks)
     from infra.ci import checks
 
-    problems = checks.check_directory(args.dir, [s.name for s in stacks])
+    problems = checks.check_directory(args.dir, [s.name for s in stacks],
+                                      {s.name: s.environment for s in stacks})
     for problem in problems:
         print(problem, file=sys.stderr)
     print(f"{args.dir}: {len(problems)} problems" if problems else f"{args.dir}: every check passes")
