@@ -33,6 +33,9 @@ def commands(stacks: list[CIStack], repository: str, pool_project: str, state_bu
         '--attribute-mapping="google.subject=assertion.sub,attribute.repository=assertion.repository,'
         'attribute.environment=assertion.environment" '
         f"--attribute-condition=\"assertion.repository == '{repository}'\"",
+        "# The Pulumi state, in a bucket of the pool project (skip if you have one).",
+        f'gcloud storage buckets create {state_bucket} --project="$POOL_PROJECT" --uniform-bucket-level-access '
+        "--public-access-prevention",
         "# Then set the repository variables the workflows read:",
         f"#   GCP_WORKLOAD_IDENTITY_PROVIDER = {pool}/providers/{PROVIDER} (with the number filled in)",
         f"#   PULUMI_BACKEND_URL             = {state_bucket}",
