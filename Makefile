@@ -13,7 +13,7 @@ CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 MERMAID_DIR   := tools/mermaid
 MERMAID_STAMP := $(MERMAID_DIR)/node_modules/.installed
 
-.PHONY: install plan plan-all validate schema docs golden test scan bench clean mermaid-install mermaid-check workflows workflows-check
+.PHONY: install plan plan-all validate schema docs golden test scan bench clean mermaid-install chromium-install mermaid-check workflows workflows-check
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,9 +62,16 @@ $(MERMAID_STAMP): $(MERMAID_DIR)/package.json $(MERMAID_DIR)/package-lock.json
 
 mermaid-install: $(MERMAID_STAMP)
 
+# Debian's chromium, for the full render of the diagrams (SVG, layout) besides the parse.
+# Not pinned to a version: Debian's security archive keeps only the current build.
+chromium-install:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] || { echo "chromium-install runs apt-get: run it as root, or apt-get install chromium yourself" >&2; exit 1; }; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	chromium --version
+
 # The diagram tests with mermaid required: they fail instead of skipping when it is missing.
-mermaid-check: install mermaid-install
-	MLINFRA_REQUIRE_MERMAID=1 $(BIN)/pytest -q tests/test_markdown.py
+mermaid-check: install mermaid-install chromium-install
+	MLINFRA_REQUIRE_MERMAID=1 MLINFRA_REQUIRE_CHROMIUM=1 $(BIN)/pytest -q tests/test_markdown.py
 
 # Regenerate .github/workflows/ from the stack files (and print the identity setup).
 workflows: install

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import html
 import json
 import os
 import re
@@ -21,6 +22,9 @@ from tests.test_plan import cli
 
 MERMAID = ROOT / "tools" / "mermaid"
 REQUIRED = os.environ.get("MLINFRA_REQUIRE_MERMAID") == "1"
+# The full render (layout and SVG) needs a browser; .ci/run installs Debian's chromium for it.
+REQUIRED_BROWSER = os.environ.get("MLINFRA_REQUIRE_CHROMIUM") == "1"
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
 def plan_of(stack: str, recording=None) -> Plan:
@@ -48,6 +52,48 @@ def mermaid_parse(tmp_path: Path, diagrams: dict[str, str]) -> dict[str, dict]:
     results = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(results) == len(files), done.stderr
     return {Path(r["file"]).stem: r for r in results}
+
+
+def mermaid_render(tmp_path: Path, diagrams: dict[str, str]) -> dict[str, dict]:
+    """Each diagram rendered to SVG by mermaid's browser bundle in headless chromium, offline."""
+    bundle = MERMAID / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
+    browser = next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
+    if not bundle.is_file() or not browser:
+        message = ("mermaid is not installed: run `make mermaid-install`" if not bundle.is_file() else
+                   "no chromium for the render check: run `make chromium-install` (apt-get, as root)")
+        if REQUIRED_BROWSER:
+            pytest.fail(f"{message}; MLINFRA_REQUIRE_CHROMIUM=1 forbids skipping the render check")
+        pytest.skip(message)
+    # The diagrams go in as JSON; "</" is escaped so no label can end the script element.
+    data = json.dumps(diagrams).replace("</", "<\\/")
+    page = tmp_path / "render.html"
+    page.write_text(f"""<!doctype html><html><body><pre id="result">pending</pre>
+<script src="{bundle.as_uri()}"></script>
+<script>
+mermaid.initialize({{ startOnLoad: false, securityLevel: "strict" }});
+(async () => {{
+  const out = {{}};
+  let i = 0;
+  for (const [name, text] of Object.entries({data})) {{
+    try {{
+      const {{ svg }} = await mermaid.render(`diagram${{i++}}`, text);
+      const doc = new DOMParser().parseFromString(svg, "image/svg+xml");
+      out[name] = {{ ok: true, nodes: doc.querySelectorAll("g.node").length,
+                     edges: doc.querySelectorAll("path.flowchart-link").length,
+                     boxes: doc.querySelectorAll("g.cluster").length }};
+    }} catch (error) {{
+      out[name] = {{ ok: false, error: String(error.message || error) }};
+    }}
+  }}
+  document.getElementById("result").textContent = JSON.stringify(out);
+}})();
+</script></body></html>""")
+    done = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=30000",
+                           "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    found = re.search(r'<pre id="result">(.*?)</pre>', done.stdout, re.S)
+    assert found and found.group(1) != "pending", f"{browser} rendered nothing: {done.stderr[-2000:]}"
+    return json.loads(html.unescape(found.group(1)))
 
 
 def test_summary_counts_what_the_recording_holds():
@@ -140,3 +186,18 @@ def test_mermaid_rejects_a_broken_diagram(tmp_path):
     assert results["good"]["ok"] is True
     for name in ("broken", "arrow"):
         assert results[name]["ok"] is False and "Parse error" in results[name]["error"], results[name]
+
+
+def test_chromium_renders_every_stacks_diagram_with_every_node_and_arrow(tmp_path):
+    graphs = {s: architecture.build(run_stack(s)) for s in STACKS}
+    results = mermaid_render(tmp_path, {s: architecture.mermaid(g) for s, g in graphs.items()})
+    for stack, graph in graphs.items():
+        boxes = sum(1 for n in graph.nodes.values() if n.kind == "cluster")
+        assert results[stack] == {"ok": True, "nodes": len(graph.nodes) - boxes, "edges": len(graph.edges),
+                                  "boxes": boxes}, stack
+
+
+def test_chromium_render_fails_on_a_broken_diagram(tmp_path):
+    good = architecture.mermaid(architecture.build(run_stack("k8s-dev")))
+    results = mermaid_render(tmp_path, {"broken": good.replace("\n  end", "", 1)})  # a subgraph never closed
+    assert results["broken"]["ok"] is False and "Parse error" in results["broken"]["error"], results
