@@ -16,7 +16,7 @@ from infra.ci.changes import stacks_changed
 from infra.ci.stacks import CIError, read_stacks
 from infra.stackfile import load_yaml, read_project
 from tests.conftest import PROJECT, ROOT, STACKS
-from tests.test_plan import cli
+from tests.mlinfra_cli import cli
 
 ACTIONLINT = Path(sys.executable).parent / "actionlint"
 STACK_LIST = read_stacks(PROJECT)

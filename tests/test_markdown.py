@@ -18,7 +18,7 @@ import pytest
 from infra import architecture, markdown
 from infra.plan import Plan
 from tests.conftest import ROOT, STACKS, run_config, run_stack, stack_config
-from tests.test_plan import cli
+from tests.mlinfra_cli import cli
 
 MERMAID = ROOT / "tools" / "mermaid"
 REQUIRED = os.environ.get("MLINFRA_REQUIRE_MERMAID") == "1"
