@@ -39,7 +39,8 @@ def render(plan: Plan) -> str:
     lines = [
         f"## Offline plan of stack `{plan.stack}`",
         "",
-        f"`{plan.file}`: **{sum(cloud.values())} cloud resources** in {sum(components.values())} components, "
+        f"`{plan.file}` ({plan.config.get('mlinfra:pattern')} pattern, {plan.config.get('mlinfra:environment')}): "
+        f"**{sum(cloud.values())} cloud resources** in {sum(components.values())} components, "
         f"planned offline under Pulumi's mock engine (no cloud calls). Guardrails: {verdict_line}.",
         "",
         "### Architecture",

@@ -101,7 +101,7 @@ def test_summary_counts_what_the_recording_holds():
     counts = plan.recording.count_by_type()
     cloud = sum(n for t, n in counts.items() if not t.startswith("mlinfra:"))
     text = markdown.render(plan)
-    assert f"**{cloud} cloud resources** in {sum(counts.values()) - cloud} components" in text
+    assert f"(serverless pattern, dev): **{cloud} cloud resources** in {sum(counts.values()) - cloud} components" in text
     assert f"| {counts['gcp:cloudrunv2/service:Service']} | `gcp:cloudrunv2/service:Service` |" in text
     assert "| 1 | `mlinfra:pattern:Serverless` |" in text
 

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from infra.ci import scripts
-from infra.ci.stacks import CIStack
+from infra.ci.stacks import CIError, CIStack
 
 # Pinned: a major tag is what these actions publish for consumers and what actionlint knows;
 # the Pulumi CLI itself is pinned to the SDK version of requirements.txt.
@@ -51,7 +51,6 @@ def pulumi_version(root: Path) -> str:
     text = (root / "requirements.txt").read_text()
     found = re.search(r"^pulumi==([0-9][0-9.]*)\s*$", text, re.M)
     if not found:
-        from infra.ci.stacks import CIError
         raise CIError("requirements.txt: no `pulumi==X.Y.Z` line; CI installs the Pulumi CLI of that "
                       "version, so pin the SDK there")
     return found.group(1)
