@@ -4,6 +4,8 @@ a workflow with its defect, and the committed .github/workflows/ is exactly what
 from __future__ import annotations
 
 import copy
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -247,3 +249,34 @@ def test_ci_check_names_the_file_job_and_fix_of_each_problem(tmp_path):
     assert f"{deploy}: jobs.deploy-dev: cancel-in-progress is True for stack dev" in done.stderr
     assert "set it to false [concurrency]" in done.stderr
     assert cli("ci", "check").returncode == 0
+
+
+def run_plan_step(project: Path, stack: str) -> subprocess.CompletedProcess:
+    """The PR workflow's plan step, run by bash as GitHub runs it (`bash -eo pipefail`)."""
+    step = next(s for s in generated()["pr.yml"]["jobs"]["plan"]["steps"] if s.get("name", "").startswith("plan "))
+    if not (project / ".venv").exists():
+        (project / ".venv").symlink_to(ROOT / ".venv")
+    return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]], cwd=project,
+                          env={**os.environ, "STACK": stack}, capture_output=True, text=True, timeout=180)
+
+
+def test_the_pr_plan_step_writes_the_markdown_and_json_of_a_stack(tmp_path):
+    project = tmp_path / "p"
+    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(".venv*", ".git", "node_modules", "plan"), symlinks=True)
+    done = run_plan_step(project, "dev")
+    assert done.returncode == 0, done.stderr
+    assert (project / "plan" / "dev.md").read_text().startswith("## Offline plan of stack `dev`")
+    assert json.loads((project / "plan" / "dev.json").read_text())["steps"]
+
+
+def test_the_pr_plan_step_fails_but_leaves_a_comment_saying_why_when_the_stack_file_is_wrong(tmp_path):
+    project = tmp_path / "p"
+    shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(".venv*", ".git", "node_modules", "plan"), symlinks=True)
+    (project / "stacks" / "Pulumi.dev.yaml").write_text(
+        "config:\n  gcp:project: acme-ml-dev\n  gcp:region: us-central1\n  mlinfra:pattern: serverles\n"
+        "  mlinfra:environment: dev\n")
+    done = run_plan_step(project, "dev")
+    assert done.returncode == 1
+    text = (project / "plan" / "dev.md").read_text()
+    assert text.startswith("## Offline plan of stack `dev`\n\nThe plan did not run:\n\n```text\n")
+    assert "stacks/Pulumi.dev.yaml" in text and "mlinfra:pattern" in text and text.endswith("```\n")

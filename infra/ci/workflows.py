@@ -79,10 +79,18 @@ def _pulumi(command: str, stack: str, version: str, **extra: Any) -> dict[str, A
 
 def pr_workflow(stacks: list[CIStack], version: str) -> dict[str, Any]:
     names = [s.name for s in stacks]
+    # The markdown is written even when a guardrail fails, and a plan that cannot run at all
+    # (a stack-file error) still leaves a comment saying why; the step fails in both cases.
     plan = ('mkdir -p plan\n'
-            '# The markdown is written even when a guardrail fails, so the comment shows why.\n'
+            'status=0\n'
             '.venv/bin/mlinfra plan --stack "$STACK" --strict --json "plan/$STACK.json" '
-            '--format markdown > "plan/$STACK.md"\n')
+            '--format markdown > "plan/$STACK.md" 2> plan/errors.txt || status=$?\n'
+            'cat plan/errors.txt >&2\n'
+            'if [ ! -s "plan/$STACK.md" ]; then\n'
+            '  { printf \'## Offline plan of stack `%s`\\n\\nThe plan did not run:\\n\\n```text\\n\' "$STACK"\n'
+            '    cat plan/errors.txt; printf \'```\\n\'; } > "plan/$STACK.md"\n'
+            'fi\n'
+            'exit "$status"\n')
     changed = {"name": "does this PR change the stack?", "id": "changed",
                "env": {"STACK": "${{ matrix.stack }}", "BASE": "${{ github.event.pull_request.base.sha }}"},
                "run": '.venv/bin/mlinfra ci changed --stack "$STACK" --base "$BASE"'}
