@@ -13,7 +13,7 @@ CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 MERMAID_DIR   := tools/mermaid
 MERMAID_STAMP := $(MERMAID_DIR)/node_modules/.installed
 
-.PHONY: install plan plan-all validate schema docs golden test scan bench clean mermaid-install chromium-install mermaid-check workflows workflows-check
+.PHONY: install plan plan-all validate schema docs golden test scan bench clean mermaid-install chromium-install shellcheck-install mermaid-check workflows workflows-check
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -73,15 +73,22 @@ chromium-install:
 mermaid-check: install mermaid-install chromium-install
 	MLINFRA_REQUIRE_MERMAID=1 MLINFRA_REQUIRE_CHROMIUM=1 $(BIN)/pytest -q tests/test_markdown.py
 
+# shellcheck, which actionlint runs on every `run:` script of the workflows (Debian bookworm's).
+SHELLCHECK_VERSION := 0.9.0-1
+shellcheck-install:
+	@command -v shellcheck >/dev/null || { [ "$$(id -u)" = 0 ] || { echo "shellcheck-install runs apt-get: run it as root, or apt-get install shellcheck yourself" >&2; exit 1; }; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck=$(SHELLCHECK_VERSION) >/dev/null; }
+	shellcheck --version | sed -n 2p
+
 # Regenerate .github/workflows/ from the stack files (and print the identity setup).
 workflows: install
 	$(BIN)/mlinfra ci init
 
 # The committed workflows are current, pass our checks and actionlint.
-workflows-check: install
+workflows-check: install shellcheck-install
 	$(BIN)/mlinfra ci init --check
 	$(BIN)/mlinfra ci check .github/workflows
-	$(BIN)/actionlint -no-color .github/workflows/*.yml
+	$(BIN)/actionlint -no-color -shellcheck=shellcheck .github/workflows/*.yml
 
 bench: install
 	$(BIN)/python bench/run.py

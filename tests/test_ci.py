@@ -280,3 +280,13 @@ def test_the_pr_plan_step_fails_but_leaves_a_comment_saying_why_when_the_stack_f
     text = (project / "plan" / "dev.md").read_text()
     assert text.startswith("## Offline plan of stack `dev`\n\nThe plan did not run:\n\n```text\n")
     assert "stacks/Pulumi.dev.yaml" in text and "mlinfra:pattern" in text and text.endswith("```\n")
+
+
+@pytest.mark.skipif(not ACTIONLINT.exists() or not shutil.which("shellcheck"),
+                    reason="actionlint or shellcheck is missing: `make install shellcheck-install`")
+def test_actionlint_runs_shellcheck_on_the_run_scripts(tmp_path):
+    pr = generated()["pr.yml"]
+    pr["jobs"]["plan"]["steps"][3]["run"] = "cd $HOME/plan\n" + pr["jobs"]["plan"]["steps"][3]["run"]
+    (tmp_path / "pr.yml").write_text(workflows.dump(pr))
+    done = subprocess.run([str(ACTIONLINT), "-no-color", str(tmp_path / "pr.yml")], capture_output=True, text=True)
+    assert done.returncode == 1 and "SC2086" in done.stdout, done.stdout

@@ -87,8 +87,9 @@ def pr_workflow(stacks: list[CIStack], version: str) -> dict[str, Any]:
             '--format markdown > "plan/$STACK.md" 2> plan/errors.txt || status=$?\n'
             'cat plan/errors.txt >&2\n'
             'if [ ! -s "plan/$STACK.md" ]; then\n'
-            '  { printf \'## Offline plan of stack `%s`\\n\\nThe plan did not run:\\n\\n```text\\n\' "$STACK"\n'
-            '    cat plan/errors.txt; printf \'```\\n\'; } > "plan/$STACK.md"\n'
+            # \140 is a backtick: printf writes the markdown's code marks without the shell seeing them.
+            '  { printf \'## Offline plan of stack \\140%s\\140\\n\\nThe plan did not run:\\n\\n\\140\\140\\140text\\n\' "$STACK"\n'
+            '    cat plan/errors.txt; printf \'\\140\\140\\140\\n\'; } > "plan/$STACK.md"\n'
             'fi\n'
             'exit "$status"\n')
     changed = {"name": "does this PR change the stack?", "id": "changed",
