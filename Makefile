@@ -12,8 +12,14 @@ CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 BEAM_VENV  := .venv-beam
 BEAM_STAMP := $(BEAM_VENV)/.installed
 
+# mermaid (its own parser, under node) checks the diagrams of the markdown plan; pinned by
+# tools/mermaid/package-lock.json.
+MERMAID_DIR   := tools/mermaid
+MERMAID_STAMP := $(MERMAID_DIR)/node_modules/.installed
+
 .PHONY: install plan plan-all validate schema docs golden test scan bench clean \
-        pipelines-install pipelines-test
+        pipelines-install pipelines-test mermaid-install chromium-install shellcheck-install mermaid-check \
+        workflows workflows-check
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-backend.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,9 +71,43 @@ pipelines-install: $(BEAM_STAMP)
 # The Beam pipelines end to end on the bundle-based DirectRunner, offline (pipelines/tests/).
 pipelines-test: $(BEAM_STAMP)
 	$(BEAM_VENV)/bin/pytest pipelines
+$(MERMAID_STAMP): $(MERMAID_DIR)/package.json $(MERMAID_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "mermaid-install needs node 20+ and npm (apt-get install nodejs npm)" >&2; exit 1; }
+	cd $(MERMAID_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+mermaid-install: $(MERMAID_STAMP)
+
+# Debian's chromium, for the full render of the diagrams (SVG, layout) besides the parse.
+# Not pinned to a version: Debian's security archive keeps only the current build.
+chromium-install:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] || { echo "chromium-install runs apt-get: run it as root, or apt-get install chromium yourself" >&2; exit 1; }; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	chromium --version
+
+# The diagram tests with mermaid required: they fail instead of skipping when it is missing.
+mermaid-check: install mermaid-install chromium-install
+	MLINFRA_REQUIRE_MERMAID=1 MLINFRA_REQUIRE_CHROMIUM=1 $(BIN)/pytest -q tests/infra/test_markdown.py
+
+# shellcheck, which actionlint runs on every `run:` script of the workflows (Debian bookworm's).
+SHELLCHECK_VERSION := 0.9.0-1
+shellcheck-install:
+	@command -v shellcheck >/dev/null || { [ "$$(id -u)" = 0 ] || { echo "shellcheck-install runs apt-get: run it as root, or apt-get install shellcheck yourself" >&2; exit 1; }; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck=$(SHELLCHECK_VERSION) >/dev/null; }
+	shellcheck --version | sed -n 2p
+
+# Regenerate .github/workflows/ from the stack files (and print the identity setup).
+workflows: install
+	$(BIN)/mlinfra ci init
+
+# The committed workflows are current, pass our checks and actionlint.
+workflows-check: install shellcheck-install
+	$(BIN)/mlinfra ci init --check
+	$(BIN)/mlinfra ci check .github/workflows
+	$(BIN)/actionlint -no-color -shellcheck=shellcheck .github/workflows/*.yml
 
 bench: install
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) $(BEAM_VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(BEAM_VENV) $(MERMAID_DIR)/node_modules build *.egg-info .pytest_cache

@@ -28,6 +28,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       help="also write every Kubernetes object the program creates as YAML, one file per object")
     plan.add_argument("--quiet", "-q", action="store_true", help="print summary lines instead of the tree")
     plan.add_argument("--strict", action="store_true", help="exit non-zero when a guardrail is violated (CI)")
+    plan.add_argument("--format", choices=("tree", "markdown"), default="tree",
+                      help="markdown: summary, guardrails and a Mermaid diagram, for a PR comment")
 
     validate = sub.add_parser("validate", help="check a stack file alone, without planning")
     validate.add_argument("--stack", "-s", required=True)
@@ -51,6 +53,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     init.add_argument("--dry-run", action="store_true", help="report what would be created or changed; change nothing")
     init.add_argument("--fix", action="store_true", help="repair the weak settings of an existing bucket or key "
                                                          "instead of refusing it")
+    from infra.ci.command import add_parser as add_ci_parser
+
+    add_ci_parser(sub)
 
     args = parser.parse_args(argv)
     try:
@@ -88,6 +93,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     from infra.stackfile import find_project
 
     project = find_project(args.project_dir)
+    if args.command == "ci":
+        from infra.ci.command import run as run_ci
+
+        return run_ci(args, project)
     if args.command == "validate":
         from infra import config
         from infra.stackfile import read_stack_config, to_engine_config
@@ -108,7 +117,13 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     result = plan_stack(project, args.stack)
     verdicts = result.verdicts
-    if args.quiet:
+    # With --format markdown, stdout is the document; the notes about written files go to stderr.
+    notes = sys.stderr if args.format == "markdown" else sys.stdout
+    if args.format == "markdown":
+        from infra.markdown import render
+
+        sys.stdout.write(render(result))
+    elif args.quiet:
         counts = result.recording.count_by_type()
         cloud = sum(n for t, n in counts.items() if not t.startswith("mlinfra:"))
         status = {s: sum(1 for v in verdicts if v.status == s) for s in ("holds", "violated", "waived")}
@@ -121,10 +136,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(render_tree(result))
     if args.json_out:
         write_json(result, args.json_out)
-        print(f"wrote {args.json_out}")
+        print(f"wrote {args.json_out}", file=notes)
     if args.k8s_out:
         files = write_manifests(result, args.k8s_out)
-        print(f"wrote {len(files)} Kubernetes manifests to {args.k8s_out}")
+        print(f"wrote {len(files)} Kubernetes manifests to {args.k8s_out}", file=notes)
     failed = sorted({f.rule for f in violations(verdicts)})
     if failed and args.strict:
         print(f"{result.file}: guardrails violated: {', '.join(failed)} (waive one in the stack file with "
@@ -144,6 +159,10 @@ def _describe(error: Exception) -> str:
         return str(error)
     if isinstance(error, InputError):
         return f"invalid component inputs: {error}"
+    from infra.ci.stacks import CIError
+
+    if isinstance(error, CIError):
+        return f"mlinfra ci: {error}"
     if isinstance(error, StackFileError):
         return f"{error}\nNothing was planned or created."
     if isinstance(error, (UnknownInvoke, FileNotFoundError)):

@@ -1,0 +1,96 @@
+"""`mlinfra ci ...`: generate the workflows, say which stacks a PR changes, check workflows."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from infra.stackfile import Project
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    ci = sub.add_parser("ci", help="GitHub Actions workflows generated from the stack files")
+    commands = ci.add_subparsers(dest="ci_command", required=True)
+    init = commands.add_parser("init", help="write the workflows and print the identity setup per environment")
+    init.add_argument("--out", type=Path, default=Path(".github/workflows"),
+                      help="directory for the workflows, relative to --repo-dir (default: .github/workflows)")
+    init.add_argument("--repo-dir", type=Path, default=Path("."), help="the repository root (default: .)")
+    init.add_argument("--repository", help="owner/name on GitHub (default: from the git remote `origin`)")
+    init.add_argument("--pool-project", help="project of the workload identity pool (default: a prod stack's)")
+    init.add_argument("--state-bucket", help="the Pulumi state backend, gs://... (default: gs://<pool project>-pulumi-state)")
+    init.add_argument("--check", action="store_true",
+                      help="write nothing; exit 1 if the files in --out differ from what would be generated")
+    changed = commands.add_parser("changed", help="does the change since --base touch this stack? (CI step)")
+    changed.add_argument("--stack", "-s", required=True)
+    changed.add_argument("--base", required=True, help="the base commit of the pull request")
+    check = commands.add_parser("check", help="check workflows for least privilege and coverage of every stack")
+    check.add_argument("dir", type=Path, nargs="?", default=Path(".github/workflows"))
+
+
+def run(args: argparse.Namespace, project: Project) -> int:
+    from infra.ci.stacks import read_stacks
+
+    stacks = read_stacks(project)
+    if args.ci_command == "init":
+        return _init(args, project, stacks)
+    if args.ci_command == "changed":
+        return _changed(args, project, stacks)
+    from infra.ci import checks
+
+    problems = checks.check_directory(args.dir, [s.name for s in stacks],
+                                      {s.name: s.environment for s in stacks})
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(f"{args.dir}: {len(problems)} problems" if problems else f"{args.dir}: every check passes")
+    return 1 if problems else 0
+
+
+def _init(args: argparse.Namespace, project: Project, stacks: list) -> int:
+    from infra.ci import identity, workflows
+
+    out = args.out if args.out.is_absolute() else args.repo_dir / args.out
+    files = workflows.generate(stacks, workflows.pulumi_version(project.root))
+    if args.check:
+        stale = [name for name, text in files.items()
+                 if not (out / name).is_file() or (out / name).read_text() != text]
+        for name in stale:
+            print(f"{out / name}: differs from what `mlinfra ci init` generates; run it and commit the result",
+                  file=sys.stderr)
+        return 1 if stale else 0
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (out / name).write_text(text)
+        print(f"wrote {out / name}")
+    pool_project = args.pool_project or stacks[-1].project
+    print()
+    print(identity.commands(stacks, args.repository or _repository(args.repo_dir), pool_project,
+                            args.state_bucket or f"gs://{pool_project}-pulumi-state"), end="")
+    return 0
+
+
+def _repository(repo_dir: Path) -> str:
+    """owner/name from the `origin` remote; a placeholder to fill in when there is none."""
+    done = subprocess.run(["git", "remote", "get-url", "origin"], cwd=repo_dir, capture_output=True, text=True)
+    found = re.search(r"github\.com[:/]([^/\s]+/[^/\s]+?)(?:\.git)?$", done.stdout.strip())
+    return found.group(1) if found else "OWNER/REPO"
+
+
+def _changed(args: argparse.Namespace, project: Project, stacks: list) -> int:
+    from infra.ci.changes import changed_paths, stacks_changed
+
+    names = [s.name for s in stacks]
+    if args.stack not in names:
+        raise FileNotFoundError(f"no stack file {project.display(project.stack_file(args.stack))} "
+                                f"(stacks: {', '.join(names)})")
+    paths = changed_paths(project.root, args.base)
+    hit = args.stack in stacks_changed(paths, names, project.display(project.stack_dir))
+    print(f"stack {args.stack}: {'changed' if hit else 'not changed'} by {len(paths)} changed files")
+    output = os.environ.get("GITHUB_OUTPUT")
+    if output:
+        with open(output, "a") as f:
+            f.write(f"changed={'true' if hit else 'false'}\n")
+    return 0

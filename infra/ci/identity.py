@@ -1,0 +1,74 @@
+"""The Google Cloud identity setup the workflows assume, as the gcloud commands that make it.
+
+One workload identity pool and GitHub provider; per stack a deploy account, usable only by jobs
+running in the GitHub environment named after the stack, and a read-only preview account for
+pull-request previews and the nightly drift check. The commands need a cloud, so `mlinfra ci
+init` prints them for an administrator instead of running them.
+"""
+
+from __future__ import annotations
+
+from infra.ci.stacks import CIStack
+
+POOL = "github"
+PROVIDER = "github-actions"
+# What the preview account may do: read every resource and IAM policy (a refresh reads them all).
+PREVIEW_ROLES = ("roles/viewer", "roles/iam.securityReviewer")
+# The README's "what the identity running `pulumi up` needs"; narrow it to a custom role if you can.
+DEPLOY_ROLES = ("roles/owner",)
+
+
+def commands(stacks: list[CIStack], repository: str, pool_project: str, state_bucket: str) -> str:
+    pool = f"projects/$POOL_PROJECT_NUMBER/locations/global/workloadIdentityPools/{POOL}"
+    lines = [
+        "# Identity for the generated workflows (run once, as a project and IAM administrator).",
+        f"# Repository: {repository}; pool project: {pool_project}; Pulumi state: {state_bucket}",
+        f"POOL_PROJECT={pool_project}",
+        'POOL_PROJECT_NUMBER=$(gcloud projects describe "$POOL_PROJECT" --format="value(projectNumber)")',
+        "",
+        "# 1. One pool and one provider that trusts GitHub's OIDC tokens for this repository only.",
+        f'gcloud iam workload-identity-pools create {POOL} --project="$POOL_PROJECT" --location=global',
+        f'gcloud iam workload-identity-pools providers create-oidc {PROVIDER} --project="$POOL_PROJECT" '
+        f'--location=global --workload-identity-pool={POOL} --issuer-uri="https://token.actions.githubusercontent.com" '
+        '--attribute-mapping="google.subject=assertion.sub,attribute.repository=assertion.repository,'
+        'attribute.environment=assertion.environment" '
+        f"--attribute-condition=\"assertion.repository == '{repository}'\"",
+        "# The Pulumi state, in a bucket of the pool project (skip if you have one).",
+        f'gcloud storage buckets create {state_bucket} --project="$POOL_PROJECT" --uniform-bucket-level-access '
+        "--public-access-prevention",
+        "# Then set the repository variables the workflows read:",
+        f"#   GCP_WORKLOAD_IDENTITY_PROVIDER = {pool}/providers/{PROVIDER} (with the number filled in)",
+        f"#   PULUMI_BACKEND_URL             = {state_bucket}",
+    ]
+    for s in stacks:
+        deploy, preview = s.deploy_account, s.preview_account
+        lines += [
+            "",
+            f"# 2. Stack {s.name} ({s.environment}, project {s.project}, {s.file})",
+            f"gcloud iam service-accounts create {deploy.split('@')[0]} --project={s.project} "
+            f'--display-name="mlinfra deploy ({s.name})"',
+            f"gcloud iam service-accounts create {preview.split('@')[0]} --project={s.project} "
+            f'--display-name="mlinfra preview, read-only ({s.name})"',
+            *(f"gcloud projects add-iam-policy-binding {s.project} --member=serviceAccount:{deploy} --role={role}"
+              for role in DEPLOY_ROLES),
+            *(f"gcloud projects add-iam-policy-binding {s.project} --member=serviceAccount:{preview} --role={role}"
+              for role in PREVIEW_ROLES),
+            f"gcloud storage buckets add-iam-policy-binding {state_bucket} --member=serviceAccount:{deploy} "
+            "--role=roles/storage.objectUser",
+            # A preview reads the state; where the backend takes a lock file for it
+            # (PULUMI_SELF_MANAGED_STATE_LOCKING), allow creating objects under .pulumi/locks/ too.
+            f"gcloud storage buckets add-iam-policy-binding {state_bucket} --member=serviceAccount:{preview} "
+            "--role=roles/storage.objectViewer",
+            f"# Only a job in the GitHub environment `{s.name}` of {repository} may act as the deploy account;",
+            f"# protect that environment (required reviewers on prod) under Settings > Environments.",
+            f"gcloud iam service-accounts add-iam-policy-binding {deploy} --project={s.project} "
+            "--role=roles/iam.workloadIdentityUser "
+            f'--member="principalSet://iam.googleapis.com/{pool}/attribute.environment/{s.name}"',
+            "# Any workflow of the repository (same-repo PRs, the nightly drift check) may read.",
+            f"gcloud iam service-accounts add-iam-policy-binding {preview} --project={s.project} "
+            "--role=roles/iam.workloadIdentityUser "
+            f'--member="principalSet://iam.googleapis.com/{pool}/attribute.repository/{repository}"',
+        ]
+    lines += ["", "# 3. In GitHub: create the environments " + ", ".join(f"`{s.name}`" for s in stacks)
+              + "; add PULUMI_CONFIG_PASSPHRASE as a secret of each if the stacks use the passphrase provider."]
+    return "\n".join(lines) + "\n"

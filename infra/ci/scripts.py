@@ -1,0 +1,73 @@
+"""The scripts the workflows run in actions/github-script: posting the plan comments and the
+drift issues. They treat what they read from artifacts as untrusted data from a fork."""
+
+from __future__ import annotations
+
+import json
+from typing import Iterable
+
+MARKER = "<!-- mlinfra-plan:{stack} -->"
+DRIFT_LABEL = "mlinfra-drift"
+# GitHub refuses comments over 65536 characters; the full plan stays in the run's artifacts.
+MAX_COMMENT = 60000
+
+
+def comment_plans(stacks: Iterable[str]) -> str:
+    # The stack list is fixed here, from the stack files: artifact file names never pick what
+    # is read, and the PR number in the artifact must belong to the run's head commit.
+    return f"""const fs = require('fs');
+const path = require('path');
+const stacks = {json.dumps(list(stacks))};
+const run = context.payload.workflow_run;
+for (const stack of stacks) {{
+  const dir = path.join('plans', `mlinfra-plan-${{stack}}`);
+  const file = path.join(dir, `${{stack}}.md`);
+  if (!fs.existsSync(file)) {{
+    core.warning(`no offline plan of stack ${{stack}} in run ${{run.id}}`);
+    continue;
+  }}
+  const number = Number(fs.readFileSync(path.join(dir, 'pr-number'), 'utf8').trim());
+  if (!Number.isInteger(number) || number <= 0) {{
+    core.setFailed(`the plan artifact of stack ${{stack}} holds no PR number`);
+    continue;
+  }}
+  const {{ data: pr }} = await github.rest.pulls.get({{ ...context.repo, pull_number: number }});
+  if (pr.head.sha !== run.head_sha) {{
+    core.notice(`PR #${{number}} has moved on from ${{run.head_sha}}; its newer run will comment`);
+    continue;
+  }}
+  const marker = `{MARKER.replace('{stack}', '${stack}')}`;
+  let plan = fs.readFileSync(file, 'utf8');
+  if (plan.length > {MAX_COMMENT}) {{
+    plan = plan.slice(0, {MAX_COMMENT}) + '\\n\\n(truncated: the whole plan is in the run artifacts)';
+  }}
+  const body = `${{marker}}\\n${{plan}}\\n\\n[offline plan run](${{run.html_url}})`;
+  const comments = await github.paginate(github.rest.issues.listComments,
+    {{ ...context.repo, issue_number: number, per_page: 100 }});
+  const previous = comments.find((c) => c.user.type === 'Bot' && c.body.startsWith(marker));
+  if (previous) {{
+    await github.rest.issues.updateComment({{ ...context.repo, comment_id: previous.id, body }});
+  }} else {{
+    await github.rest.issues.createComment({{ ...context.repo, issue_number: number, body }});
+  }}
+}}
+"""
+
+
+def drift_issue() -> str:
+    return f"""const stack = process.env.STACK;
+const title = `Drift in stack ${{stack}}`;
+const url = `${{context.serverUrl}}/${{context.repo.owner}}/${{context.repo.repo}}/actions/runs/${{context.runId}}`;
+const open = await github.paginate(github.rest.issues.listForRepo,
+  {{ ...context.repo, state: 'open', labels: '{DRIFT_LABEL}', per_page: 100 }});
+const issue = open.find((i) => i.title === title && !i.pull_request);
+const seen = `\\`pulumi preview --refresh --expect-no-changes\\` failed for stack \\`${{stack}}\\`: ` +
+  `the cloud differs from the program, or the preview could not run. See ${{url}}.`;
+if (issue) {{
+  await github.rest.issues.createComment({{ ...context.repo, issue_number: issue.number, body: seen }});
+}} else {{
+  await github.rest.issues.create({{ ...context.repo, title, labels: ['{DRIFT_LABEL}'], body: seen +
+    `\\n\\nReconcile by changing the program or stack file (then merge), or adopt the cloud's ` +
+    `state with \\`pulumi refresh --stack ${{stack}}\\`; close this issue once the nightly run passes.` }});
+}}
+"""
