@@ -14,6 +14,7 @@ if _ROOT not in sys.path:
 
 import pulumi  # noqa: E402
 
+from infra import runtime; runtime.tune()  # noqa: E402,E702 - before the pattern's imports
 from infra import config  # noqa: E402
 from infra.patterns import PATTERNS  # noqa: E402
 
