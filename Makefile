@@ -51,8 +51,10 @@ $(CHECKOV_STAMP):
 scan: install $(CHECKOV_STAMP)
 	$(BIN)/python scripts/checkov_scan.py
 
+# The plan against the hand-written program; e.g. make bench BENCH_ARGS="--repeat 5 --json bench/results/bench.json"
+BENCH_ARGS ?=
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) build *.egg-info .pytest_cache

@@ -9,7 +9,8 @@ Python process and alternating:
                  which the program applies at its start);
 * user program:  the hand-written program (bench/baseline.py writes it from the plan's
                  recording: typed provider classes, the same parents, options and inputs)
-                 under the same mocks (`infra.engine.run`), as a user runs it;
+                 under the same mocks (`infra.engine.run`) and the same stack file, read the
+                 same way (the Pulumi CLI reads it for any program), as a user runs it;
 * tuned program: the same program with the plan's interpreter tuning as its first line.
 
 Each program must register exactly the plan's URNs with the plan's inputs (checked every run).
@@ -119,14 +120,12 @@ def undeclared_provider_packages(pattern: str) -> list[str]:
 
 def write_baselines(project: Any, stack: str, registrations: list[Any], programs: Path) -> None:
     from bench import baseline
-    from infra.stackfile import read_stack_config, to_engine_config
 
     for side, tuned in (("user", False), ("tuned", True)):
         baseline.write_program(programs / side, registrations, stack, tuned, PROJECT_ROOT)
-    values, secrets = to_engine_config(read_stack_config(project.stack_file(stack)))
     (programs / "expected.json").write_text(json.dumps({
         "project": project.name, "stack": stack, "root": str(project.root),
-        "config": values, "secret_keys": secrets,
+        "stack_file": str(project.stack_file(stack)),
         "inputs": {r.urn: encoded(r.inputs) for r in registrations},
     }))
 
@@ -136,10 +135,13 @@ def program_worker(main: Path, expected_file: Path, result: Path) -> None:
     clock = GcClock()
     expected = json.loads(expected_file.read_text())
     from infra import engine
+    from infra.stackfile import read_stack_config, to_engine_config
 
+    # The stack file is read as the plan reads it: under `pulumi up` the CLI reads it for any
+    # program, so neither side is spared it.
+    values, secrets = to_engine_config(read_stack_config(Path(expected["stack_file"])))
     recording = engine.run(main, project=expected["project"], stack=expected["stack"],
-                           config=expected["config"], secret_keys=expected["secret_keys"],
-                           cwd=Path(expected["root"]))
+                           config=values, secret_keys=secrets, cwd=Path(expected["root"]))
     out = figures(time.perf_counter() - _STARTED, clock)
     got = {r.urn: encoded(r.inputs) for r in recording.registrations}
     want = expected["inputs"]
