@@ -29,7 +29,7 @@ import sys
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
@@ -249,9 +249,8 @@ def _options_source(r: Any, names: dict[str, str], stack_urns: set[str]) -> str:
     provider_urn = r.provider.rsplit("::", 1)[0] if r.provider else ""
     if provider_urn in names:
         opts.append(f"provider={names[provider_urn]}")
-    for flag, attr in (("protect", "protect"), ("retain_on_delete", "retain_on_delete"),
-                       ("delete_before_replace", "delete_before_replace")):
-        if getattr(r, attr):
+    for flag in ("protect", "retain_on_delete", "delete_before_replace"):
+        if getattr(r, flag):
             opts.append(f"{flag}=True")
     if r.ignore_changes:
         opts.append(f"ignore_changes={list(r.ignore_changes)!r}")
@@ -315,11 +314,3 @@ def write_program(directory: Path, registrations: list[Any], stack: str, tuned: 
                                 tune=TUNE.format(root=str(project_root)) if tuned else ""))
     return main
 
-
-def unconverted_fields(registrations: list[Any]) -> Optional[str]:
-    """None when every registration converts; else the first problem (for a clear message)."""
-    try:
-        resource_statements(registrations)
-    except NotConvertible as error:
-        return str(error)
-    return None
