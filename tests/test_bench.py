@@ -169,3 +169,20 @@ def test_tune_raises_the_thresholds_and_registers_its_exit_handler_once():
         assert gc.get_freeze_count() > 0
     finally:
         gc.set_threshold(*before)
+
+
+def test_each_registration_keeps_its_own_inputs_when_many_register_at_once():
+    """The recording reuses the inputs the mock monitor decoded, per thread: registrations
+    answered concurrently by the SDK's thread pool must not swap them."""
+    import pulumi_gcp as gcp
+
+    def program():
+        for i in range(60):
+            gcp.storage.Bucket(f"b{i}", location="EU", labels={"index": str(i)}, force_destroy=i % 2 == 0)
+
+    rec = engine.run(program, config={"gcp:project": "acme-test"})
+    buckets = rec.of_type("gcp:storage/bucket:Bucket")
+    assert len(buckets) == 60
+    for r in buckets:
+        i = int(r.name[1:])
+        assert r.inputs == {"location": "EU", "labels": {"index": str(i)}, "forceDestroy": i % 2 == 0}
