@@ -71,6 +71,7 @@ pipelines-install: $(BEAM_STAMP)
 # The Beam pipelines end to end on the bundle-based DirectRunner, offline (pipelines/tests/).
 pipelines-test: $(BEAM_STAMP)
 	$(BEAM_VENV)/bin/pytest pipelines
+
 $(MERMAID_STAMP): $(MERMAID_DIR)/package.json $(MERMAID_DIR)/package-lock.json
 	@command -v npm >/dev/null || { echo "mermaid-install needs node 20+ and npm (apt-get install nodejs npm)" >&2; exit 1; }
 	cd $(MERMAID_DIR) && npm ci --no-audit --no-fund --loglevel=error
@@ -106,8 +107,10 @@ workflows-check: install shellcheck-install
 	$(BIN)/mlinfra ci check .github/workflows
 	$(BIN)/actionlint -no-color -shellcheck=shellcheck .github/workflows/*.yml
 
+# The plan against the hand-written program; e.g. make bench BENCH_ARGS="--repeat 5 --json bench/results/bench.json"
+BENCH_ARGS ?=
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) $(BEAM_VENV) $(MERMAID_DIR)/node_modules build *.egg-info .pytest_cache

@@ -1,28 +1,30 @@
-"""Benchmark the offline plan against the bare Pulumi SDK registering the same resources.
+"""Benchmark the offline plan against the hand-written Pulumi program for the same resources.
 
-For every stack (or those given with --stack) this measures, each in a fresh Python process:
+For each target stack (default: the largest example stack, k8s-prod, and serverless stacks of
+about 100, 500 and 1,000 resources generated into a temporary project), each in a fresh
+Python process and alternating:
 
-* plan:     `infra.plan.plan_stack` for the stack, imports included (mlinfra's config
-            validation, components and the provider packages they import);
-* baseline: the same resources (type, name, custom, parent, inputs) registered straight
-            through `pulumi.CustomResource` / `pulumi.ComponentResource` under the same mock
-            engine (`infra.engine.run`) and config: no mlinfra components, no config validation,
-            no provider packages.
+* plan:          `infra.plan.plan_stack`: the stack file read and validated, mlinfra's
+                 components, the provider classes they import (and infra/runtime.py's tuning,
+                 which the program applies at its start);
+* user program:  the hand-written program (bench/baseline.py writes it from the plan's
+                 recording: typed provider classes, the same parents, options and inputs)
+                 under the same mocks (`infra.engine.run`) and the same stack file, read the
+                 same way (the Pulumi CLI reads it for any program), as a user runs it;
+* tuned program: the same program with the plan's interpreter tuning as its first line.
 
-Time runs from the start of the measured code (before importing infra.plan or the SDK) until
-the plan (or the baseline program) returns; peak memory is that process's ru_maxrss.
+Each program must register exactly the plan's URNs with the plan's inputs (checked every run).
+"run" time is from the worker's first line (before importing Pulumi) until the program
+returns; "wall" is the whole process as the shell sees it (interpreter start and exit too).
+Peak memory is the process's ru_maxrss. Timings are printed, never asserted.
 
-Usage: .venv/bin/python bench/run.py [--repeat N] [--json FILE] [--stack NAME ...]
-Timings are printed, never asserted.
-
-Note on memory: on Linux a child process's ru_maxrss starts at its parent's resident size at
-fork time, so this parent process imports nothing heavy (no pulumi, no providers): its own peak
-is printed as the floor below which no figure can go.
+Usage: .venv/bin/python bench/run.py [--repeat N | --quick] [--json FILE] [--stack NAME ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import platform
 import resource
@@ -34,334 +36,296 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+_STARTED = time.perf_counter()  # a worker's clock starts before anything heavy is imported
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-STACK_TYPE = "pulumi:pulumi:Stack"
-MARK = "$bench"
-"""Key marking an encoded asset or archive in the registrations file (JSON has no such type)."""
+from bench.stacks import write_project  # noqa: E402 - yaml only: the parent stays small
+
+GENERATED = {"gen-100": 13, "gen-500": 80, "gen-1000": 163}
+"""Generated serverless stacks: name -> model servers (six registrations each, beside the
+stack's fixed 23), so about 100, 500 and 1,000 resources."""
+DEFAULT_TARGETS = ["k8s-prod", *GENERATED]
+SIDES = ("plan", "user", "tuned")
 
 
 # --------------------------------------------------------------------------------------------
-# Encoding resource inputs as JSON, so the baseline process needs neither the plan nor pickle.
+# Workers: each runs in its own process and writes one JSON result file.
 # --------------------------------------------------------------------------------------------
 
-def encode_value(value: Any, where: str) -> Any:
-    """A resource input as plain JSON; assets and archives become {MARK: class name, ...}.
+class GcClock:
+    """Seconds the cyclic collector ran, from its own start/stop callbacks."""
 
-    Secret inputs arrive from the mock monitor as Pulumi's secret signature dict
-    ({"4dabf1...": "1b4706...", "value": ...}); passed back as props, that dict is serialized
-    exactly as `pulumi.Output.secret(value)` would be, so it needs no special case.
-    """
+    def __init__(self) -> None:
+        self.seconds, self._since = 0.0, 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._since = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._since
+
+
+def figures(seconds: float, clock: GcClock) -> dict[str, Any]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    # CPU time as well as elapsed time: on a shared machine it is far less disturbed by load.
+    return {"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime, "gc_seconds": clock.seconds,
+            "gc_collections": sum(s["collections"] for s in gc.get_stats()),
+            "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+
+
+def encoded(value: Any) -> Any:
+    """Inputs as comparable JSON (assets and archives have no equality of their own)."""
     import pulumi
 
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, list):
-        return [encode_value(v, f"{where}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, dict):
-        return {str(k): encode_value(v, f"{where}.{k}") for k, v in value.items()}
-    if isinstance(value, (pulumi.FileAsset, pulumi.FileArchive)):
-        return {MARK: type(value).__name__, "path": str(value.path)}
-    if isinstance(value, (pulumi.RemoteAsset, pulumi.RemoteArchive)):
-        return {MARK: type(value).__name__, "uri": value.uri}
-    if isinstance(value, pulumi.StringAsset):
-        return {MARK: "StringAsset", "text": value.text}
-    if isinstance(value, pulumi.AssetArchive):
-        return {MARK: "AssetArchive",
-                "assets": {k: encode_value(v, f"{where}.{k}") for k, v in value.assets.items()}}
-    raise TypeError(f"bench: cannot encode the input {where} of type {type(value).__name__}")
+        return {str(k): encoded(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [encoded(v) for v in value]
+    if isinstance(value, (pulumi.Asset, pulumi.Archive)):
+        fields = {k: encoded(v) for k, v in vars(value).items() if not k.startswith("_")}
+        return {"$asset": type(value).__name__, **{k: str(v) for k, v in fields.items()}}
+    return value
 
 
-def decode_value(value: Any) -> Any:
-    """The inverse of encode_value: JSON back to resource inputs."""
-    import pulumi
+def plan_worker(project_dir: Path, stack: str, result: Path, programs: Optional[Path]) -> None:
+    """Time one offline plan; with `programs`, also write the two baseline programs and what
+    they must register."""
+    clock = GcClock()
+    from infra.plan import plan_stack
+    from infra.stackfile import read_project
 
-    if isinstance(value, list):
-        return [decode_value(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    kind = value.get(MARK)
-    if kind is None:
-        return {k: decode_value(v) for k, v in value.items()}
-    if kind == "FileAsset":
-        return pulumi.FileAsset(value["path"])
-    if kind == "FileArchive":
-        return pulumi.FileArchive(value["path"])
-    if kind == "RemoteAsset":
-        return pulumi.RemoteAsset(value["uri"])
-    if kind == "RemoteArchive":
-        return pulumi.RemoteArchive(value["uri"])
-    if kind == "StringAsset":
-        return pulumi.StringAsset(value["text"])
-    if kind == "AssetArchive":
-        return pulumi.AssetArchive({k: decode_value(v) for k, v in value["assets"].items()})
-    raise ValueError(f"bench: unknown encoded value {kind!r}")
+    project = read_project(project_dir)
+    plan = plan_stack(project, stack)
+    out = figures(time.perf_counter() - _STARTED, clock)
+    out["resources"] = len(plan.recording.registrations)
+    out["undeclared_provider_packages"] = undeclared_provider_packages(str(plan.config.get("mlinfra:pattern")))
+    if programs is not None:
+        write_baselines(project, stack, plan.recording.registrations, programs)
+    result.write_text(json.dumps(out))
 
 
-# --------------------------------------------------------------------------------------------
-# The two measured workers. Each runs in its own process and writes one JSON result file.
-# --------------------------------------------------------------------------------------------
-
-def peak_memory_kib() -> int:
-    """This process's peak resident set size (ru_maxrss is in KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
-def undeclared_provider_packages(imported: list[str], pattern: str) -> list[str]:
-    """Imported provider subpackages (`pulumi_gcp.compute`, not helper modules such as
-    `pulumi_gcp.provider`) that the pattern does not declare in `Pattern.providers`."""
+def undeclared_provider_packages(pattern: str) -> list[str]:
+    """Provider subpackages imported that the pattern does not declare (infra/patterns.py)."""
+    from infra import engine
     from infra.patterns import PATTERNS
 
     declared = PATTERNS[pattern].providers if pattern in PATTERNS else frozenset()
-    return [name for name in imported
+    return [name for name in engine.provider_modules()
             if "." in name and hasattr(sys.modules[name], "__path__") and name not in declared]
 
 
-def plan_worker(stack: str, result_file: Path, dump_file: Optional[Path]) -> None:
-    """Measure one offline plan of `stack`; optionally dump its registrations for the baseline."""
-    started = time.perf_counter()
-    from infra import engine
-    from infra.plan import plan_stack
-    from infra.stackfile import find_project
+def write_baselines(project: Any, stack: str, registrations: list[Any], programs: Path) -> None:
+    from bench import baseline
 
-    project = find_project(PROJECT_ROOT)
-    plan = plan_stack(project, stack)
-    seconds = time.perf_counter() - started
-    peak_kib = peak_memory_kib()
-
-    imported = engine.provider_modules()
-    pattern = str(plan.config.get("mlinfra:pattern"))
-    result = {
-        "seconds": seconds,
-        "engine_seconds": plan.seconds,
-        "peak_kib": peak_kib,
-        "resources": len(plan.recording.registrations),
-        "provider_modules": imported,
-        "pattern": pattern,
-        "undeclared_provider_packages": undeclared_provider_packages(imported, pattern),
-    }
-    if dump_file is not None:
-        dump_registrations(project, stack, plan.recording, dump_file)
-    result_file.write_text(json.dumps(result))
-
-
-def dump_registrations(project: Any, stack: str, recording: Any, dump_file: Path) -> None:
-    """Write what the baseline needs: engine config and the registrations in tree order."""
-    from infra.stackfile import read_stack_config, to_engine_config
-
-    values, secrets = to_engine_config(read_stack_config(project.stack_file(stack)))
-    stack_urns = {r.urn for r in recording.registrations if r.type == STACK_TYPE}
-    registrations = []
-    for r in recording.tree_order():
-        if r.type == STACK_TYPE:
-            continue  # engine.run creates the stack resource itself
-        registrations.append({
-            "urn": r.urn,
-            "type": r.type,
-            "name": r.name,
-            "custom": r.custom,
-            # A child of the stack is created without a parent: the SDK parents it to the stack.
-            "parent": None if r.parent in stack_urns else r.parent,
-            "inputs": encode_value(r.inputs, f"{r.type}::{r.name}") if r.custom else {},
-        })
-    dump_file.write_text(json.dumps({
-        "project": project.name,
-        "stack": stack,
-        "config": values,
-        "secret_keys": secrets,
-        "urns": sorted(r.urn for r in recording.registrations),
-        "registrations": registrations,
+    for side, tuned in (("user", False), ("tuned", True)):
+        baseline.write_program(programs / side, registrations, stack, tuned, PROJECT_ROOT)
+    (programs / "expected.json").write_text(json.dumps({
+        "project": project.name, "stack": stack, "root": str(project.root),
+        "stack_file": str(project.stack_file(stack)),
+        "inputs": {r.urn: encoded(r.inputs) for r in registrations},
     }))
 
 
-def baseline_worker(dump_file: Path, result_file: Path) -> None:
-    """Measure registering the dumped resources with the bare SDK under the same mocks."""
-    started = time.perf_counter()
-    dump = json.loads(dump_file.read_text())
-    import pulumi
+def program_worker(main: Path, expected_file: Path, result: Path) -> None:
+    """Time one hand-written program under the mocks, then check what it registered."""
+    clock = GcClock()
+    expected = json.loads(expected_file.read_text())
     from infra import engine
+    from infra.stackfile import read_stack_config, to_engine_config
 
-    def program() -> None:
-        """Create every dumped resource, parents first, with its parent object."""
-        created: dict[str, pulumi.Resource] = {}
-        for reg in dump["registrations"]:
-            parent = None if reg["parent"] is None else created[reg["parent"]]
-            opts = pulumi.ResourceOptions(parent=parent)
-            if reg["custom"]:
-                res = pulumi.CustomResource(reg["type"], reg["name"], props=decode_value(reg["inputs"]), opts=opts)
-            else:
-                res = pulumi.ComponentResource(reg["type"], reg["name"], None, opts=opts)
-                res.register_outputs({})
-            created[reg["urn"]] = res
-
-    recording = engine.run(program, project=dump["project"], stack=dump["stack"],
-                           config=dump["config"], secret_keys=dump["secret_keys"])
-    seconds = time.perf_counter() - started
-    peak_kib = peak_memory_kib()
-
-    if "pulumi_gcp" in sys.modules or engine.provider_modules():
-        raise AssertionError(f"the baseline imported provider packages: {engine.provider_modules()}")
-    urns = sorted(r.urn for r in recording.registrations)
-    result = {
-        "seconds": seconds,
-        "peak_kib": peak_kib,
-        "resources": len(recording.registrations),
-        "same_urns_as_plan": urns == dump["urns"],
-        "imported_pulumi_gcp": "pulumi_gcp" in sys.modules,
-        "provider_modules": engine.provider_modules(),
-        "imported_components": any(m == "components" or m.startswith("components.") for m in sys.modules),
-        "imported_infra_config": "infra.config" in sys.modules,
-    }
-    result_file.write_text(json.dumps(result))
+    # The stack file is read as the plan reads it: under `pulumi up` the CLI reads it for any
+    # program, so neither side is spared it.
+    values, secrets = to_engine_config(read_stack_config(Path(expected["stack_file"])))
+    recording = engine.run(main, project=expected["project"], stack=expected["stack"],
+                           config=values, secret_keys=secrets, cwd=Path(expected["root"]))
+    out = figures(time.perf_counter() - _STARTED, clock)
+    got = {r.urn: encoded(r.inputs) for r in recording.registrations}
+    want = expected["inputs"]
+    out["resources"] = len(got)
+    out["same_urns"] = sorted(got) == sorted(want)
+    out["inputs_differ"] = sorted(u for u in want if u in got and got[u] != want[u])
+    out["imported_mlinfra"] = sorted(m for m in sys.modules if m.split(".")[0] == "components"
+                                     or m in ("infra.config", "infra.patterns", "infra.build"))
+    result.write_text(json.dumps(out))
 
 
 # --------------------------------------------------------------------------------------------
-# The parent: starts the workers, collects and prints the figures.
+# The parent: prepares the targets, alternates the workers, prints the figures.
 # --------------------------------------------------------------------------------------------
 
-def run_worker(args: list[str], result_file: Path) -> dict[str, Any]:
-    """Run this script as a worker in a fresh process and return its JSON result."""
-    command = [sys.executable, str(Path(__file__).resolve()), *args, "--result", str(result_file)]
+def run_worker(args: list[str], result: Path) -> dict[str, Any]:
+    """This script as a worker in a fresh process; its result plus the process's wall time."""
+    command = [sys.executable, str(Path(__file__).resolve()), *args, "--result", str(result)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
     done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    process_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     if done.returncode != 0:
         last_lines = "\n".join(done.stderr.rstrip().splitlines()[-25:])
         raise RuntimeError(f"worker failed ({' '.join(args)}), exit {done.returncode}:\n{last_lines}")
-    return json.loads(result_file.read_text())
+    return {**json.loads(result.read_text()), "wall_seconds": wall, "process_cpu_seconds": process_cpu}
 
 
-def measure_stack(stack: str, repeat: int, workdir: Path) -> dict[str, Any]:
-    """Measure the plan and the baseline of one stack `repeat` times each, alternating."""
-    dump_file = workdir / f"{stack}.registrations.json"
-    result_file = workdir / f"{stack}.result.json"
-    plans, baselines = [], []
+def measure(target: str, project_dir: Path, repeat: int, workdir: Path) -> dict[str, Any]:
+    """Every side of one target `repeat` times, rotating which side goes first."""
+    programs = workdir / target
+    result = workdir / f"{target}.result.json"
+    runs: dict[str, list[dict]] = {side: [] for side in SIDES}
+    # An untimed plan first: it writes the baseline programs (and warms the file cache).
+    run_worker(["--worker", "plan", "--project", str(project_dir), "--stack", target,
+                "--programs", str(programs)], result)
     for i in range(repeat):
-        plan_args = ["--worker", "plan", "--stack", stack]
-        if i == 0:
-            plan_args += ["--dump", str(dump_file)]
-        plans.append(run_worker(plan_args, result_file))
-        baselines.append(run_worker(["--worker", "baseline", "--dump", str(dump_file)], result_file))
-        print(f"  {stack} run {i + 1}/{repeat}: plan {plans[-1]['seconds']:.2f}s, "
-              f"baseline {baselines[-1]['seconds']:.2f}s", file=sys.stderr)
-    return summarize(stack, plans, baselines)
+        order = SIDES[i % 3:] + SIDES[:i % 3]
+        for side in order:
+            if side == "plan":
+                args = ["--worker", "plan", "--project", str(project_dir), "--stack", target]
+            else:
+                args = ["--worker", "program", "--main", str(programs / side / "__main__.py"),
+                        "--expected", str(programs / "expected.json")]
+            runs[side].append(run_worker(args, result))
+        print(f"  {target} {i + 1}/{repeat}: " + ", ".join(
+            f"{s} {runs[s][-1]['seconds']:.2f}s ({runs[s][-1]['cpu_seconds']:.2f}s CPU)" for s in SIDES),
+            file=sys.stderr, flush=True)
+    return summarize(target, runs)
 
 
-def summarize(stack: str, plans: list[dict], baselines: list[dict]) -> dict[str, Any]:
-    """Median time and max peak memory of each side, their ratios, and the per-run figures."""
-    plan_s = statistics.median(p["seconds"] for p in plans)
-    base_s = statistics.median(b["seconds"] for b in baselines)
-    plan_kib = max(p["peak_kib"] for p in plans)
-    base_kib = max(b["peak_kib"] for b in baselines)
-    last_plan, last_base = plans[-1], baselines[-1]
-    return {
-        "stack": stack,
-        "resources": last_plan["resources"],
-        "baseline_resources": last_base["resources"],
-        "plan_seconds": plan_s,
-        "baseline_seconds": base_s,
-        "time_ratio": plan_s / base_s,
-        "plan_peak_mib": plan_kib / 1024,
-        "baseline_peak_mib": base_kib / 1024,
-        "memory_ratio": plan_kib / base_kib,
-        "plan_provider_modules": last_plan["provider_modules"],
-        "pattern": last_plan["pattern"],
-        "undeclared_provider_packages": last_plan["undeclared_provider_packages"],
-        "baseline_same_urns": all(b["same_urns_as_plan"] for b in baselines),
-        "baseline_imported_pulumi_gcp": any(b["imported_pulumi_gcp"] for b in baselines),
-        "baseline_provider_modules": last_base["provider_modules"],
-        "baseline_imported_components": any(b["imported_components"] for b in baselines),
-        "baseline_imported_infra_config": any(b["imported_infra_config"] for b in baselines),
-        "plan_runs": plans,
-        "baseline_runs": baselines,
-    }
+def summarize(target: str, runs: dict[str, list[dict]]) -> dict[str, Any]:
+    """Medians of time, max of peak memory, per side; ratios of the plan to each program."""
+    out: dict[str, Any] = {"stack": target, "resources": runs["plan"][-1]["resources"], "runs": runs}
+    for side, side_runs in runs.items():
+        for key in ("seconds", "cpu_seconds", "wall_seconds", "process_cpu_seconds", "gc_seconds"):
+            out[f"{side}_{key}"] = statistics.median(r[key] for r in side_runs)
+        out[f"{side}_peak_mib"] = max(r["peak_kib"] for r in side_runs) / 1024
+    for side in ("user", "tuned"):
+        for key in ("seconds", "cpu_seconds", "wall_seconds", "process_cpu_seconds"):
+            out[f"plan_vs_{side}_{key}"] = out[f"plan_{key}"] / out[f"{side}_{key}"]
+    programs = runs["user"] + runs["tuned"]
+    out["programs_same_urns"] = all(r["same_urns"] and r["resources"] == out["resources"] for r in programs)
+    out["programs_inputs_differ"] = sorted({u for r in programs for u in r["inputs_differ"]})
+    out["programs_imported_mlinfra"] = sorted({m for r in programs for m in r["imported_mlinfra"]})
+    out["undeclared_provider_packages"] = runs["plan"][-1]["undeclared_provider_packages"]
+    return out
+
+
+def per_resource(results: list[dict[str, Any]], key: str) -> list[str]:
+    """Cost per resource of each side: average at each generated size, and marginal between
+    consecutive sizes (a constant marginal cost is linear growth)."""
+    generated = sorted((r for r in results if r["stack"] in GENERATED), key=lambda r: r["resources"])
+    lines = []
+    for side in SIDES:
+        parts = [f"{r['resources']}: {1000 * r[f'{side}_{key}'] / r['resources']:.1f}" for r in generated]
+        parts += [f"{a['resources']}->{b['resources']}: "
+                  f"{1000 * (b[f'{side}_{key}'] - a[f'{side}_{key}']) / (b['resources'] - a['resources']):.2f}"
+                  for a, b in zip(generated, generated[1:])]
+        lines.append(f"  {side:6s} " + "; ".join(parts))
+    return lines
+
+
+def _rows(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+            for row in [header, ["-" * w for w in widths], *rows]]
+
+
+def tables(results: list[dict[str, Any]]) -> list[str]:
+    def trio(r: dict, key: str, fmt: str = "{:.2f}") -> str:
+        return "/".join(fmt.format(r[f"{s}_{key}"]) for s in SIDES)
+
+    time_rows = [[r["stack"], str(r["resources"]), trio(r, "seconds"), f"{r['plan_vs_user_seconds']:.2f}x",
+                  f"{r['plan_vs_tuned_seconds']:.2f}x", trio(r, "cpu_seconds"),
+                  f"{r['plan_vs_user_cpu_seconds']:.2f}x", f"{r['plan_vs_tuned_cpu_seconds']:.2f}x"]
+                 for r in results]
+    process_rows = [[r["stack"], trio(r, "wall_seconds"), f"{r['plan_vs_user_wall_seconds']:.2f}x",
+                     f"{r['plan_vs_tuned_wall_seconds']:.2f}x", trio(r, "process_cpu_seconds"),
+                     trio(r, "gc_seconds"), trio(r, "peak_mib", "{:.0f}")] for r in results]
+    return [*_rows(["stack", "resources", "run s plan/user/tuned", "plan/user", "plan/tuned",
+                    "cpu s plan/user/tuned", "plan/user", "plan/tuned"], time_rows), "",
+            "Whole process (interpreter start and exit included), collector time, peak memory:",
+            *_rows(["stack", "wall s plan/user/tuned", "plan/user", "plan/tuned", "cpu s plan/user/tuned",
+                    "gc s plan/user/tuned", "peak MiB plan/user/tuned"], process_rows)]
 
 
 def print_report(results: list[dict[str, Any]], repeat: int, parent_kib: int) -> None:
-    """The table, the provider submodules each plan imported, and how to reproduce."""
-    header = ["stack", "resources", "plan s", "baseline s", "time x", "plan MiB", "baseline MiB", "memory x"]
-    rows = [[r["stack"], str(r["resources"]), f"{r['plan_seconds']:.2f}", f"{r['baseline_seconds']:.2f}",
-             f"{r['time_ratio']:.1f}", f"{r['plan_peak_mib']:.1f}", f"{r['baseline_peak_mib']:.1f}",
-             f"{r['memory_ratio']:.1f}"] for r in results]
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     print()
-    print(f"Offline plan vs bare SDK, same resources under the same mocks "
-          f"(median of {repeat} for time, max of {repeat} for peak memory)")
-    for row in [header, ["-" * w for w in widths], *rows]:
-        print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
-    print(f"resources = registrations including the stack; this parent's own peak, the floor of every "
-          f"memory figure: {parent_kib / 1024:.1f} MiB")
-
+    print(f"Offline plan vs the hand-written program (typed provider classes, same mocks): "
+          f"user = as a user runs it, tuned = with the plan's infra/runtime.py; median of {repeat}")
+    print("\n".join(tables(results)))
+    print()
+    for key, what in (("seconds", "run time"), ("cpu_seconds", "CPU time")):
+        print(f"Cost per resource, ms of {what} (average at each size; marginal between sizes):")
+        print("\n".join(per_resource(results, key)))
     for r in results:
-        print()
-        print(f"{r['stack']}: provider modules the plan imported (engine.provider_modules()):")
-        for name in r["plan_provider_modules"]:
-            print(f"  {name}")
+        checks = "same URNs and inputs as the plan" if r["programs_same_urns"] and not r["programs_inputs_differ"] \
+            else f"DIFFER from the plan: URNs same={r['programs_same_urns']}, inputs differ at {r['programs_inputs_differ'][:3]}"
         extra = r["undeclared_provider_packages"]
-        print(f"  all within the {r['pattern']} pattern's declared providers" if not extra else
-              f"  NOT declared by the {r['pattern']} pattern (infra/patterns.py): {', '.join(extra)}")
-        checks = "same URNs as the plan" if r["baseline_same_urns"] else "URNs DIFFER from the plan"
-        print(f"  baseline: {checks}; imported pulumi_gcp: {'yes' if r['baseline_imported_pulumi_gcp'] else 'no'}; "
-              f"mlinfra components: {'yes' if r['baseline_imported_components'] else 'no'}; "
-              f"config validation: {'yes' if r['baseline_imported_infra_config'] else 'no'}")
-    print()
-    print("Reproduce: make bench   (or: .venv/bin/python bench/run.py --repeat 3 --json bench/results/bench.json)")
+        print(f"{r['stack']}: programs registered {checks}; mlinfra modules they imported: "
+              f"{', '.join(r['programs_imported_mlinfra']) or 'none'}; plan's provider packages "
+              + ("all declared by its pattern" if not extra else f"NOT declared: {', '.join(extra)}"))
+    print(f"resources = registrations including the stack; this parent's own peak (the floor of "
+          f"every memory figure): {parent_kib / 1024:.0f} MiB")
+    print("Reproduce: make bench   (or: .venv/bin/python bench/run.py --repeat 5 --json bench/results/bench.json)")
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description="Benchmark the offline plan against the bare Pulumi SDK.")
-    parser.add_argument("--repeat", type=int, default=3, help="measurements per stack and side (default 3)")
+    parser = argparse.ArgumentParser(description="Benchmark the offline plan against the hand-written program.")
+    parser.add_argument("--repeat", type=int, default=3, help="measurements per target and side (default 3)")
+    parser.add_argument("--quick", action="store_true", help="one measurement each (a smoke run)")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
-    parser.add_argument("--stack", nargs="+", action="extend", help="stacks to measure (default: every stacks/Pulumi.*.yaml)")
+    parser.add_argument("--stack", nargs="+", action="extend",
+                        help=f"targets: example stacks and/or {', '.join(GENERATED)} (default: {' '.join(DEFAULT_TARGETS)})")
     # Worker mode, used by the parent only.
-    parser.add_argument("--worker", choices=["plan", "baseline"], help=argparse.SUPPRESS)
-    parser.add_argument("--dump", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=["plan", "program"], help=argparse.SUPPRESS)
+    for flag in ("--project", "--programs", "--main", "--expected", "--result"):
+        parser.add_argument(flag, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.worker == "plan":
-        plan_worker(args.stack[0], args.result, args.dump)
+        plan_worker(args.project, args.stack[0], args.result, args.programs)
         return 0
-    if args.worker == "baseline":
-        baseline_worker(args.dump, args.result)
+    if args.worker == "program":
+        program_worker(args.main, args.expected, args.result)
         return 0
 
-    if args.repeat < 1:
+    repeat = 1 if args.quick else args.repeat
+    if repeat < 1:
         parser.error("--repeat must be at least 1")
-    from infra.stackfile import find_project
+    from infra.stackfile import read_project
 
-    project = find_project(PROJECT_ROOT)
-    available = project.stacks()
-    stacks = list(dict.fromkeys(args.stack or available))  # in the order given, each once
-    unknown = [s for s in stacks if s not in available]
+    examples = read_project(PROJECT_ROOT).stacks()
+    targets = list(dict.fromkeys(args.stack or DEFAULT_TARGETS))
+    unknown = [t for t in targets if t not in examples and t not in GENERATED]
     if unknown:
-        parser.error(f"no stack file for {', '.join(unknown)} (stacks: {', '.join(available) or 'none'})")
+        parser.error(f"unknown targets {', '.join(unknown)} (stacks: {', '.join(examples)}; generated: {', '.join(GENERATED)})")
 
     results, failed = [], []
-    with tempfile.TemporaryDirectory(prefix="mlinfra-bench-") as workdir:
-        for stack in stacks:
+    with tempfile.TemporaryDirectory(prefix="mlinfra-bench-") as tmp:
+        workdir = Path(tmp)
+        generated = write_project(workdir / "project", {t: GENERATED[t] for t in targets if t in GENERATED})
+        for target in targets:
             try:
-                results.append(measure_stack(stack, args.repeat, Path(workdir)))
+                project_dir = generated if target in GENERATED else PROJECT_ROOT
+                results.append(measure(target, project_dir, repeat, workdir))
             except RuntimeError as error:
-                print(f"bench: stack {stack} skipped: {error}", file=sys.stderr)
-                failed.append(stack)
-    parent_kib = peak_memory_kib()
-    print_report(results, args.repeat, parent_kib)
+                print(f"bench: {target} skipped: {error}", file=sys.stderr)
+                failed.append(target)
+    parent_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print_report(results, repeat, parent_kib)
     if failed:
         print(f"FAILED (see above): {', '.join(failed)}")
-
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({
-            "repeat": args.repeat,
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "parent_peak_kib": parent_kib,
-            "stacks": results,
-            "failed": failed,
-        }, indent=2) + "\n")
+        args.json.write_text(json.dumps({"repeat": repeat, "python": sys.version.split()[0],
+                                         "platform": platform.platform(), "parent_peak_kib": parent_kib,
+                                         "stacks": results, "failed": failed}, indent=2) + "\n")
         print(f"wrote {args.json}")
-    return 0 if not failed and all(r["baseline_same_urns"] for r in results) else 1
+    ok = all(r["programs_same_urns"] and not r["programs_inputs_differ"] for r in results)
+    return 0 if ok and not failed else 1
 
 
 if __name__ == "__main__":

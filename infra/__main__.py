@@ -14,6 +14,9 @@ if _ROOT not in sys.path:
 
 import pulumi  # noqa: E402
 
+from infra import runtime  # noqa: E402
+
+runtime.tune()  # before the pattern's imports: see infra/runtime.py for what it does and why
 from infra import config  # noqa: E402
 from infra.patterns.build import build  # noqa: E402
 

@@ -13,7 +13,7 @@ import os
 import runpy
 import sys
 import threading
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
@@ -95,11 +95,13 @@ class Recording:
         return [r for r in self.registrations if r.parent == urn]
 
     def descendants_of(self, parent: Union[Registration, str]) -> list[Registration]:
-        out, todo = [], list(self.children_of(parent))
+        children = self._children_index()
+        urn = parent.urn if isinstance(parent, Registration) else parent
+        out, todo = [], deque(children.get(urn, []))
         while todo:
-            r = todo.pop(0)
+            r = todo.popleft()
             out.append(r)
-            todo.extend(self.children_of(r))
+            todo.extend(children.get(r.urn, []))
         return out
 
     def custom(self) -> list[Registration]:
@@ -108,18 +110,30 @@ class Recording:
     def count_by_type(self) -> Counter:
         return Counter(r.type for r in self.registrations if r.type != STACK_TYPE)
 
+    def _children_index(self) -> dict[Optional[str], list[Registration]]:
+        """Each parent URN's children in registration order (roots under None), built in one
+        pass: asking children_of once per resource would make a walk of the tree quadratic."""
+        children: dict[Optional[str], list[Registration]] = {}
+        for r in self.registrations:
+            children.setdefault(r.parent or None, []).append(r)
+        return children
+
     def tree_order(self) -> list[Registration]:
         """Parents before children, siblings by type then name: the same order every run."""
-        roots = [r for r in self.registrations if not r.parent]
+        children = self._children_index()
         out: list[Registration] = []
-
-        def walk(r: Registration) -> None:
+        # Depth first without recursion (a deep tree cannot reach the recursion limit); each
+        # level is pushed in reverse, so it pops in order.
+        todo = sorted(children.get(None, []), key=_type_and_name)[::-1]
+        while todo:
+            r = todo.pop()
             out.append(r)
-            for child in sorted(self.children_of(r), key=lambda c: (c.type, c.name)):
-                walk(child)
-        for root in sorted(roots, key=lambda c: (c.type, c.name)):
-            walk(root)
+            todo.extend(sorted(children.get(r.urn, []), key=_type_and_name)[::-1])
         return out
+
+
+def _type_and_name(r: Registration) -> tuple[str, str]:
+    return r.type, r.name
 
 
 class RecordingMonitor(mocks.MockMonitor):
@@ -127,7 +141,8 @@ class RecordingMonitor(mocks.MockMonitor):
     protect, ...) that `Mocks.new_resource` is not shown."""
 
     def __init__(self, cloud: CloudMocks, recording: Recording):
-        super().__init__(cloud)
+        self._capture = _CapturingMocks(cloud)
+        super().__init__(self._capture)
         self.recording = recording
         self._lock = threading.Lock()
         self._alias_urns: dict[str, list[str]] = {}
@@ -176,15 +191,21 @@ class RecordingMonitor(mocks.MockMonitor):
         return former + name[len(current):] if current != former and name.startswith(current) else name
 
     def RegisterResource(self, request):
+        self._capture.seen.inputs = None
         response = super().RegisterResource(request)
         outputs = {} if not request.custom else _ints(dict(self.resources[response.urn].state))
+        # The SDK's monitor has just decoded the request to hand it to the mocks; decoding it
+        # again cost ~0.15 ms a resource (measured at 1,000). The stack is never shown to them.
+        inputs = self._capture.seen.inputs
+        if inputs is None:
+            inputs = _ints(rpc.deserialize_properties(request.object))
         registration = Registration(
             urn=response.urn,
             type=request.type,
             name=request.name,
             custom=bool(request.custom),
             parent=request.parent or None,
-            inputs=_ints(rpc.deserialize_properties(request.object)),
+            inputs=inputs,
             outputs=outputs,
             dependencies=list(request.dependencies),
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
@@ -205,6 +226,30 @@ class RecordingMonitor(mocks.MockMonitor):
         if request.urn.split("::")[2] == STACK_TYPE:
             self.recording.outputs = _ints(rpc.deserialize_properties(request.outputs))
         return super().RegisterResourceOutputs(request)
+
+
+class _CapturingMocks(mocks.Mocks):
+    """The cloud's mocks, keeping (per thread: the SDK registers from a thread pool) the inputs
+    the mock monitor decoded for the registration it is answering."""
+
+    def __init__(self, cloud: CloudMocks):
+        self.cloud = cloud
+        self.seen = threading.local()
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> tuple[Optional[str], dict]:
+        # A copy (_ints rebuilds every dict and list) before the mocks see them, so what they
+        # do to their state cannot change the recorded inputs.
+        self.seen.inputs = _ints(args.inputs)
+        return self.cloud.new_resource(args)
+
+    def call(self, args: mocks.MockCallArgs):
+        return self.cloud.call(args)
+
+    def register_transform(self, transform) -> None:
+        self.cloud.register_transform(transform)
+
+    def register_invoke_transform(self, transform) -> None:
+        self.cloud.register_invoke_transform(transform)
 
 
 def _ints(value: Any) -> Any:
