@@ -115,7 +115,7 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("pattern not built", with_keys(pattern="dataflow"), "mlinfra:pattern", "the dataflow pattern is not built yet"),
     ("section the pattern lacks", with_keys(cluster={"releaseChannel": "REGULAR"}), "mlinfra:cluster",
      "allowed: patterns kubernetes, hybrid"),
-    ("pipelines in serverless", with_keys(pipelines=[{"name": "p"}]), "mlinfra:pipelines", "patterns dataflow, hybrid"),
+    ("pipelines in serverless", with_keys(pipelines=[{"name": "p"}]), "mlinfra:pipelines", "allowed: patterns dataflow"),
     # Labels.
     ("label key", with_keys(labels={"Team": "ml"}), "mlinfra:labels.Team", "label key is not valid"),
     ("label value", with_keys(labels={"team": "ML Platform"}), "mlinfra:labels.team", "label value is not valid"),
