@@ -292,6 +292,7 @@ def run(program: Program, *, project: str = "mlinfra", stack: str = "test",
     monitor = RecordingMonitor(cloud, recording)
     logger = logging.getLogger("mlinfra.engine")
     logger.propagate = False
+    logger.setLevel(logging.INFO)  # the program's pulumi.log.info notes reach the recording too
     handler = _LogHandler(recording)
     logger.addHandler(handler)
 

@@ -97,6 +97,9 @@ def render_tree(plan: Plan) -> str:
     lines += ["", guardrails.render(plan.verdicts)]
     for warning in plan.warnings:
         lines.append(f"warning: {warning}")
+    # What the program says about what it will not create (an existing VPC, ...).
+    for level, message in rec.log:
+        lines.append(f"{'note' if level == 'info' else level}: {message}")
     return "\n".join(lines)
 
 

@@ -69,3 +69,27 @@ def models_in_artifact_bucket(config: Any, ctx: Context, pattern: Any) -> list[I
                                 allowed=f"gs://{artifacts}/<path>",
                                 fix=f"upload the model there and set uri: gs://{artifacts}/<path>"))
     return issues
+
+
+def network_fits_cluster(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
+    """A cluster needs a VPC with its secondary ranges, and the Gateway a proxy-only subnet."""
+    network, cluster = config.network, config.cluster
+    if cluster is None:
+        return []
+    if network.egress == "none":
+        return [Issue(("network", "egress"), "`none` leaves the cluster without a VPC", "none",
+                      allowed="privateRangesOnly, allTraffic", fix="remove `egress: none` (GKE nodes need a VPC)")]
+    existing = network.existing
+    if existing is None:
+        return []
+    issues = [Issue(("network", "existing", key), "is needed: the cluster's pods and services use the subnet's "
+                    "secondary ranges", fix=f"name the range of {existing.subnet} for {what}")
+              for key, what, value in (("podsRange", "pods", existing.pods_range),
+                                       ("servicesRange", "services", existing.services_range)) if value is None]
+    on_gke = [s for s in config.services if PLATFORMS[s.platform].needs_cluster]
+    if on_gke and not existing.proxy_only_subnet:
+        issues.append(Issue(("network", "existing", "proxyOnlySubnet"), "the GKE Gateway's internal load balancer needs "
+                            "a proxy-only subnet in the region, which mlinfra cannot create in a VPC it does not own",
+                            False, fix=f"create one in {existing.network} (purpose REGIONAL_MANAGED_PROXY) and set "
+                                       "proxyOnlySubnet: true"))
+    return issues

@@ -16,7 +16,6 @@ from components.gcp.gke.gke_job import GkeJob, GkeJobArgs
 from components.gcp.gke.gke_job_spec import GkeJobSpec
 from components.gcp.gke.gke_metrics_adapter import PORT as ADAPTER_PORT
 from components.gcp.gke.gke_metrics_adapter import GkeMetricsAdapter, GkeMetricsAdapterArgs
-from components.gcp.network.network import Network
 
 APIS = ("container.googleapis.com", "compute.googleapis.com", "iam.googleapis.com", "storage.googleapis.com",
         "artifactregistry.googleapis.com", "monitoring.googleapis.com", "logging.googleapis.com",
@@ -32,7 +31,7 @@ def build_cluster(pattern: Any, spec: ClusterSpec, services: Sequence[Any]) -> N
     pattern.cluster = GkeCluster(f"{name}-gke", GkeClusterArgs(
         spec=spec, project=args.project, region=args.region, environment=args.environment,
         network_id=pattern.network.network_id, subnetwork_id=pattern.network.subnetwork_id,
-        pods_range=Network.PODS_RANGE, services_range=Network.SERVICES_RANGE), opts=pattern.after_apis)
+        pods_range=pattern.network.pods_range, services_range=pattern.network.services_range), opts=pattern.after_apis)
     provider = pattern.cluster.provider
     pattern.on_cluster = pattern.child(provider=provider)
 
@@ -49,7 +48,7 @@ def build_cluster(pattern: Any, spec: ClusterSpec, services: Sequence[Any]) -> N
             spec={"gatewayClassName": "gke-l7-rilb",
                   "listeners": [{"name": "http", "protocol": "HTTP", "port": 80,
                                  "allowedRoutes": {"namespaces": {"from": "All"}}}]},
-            opts=pattern.child(provider=provider, depends_on=[namespace, pattern.network.proxy_only]))
+            opts=pattern.child(provider=provider, depends_on=[r for r in (namespace, pattern.network.proxy_only) if r]))
         pattern.gateway_ref = ("mlinfra", GATEWAY_NAMESPACE)
 
     # Serving metrics (requests in flight, queue depth) reach the HPA through this adapter.
@@ -62,6 +61,7 @@ def build_cluster(pattern: Any, spec: ClusterSpec, services: Sequence[Any]) -> N
         # server calls the adapter on its own port.
         gcp.compute.Firewall(
             f"{name}-control-plane-to-metrics-adapter", network=pattern.network.network_id, direction="INGRESS",
+            project=pattern.network.project,  # a Shared VPC's rules live in its host project
             source_ranges=[spec.master_cidr],
             allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=[str(ADAPTER_PORT)])],
             target_service_accounts=[pattern.cluster.node_service_account],

@@ -68,8 +68,10 @@ class PatternComponent(Component):
         self.apis = ProjectServices(f"{name}-apis", ProjectServicesArgs(
             apis=tuple(apis) + (TRIGGER_APIS if args.triggers else ()), project=args.project), opts=self.child())
         self.after_apis = self.child(depends_on=self.apis.resources)
-        self.network = Network(f"{name}-network", NetworkArgs(
-            spec=args.network, region=args.region, flow_logs=args.prod, proxy_only_subnet=proxy_only_subnet),
+        # `egress: none`: no VPC at all (serverless stacks whose services need no private egress).
+        self.network: Optional[Network] = None if args.network.egress == "none" else Network(
+            f"{name}-network", NetworkArgs(spec=args.network, region=args.region, flow_logs=args.prod,
+                                           proxy_only_subnet=proxy_only_subnet, project=args.project),
             opts=self.after_apis)
         self.storage = Storage(f"{name}-storage", StorageArgs(
             spec=args.storage, project=args.project, stack=args.stack, region=args.region, protect=args.prod),
@@ -90,8 +92,8 @@ class PatternComponent(Component):
         if args.triggers:
             self.triggers = TriggerSet(f"{self.name}-fn", TriggerSetArgs(
                 triggers=args.triggers, project=args.project, region=args.region, stack=args.stack,
-                source_root=args.source_root, network_id=self.network.network_id,
-                subnetwork_id=self.network.subnetwork_id, buckets=self.storage.buckets,
+                source_root=args.source_root, network_id=self.network.network_id if self.network else None,
+                subnetwork_id=self.network.subnetwork_id if self.network else None, buckets=self.storage.buckets,
                 egress=args.network.egress), opts=self.after_apis)
         return self.triggers
 
@@ -100,5 +102,5 @@ class PatternComponent(Component):
             "trigger_urls": self.triggers.urls if self.triggers else {},
             "buckets": {role: b.bucket_name for role, b in self.storage.buckets.items()},
             "image_repository": self.images.url,
-            "network": self.network.network_name,
+            "network": self.network.network_name if self.network else None,
         }

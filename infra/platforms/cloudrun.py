@@ -14,6 +14,7 @@ def build(pattern, spec: CloudRunServiceSpec) -> CloudRunModelServer:
     args = pattern.args
     return CloudRunModelServer(f"{pattern.name}-svc-{spec.name}", CloudRunModelServerArgs(
         spec=spec, service_name=dns_name(spec.name, args.stack, max_len=40), region=args.region,
-        project=args.project, network_id=pattern.network.network_id, subnetwork_id=pattern.network.subnetwork_id,
+        project=args.project, network_id=pattern.network.network_id if pattern.network else None,
+        subnetwork_id=pattern.network.subnetwork_id if pattern.network else None,
         egress=args.network.egress, model_bucket=pattern.storage.artifacts, deletion_protection=args.prod),
         opts=pattern.after_apis)

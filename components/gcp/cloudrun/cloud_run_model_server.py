@@ -43,10 +43,10 @@ class CloudRunModelServerArgs:
     """Where the service runs."""
     project: str
     """The project it runs in."""
-    network_id: pulumi.Input[str]
-    """The VPC its direct VPC egress uses."""
-    subnetwork_id: pulumi.Input[str]
-    """The subnet its direct VPC egress uses."""
+    network_id: Optional[pulumi.Input[str]]
+    """The VPC its direct VPC egress uses; None: no VPC egress (only public endpoints)."""
+    subnetwork_id: Optional[pulumi.Input[str]]
+    """The subnet its direct VPC egress uses; None with network_id."""
     egress: str = "privateRangesOnly"
     """Which outbound traffic goes through the VPC: privateRangesOnly or allTraffic. Defaults to privateRangesOnly."""
     model_bucket: Optional[Bucket] = None
@@ -176,7 +176,7 @@ class CloudRunModelServer(Component):
             vpc_access=gcp.cloudrunv2.ServiceTemplateVpcAccessArgs(
                 egress=EGRESS[args.egress],
                 network_interfaces=[gcp.cloudrunv2.ServiceTemplateVpcAccessNetworkInterfaceArgs(
-                    network=args.network_id, subnetwork=args.subnetwork_id)]),
+                    network=args.network_id, subnetwork=args.subnetwork_id)]) if args.network_id is not None else None,
             volumes=volumes or None,
             containers=[gcp.cloudrunv2.ServiceTemplateContainerArgs(
                 name="server",

@@ -43,10 +43,10 @@ class CloudFunctionTriggerArgs:
     """The directory `spec.source` is relative to (the project root)."""
     build_account: ServiceAccount
     """The account its build runs as."""
-    network_id: pulumi.Input[str]
-    """The VPC its direct VPC egress uses."""
-    subnetwork_id: pulumi.Input[str]
-    """The subnet its direct VPC egress uses."""
+    network_id: Optional[pulumi.Input[str]]
+    """The VPC its direct VPC egress uses; None: no VPC egress (only public endpoints)."""
+    subnetwork_id: Optional[pulumi.Input[str]]
+    """The subnet its direct VPC egress uses; None with network_id."""
     build_grants: Sequence[pulumi.Resource] = ()
     """The build account's project roles: the function waits for them (a first build fails without). Defaults to none."""
     buckets: Mapping[str, Bucket] = field(default_factory=dict)
@@ -142,9 +142,9 @@ class CloudFunctionTrigger(Component):
                 environment_variables=dict(spec.env) or None,
                 secret_environment_variables=[gcp.cloudfunctionsv2.FunctionServiceConfigSecretEnvironmentVariableArgs(
                     key=s.env, project_id=args.project, secret=s.secret, version=s.version) for s in spec.secrets] or None,
-                direct_vpc_egress=egress[args.egress],
+                direct_vpc_egress=egress[args.egress] if args.network_id is not None else None,
                 direct_vpc_network_interfaces=[gcp.cloudfunctionsv2.FunctionServiceConfigDirectVpcNetworkInterfaceArgs(
-                    network=args.network_id, subnetwork=args.subnetwork_id)],
+                    network=args.network_id, subnetwork=args.subnetwork_id)] if args.network_id is not None else None,
             ),
             event_trigger=event_trigger,
             opts=self.child(depends_on=grants),

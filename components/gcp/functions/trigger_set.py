@@ -34,10 +34,10 @@ class TriggerSetArgs:
     """The stack: function and source-bucket names carry it."""
     source_root: Path
     """The directory trigger sources are relative to (the project root)."""
-    network_id: pulumi.Input[str]
-    """The VPC their direct VPC egress uses."""
-    subnetwork_id: pulumi.Input[str]
-    """The subnet their direct VPC egress uses."""
+    network_id: Optional[pulumi.Input[str]]
+    """The VPC their direct VPC egress uses; None: no VPC egress."""
+    subnetwork_id: Optional[pulumi.Input[str]]
+    """The subnet their direct VPC egress uses; None with network_id."""
     buckets: Mapping[str, Bucket] = field(default_factory=dict)
     """The stack's buckets by role, which storage triggers may name. Defaults to none."""
     egress: str = "privateRangesOnly"

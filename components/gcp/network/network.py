@@ -11,7 +11,7 @@ import pulumi_gcp as gcp
 
 from components.core.component import Component
 from components.core.spec import Context, ensure_valid
-from components.gcp.network.network_spec import GOOGLE_LB_RANGES, NetworkSpec
+from components.gcp.network.network_spec import GOOGLE_LB_RANGES, ExistingNetworkSpec, NetworkSpec
 
 TYPE = "mlinfra:gcp:Network"
 
@@ -26,6 +26,8 @@ class NetworkArgs:
     """VPC flow logs when the spec leaves them unset (the pattern turns them on in prod). Defaults to false."""
     proxy_only_subnet: bool = False
     """Add the proxy-only subnet regional internal load balancers (GKE Gateway gke-l7-rilb) need. Defaults to false."""
+    project: Optional[str] = None
+    """The stack's project: an existing VPC without a host project is in it. Defaults to the provider's project."""
 
     @property
     def subnet_flow_logs(self) -> bool:
@@ -42,7 +44,12 @@ class Network(Component):
         super().__init__(TYPE, name, opts)
         ensure_valid(f"Network {name}", args.spec, Context(region=args.region))
         spec = args.spec
+        if spec.existing is not None:
+            self._use_existing(spec.existing, args)
+            return
 
+        self.project: Optional[str] = None
+        self.pods_range, self.services_range = self.PODS_RANGE, self.SERVICES_RANGE
         self.network = gcp.compute.Network(
             name,
             auto_create_subnetworks=False,
@@ -122,3 +129,19 @@ class Network(Component):
             "network_id": self.network.id,
             "subnetwork_id": self.subnetwork.id,
         })
+
+    def _use_existing(self, existing: ExistingNetworkSpec, args: NetworkArgs) -> None:
+        """Refer to a VPC the stack does not own, by its resource paths: no lookup is needed (a
+        wrong name fails the first resource that uses it, as with any reference), and nothing is
+        created in a project the deployer may not administer."""
+        host = existing.host_project or args.project or gcp.config.project
+        self.project = host
+        self.pods_range, self.services_range = existing.pods_range, existing.services_range
+        self.network = self.subnetwork = self.proxy_only = self.router = self.nat = None
+        self.network_id = pulumi.Output.concat("projects/", host, "/global/networks/", existing.network)
+        self.network_name = existing.network
+        self.subnetwork_id = pulumi.Output.concat("projects/", host, "/regions/", args.region, "/subnetworks/",
+                                                  existing.subnet)
+        pulumi.log.info(f"the stack uses the existing VPC {existing.network} (subnet {existing.subnet}) of project "
+                        f"{host}: it creates no network, subnet, router, NAT or firewall rule there", self)
+        self.register_outputs({"network_id": self.network_id, "subnetwork_id": self.subnetwork_id})

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Literal, Optional
 
+from pydantic import Field
+
 from components.core.issues import Issue
 from components.core.spec import Context, Spec
 
@@ -12,6 +14,28 @@ from components.core.spec import Context, Spec
 # connect from (cloud.google.com/load-balancing/docs/health-check-concepts#ip-ranges).
 GOOGLE_LB_RANGES = ("35.191.0.0/16", "130.211.0.0/22")
 _PRIVATE = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")]
+# Compute Engine resource names (networks, subnets, secondary ranges).
+GCE_NAME = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+RANGE_KEYS = ("subnetCidr", "podsCidr", "servicesCidr", "proxyOnlyCidr", "flowLogs")
+
+
+class ExistingNetworkSpec(Spec):
+    """A VPC the stack uses instead of creating one: its own, or a Shared VPC of a host project."""
+
+    host_project: Optional[str] = Field(None, pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+    """The project that owns the VPC (a Shared VPC's host project). Defaults to the stack's project."""
+    network: str = Field(pattern=GCE_NAME)
+    """The VPC's name. Required."""
+    subnet: str = Field(pattern=GCE_NAME)
+    """The subnet in the stack's region that nodes and serverless egress use. Required."""
+    pods_range: Optional[str] = Field(None, pattern=GCE_NAME)
+    """The subnet's secondary range for GKE pods. Required when the stack has a cluster."""
+    services_range: Optional[str] = Field(None, pattern=GCE_NAME)
+    """The subnet's secondary range for GKE services. Required when the stack has a cluster."""
+    proxy_only_subnet: bool = False
+    """The VPC already has an active proxy-only subnet in the stack's region, which the GKE
+    Gateway's internal load balancer needs (mlinfra cannot create one in a VPC it does not own).
+    Defaults to false."""
 
 
 class NetworkSpec(Spec):
@@ -26,15 +50,32 @@ class NetworkSpec(Spec):
     proxy_only_cidr: str = "10.11.0.0/23"
     """Proxy-only subnet for internal Application Load Balancers (GKE Gateway); created only by
     patterns that route through one. Defaults to 10.11.0.0/23."""
-    egress: Literal["privateRangesOnly", "allTraffic"] = "privateRangesOnly"
-    """Which outbound traffic of serverless workloads goes through the VPC. Defaults to privateRangesOnly."""
+    egress: Literal["privateRangesOnly", "allTraffic", "none"] = "privateRangesOnly"
+    """Which outbound traffic of serverless workloads goes through the VPC; `none`: no VPC at
+    all (the stack creates no network, NAT or firewall, and services and functions reach only
+    public endpoints; not with a cluster). Defaults to privateRangesOnly."""
+    existing: Optional[ExistingNetworkSpec] = None
+    """Use this VPC (or Shared VPC) instead of creating one: the stack then creates no network,
+    subnet, router, NAT or firewall rule, and the range keys above do not apply. Defaults to none."""
     flow_logs: Optional[bool] = None
     """VPC flow logs on the subnet (sampled at 50%). Defaults to on in prod, off elsewhere."""
     nat_log_errors: bool = True
     """Log Cloud NAT translation errors. Defaults to true."""
 
     def issues(self, ctx: Context) -> list[Issue]:
-        return network_issues(self)
+        if self.existing is None:
+            return network_issues(self)
+        issues = [Issue((key,), "belongs to the VPC the stack creates; with `existing:` the network's own settings apply",
+                        fix=f"remove {key}, or remove `existing:` to let the stack create its VPC")
+                  for key in RANGE_KEYS if _field_of(key) in self.model_fields_set]
+        if self.egress == "none":
+            issues.append(Issue(("egress",), "`none` means no VPC, but `existing:` names one", "none",
+                                allowed="privateRangesOnly, allTraffic", fix="remove `existing:`, or choose an egress"))
+        return issues
+
+
+def _field_of(key: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in key)
 
 
 def network_issues(spec: "NetworkSpec") -> list[Issue]:
