@@ -67,6 +67,7 @@ PATTERNS: dict[str, Pattern] = {
                      "pulumi_kubernetes.core", "pulumi_kubernetes.meta", "pulumi_kubernetes.networking",
                      "pulumi_kubernetes.policy", "pulumi_kubernetes.rbac"},
         couplings=(couplings.cluster_needed, couplings.gke_names_fit, couplings.placement_on_pools,
+                   couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,
                    couplings.models_in_artifact_bucket),
         requires_cluster=True,
     ),
