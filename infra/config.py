@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal, Mapping, Optional, Union
 from pydantic import Discriminator, Field, Tag, ValidationError, model_validator
 
 from components.core.issues import Issue, duplicate_names
-from components.core.labels import label_issues
+from components.core.labels import default_labels, label_issues, override_issues
 from components.core.spec import Context, Spec, validate
 from components.gcp.compute.regions import region_issues
 from components.gcp.functions.cloud_function_spec import CloudFunctionSpec
@@ -102,6 +102,7 @@ class MlinfraConfig(Spec):
     def issues(self, ctx: Context) -> list[Issue]:
         """The rules of the namespace's own keys: labels, unique names, known waiver rules."""
         issues = [i.under("labels") for i in label_issues(self.labels)]
+        issues += [i.under("labels") for i in override_issues(self.labels, default_labels(ctx.environment, ctx.stack, self.pattern))]
         issues += duplicate_names("services", [s.name for s in self.services])
         issues += duplicate_names("jobs", [j.name for j in self.jobs])
         issues += duplicate_names("triggers", [t.name for t in self.triggers])

@@ -18,6 +18,7 @@ from components.core.spec import Context, Spec
 from components.core.units import memory_mib
 from components.gcp.iam.principals import iam_member_issues
 from components.serving import runtimes
+from components.serving.env_rules import CLOUD_RUN_RESERVED, env_issues
 from components.serving.model_serving_spec import CanarySpec, ModelServingSpec, ProbeSpec, SecretRef
 
 CLOUD_RUN_GPU_TYPES = ("nvidia-l4",)
@@ -173,6 +174,8 @@ class CloudRunServiceSpec(ModelServingSpec):
                                 fix=f"lower it to {gpu.quota}, or set resources.gpu.quota after Google raises your quota"))
 
         issues += iam_member_issues(spec.invokers)
+        issues += env_issues(spec.env, [s.env for s in spec.secrets], platform="Cloud Run", reserved=CLOUD_RUN_RESERVED,
+                             set_by_mlinfra=("MODEL_NAME", "MODEL_VERSION", "MODEL_DIR") if spec.model else ())
 
         canary = spec.rollout.canary
         if spec.rollout.stable_revision is not None and canary is None:
