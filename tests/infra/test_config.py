@@ -166,6 +166,8 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
      "mlinfra:services[0].resources.cpuAlwaysAllocated", "must keep CPU always allocated"),
     ("GPU in a region without", {**service(GPU_SVC), "gcp:region": "us-west1"}, "mlinfra:services[0].resources.gpu.type",
      "Cloud Run offers no nvidia-l4 GPU in region us-west1"),
+    ("GPU minReplicas above quota", service(GPU_SVC, scaling={"minReplicas": 5}), "mlinfra:services[0].scaling.minReplicas",
+     "is above the GPU quota (3 instances)"),
     ("GPU replicas above quota", service(GPU_SVC, scaling={"maxReplicas": 8}), "mlinfra:services[0].scaling.maxReplicas",
      "is above the GPU quota (3 instances)"),
     ("probe timeout over period", service(CPU_SVC, probes={"startup": {"timeoutSeconds": 20, "periodSeconds": 10}}),
@@ -284,6 +286,12 @@ def test_every_stack_file_validates(stack):
     values, _ = to_engine_config(stack_config(stack))
     loaded = config.load(values, stack=stack, file=f"stacks/Pulumi.{stack}.yaml", root=PROJECT.root)
     assert loaded.mlinfra.pattern == stack_config(stack)["mlinfra:pattern"]
+
+
+def test_a_gpu_service_without_max_replicas_gets_its_gpu_quota_as_maximum():
+    assert load(service(GPU_SVC, scaling=_DROP)).mlinfra.services[0].max_replicas == 3
+    assert load(service(GPU_SVC, scaling=_DROP, resources__gpu={"type": "nvidia-l4", "quota": 20})).mlinfra.services[0].max_replicas == 10
+    assert load(service(CPU_SVC)).mlinfra.services[0].max_replicas == 10
 
 
 def test_labels_that_repeat_mlinfras_own_values_stay_valid():

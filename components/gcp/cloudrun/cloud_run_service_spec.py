@@ -64,7 +64,8 @@ class ScalingSpec(Spec):
     min_replicas: int = Field(0, ge=0, le=1000)
     """Instances kept warm (0 scales to zero). Defaults to 0."""
     max_replicas: int = Field(10, ge=1, le=1000)
-    """Upper bound on instances (a cost control). Defaults to 10."""
+    """Upper bound on instances (a cost control). Defaults to 10; with a GPU, to resources.gpu.quota
+    when that is lower (Cloud Run refuses a maximum above the quota)."""
     concurrency: int = Field(80, ge=1, le=1000)
     """Concurrent requests per instance before another starts. Defaults to 80."""
     startup_cpu_boost: bool = True
@@ -111,6 +112,14 @@ class CloudRunServiceSpec(ModelServingSpec):
     """Where requests may come from (IAM still applies). Defaults to all."""
     rollout: RolloutSpec = RolloutSpec()
     """Model versioning: canary rollout."""
+
+    @property
+    def max_replicas(self) -> int:
+        """maxReplicas as written; unwritten on a GPU service, the default capped at the GPU quota."""
+        scaling, gpu = self.scaling, self.resources.gpu
+        if gpu is not None and "max_replicas" not in scaling.model_fields_set:
+            return min(scaling.max_replicas, gpu.quota)
+        return scaling.max_replicas
 
     def issues(self, ctx: Context) -> list[Issue]:
         """Everything Cloud Run would reject at apply time, checked before planning."""
@@ -165,10 +174,14 @@ class CloudRunServiceSpec(ModelServingSpec):
                 issues.append(Issue(("resources", "memory"), "4 CPUs need at least 2Gi", res.memory,
                                     fix="set memory to 2Gi or more"))
 
-        if spec.scaling.min_replicas > spec.scaling.max_replicas:
+        if gpu is not None and "max_replicas" not in spec.scaling.model_fields_set and spec.scaling.min_replicas > gpu.quota:
+            issues.append(Issue(("scaling", "minReplicas"), f"is above the GPU quota ({gpu.quota} instances), which Cloud Run enforces",
+                                spec.scaling.min_replicas,
+                                fix=f"lower it to {gpu.quota}, or set resources.gpu.quota after Google raises your quota"))
+        elif spec.scaling.min_replicas > spec.max_replicas:
             issues.append(Issue(("scaling", "maxReplicas"), f"is below minReplicas ({spec.scaling.min_replicas})",
                                 spec.scaling.max_replicas, fix=f"set maxReplicas to at least {spec.scaling.min_replicas}"))
-        elif gpu is not None and spec.scaling.max_replicas > gpu.quota:
+        elif gpu is not None and spec.max_replicas > gpu.quota:
             issues.append(Issue(("scaling", "maxReplicas"), f"is above the GPU quota ({gpu.quota} instances), which Cloud Run enforces",
                                 spec.scaling.max_replicas,
                                 fix=f"lower it to {gpu.quota}, or set resources.gpu.quota after Google raises your quota"))

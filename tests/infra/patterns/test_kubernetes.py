@@ -200,6 +200,10 @@ def pool(values, i):
     (lambda v: v["mlinfra:jobs"][0].update(timeZone="Europe/Berln"), "mlinfra:jobs[0].timeZone", "Europe/Berlin"),
     (lambda v: v["mlinfra:jobs"][0].update(image="us-central1-docker.pkg.dev/acme/Train/x:5"), "mlinfra:jobs[0].image",
      "lowercase"),
+    (lambda v: v["mlinfra:cluster"].update(privateEndpoint=True), "mlinfra:cluster.privateEndpoint",
+     "fix: set deployerInVpc: true if the deploy runs inside the VPC"),
+    (lambda v: v["mlinfra:cluster"].update(deployerInVpc=True), "mlinfra:cluster.deployerInVpc",
+     "only matters with privateEndpoint: true"),
     # What cannot run: pods that fit no node they may be placed on.
     (lambda v: v["mlinfra:services"][0]["resources"].update(memory="30Gi"), "mlinfra:services[0].resources.memory",
      "g2-standard-8 (l4) offers pods 28.34Gi"),
@@ -220,6 +224,7 @@ def pool(values, i):
         "no cluster", "pool name over GKE's limit", "a size the family lacks", "a typo in the family",
         "persistent disk on a hyperdisk-only family", "a zone the region lacks", "a recurrence GKE rejects",
         "day of week 7 in a CronJob", "a time zone typo", "an uppercase image repository",
+        "private endpoint deployed from outside", "deployerInVpc without a private endpoint",
         "memory above the node's allocatable", "CPU of a whole node", "two GPUs on one-GPU nodes",
         "never-spot GPU service with only spot L4s", "spot-only T4 job with only an on-demand T4 pool",
         "a spot job asking for all of a node's memory"])
@@ -260,5 +265,5 @@ def test_plan_tree_shows_each_pools_gpu_spot_autoscaling_and_taints():
 
     text = render_tree(plan("k8s-prod"))
     assert ("gcp:container/nodePool:NodePool  mlinfra-gke-spot-l4  (g2-standard-8, 1x nvidia-l4, spot, "
-            "0-16 per zone, taints nvidia.com/gpu, cloud.google.com/gke-spot)") in text
-    assert "mlinfra-gke-general  (n2-standard-8, 1-6 per zone)" in text
+            "0-16 per zone (0-48 in 3 zones), taints nvidia.com/gpu, cloud.google.com/gke-spot)") in text
+    assert "mlinfra-gke-general  (n2-standard-8, 1-6 per zone (3-18 in 3 zones))" in text
