@@ -170,7 +170,9 @@ def read_stack_config(path: Path, display: Optional[str] = None) -> dict[str, An
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise StackFileError(f"{name}: not valid YAML{where}: {error.problem}") from None
+        raise StackFileError(f"{name}: not valid YAML{where}: {error.problem}. Fix: check that line's indentation "
+                             f"(spaces, not tabs) and quote a value that holds \": \" or starts with "
+                             f"{{ [ * & ! % @ or `") from None
     except yaml.YAMLError as error:
         raise StackFileError(f"{name}: not valid YAML: {error}") from None
     except ValueError as error:  # e.g. an integer of thousands of digits
