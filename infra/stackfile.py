@@ -139,7 +139,8 @@ def find_project(start: Optional[Path] = None) -> Project:
 
 
 def read_project(root: Path) -> Project:
-    data = load_yaml((root / "Pulumi.yaml").read_text()) or {}
+    data = read_yaml_file(root / "Pulumi.yaml", "Pulumi.yaml")
+    data = data if isinstance(data, dict) else {}
     return Project(
         root=root,
         name=str(data.get("name", "mlinfra")),
@@ -152,9 +153,8 @@ class StackFileError(Exception):
     """A stack file that is not readable YAML of the expected shape (a user error)."""
 
 
-def read_stack_config(path: Path, display: Optional[str] = None) -> dict[str, Any]:
-    """The `config:` mapping of a stack file, values as written (objects stay objects)."""
-    name = display or str(path)
+def read_yaml_file(path: Path, name: str) -> Any:
+    """A YAML file as Pulumi reads it; StackFileError, naming the line and the fix, when it is not."""
     try:
         data = load_yaml(path.read_bytes().decode("utf-8")) or {}
     except UnicodeDecodeError as error:
@@ -162,8 +162,8 @@ def read_stack_config(path: Path, display: Optional[str] = None) -> dict[str, An
     except DuplicateKey as error:
         where = (f"twice on line {error.first_line}" if error.first_line == error.second_line
                  else f"twice in one mapping, at line {error.first_line} and line {error.second_line}")
-        raise StackFileError(f"{name}: the key {error.key} is written {where}; Pulumi refuses the file (other YAML readers keep only "
-                             f"the second). Fix: keep one of them, merging their values") from None
+        raise StackFileError(f"{name}: the key {error.key} is written {where}; Pulumi refuses the file (other YAML "
+                             f"readers keep only the second). Fix: keep one of them, merging their values") from None
     except TooDeep as error:
         raise StackFileError(f"{name}: nested more than {MAX_DEPTH} levels deep at line {error.line}; no stack file "
                              f"key is deeper than 6. Fix: check the indentation or brackets there") from None
@@ -177,11 +177,19 @@ def read_stack_config(path: Path, display: Optional[str] = None) -> dict[str, An
         raise StackFileError(f"{name}: not valid YAML: {error}") from None
     except ValueError as error:  # e.g. an integer of thousands of digits
         raise StackFileError(f"{name}: a value cannot be read: {str(error).split(';')[0]}") from None
+    return data
+
+
+def read_stack_config(path: Path, display: Optional[str] = None) -> dict[str, Any]:
+    """The `config:` mapping of a stack file, values as written (objects stay objects)."""
+    name = display or str(path)
+    data = read_yaml_file(path, name)
     if not isinstance(data, dict):
         raise StackFileError(f"{name}: the file must be a mapping with a `config:` key")
     loose = [str(key) for key in data if ":" in str(key)]
     if loose and "config" not in data:
-        raise StackFileError(f"{name}: {', '.join(loose[:3])}{', ...' if len(loose) > 3 else ''} are at the top of the "
+        raise StackFileError(f"{name}: {', '.join(loose[:3])}{', ...' if len(loose) > 3 else ''} "
+                             f"{'is' if len(loose) == 1 else 'are'} at the top of the "
                              f"file, but Pulumi reads stack settings only under `config:`, so it would see none of "
                              f"them. Fix: add a line `config:` at the top and indent every key below it by two spaces")
     if loose:

@@ -47,3 +47,11 @@ def test_a_merge_key_may_be_overridden_without_being_a_duplicate(tmp_path):
 def test_non_config_pulumi_keys_beside_config_stay_allowed(tmp_path):
     config = read(tmp_path, "encryptionsalt: v1:abc\n" + GOOD)
     assert config["gcp:project"] == "acme-test"
+
+
+def test_a_duplicate_key_in_pulumi_yaml_is_named_too(tmp_path):
+    from infra.stackfile import read_project
+
+    (tmp_path / "Pulumi.yaml").write_text("name: mlinfra\nruntime: python\nname: other\n")
+    with pytest.raises(StackFileError, match="Pulumi.yaml: the key name is written twice in one mapping, at line 1 and line 3"):
+        read_project(tmp_path)
