@@ -294,6 +294,13 @@ def test_a_gpu_service_without_max_replicas_gets_its_gpu_quota_as_maximum():
     assert load(service(CPU_SVC)).mlinfra.services[0].max_replicas == 10
 
 
+def test_a_gpu_service_without_cpu_or_memory_gets_cloud_runs_gpu_minimums():
+    resources = load(service(GPU_SVC, resources={"gpu": {"type": "nvidia-l4"}})).mlinfra.services[0].resources
+    assert (resources.cpu, resources.memory) == (4, "16Gi")
+    resources = load(service(GPU_SVC, resources={"cpu": 8, "gpu": {"type": "nvidia-l4"}})).mlinfra.services[0].resources
+    assert (resources.cpu, resources.memory) == (8, "16Gi")
+
+
 def test_labels_that_repeat_mlinfras_own_values_stay_valid():
     assert load(with_keys(labels={"environment": "dev", "managed-by": "mlinfra"})).mlinfra.labels["environment"] == "dev"
 

@@ -8,9 +8,9 @@ and .../memory-limits. Update the tables when Google changes them.
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from components.core.issues import Issue, first_per_key, one_of
 from components.core.naming import DNS_LABEL
@@ -51,13 +51,22 @@ class GpuSpec(Spec):
 
 class ResourcesSpec(Spec):
     cpu: float = 1
-    """vCPUs per instance: 1, 2, 4, 6 or 8. Defaults to 1 (4 with a GPU is the minimum)."""
+    """vCPUs per instance: 1, 2, 4, 6 or 8. Defaults to 1; with a GPU, to 4 (Cloud Run's minimum)."""
     memory: str = "512Mi"
-    """Memory per instance, 512Mi to 32Gi. Defaults to 512Mi."""
+    """Memory per instance, 512Mi to 32Gi. Defaults to 512Mi; with a GPU, to 16Gi (Cloud Run's minimum)."""
     gpu: Optional[GpuSpec] = None
     """An NVIDIA L4 GPU per instance. Defaults to none."""
     cpu_always_allocated: Optional[bool] = None
     """Keep CPU allocated between requests (instance-based billing). Defaults to true with a GPU, else false."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gpu_defaults(cls, data: Any) -> Any:
+        """A GPU instance left at the CPU defaults gets Cloud Run's GPU minimums instead (1 CPU and
+        512Mi, which Cloud Run refuses with a GPU)."""
+        if isinstance(data, dict) and data.get("gpu") is not None:
+            data = {"cpu": GPU_MIN_CPU, "memory": f"{GPU_MIN_MEMORY_MIB // 1024}Gi", **data}
+        return data
 
 
 class ScalingSpec(Spec):
