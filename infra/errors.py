@@ -126,6 +126,8 @@ def _fix_for(kind: str, err: dict) -> Optional[str]:
         return "quote the value"
     if kind == "string_too_long":
         return f"shorten it to {ctx.get('max_length')} characters"
+    if kind == "string_too_short":
+        return f"write at least {ctx.get('min_length')} characters"
     return None
 
 

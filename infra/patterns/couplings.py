@@ -14,6 +14,7 @@ from components.core.issues import Issue
 from components.core.spec import Context
 from components.gcp.gke.cluster_spec import cluster_name_issues, offered_gpus, spot_pools
 from components.gcp.gke.pod_fit import blocking_taints, pod_fit_issues
+from components.gcp.storage.names import bucket_name_issues
 from components.gcp.storage.storage_spec import bucket_names
 from infra.platforms.registry import PLATFORMS
 
@@ -63,6 +64,8 @@ def placement_on_pools(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
 def models_in_artifact_bucket(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
     """Model-loading services mount their model from the stack's artifact bucket."""
     artifacts = bucket_names(config.storage, ctx.project, ctx.stack)["artifacts"]
+    if bucket_name_issues(artifacts):
+        return []  # the bucket's own name is wrong (storage.artifacts.name says so): a model URI cannot match it yet
     issues = []
     for i, service in enumerate(config.services):
         if service.model is not None and service.model.bucket != artifacts:
