@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal, Mapping, Optional, Union
 from pydantic import Discriminator, Field, Tag, ValidationError, model_validator
 
 from components.core.issues import Issue, duplicate_names
-from components.core.labels import label_issues
+from components.core.labels import default_labels, label_issues, override_issues
 from components.core.spec import Context, Spec, validate
 from components.gcp.compute.regions import region_issues
 from components.gcp.functions.cloud_function_spec import CloudFunctionSpec
@@ -102,6 +102,7 @@ class MlinfraConfig(Spec):
     def issues(self, ctx: Context) -> list[Issue]:
         """The rules of the namespace's own keys: labels, unique names, known waiver rules."""
         issues = [i.under("labels") for i in label_issues(self.labels)]
+        issues += [i.under("labels") for i in override_issues(self.labels, default_labels(ctx.environment, ctx.stack, self.pattern))]
         issues += duplicate_names("services", [s.name for s in self.services])
         issues += duplicate_names("jobs", [j.name for j in self.jobs])
         issues += duplicate_names("triggers", [t.name for t in self.triggers])
@@ -160,6 +161,8 @@ def load(values: Mapping[str, Any], *, stack: str, file: str, root: Path) -> Sta
             # A table, not a pattern: a typo in gcp:region is reported here, whatever else the file holds.
             issues += region_issues(what, key=(ProviderKey("gcp:region"),))
 
+    raw, misplaced = _services_on_the_patterns_platforms(raw)
+    issues += misplaced
     try:
         config = MlinfraConfig.model_validate(raw, by_alias=True, by_name=False)
     except ValidationError as error:
@@ -171,6 +174,31 @@ def load(values: Mapping[str, Any], *, stack: str, file: str, root: Path) -> Sta
     if issues:
         raise ConfigError(file, issues)
     return StackConfig(stack=stack, file=file, project=str(project), region=str(region), root=root, mlinfra=config)
+
+
+def _services_on_the_patterns_platforms(raw: dict[str, Any]) -> tuple[dict[str, Any], list[Issue]]:
+    """A service on a platform its pattern lacks (`platform: cloudrun` in a kubernetes stack) is
+    one mistake: report that, and read its other keys as the pattern's platform would, not as
+    unknown keys of the platform named."""
+    pattern = PATTERNS.get(raw.get("pattern")) if isinstance(raw.get("pattern"), str) else None
+    services = raw.get("services")
+    if pattern is None or not isinstance(services, list):
+        return raw, []
+    issues, fixed = [], []
+    for i, service in enumerate(services):
+        platform = service.get("platform") if isinstance(service, dict) else None
+        if isinstance(platform, str) and platform in PLATFORMS and platform not in pattern.platforms:
+            issues += [issue for issue in _shape_issues_of_platform(pattern, i, platform)]
+            service = {**service, "platform": pattern.default_platform}
+        fixed.append(service)
+    return {**raw, "services": fixed}, issues
+
+
+def _shape_issues_of_platform(pattern: Any, i: int, platform: str) -> list[Issue]:
+    serving = patterns_serving_on(platform)
+    return [Issue(("services", i, "platform"), f"the {pattern.name} pattern runs services on "
+                  f"{' or '.join(pattern.platforms)}", platform, allowed=", ".join(pattern.platforms),
+                  fix="remove the key" + (f", or use the {' or '.join(serving)} pattern for {platform}" if serving else ""))]
 
 
 def rules(config: MlinfraConfig, *, project: str, region: str, stack: str, root: Path) -> list[Issue]:
@@ -202,11 +230,7 @@ def _shape_issues(config: MlinfraConfig, pattern: Any) -> list[Issue]:
                                 fix=f"remove mlinfra:{section}, or set mlinfra:pattern to {' or '.join(allowing)}"))
     for i, service in enumerate(config.services):
         if service.platform not in pattern.platforms:
-            serving = patterns_serving_on(service.platform)
-            issues.append(Issue(("services", i, "platform"), f"the {pattern.name} pattern runs services on "
-                                f"{' or '.join(pattern.platforms)}", service.platform, allowed=", ".join(pattern.platforms),
-                                fix="remove the key" + (f", or use the {' or '.join(serving)} pattern for {service.platform}"
-                                                        if serving else "")))
+            issues += _shape_issues_of_platform(pattern, i, service.platform)
     return issues
 
 

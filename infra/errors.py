@@ -71,7 +71,8 @@ def issues_from_validation_error(error: ValidationError, model: type[BaseModel])
         kind, value = err["type"], err.get("input")
         if kind == "extra_forbidden":
             known = _known_keys(model, raw[:-1])
-            close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+            close = [k for k in known if k.lower() == str(loc[-1]).lower()] or \
+                difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
             hint = f"did you mean {key_path(loc[:-1] + (close[0],))}?" if close else None
             issues.append(Issue(loc, "unknown key", hint=hint, allowed=", ".join(known) or None,
                                 fix=f"rename it to {close[0]}" if close else "remove it"))
@@ -80,7 +81,8 @@ def issues_from_validation_error(error: ValidationError, model: type[BaseModel])
         elif kind == "literal_error":
             choices = [c.strip().strip("'") for c in
                        err.get("ctx", {}).get("expected", "").replace(" or ", ", ").split(",") if c.strip()]
-            close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+            close = [c for c in choices if c.lower() == str(value).lower()] or \
+                difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
             issues.append(Issue(loc, "is not one of the allowed values", value, allowed=", ".join(choices),
                                 hint=f"did you mean {close[0]}?" if close else None,
                                 fix=f"set it to {close[0]}" if close else "use one of the allowed values"))
@@ -102,7 +104,10 @@ def issues_from_validation_error(error: ValidationError, model: type[BaseModel])
                                 allowed=f"text matching {err.get('ctx', {}).get('pattern')}", fix="change the value to match"))
         else:
             issues.append(Issue(loc, err["msg"][0].lower() + err["msg"][1:], value, fix=_fix_for(kind, err)))
-    return issues
+    # A misspelt required key (`On:` for `on:`) is one mistake: keep the "did you mean", not also "is required".
+    renamed = {i.path[:-1] + (i.fix[len("rename it to "):],) for i in issues
+               if i.message == "unknown key" and i.fix and i.fix.startswith("rename it to ")}
+    return [i for i in issues if not (i.message == "is required" and i.path in renamed)]
 
 
 _BOUND_ERRORS = ("greater_than_equal", "less_than_equal", "greater_than", "less_than")
@@ -121,6 +126,8 @@ def _fix_for(kind: str, err: dict) -> Optional[str]:
         return "quote the value"
     if kind == "string_too_long":
         return f"shorten it to {ctx.get('max_length')} characters"
+    if kind == "string_too_short":
+        return f"write at least {ctx.get('min_length')} characters"
     return None
 
 

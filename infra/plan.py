@@ -110,8 +110,16 @@ def summarize(r: engine.Registration) -> Optional[str]:
         node = i.get("nodeConfig") or {}
         auto = i.get("autoscaling") or {}
         gpus = ", ".join(f"{g.get('count')}x {g.get('type')}" for g in node.get("guestAccelerators") or [])
-        scale = (f"{auto.get('minNodeCount')}-{auto.get('maxNodeCount')} per zone" if "minNodeCount" in auto
-                 else f"{auto.get('totalMinNodeCount')}-{auto.get('totalMaxNodeCount')} in total")
+        if "minNodeCount" in auto:
+            # Per-zone counts multiply by the pool's zones: its own, one for a zonal cluster, else the
+            # three GKE picks in the cluster's region.
+            location = str(i.get("location") or "")
+            zones = len(i.get("nodeLocations") or []) or (1 if location.count("-") == 2 else 3)
+            lo, hi = auto.get("minNodeCount"), auto.get("maxNodeCount")
+            scale = f"{lo}-{hi} per zone" + (f" ({lo * zones}-{hi * zones} in {zones} zones)"
+                                             if zones > 1 and isinstance(lo, int) and isinstance(hi, int) else "")
+        else:
+            scale = f"{auto.get('totalMinNodeCount')}-{auto.get('totalMaxNodeCount')} in total"
         taints = ", ".join(t.get("key", "") for t in node.get("taints") or [])
         parts = [node.get("machineType"), gpus or None, "spot" if node.get("spot") else None, scale,
                  f"taints {taints}" if taints else None]

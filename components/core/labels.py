@@ -42,6 +42,17 @@ def label_issues(labels: Mapping[str, str]) -> list[Issue]:
     return issues
 
 
+def override_issues(labels: Mapping[str, str], mlinfra: Mapping[str, str]) -> list[Issue]:
+    """The stack's labels may not change the ones mlinfra sets (environment, stack, pattern,
+    managed-by): the guardrails and the plan read them, so `environment: dev` on a prod stack
+    would switch its prod rules off. Writing the same value is allowed."""
+    return [Issue((key,), f"is set by mlinfra to {mlinfra[key]!r}, and the guardrails read it", value,
+                  allowed=f"{mlinfra[key]!r}, or a key other than {', '.join(mlinfra)}",
+                  fix=f"remove labels.{key}" + (" (set mlinfra:environment instead)" if key == "environment" else "")
+                      + ", or use another key, e.g. " + f"{key}-label")
+            for key, value in labels.items() if key in mlinfra and value != mlinfra[key]]
+
+
 def _suggest(text: str) -> str:
     return re.sub(r"[^a-z0-9_-]", "-", text.lower())[:63]
 

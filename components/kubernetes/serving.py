@@ -17,7 +17,7 @@ from pydantic import Field
 from components.core.issues import Issue, first_per_key
 from components.core.spec import Context, Spec
 from components.core.units import memory_mib
-from components.kubernetes.pods import (NodeScheme, PlacementSpec, PodResourcesSpec, filesystem, label_value,
+from components.kubernetes.pods import (SHM_SIZE, NodeScheme, PlacementSpec, PodResourcesSpec, filesystem, label_value,
                                         resources, restricted_security, scheduling, scratch_volumes)
 from components.serving import runtimes
 from components.serving.model_serving_spec import CanarySpec, ModelServingSpec, ProbeSpec
@@ -117,6 +117,13 @@ class KubernetesServingSpec(ModelServingSpec):
         if gpu is not None and gpu.count < 1:
             issues.append(Issue(("resources", "gpu", "count"), "must be at least 1", gpu.count,
                                 fix="set count to 1 or more, or remove the gpu"))
+        if spec.runtime == "vllm" and gpu is not None and "memory" not in res.model_fields_set:
+            issues.append(Issue(("resources", "memory"), f"a vLLM server on {gpu.count} GPU(s) cannot run in the default "
+                                f"{res.memory}: it loads the weights through host memory and its {SHM_SIZE} /dev/shm "
+                                "counts against the limit, so the pod is OOM-killed and its Deployment never becomes ready",
+                                res.memory, allowed="a size for your model, typically 4 CPUs and 16Gi per GPU",
+                                fix=f"set resources.cpu and resources.memory, e.g. {{cpu: {3 * gpu.count}, memory: "
+                                    f"{12 * gpu.count}Gi}} (within the node's allocatable)"))
         try:
             memory_mib(res.memory)
         except ValueError:

@@ -157,9 +157,11 @@ class ModelServingSpec(Spec):
 
     def launch(self, gpu: bool) -> runtimes.Launch:
         """What the container runs: the runtime preset resolved against this spec."""
+        gpu_spec = getattr(getattr(self, "resources", None), "gpu", None)
         return runtimes.launch(self.runtime, image=self.image, gpu=gpu, model_name=self.model_name,
                                version=self.model.version if self.model else None, port=self.port,
-                               args=self.args, command=self.command)
+                               args=self.args, command=self.command,
+                               gpus=getattr(gpu_spec, "count", 1) if gpu and gpu_spec is not None else 0)
 
     def variant(self, canary: bool):
         """The spec as one revision or track runs it: stable, or the canary's version or image."""

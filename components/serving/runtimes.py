@@ -37,6 +37,8 @@ class Runtime:
     live_path: Callable[[str], Optional[str]]
     metrics_port: Optional[int]
     needs_gpu: bool = False
+    gpu_args: Callable[[int], list[str]] = lambda gpus: []
+    """GPUs per server -> extra args (vLLM shards the model over them: tensor parallelism)."""
     public_registry: bool = True
     """The default image is on Docker Hub, which Cloud Run can pull; nvcr.io is not."""
 
@@ -70,6 +72,8 @@ PRESETS: dict[str, Runtime] = {
         lambda name, path, port: ["--model", path, "--served-model-name", name, "--port", str(port)],
         lambda name: "/health", lambda name: "/health", 8000,
         needs_gpu=True,
+        # Without it vLLM uses one GPU and leaves the others idle (and the model may not fit one).
+        gpu_args=lambda gpus: ["--tensor-parallel-size", str(gpus)] if gpus > 1 else [],
     ),
 }
 
@@ -81,8 +85,9 @@ def model_dir(model_name: str, version: str) -> str:
 
 def launch(runtime: Optional[str], *, image: Optional[str], gpu: bool, model_name: str,
            version: Optional[str], port: Optional[int], args: Optional[list[str]],
-           command: Optional[list[str]]) -> Launch:
-    """Resolve what the container runs. Explicit `image`, `port`, `args`, `command` win."""
+           command: Optional[list[str]], gpus: int = 0) -> Launch:
+    """Resolve what the container runs. Explicit `image`, `port`, `args`, `command` win; `gpus`
+    (per server) adds the preset's GPU args to its default args."""
     preset = PRESETS.get(runtime or "custom")
     if preset is None:  # custom, or model-in-image without a runtime
         return Launch(image, list(command or []), list(args or []), port or 8080, None, None, None)
@@ -91,7 +96,7 @@ def launch(runtime: Optional[str], *, image: Optional[str], gpu: bool, model_nam
     return Launch(
         image=image or (preset.gpu_image if gpu else preset.cpu_image),
         command=list(command) if command is not None else list(preset.command),
-        args=list(args) if args is not None else preset.args(model_name, path, chosen_port),
+        args=list(args) if args is not None else preset.args(model_name, path, chosen_port) + preset.gpu_args(gpus),
         port=chosen_port,
         ready_path=preset.ready_path(model_name),
         live_path=preset.live_path(model_name),

@@ -13,6 +13,8 @@ from typing import Any
 from components.core.issues import Issue
 from components.core.spec import Context
 from components.gcp.gke.cluster_spec import cluster_name_issues, offered_gpus, spot_pools
+from components.gcp.gke.pod_fit import blocking_taints, pod_fit_issues
+from components.gcp.storage.names import bucket_name_issues
 from components.gcp.storage.storage_spec import bucket_names
 from infra.platforms.registry import PLATFORMS
 
@@ -62,6 +64,8 @@ def placement_on_pools(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
 def models_in_artifact_bucket(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
     """Model-loading services mount their model from the stack's artifact bucket."""
     artifacts = bucket_names(config.storage, ctx.project, ctx.stack)["artifacts"]
+    if bucket_name_issues(artifacts):
+        return []  # the bucket's own name is wrong (storage.artifacts.name says so): a model URI cannot match it yet
     issues = []
     for i, service in enumerate(config.services):
         if service.model is not None and service.model.bucket != artifacts:
@@ -93,3 +97,40 @@ def network_fits_cluster(config: Any, ctx: Context, pattern: Any) -> list[Issue]
                             False, fix=f"create one in {existing.network} (purpose REGIONAL_MANAGED_PROXY) and set "
                                        "proxyOnlySubnet: true"))
     return issues
+
+
+def workloads_fit_pools(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
+    """Each cluster pod must fit, whole, the allocatable CPU, memory and GPUs of some node pool it
+    may be scheduled on (its GPU type, its spot placement, no taint it does not tolerate);
+    otherwise it stays Pending and `pulumi up` waits on its Deployment or Job until it times out.
+    Not checked with node auto-provisioning, which creates pools to fit."""
+    cluster = config.cluster
+    if cluster is None or cluster.auto_provisioning.enabled or not cluster.node_pools:
+        return []
+    workloads = [(("services", i), s, s.model is not None) for i, s in enumerate(config.services)
+                 if PLATFORMS[s.platform].needs_cluster]
+    workloads += [(("jobs", i), j, False) for i, j in enumerate(config.jobs)]
+    issues: list[Issue] = []
+    offered = offered_gpus(cluster)
+    for where, workload, fuse in workloads:
+        gpu, spot = workload.resources.gpu, workload.placement.spot
+        if (gpu is not None and gpu.type not in offered) or (spot == "require" and not spot_pools(cluster)):
+            continue  # placement_on_pools says so
+        issues += [i.under(*where) for i in pod_fit_issues(workload.resources, spot, cluster.node_pools, fuse)]
+    return issues
+
+
+def system_pods_have_a_pool(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
+    """GKE's own pods (kube-dns, metrics-server, konnectivity) and mlinfra's add-ons tolerate no
+    GPU, spot or custom taint: with every pool tainted they stay Pending and the cluster never
+    becomes usable. Auto-provisioning creates an untainted pool for them."""
+    cluster = config.cluster
+    if cluster is None or cluster.auto_provisioning.enabled or not cluster.node_pools:
+        return []
+    if any(not blocking_taints(pool) for pool in cluster.node_pools):
+        return []
+    names = ", ".join(f"{p.name} ({', '.join(blocking_taints(p))})" for p in cluster.node_pools)
+    return [Issue(("cluster", "nodePools"), "every node pool is tainted, so GKE's system pods (kube-dns, "
+                  "metrics-server) and mlinfra's add-ons have no node to run on", names,
+                  allowed="at least one on-demand pool without GPUs or NoSchedule/NoExecute taints",
+                  fix="add a small pool, e.g. `- {name: system, machineType: e2-standard-2, autoscaling: {min: 1, max: 2}}`")]

@@ -68,6 +68,7 @@ PATTERNS: dict[str, Pattern] = {
         frozenset({"cluster", "services", "jobs", "triggers"}), ("gke",),
         "infra.patterns.kubernetes:Kubernetes", _GCP_BASE | _GKE,
         couplings=(couplings.cluster_needed, couplings.gke_names_fit, couplings.placement_on_pools,
+                   couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,
                    couplings.models_in_artifact_bucket, couplings.network_fits_cluster),
         requires_cluster=True,
     ),
@@ -83,6 +84,7 @@ PATTERNS: dict[str, Pattern] = {
         frozenset({"cluster", "services", "jobs", "triggers"}), ("gke", "cloudrun"),
         "infra.patterns.hybrid:Hybrid", _GCP_BASE | _GKE,
         couplings=(couplings.cluster_needed, couplings.gke_names_fit, couplings.placement_on_pools,
+                   couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,
                    couplings.models_in_artifact_bucket, couplings.network_fits_cluster),
     ),
 }

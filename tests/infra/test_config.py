@@ -166,6 +166,8 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
      "mlinfra:services[0].resources.cpuAlwaysAllocated", "must keep CPU always allocated"),
     ("GPU in a region without", {**service(GPU_SVC), "gcp:region": "us-west1"}, "mlinfra:services[0].resources.gpu.type",
      "Cloud Run offers no nvidia-l4 GPU in region us-west1"),
+    ("GPU minReplicas above quota", service(GPU_SVC, scaling={"minReplicas": 5}), "mlinfra:services[0].scaling.minReplicas",
+     "is above the GPU quota (3 instances)"),
     ("GPU replicas above quota", service(GPU_SVC, scaling={"maxReplicas": 8}), "mlinfra:services[0].scaling.maxReplicas",
      "is above the GPU quota (3 instances)"),
     ("probe timeout over period", service(CPU_SVC, probes={"startup": {"timeoutSeconds": 20, "periodSeconds": 10}}),
@@ -212,6 +214,30 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("missing source directory", trigger(source="functions/nope"), "mlinfra:triggers[0].source", "is not a directory"),
     ("source without main.py", trigger(source="stacks"), "mlinfra:triggers[0].source", "allowed: main.py"),
     ("unknown runtime", trigger(runtime="python27"), "mlinfra:triggers[0].runtime", "allowed: python311"),
+    # What Cloud Run and Cloud Functions refuse at deploy time, or deploy but never run.
+    ("PORT set by hand", service(CPU_SVC, env={"PORT": "9000"}), "mlinfra:services[0].env.PORT",
+     "Cloud Run sets PORT itself"),
+    ("K_SERVICE set by hand", service(CPU_SVC, env={"K_SERVICE": "svc"}), "mlinfra:services[0].env.K_SERVICE",
+     "allowed: any name but PORT, K_SERVICE, K_REVISION, K_CONFIGURATION"),
+    ("a variable plain and secret", service(CPU_SVC, env={"API_KEY": "x"}, secrets=[{"env": "API_KEY", "secret": "api-key"}]),
+     "mlinfra:services[0].secrets[0].env", "is also set by env.API_KEY"),
+    ("MODEL_DIR over the mounted model", service(GPU_SVC, env={"MODEL_DIR": "/m"}), "mlinfra:services[0].env.MODEL_DIR",
+     "is set by mlinfra for the model it mounts"),
+    ("function secret twice", trigger(env={"TOKEN": "x"}, secrets=[{"env": "TOKEN", "secret": "token"}]),
+     "mlinfra:triggers[0].secrets[0].env", "Cloud Functions refuses a variable set both plainly and from a secret"),
+    ("function reserved prefix", trigger(env={"X_GOOGLE_DEBUG": "1"}), "mlinfra:triggers[0].env.X_GOOGLE_DEBUG",
+     "keeps the X_GOOGLE_ prefix for itself"),
+    ("function FUNCTION_TARGET", trigger(env={"FUNCTION_TARGET": "main"}), "mlinfra:triggers[0].env.FUNCTION_TARGET",
+     "sets FUNCTION_TARGET itself"),
+    ("entry point main.py lacks", trigger(entryPoint="main"), "mlinfra:triggers[0].entryPoint",
+     "allowed: functions main.py defines: describe, handle"),
+    ("entry point typo", trigger(entryPoint="handler"), "mlinfra:triggers[0].entryPoint", "is not defined in functions/on_upload/main.py"),
+    ("storage prefix as a URL", trigger(on={"storage": {"bucket": "dataLake", "prefix": "gs://acme-test-test-data-lake/uploads/"}}),
+     "mlinfra:triggers[0].on.storage.prefix", "fix: write 'uploads/'"),
+    ("environment label on a prod stack", with_keys(environment="prod", labels={"environment": "dev"}),
+     "mlinfra:labels.environment", "is set by mlinfra to 'prod'"),
+    ("managed-by label", with_keys(labels={"managed-by": "terraform"}), "mlinfra:labels.managed-by", "is set by mlinfra to 'mlinfra'"),
+    ("pattern label", with_keys(labels={"pattern": "kubernetes"}), "mlinfra:labels.pattern", "allowed: 'serverless'"),
 ]
 
 
@@ -260,6 +286,33 @@ def test_every_stack_file_validates(stack):
     values, _ = to_engine_config(stack_config(stack))
     loaded = config.load(values, stack=stack, file=f"stacks/Pulumi.{stack}.yaml", root=PROJECT.root)
     assert loaded.mlinfra.pattern == stack_config(stack)["mlinfra:pattern"]
+
+
+def test_a_gpu_service_without_max_replicas_gets_its_gpu_quota_as_maximum():
+    assert load(service(GPU_SVC, scaling=_DROP)).mlinfra.services[0].max_replicas == 3
+    assert load(service(GPU_SVC, scaling=_DROP, resources__gpu={"type": "nvidia-l4", "quota": 20})).mlinfra.services[0].max_replicas == 10
+    assert load(service(CPU_SVC)).mlinfra.services[0].max_replicas == 10
+
+
+def test_a_gpu_service_without_cpu_or_memory_gets_cloud_runs_gpu_minimums():
+    resources = load(service(GPU_SVC, resources={"gpu": {"type": "nvidia-l4"}})).mlinfra.services[0].resources
+    assert (resources.cpu, resources.memory) == (4, "16Gi")
+    resources = load(service(GPU_SVC, resources={"cpu": 8, "gpu": {"type": "nvidia-l4"}})).mlinfra.services[0].resources
+    assert (resources.cpu, resources.memory) == (8, "16Gi")
+
+
+def test_labels_that_repeat_mlinfras_own_values_stay_valid():
+    assert load(with_keys(labels={"environment": "dev", "managed-by": "mlinfra"})).mlinfra.labels["environment"] == "dev"
+
+
+def test_entry_points_defined_conditionally_or_imported_are_accepted(tmp_path):
+    from components.gcp.functions.cloud_function_spec import entry_point_issues
+
+    main = tmp_path / "main.py"
+    main.write_text("from app import serve as handle\ntry:\n    def other(e): ...\nexcept ImportError:\n    pass\n")
+    assert entry_point_issues(main, "handle", "f") == [] and entry_point_issues(main, "other", "f") == []
+    main.write_text("def handle(:\n")
+    assert "does not parse" in entry_point_issues(main, "handle", "f")[0].message
 
 
 def test_on_stays_a_key_as_in_pulumis_yaml_reader():

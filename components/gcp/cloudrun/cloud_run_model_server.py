@@ -89,7 +89,7 @@ class CloudRunModelServer(Component):
             # Read by the guardrails: allUsers may invoke only a service that says it is public.
             labels={"public": "true"} if spec.public else None,
             # Declared so the API's filled-in default does not show as a diff on every preview.
-            scaling=gcp.cloudrunv2.ServiceScalingArgs(min_instance_count=0, max_instance_count=spec.scaling.max_replicas),
+            scaling=gcp.cloudrunv2.ServiceScalingArgs(min_instance_count=0, max_instance_count=spec.max_replicas),
             template=self._template(template_spec, split[-1][0], args),
             traffics=[gcp.cloudrunv2.ServiceTrafficArgs(
                 type="TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", revision=rev, percent=pct, tag=tag)
@@ -170,7 +170,7 @@ class CloudRunModelServer(Component):
             timeout=f"{spec.timeout_seconds}s",
             max_instance_request_concurrency=spec.scaling.concurrency,
             scaling=gcp.cloudrunv2.ServiceTemplateScalingArgs(
-                min_instance_count=spec.scaling.min_replicas, max_instance_count=spec.scaling.max_replicas),
+                min_instance_count=spec.scaling.min_replicas, max_instance_count=spec.max_replicas),
             node_selector=gcp.cloudrunv2.ServiceTemplateNodeSelectorArgs(accelerator=gpu.type) if gpu else None,
             gpu_zonal_redundancy_disabled=(not gpu.zonal_redundancy) if gpu else None,
             vpc_access=gcp.cloudrunv2.ServiceTemplateVpcAccessArgs(

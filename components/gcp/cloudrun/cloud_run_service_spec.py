@@ -8,9 +8,9 @@ and .../memory-limits. Update the tables when Google changes them.
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from components.core.issues import Issue, first_per_key, one_of
 from components.core.naming import DNS_LABEL
@@ -18,6 +18,7 @@ from components.core.spec import Context, Spec
 from components.core.units import memory_mib
 from components.gcp.iam.principals import iam_member_issues
 from components.serving import runtimes
+from components.serving.env_rules import CLOUD_RUN_RESERVED, env_issues
 from components.serving.model_serving_spec import CanarySpec, ModelServingSpec, ProbeSpec, SecretRef
 
 CLOUD_RUN_GPU_TYPES = ("nvidia-l4",)
@@ -50,20 +51,30 @@ class GpuSpec(Spec):
 
 class ResourcesSpec(Spec):
     cpu: float = 1
-    """vCPUs per instance: 1, 2, 4, 6 or 8. Defaults to 1 (4 with a GPU is the minimum)."""
+    """vCPUs per instance: 1, 2, 4, 6 or 8. Defaults to 1; with a GPU, to 4 (Cloud Run's minimum)."""
     memory: str = "512Mi"
-    """Memory per instance, 512Mi to 32Gi. Defaults to 512Mi."""
+    """Memory per instance, 512Mi to 32Gi. Defaults to 512Mi; with a GPU, to 16Gi (Cloud Run's minimum)."""
     gpu: Optional[GpuSpec] = None
     """An NVIDIA L4 GPU per instance. Defaults to none."""
     cpu_always_allocated: Optional[bool] = None
     """Keep CPU allocated between requests (instance-based billing). Defaults to true with a GPU, else false."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gpu_defaults(cls, data: Any) -> Any:
+        """A GPU instance left at the CPU defaults gets Cloud Run's GPU minimums instead (1 CPU and
+        512Mi, which Cloud Run refuses with a GPU)."""
+        if isinstance(data, dict) and data.get("gpu") is not None:
+            data = {"cpu": GPU_MIN_CPU, "memory": f"{GPU_MIN_MEMORY_MIB // 1024}Gi", **data}
+        return data
 
 
 class ScalingSpec(Spec):
     min_replicas: int = Field(0, ge=0, le=1000)
     """Instances kept warm (0 scales to zero). Defaults to 0."""
     max_replicas: int = Field(10, ge=1, le=1000)
-    """Upper bound on instances (a cost control). Defaults to 10."""
+    """Upper bound on instances (a cost control). Defaults to 10; with a GPU, to resources.gpu.quota
+    when that is lower (Cloud Run refuses a maximum above the quota)."""
     concurrency: int = Field(80, ge=1, le=1000)
     """Concurrent requests per instance before another starts. Defaults to 80."""
     startup_cpu_boost: bool = True
@@ -110,6 +121,14 @@ class CloudRunServiceSpec(ModelServingSpec):
     """Where requests may come from (IAM still applies). Defaults to all."""
     rollout: RolloutSpec = RolloutSpec()
     """Model versioning: canary rollout."""
+
+    @property
+    def max_replicas(self) -> int:
+        """maxReplicas as written; unwritten on a GPU service, the default capped at the GPU quota."""
+        scaling, gpu = self.scaling, self.resources.gpu
+        if gpu is not None and "max_replicas" not in scaling.model_fields_set:
+            return min(scaling.max_replicas, gpu.quota)
+        return scaling.max_replicas
 
     def issues(self, ctx: Context) -> list[Issue]:
         """Everything Cloud Run would reject at apply time, checked before planning."""
@@ -164,15 +183,21 @@ class CloudRunServiceSpec(ModelServingSpec):
                 issues.append(Issue(("resources", "memory"), "4 CPUs need at least 2Gi", res.memory,
                                     fix="set memory to 2Gi or more"))
 
-        if spec.scaling.min_replicas > spec.scaling.max_replicas:
+        if gpu is not None and "max_replicas" not in spec.scaling.model_fields_set and spec.scaling.min_replicas > gpu.quota:
+            issues.append(Issue(("scaling", "minReplicas"), f"is above the GPU quota ({gpu.quota} instances), which Cloud Run enforces",
+                                spec.scaling.min_replicas,
+                                fix=f"lower it to {gpu.quota}, or set resources.gpu.quota after Google raises your quota"))
+        elif spec.scaling.min_replicas > spec.max_replicas:
             issues.append(Issue(("scaling", "maxReplicas"), f"is below minReplicas ({spec.scaling.min_replicas})",
                                 spec.scaling.max_replicas, fix=f"set maxReplicas to at least {spec.scaling.min_replicas}"))
-        elif gpu is not None and spec.scaling.max_replicas > gpu.quota:
+        elif gpu is not None and spec.max_replicas > gpu.quota:
             issues.append(Issue(("scaling", "maxReplicas"), f"is above the GPU quota ({gpu.quota} instances), which Cloud Run enforces",
                                 spec.scaling.max_replicas,
                                 fix=f"lower it to {gpu.quota}, or set resources.gpu.quota after Google raises your quota"))
 
         issues += iam_member_issues(spec.invokers)
+        issues += env_issues(spec.env, [s.env for s in spec.secrets], platform="Cloud Run", reserved=CLOUD_RUN_RESERVED,
+                             set_by_mlinfra=("MODEL_NAME", "MODEL_VERSION", "MODEL_DIR") if spec.model else ())
 
         canary = spec.rollout.canary
         if spec.rollout.stable_revision is not None and canary is None:

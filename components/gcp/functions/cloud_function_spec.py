@@ -18,6 +18,7 @@ from components.core.units import memory_mib
 from components.gcp.iam.principals import iam_member_issues
 from components.gcp.pubsub.names import topic_name_issues
 from components.gcp.storage.storage_spec import BUCKET_ROLES
+from components.serving.env_rules import FUNCTION_RESERVED, FUNCTION_RESERVED_PREFIX, env_issues
 from components.serving.model_serving_spec import SecretRef
 
 FUNCTION_RUNTIMES = ("python311", "python312", "python313", "nodejs20", "nodejs22", "go122", "go123", "java21")
@@ -136,6 +137,13 @@ def function_issues(spec: "CloudFunctionSpec", buckets: Mapping[str, object], so
     elif spec.timeout_seconds > 540 and given:
         issues.append(Issue(("timeoutSeconds",), "event-driven functions may run at most 540 seconds", spec.timeout_seconds,
                             fix="set timeoutSeconds to 540 or less"))
+    if on.storage is not None and on.storage.prefix.startswith("gs://"):
+        bare = on.storage.prefix[len("gs://"):].split("/", 1)[-1] if "/" in on.storage.prefix[5:] else ""
+        issues.append(Issue(("on", "storage", "prefix"), "is matched against object names, which never start with "
+                            "gs://: the function would never fire", on.storage.prefix,
+                            allowed="an object-name prefix, e.g. uploads/", fix=f"write {bare!r} (the bucket is on.storage.bucket)"))
+    issues += env_issues(spec.env, [s.env for s in spec.secrets], platform="Cloud Functions", reserved=FUNCTION_RESERVED,
+                         reserved_prefix=FUNCTION_RESERVED_PREFIX)
     if spec.min_instances > spec.max_instances:
         issues.append(Issue(("maxInstances",), f"is below minInstances ({spec.min_instances})", spec.max_instances,
                             fix=f"set maxInstances to at least {spec.min_instances}"))
@@ -160,4 +168,40 @@ def function_issues(spec: "CloudFunctionSpec", buckets: Mapping[str, object], so
     elif not any((source / f).is_file() for f in ENTRY_FILES[family]):
         issues.append(Issue(("source",), f"has none of the files a {spec.runtime} function needs", spec.source,
                             allowed=one_of(ENTRY_FILES[family]), fix=f"add {ENTRY_FILES[family][0]}"))
+    elif family == "python":
+        issues += entry_point_issues(source / "main.py", spec.entry_point, spec.source)
     return issues
+
+
+def entry_point_issues(main: Path, entry_point: str, source: str) -> list[Issue]:
+    """A Python function's entry point must be a name main.py defines (parsed, never imported):
+    otherwise the build succeeds and every instance fails to start."""
+    import ast
+
+    try:
+        tree = ast.parse(main.read_bytes(), filename=str(main))
+    except SyntaxError as error:
+        return [Issue(("source",), f"main.py does not parse (line {error.lineno}: {error.msg}); the function "
+                      "could not start", source, fix="fix the syntax error")]
+    except (OSError, ValueError):
+        return []
+    names: set[str] = set()
+    for top in tree.body:
+        # Conditional definitions (`if`, `try`, `with` at the top) count too.
+        for node in (ast.walk(top) if isinstance(top, (ast.If, ast.Try, ast.With)) else (top,)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                if any(a.name == "*" for a in node.names):
+                    return []  # a star import may define it
+                names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    if entry_point.split(".")[0] in names or "__getattr__" in names:
+        return []
+    functions = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    return [Issue(("entryPoint",), f"is not defined in {source}/main.py; the function would fail to start", entry_point,
+                  allowed=f"functions main.py defines: {one_of(functions)}" if functions else None,
+                  fix=f"set entryPoint to {functions[0]}" if len(functions) == 1 else "name a function main.py defines")]
+

@@ -92,7 +92,11 @@ class ClusterSpec(Spec):
     """GKE release channel, which picks the Kubernetes version and upgrades it. Defaults to REGULAR."""
     private_endpoint: bool = False
     """Reach the control plane only from inside the VPC. Defaults to false (public endpoint,
-    limited by authorizedNetworks when given)."""
+    limited by authorizedNetworks when given). `pulumi up` itself then must run inside the VPC
+    (or one peered or connected to it): set deployerInVpc."""
+    deployer_in_vpc: bool = False
+    """`pulumi up` runs inside the cluster's VPC (a runner, bastion or VPN there), so it can reach a
+    private control-plane endpoint. Required with privateEndpoint. Defaults to false."""
     authorized_networks: list[AuthorizedNetworkSpec] = []
     """Networks allowed to reach the control plane. Defaults to none (any network, with IAM)."""
     master_cidr: str = "172.16.0.0/28"
@@ -142,6 +146,16 @@ def cluster_issues(spec: "ClusterSpec", region: str, environment: str) -> list[I
             issues.append(Issue(("zone",), f"a zonal cluster has one control plane zone: fine for dev, not {environment}",
                                 spec.zone, fix="remove zone to get a regional cluster"))
         issues += zone_issues(spec.zone, region, key=("zone",))
+
+    if spec.private_endpoint and not spec.deployer_in_vpc:
+        issues.append(Issue(("privateEndpoint",), "the control plane would be reachable only from inside the VPC, but "
+                            "`pulumi up` creates the cluster's Kubernetes objects through it: from outside, the first "
+                            "up creates the cluster and then fails on every object", True,
+                            allowed="false (public endpoint, narrowed by authorizedNetworks), or true with deployerInVpc: true",
+                            fix="set deployerInVpc: true if the deploy runs inside the VPC, or use authorizedNetworks instead"))
+    elif spec.deployer_in_vpc and not spec.private_endpoint:
+        issues.append(Issue(("deployerInVpc",), "only matters with privateEndpoint: true", True,
+                            fix="remove it, or set privateEndpoint: true"))
 
     seen: dict[str, int] = {}
     for i, pool in enumerate(spec.node_pools):

@@ -146,9 +146,10 @@ class GkeModelServer(Component):
                     "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": object_name},
                     "minReplicas": low, "maxReplicas": high, "metrics": [hpa_metric(variant, hpa_metric_name)],
                 }, opts=self.child(provider=args.provider, depends_on=[self.deployments[track]]))
-            budget = {"maxUnavailable": 1} if low >= 2 else {"minAvailable": 1}
+            # One pod at a time, whatever the replica count: `minAvailable: 1` on a single replica
+            # would block every drain (node upgrades, spot consolidation) until GKE's 1-hour PDB timeout.
             self.budgets[track] = k8s.policy.v1.PodDisruptionBudget(f"{name}-{track}-pdb", metadata=meta(object_name, track), spec={
-                **budget, "selector": {"matchLabels": selector(spec, track)},
+                "maxUnavailable": 1, "selector": {"matchLabels": selector(spec, track)},
                 # A crash-looping pod must not block node drains and upgrades.
                 "unhealthyPodEvictionPolicy": "AlwaysAllow",
             }, opts=k8s_opts)

@@ -200,17 +200,49 @@ def pool(values, i):
     (lambda v: v["mlinfra:jobs"][0].update(timeZone="Europe/Berln"), "mlinfra:jobs[0].timeZone", "Europe/Berlin"),
     (lambda v: v["mlinfra:jobs"][0].update(image="us-central1-docker.pkg.dev/acme/Train/x:5"), "mlinfra:jobs[0].image",
      "lowercase"),
+    (lambda v: v["mlinfra:cluster"].update(privateEndpoint=True), "mlinfra:cluster.privateEndpoint",
+     "fix: set deployerInVpc: true if the deploy runs inside the VPC"),
+    (lambda v: v["mlinfra:cluster"].update(deployerInVpc=True), "mlinfra:cluster.deployerInVpc",
+     "only matters with privateEndpoint: true"),
+    # What cannot run: pods that fit no node they may be placed on.
+    (lambda v: v["mlinfra:services"][0]["resources"].update(memory="30Gi"), "mlinfra:services[0].resources.memory",
+     "g2-standard-8 (l4) offers pods 28.34Gi"),
+    (lambda v: v["mlinfra:services"][1]["resources"].update(cpu=8), "mlinfra:services[1].resources.cpu",
+     "fix: set cpu to 7 or less, or use a larger machineType in pool general"),
+    (lambda v: v["mlinfra:jobs"][0]["resources"]["gpu"].update(count=2), "mlinfra:jobs[0].resources.gpu.count",
+     "no node pool this pod may run on has 2 nvidia-l4 GPUs per node"),
+    (lambda v: [v["mlinfra:cluster"]["nodePools"].pop(1), v["mlinfra:services"][0].update(placement={"spot": "never"})],
+     "mlinfra:services[0].placement.spot", "no on-demand node pool has nvidia-l4 GPUs"),
+    (lambda v: [pool(v, 1).update(gpu={"type": "nvidia-tesla-t4"}, machineType="n1-standard-8"),
+                v["mlinfra:services"][0]["resources"]["gpu"].update(count=1),
+                v["mlinfra:jobs"][0]["resources"]["gpu"].update(type="nvidia-tesla-t4")],
+     "mlinfra:jobs[0].placement.spot", "no spot node pool has nvidia-tesla-t4 GPUs"),
+    (lambda v: v["mlinfra:jobs"][0]["resources"].update(cpu=4, memory="29Gi"), "mlinfra:jobs[0].resources.memory",
+     "29Gi fits no node pool"),
 ], ids=["L4 on an n1 machine", "three L4s on g2-standard-8", "min above max", "spot-only service without spot pool",
         "GPU no pool offers", "duplicate pool name", "zonal prod cluster", "cloudrun service in kubernetes",
         "no cluster", "pool name over GKE's limit", "a size the family lacks", "a typo in the family",
         "persistent disk on a hyperdisk-only family", "a zone the region lacks", "a recurrence GKE rejects",
-        "day of week 7 in a CronJob", "a time zone typo", "an uppercase image repository"])
+        "day of week 7 in a CronJob", "a time zone typo", "an uppercase image repository",
+        "private endpoint deployed from outside", "deployerInVpc without a private endpoint",
+        "memory above the node's allocatable", "CPU of a whole node", "two GPUs on one-GPU nodes",
+        "never-spot GPU service with only spot L4s", "spot-only T4 job with only an on-demand T4 pool",
+        "a spot job asking for all of a node's memory"])
 def test_rejects_gke_mistakes_with_one_message_naming_the_key(mutate, key, fragment):
     found = k8s_errors(mutate)
     assert len(found) == 1, [p for p, _ in found]
     path, text = found[0]
     assert path.startswith(key), path
     assert fragment in text
+
+
+def test_a_cluster_whose_every_pool_is_tainted_has_nowhere_for_system_pods():
+    found = k8s_errors(lambda v: pool(v, 0).update(taints=[{"key": "dedicated", "value": "embedder"}]))
+    paths = sorted(p for p, _ in found)
+    assert paths == ["mlinfra:cluster.nodePools", "mlinfra:services[1].resources"], paths
+    text = dict(found)["mlinfra:cluster.nodePools"]
+    assert "every node pool is tainted, so GKE's system pods" in text and "name: system" in text
+    assert "general (dedicated=embedder:NoSchedule)" in dict(found)["mlinfra:services[1].resources"]
 
 
 def test_cli_reports_a_gke_mistake_without_traceback(tmp_path):
@@ -233,5 +265,5 @@ def test_plan_tree_shows_each_pools_gpu_spot_autoscaling_and_taints():
 
     text = render_tree(plan("k8s-prod"))
     assert ("gcp:container/nodePool:NodePool  mlinfra-gke-spot-l4  (g2-standard-8, 1x nvidia-l4, spot, "
-            "0-16 per zone, taints nvidia.com/gpu, cloud.google.com/gke-spot)") in text
-    assert "mlinfra-gke-general  (n2-standard-8, 1-6 per zone)" in text
+            "0-16 per zone (0-48 in 3 zones), taints nvidia.com/gpu, cloud.google.com/gke-spot)") in text
+    assert "mlinfra-gke-general  (n2-standard-8, 1-6 per zone (3-18 in 3 zones))" in text

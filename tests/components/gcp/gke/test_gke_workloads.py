@@ -206,13 +206,23 @@ def test_requests_in_flight_and_triton_queue_name_their_own_gauges():
         {"name": "http", "containerPort": 8000, "protocol": "TCP"}, {"name": "metrics", "containerPort": 8002, "protocol": "TCP"}]
 
 
-def test_pdb_keeps_one_pod_or_allows_one_down_when_a_track_has_two():
+def test_vllm_shards_the_model_over_every_gpu_of_the_pod():
+    two = {**LLM["resources"], "gpu": {"type": "nvidia-l4", "count": 2}}
+    args = pod(serve(spec_of(resources=two)), "srv-stable")["containers"][0]["args"]
+    assert args[-2:] == ["--tensor-parallel-size", "2"]
+    assert "--tensor-parallel-size" not in pod(serve(spec_of()), "srv-stable")["containers"][0]["args"]
+    assert pod(serve(spec_of(resources=two, args=["--model", "/m"])), "srv-stable")["containers"][0]["args"] == ["--model", "/m"]
+
+
+def test_pdb_lets_one_pod_go_at_a_time_and_never_blocks_a_drain_of_a_single_replica_track():
     rec = serve(spec_of())
     assert rec.one(PDB, "srv-stable-pdb").inputs["spec"] == {
         "maxUnavailable": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": "llm", "mlinfra.dev/track": "stable"}},
         "unhealthyPodEvictionPolicy": "AlwaysAllow"}
-    assert rec.one(PDB, "srv-canary-pdb").inputs["spec"]["minAvailable"] == 1
-    assert "maxUnavailable" not in rec.one(PDB, "srv-canary-pdb").inputs["spec"]
+    # The canary track runs one replica: `minAvailable: 1` would block every node drain for GKE's
+    # 1-hour PDB timeout; one pod may go instead.
+    assert rec.one(PDB, "srv-canary-pdb").inputs["spec"]["maxUnavailable"] == 1
+    assert "minAvailable" not in rec.one(PDB, "srv-canary-pdb").inputs["spec"]
 
 
 def test_network_policy_admits_the_namespace_the_gateway_and_google_ranges_and_scrapes_from_gmp():
@@ -410,6 +420,8 @@ def issue_messages(**changes: Any) -> dict[str, str]:
       "rollout": {"canary": {"percent": 10}}}, "rollout.canary.image", "needs the new image"),
     ({"probes": {"startup": {"timeoutSeconds": 20, "periodSeconds": 10}}}, "probes.startup.timeoutSeconds",
      "is longer than periodSeconds"),
+    ({"resources": {"gpu": {"type": "nvidia-l4", "count": 2}}}, "resources.memory",
+     "a vLLM server on 2 GPU(s) cannot run in the default 2Gi"),
 ])
 def test_rejects_what_gke_would_refuse_or_run_badly(changes, key, message):
     found = issue_messages(**changes)
