@@ -150,7 +150,7 @@ MISTAKES: list[tuple[str, str, str, str, object, str]] = [
     ("batch job above an e2-standard-4", "k8s-dev", "resources: {cpu: 2, memory: 8Gi}", "resources: {cpu: 2, memory: 16Gi}",
      "mlinfra:jobs[0].resources.memory", "e2-standard-4 (general) offers pods 13.3Gi"),
     ("a Cloud Run service in a GKE stack", "k8s-dev", "    - name: summarizer\n", "    - name: summarizer\n      platform: cloudrun\n",
-     "mlinfra:services[0].platform", "use the serverless pattern for cloudrun"),
+     "mlinfra:services[0].platform", "use the serverless or hybrid pattern for cloudrun"),
     ("clusters for cluster", "k8s-dev", "mlinfra:cluster:", "mlinfra:clusters:", "mlinfra:clusters",
      "did you mean mlinfra:cluster?"),
     ("pods range too small", "k8s-dev", "podsCidr: 10.52.0.0/14", "podsCidr: 10.52.0.0/24", "mlinfra:network.podsCidr",
