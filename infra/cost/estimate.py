@@ -81,6 +81,7 @@ class Estimate:
             "source": "infra/cost/prices.py", "assumptions": self.assumptions,
             "total": {"idle": self.total("idle"), "expected": self.total("expected"), "peak": self.total("peak")},
             "spotSavingAtPeak": self.spot_saving,
+            "autoscalingSaving": round(1 - self.total("expected") / self.total("peak"), 4) if self.total("peak") else None,
             "resources": [{"name": x.name, "type": x.type, "what": x.what, "idle": x.idle, "expected": x.expected,
                            "peak": x.peak, "onDemandPeak": x.on_demand_peak, "spotSaving": x.spot_saving,
                            "unconfirmedPrices": x.unconfirmed} for x in self.lines],

@@ -44,6 +44,9 @@ def table(e: Estimate) -> str:
                  f"{usd(e.total('peak')):>12}")
     lines += ["", f"Always-on baseline (idle at every minimum): {usd(e.total('idle'))} a month; "
                   f"{usd(e.total('idle'))}-{usd(e.total('peak'))} from idle to peak."]
+    if e.total("peak"):
+        lines.append(f"Autoscaling: the expected month is {(1 - e.total('expected') / e.total('peak')) * 100:.0f} % "
+                     f"below running everything at its maximum all month.")
     if e.spot_saving is not None:
         on_demand = e.total("peak") + e.spot_saving
         lines.append(f"Spot pools save {usd(e.spot_saving)} a month at peak against the same nodes on demand "
