@@ -96,7 +96,11 @@ def region_of(inputs: dict[str, Any], default: str) -> str:
 
 
 def _flag(used: list[str], *rows: prices.Price) -> None:
-    used += [f"{p.sku or p.unit} ({p.source})" for p in rows if not p.confirmed and f"{p.sku or p.unit} ({p.source})" not in used]
+    """Note the rows a line used whose price the table marks not confirmed (shown as `*`)."""
+    for p in rows:
+        label = f"{p.sku or p.unit} ({p.source})"
+        if not p.confirmed and label not in used:
+            used.append(label)
 
 
 def _money(x: float) -> float:
@@ -162,8 +166,8 @@ def node_pool(name: str, type_: str, i: dict[str, Any], cluster: Optional[dict[s
     rate = rates["spot" if spot else "on_demand"]
     h, busy = spec.hours_per_month, spec.busy_hours_per_month
     idle, expected, peak = lo * h * rate, (lo * h + (hi - lo) * spec.average_scale * busy) * rate, hi * h * rate
-    gpus = ", ".join(f"{g.get('count')}x {g.get('type')}" for g in node.get("guestAccelerators") or [])
-    what = (f"{lo}-{hi} x {mt}{' + ' + gpus if gpus else ''}{' spot' if spot else ''} "
+    gpu_text = ", ".join(f"{g.get('count')}x {g.get('type')}" for g in node.get("guestAccelerators") or [])
+    what = (f"{lo}-{hi} x {mt}{' + ' + gpu_text if gpu_text else ''}{' spot' if spot else ''} "
             f"({zones} zone{'s' if zones > 1 else ''}, {node.get('diskSizeGb', 100)} GB {node.get('diskType', 'pd-balanced')})")
     line = Line(name, type_, what, _money(idle), _money(expected), _money(peak), unconfirmed=used)
     if spot:
@@ -231,7 +235,8 @@ def cloud_function(name: str, type_: str, i: dict[str, Any], region: str, spec: 
     fee = spec.invocations_per_month / 1e6 * run.requests.usd
     idle = lo * h * resting
     peak = lo * (h - busy) * resting + max(hi, lo) * busy * active + fee
-    _flag(used := [], run.cpu_request, run.memory_request, run.requests, *([run.cpu_idle, run.memory_idle] if lo else []))
+    used: list[str] = []
+    _flag(used, run.cpu_request, run.memory_request, run.requests, *([run.cpu_idle, run.memory_idle] if lo else []))
     what = f"{lo}-{hi} x ({cpu:g} CPU, {s.get('availableMemory', '256M')}), {spec.invocations_per_month:g} invocations"
     return Line(name, type_, what, _money(idle), _money(idle + work + fee), _money(max(peak, idle + work + fee)),
                 unconfirmed=used)
@@ -304,7 +309,9 @@ def estimate(registrations: Iterable[Any], region: str, spec: CostSpec = CostSpe
             add(Line(r.name, t, f"{spec.pubsub_gib_per_month:g} GiB a month", 0.0, cost, cost))
         elif t == "gcp:cloudscheduler/job:Job":
             fee = prices.SCHEDULER_JOB.usd
-            add(Line(r.name, t, "one job", fee, fee, fee, unconfirmed=[f"{prices.SCHEDULER_JOB.sku} ({prices.SCHEDULER_JOB.source})"]))
+            used: list[str] = []
+            _flag(used, prices.SCHEDULER_JOB)
+            add(Line(r.name, t, "one job", fee, fee, fee, unconfirmed=used))
         elif t == "gcp:compute/routerNat:RouterNat":
             nats.append(r)
         elif t == "kubernetes:gateway.networking.k8s.io/v1:Gateway":
