@@ -129,6 +129,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         status = {s: sum(1 for v in verdicts if v.status == s) for s in ("holds", "violated", "waived")}
         print(f"{result.file}: {cloud} cloud resources planned offline in {result.seconds:.1f}s; guardrails: "
               f"{status['holds']} hold, {status['violated']} violated, {status['waived']} waived")
+        from infra.cost import render as cost
+
+        print(f"{result.file}: {cost.summary(cost.of_plan(result))}")
         for v in verdicts:
             for finding in v.findings:
                 print(f"  FAIL {v.rule} {finding.name}: {finding.message}")

@@ -28,6 +28,7 @@ from components.gcp.gke.cluster_spec import ClusterSpec
 from components.gcp.gke.gke_job_spec import GkeJobSpec
 from components.gcp.network.network_spec import NetworkSpec
 from components.gcp.storage.storage_spec import BUCKET_ROLES, StorageSpec
+from infra.cost.spec import CostSpec
 from infra.errors import ConfigError, ProviderKey, issues_from_validation_error
 from infra.patterns.registry import OPTIONAL_SECTIONS, PATTERNS, patterns_allowing, patterns_serving_on
 from infra.platforms.registry import PLATFORMS
@@ -85,6 +86,8 @@ class MlinfraConfig(Spec):
     """Training and batch-scoring jobs on GKE (kubernetes and hybrid patterns)."""
     waivers: list[WaiverSpec] = []
     """Guardrail exceptions, each with a written reason."""
+    cost: CostSpec = CostSpec()
+    """Usage the plan's monthly cost estimate assumes (hours, scale, requests, GB stored)."""
     pipelines: Optional[list[dict[str, Any]]] = Field(None, json_schema_extra={"x-mlinfra-status": "planned"})
     """Dataflow pipelines (dataflow and hybrid patterns; not built yet)."""
 

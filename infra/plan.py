@@ -93,7 +93,9 @@ def render_tree(plan: Plan) -> str:
         for key, value in rec.outputs.items():
             lines.append(f"  {key}: {json.dumps(_jsonable(value), sort_keys=True)}")
     from infra import guardrails
+    from infra.cost import render as cost
 
+    lines += ["", cost.table(cost.of_plan(plan))]
     lines += ["", guardrails.render(plan.verdicts)]
     for warning in plan.warnings:
         lines.append(f"warning: {warning}")
@@ -198,7 +200,14 @@ def preview_json(plan: Plan) -> dict[str, Any]:
         "steps": steps,
         "duration": int(plan.seconds * 1e9),
         "changeSummary": {"create": len(steps)},
+        "cost": _cost_json(plan),
     }
+
+
+def _cost_json(plan: Plan) -> dict[str, Any]:
+    from infra.cost import render as cost
+
+    return cost.of_plan(plan).to_json()
 
 
 def write_json(plan: Plan, path: Path) -> None:
