@@ -21,10 +21,10 @@ def _cell(text: object) -> str:
 
 
 def cost_section(plan: Plan) -> str:
-    """The place of the cost table. Cost estimates are not built yet: whoever builds them
-    replaces the text between the two markers (and only that), keyed by plan.stack."""
-    return "\n".join(["### Cost estimate", "", COST_BEGIN,
-                      "_No cost estimate yet: mlinfra does not estimate costs._", COST_END])
+    """The monthly estimate (infra/cost/) between its two markers, so a tool can find it."""
+    from infra.cost import render as cost
+
+    return "\n".join(["### Cost estimate", "", COST_BEGIN, cost.markdown(cost.of_plan(plan)), COST_END])
 
 
 def render(plan: Plan) -> str:

@@ -65,6 +65,26 @@ def summary(e: Estimate) -> str:
             f"{e.currency} list prices in {e.region}{spot}; {len(e.unpriced)} not priced)")
 
 
+def markdown(e: Estimate) -> str:
+    """The estimate as a GitHub-flavoured table, for the pull-request comment."""
+    lines = [f"Monthly, {e.currency} list prices in {e.region} (price table checked {e.checked}; no free tiers or "
+             "discounts; assumptions in `mlinfra:cost`).", "",
+             "| resource | what | idle (min) | expected | peak (max) | spot |", "|---|---|---:|---:|---:|---|"]
+    for x in e.lines:
+        spot = f"saves {x.spot_saving * 100:.0f} % (on demand {usd(x.on_demand_peak)})" if x.spot_saving is not None else ""
+        mark = " \\*" if x.unconfirmed else ""
+        lines.append(f"| `{x.name}` | {x.what} | {usd(x.idle)} | {usd(x.expected)} | {usd(x.peak)} | {spot}{mark} |")
+    lines.append(f"| **total** | | **{usd(e.total('idle'))}** | **{usd(e.total('expected'))}** | "
+                 f"**{usd(e.total('peak'))}** | |")
+    if e.spot_saving is not None:
+        lines += ["", f"Spot pools save {usd(e.spot_saving)} a month at peak against the same nodes on demand."]
+    if any(x.unconfirmed for x in e.lines):
+        lines += ["", "\\* uses a price the table marks not confirmed."]
+    if e.unpriced:
+        lines += ["", "Not priced: " + ", ".join(f"`{u.name}` ({u.reason})" for u in e.unpriced)]
+    return "\n".join(lines)
+
+
 def table_rows() -> list[str]:
     """The price table as text: one row per price with its source (for review, not the plan)."""
     return [f"{name}: ${p.usd:g} {p.unit} [{p.sku}] {p.source} checked {p.checked}{' - ' + p.note if p.note else ''}"

@@ -119,10 +119,17 @@ def test_guardrail_verdicts_show_a_violation_with_its_finding():
     assert "| holds | `MLI-GCS-001` |" in markdown.render(plan_of("dev"))
 
 
-def test_leaves_a_marked_place_for_the_cost_table():
-    text = markdown.render(plan_of("prod"))
-    assert "### Cost estimate" in text
-    assert text.index(markdown.COST_BEGIN) < text.index(markdown.COST_END)
+def test_carries_the_cost_estimate_between_its_markers_with_the_spot_saving():
+    from infra.cost import render as cost
+
+    plan = plan_of("k8s-prod")
+    text = markdown.render(plan)
+    section = text[text.index(markdown.COST_BEGIN):text.index(markdown.COST_END)]
+    estimate = cost.of_plan(plan)
+    assert f"| **total** | | **{cost.usd(estimate.total('idle'))}** | **{cost.usd(estimate.total('expected'))}** | " \
+           f"**{cost.usd(estimate.total('peak'))}** | |" in section
+    spot = next(x for x in estimate.lines if x.spot_saving is not None)
+    assert f"| `{spot.name}` |" in section and f"saves {spot.spot_saving * 100:.0f} %" in section
 
 
 def test_serverless_diagram_links_triggers_to_what_they_listen_to_and_services_to_their_bucket():
