@@ -16,7 +16,8 @@ def of_plan(plan: Any) -> Estimate:
 
     written = parse_value(plan.config.get("mlinfra:cost")) or {}
     spec = CostSpec.model_validate(written, by_alias=True, by_name=False)
-    return estimate(plan.recording.registrations, str(plan.config.get("gcp:region", "us-central1")), spec)
+    # Tree order, not registration order (which varies with the SDK's threads): the same plan, the same table.
+    return estimate(plan.recording.tree_order(), str(plan.config.get("gcp:region", "us-central1")), spec)
 
 
 def usd(x: float) -> str:
