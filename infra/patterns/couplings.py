@@ -12,6 +12,8 @@ from typing import Any
 
 from components.core.issues import Issue
 from components.core.spec import Context
+from components.gcp.cloudrun.cloud_run_service_spec import cloud_run_service_name
+from components.gcp.functions.cloud_function_spec import function_name
 from components.gcp.gke.cluster_spec import cluster_name_issues, offered_gpus, spot_pools
 from components.gcp.gke.pod_fit import blocking_taints, pod_fit_issues
 from components.gcp.storage.names import bucket_name_issues
@@ -134,3 +136,18 @@ def system_pods_have_a_pool(config: Any, ctx: Context, pattern: Any) -> list[Iss
                   "metrics-server) and mlinfra's add-ons have no node to run on", names,
                   allowed="at least one on-demand pool without GPUs or NoSchedule/NoExecute taints",
                   fix="add a small pool, e.g. `- {name: system, machineType: e2-standard-2, autoscaling: {min: 1, max: 2}}`")]
+
+
+def serverless_names_unique(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
+    """A function runs as a Cloud Run service of its own name: a trigger and a Cloud Run service
+    whose derived names meet collide in the region (the second deploy fails: it exists)."""
+    services = {cloud_run_service_name(s.name, ctx.stack): i for i, s in enumerate(config.services)
+                if s.platform == "cloudrun"}
+    issues = []
+    for i, trigger in enumerate(config.triggers):
+        name = function_name(trigger.name, ctx.stack)
+        if name in services:
+            issues.append(Issue(("triggers", i, "name"), f"the function would be Cloud Run service {name}, which "
+                                f"services[{services[name]}] already is (they share one namespace per region)",
+                                trigger.name, fix="give the trigger or the service another name"))
+    return issues

@@ -60,7 +60,7 @@ PATTERNS: dict[str, Pattern] = {
         "Cloud Run model servers (GPU optional) and Cloud Functions triggers; scales to zero.",
         frozenset({"services", "triggers"}), ("cloudrun",),
         "infra.patterns.serverless:Serverless", _GCP_BASE,
-        couplings=(couplings.models_in_artifact_bucket,),
+        couplings=(couplings.models_in_artifact_bucket, couplings.serverless_names_unique),
     ),
     "kubernetes": Pattern(
         "kubernetes",
@@ -85,7 +85,8 @@ PATTERNS: dict[str, Pattern] = {
         "infra.patterns.hybrid:Hybrid", _GCP_BASE | _GKE,
         couplings=(couplings.cluster_needed, couplings.gke_names_fit, couplings.placement_on_pools,
                    couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,
-                   couplings.models_in_artifact_bucket, couplings.network_fits_cluster),
+                   couplings.models_in_artifact_bucket, couplings.network_fits_cluster,
+                   couplings.serverless_names_unique),
     ),
 }
 

@@ -106,6 +106,8 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
      "goog"),
     ("service account id too short", service(CPU_SVC, invokers=["serviceAccount:ci@acme-test.iam.gserviceaccount.com"]),
      "mlinfra:services[0].invokers[0]", "is not a service-account id"),
+    ("a trigger named like a service", with_keys(services=[CPU_SVC], triggers=[{**TRIGGER, "name": "svc"}]),
+     "mlinfra:triggers[0].name", "share one namespace per region"),
     ("image with a space", service(CPU_SVC, image="us-docker.pkg.dev/acme/serve/svc:1 --debug"),
      "mlinfra:services[0].image", "contains a space"),
     ("canary image with shell syntax", service(CPU_SVC, rollout={"canary": {"percent": 5, "image": "svc:$TAG"}}),

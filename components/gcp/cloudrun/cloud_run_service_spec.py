@@ -13,7 +13,7 @@ from typing import Any, Literal, Optional
 from pydantic import Field, model_validator
 
 from components.core.issues import Issue, first_per_key, one_of
-from components.core.naming import DNS_LABEL
+from components.core.naming import DNS_LABEL, dns_name
 from components.core.spec import Context, Spec
 from components.core.units import memory_mib
 from components.gcp.iam.principals import iam_member_issues
@@ -35,6 +35,12 @@ INGRESS = {
     "internalAndLoadBalancer": "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER",
 }
 EGRESS = {"privateRangesOnly": "PRIVATE_RANGES_ONLY", "allTraffic": "ALL_TRAFFIC"}
+
+
+def cloud_run_service_name(name: str, stack: str) -> str:
+    """The Cloud Run service a stack's `services[].name` becomes (at most 40 characters, so the
+    tagged URLs of its revisions fit Cloud Run's limits)."""
+    return dns_name(name, stack, max_len=40)
 
 
 class GpuSpec(Spec):

@@ -11,7 +11,7 @@ from typing import Literal, Mapping, Optional
 from pydantic import Field
 
 from components.core.issues import Issue, one_of
-from components.core.naming import DNS_LABEL
+from components.core.naming import DNS_LABEL, dns_name
 from components.core.schedules import cron_issues, time_zone_issues
 from components.core.spec import Context, Spec
 from components.core.units import memory_mib
@@ -26,6 +26,11 @@ FUNCTION_RUNTIMES = ("python311", "python312", "python313", "nodejs20", "nodejs2
 ENTRY_FILES = {"python": ("main.py",), "nodejs": ("package.json", "index.js"), "go": ("go.mod",),
                "java": ("pom.xml", "build.gradle")}
 PUBSUB_EVENT = "google.cloud.pubsub.topic.v1.messagePublished"
+
+
+def function_name(name: str, stack: str) -> str:
+    """The Cloud Function (and so the Cloud Run service) a stack's `triggers[].name` becomes."""
+    return dns_name(name, stack, max_len=63)
 _IGNORED = {"__pycache__", ".pytest_cache", "node_modules", ".venv"}
 
 

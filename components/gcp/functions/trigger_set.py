@@ -12,7 +12,7 @@ import pulumi_gcp as gcp
 
 from components.core.component import Component
 from components.core.naming import dns_name
-from components.gcp.functions.cloud_function_spec import CloudFunctionSpec
+from components.gcp.functions.cloud_function_spec import CloudFunctionSpec, function_name
 from components.gcp.functions.cloud_function_trigger import CloudFunctionTrigger, CloudFunctionTriggerArgs
 from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
 from components.gcp.storage.bucket import Bucket, BucketArgs, LifecycleRule
@@ -70,7 +70,7 @@ class TriggerSet(Component):
         }
         self.functions = {
             spec.name: CloudFunctionTrigger(f"{name}-{spec.name}", CloudFunctionTriggerArgs(
-                spec=spec, function_name=dns_name(spec.name, args.stack, max_len=63), region=args.region,
+                spec=spec, function_name=function_name(spec.name, args.stack), region=args.region,
                 project=args.project, source_bucket=self.sources, source_root=args.source_root,
                 build_account=self.build_account, build_grants=self.build_grants, network_id=args.network_id,
                 subnetwork_id=args.subnetwork_id, buckets=args.buckets,
