@@ -111,6 +111,7 @@ workflows-check: install shellcheck-install
 BENCH_ARGS ?=
 bench: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/validation.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) $(BEAM_VENV) $(MERMAID_DIR)/node_modules build *.egg-info .pytest_cache
