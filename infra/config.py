@@ -26,6 +26,7 @@ from components.gcp.compute.regions import region_issues
 from components.gcp.functions.cloud_function_spec import CloudFunctionSpec
 from components.gcp.gke.cluster_spec import ClusterSpec
 from components.gcp.gke.gke_job_spec import GkeJobSpec
+from components.gcp.monitoring.alerts_spec import AlertsSpec
 from components.gcp.network.network_spec import NetworkSpec
 from components.gcp.storage.storage_spec import BUCKET_ROLES, StorageSpec
 from infra.cost.spec import CostSpec
@@ -84,6 +85,8 @@ class MlinfraConfig(Spec):
     """The GKE cluster and its node pools (kubernetes and hybrid patterns)."""
     jobs: list[GkeJobSpec] = []
     """Training and batch-scoring jobs on GKE (kubernetes and hybrid patterns)."""
+    alerts: AlertsSpec = AlertsSpec()
+    """Where alerts go: notification channels and email addresses. Required in prod when the stack has services."""
     waivers: list[WaiverSpec] = []
     """Guardrail exceptions, each with a written reason."""
     cost: CostSpec = CostSpec()

@@ -132,6 +132,21 @@ def _cluster(m: CloudMocks, name: str, s: dict) -> dict:
             "__id": f"projects/{s['project']}/locations/{location}/clusters/{s['name']}"}
 
 
+def _custom_service(m: CloudMocks, name: str, s: dict) -> dict:
+    path = f"projects/{project_number(s['project'])}/services/{s['serviceId']}"
+    return {"name": path, "__id": path}
+
+
+def _slo(m: CloudMocks, name: str, s: dict) -> dict:
+    path = f"projects/{project_number(s['project'])}/services/{s['service']}/serviceLevelObjectives/{s['sloId']}"
+    return {"name": path, "__id": path}
+
+
+def _channel(m: CloudMocks, name: str, s: dict) -> dict:
+    path = f"projects/{s['project']}/notificationChannels/{int(_hash(name, 12), 16) % 10**18}"
+    return {"name": path, "__id": path}
+
+
 RESOURCES: dict[str, Callable[[CloudMocks, str, dict], dict]] = {
     "gcp:container/cluster:Cluster": _cluster,
     "gcp:serviceaccount/account:Account": _account,
@@ -145,6 +160,9 @@ RESOURCES: dict[str, Callable[[CloudMocks, str, dict], dict]] = {
     "gcp:cloudfunctionsv2/function:Function": _function,
     "gcp:pubsub/topic:Topic": _topic,
     "gcp:artifactregistry/repository:Repository": _repository,
+    "gcp:monitoring/customService:CustomService": _custom_service,
+    "gcp:monitoring/slo:Slo": _slo,
+    "gcp:monitoring/notificationChannel:NotificationChannel": _channel,
 }
 
 

@@ -50,7 +50,8 @@ class Resource:
 
     @property
     def labels(self) -> Mapping[str, str]:
-        return self.get("labels", default=None) or self.get("resourceLabels", default=None) or {}
+        return (self.get("userLabels", default=None) or self.get("labels", default=None)
+                or self.get("resourceLabels", default=None) or {})
 
     @property
     def k8s_kind(self) -> Optional[str]:

@@ -44,7 +44,7 @@ def test_every_labelled_resource_carries_the_default_labels(stack):
         arg = label_argument(resource_class(r.type), r.type)
         if arg is None:
             continue
-        key = "resourceLabels" if arg == "resource_labels" else arg
+        key = {"resource_labels": "resourceLabels", "user_labels": "userLabels"}.get(arg, arg)
         labelled.add(r.type)
         assert r.inputs.get(key, {}).items() >= expected.items(), f"{r.type} {r.name} lacks the default labels"
     assert {BUCKET, "gcp:artifactregistry/repository:Repository"} <= labelled

@@ -16,6 +16,7 @@ from components.core.issues import Issue, one_of
 from components.core.naming import DNS_LABEL, image_tag
 from components.core.spec import Context, Spec
 from components.serving import runtimes
+from components.serving.slo_spec import SloSpec
 
 
 class ModelSpec(Spec):
@@ -95,6 +96,9 @@ class ModelServingSpec(Spec):
     """Override the runtime's arguments."""
     port: Optional[int] = Field(None, ge=1, le=65535)
     """Serving port. Defaults to the runtime's, else 8080."""
+    slo: Optional[SloSpec] = None
+    """Service-level objectives, each with a fast and a slow burn-rate alert. Defaults to none;
+    in prod to availability 99.5 % over 28 days."""
 
     def shipping_issues(self) -> list[Issue]:
         """How a server ships its model must be whole: an image (model-in-image), or a runtime with

@@ -31,6 +31,8 @@ FREE_PREFIXES = (
     "gcp:compute/router:Router", "gcp:compute/subnetwork:", "gcp:cloudrunv2/serviceIamMember:",
     "gcp:storage/bucketIAMMember:", "gcp:storage/bucketObject:", "gcp:storage/notification:",
     "gcp:pubsub/topicIAMMember:", "gcp:secretmanager/secretIamMember:", "kubernetes:", "pulumi:providers:",
+    # Cloud Monitoring services, objectives and channels (alert policies' conditions may be billed).
+    "gcp:monitoring/customService:", "gcp:monitoring/slo:", "gcp:monitoring/notificationChannel:",
 )
 
 

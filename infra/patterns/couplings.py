@@ -151,3 +151,12 @@ def serverless_names_unique(config: Any, ctx: Context, pattern: Any) -> list[Iss
                                 f"services[{services[name]}] already is (they share one namespace per region)",
                                 trigger.name, fix="give the trigger or the service another name"))
     return issues
+
+
+def prod_alerts_go_somewhere(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
+    """A prod service's burn-rate alerts must reach someone."""
+    if ctx.prod and config.services and not config.alerts.any:
+        return [Issue(("alerts",), "a prod stack's services alert when they burn their error budget, but no channel "
+                      "is named", fix="add `mlinfra:alerts: {emails: [oncall@acme.example]}` or "
+                                      "`channels: [projects/<project>/notificationChannels/<id>]`")]
+    return []

@@ -23,6 +23,8 @@ from components.gcp.network.network_spec import NetworkSpec
 from components.gcp.projects.project_services import ProjectServices, ProjectServicesArgs
 from components.gcp.storage.storage import Storage, StorageArgs
 from components.gcp.storage.storage_spec import StorageSpec
+from components.gcp.monitoring.alerts_spec import AlertsSpec
+from components.serving.slo_spec import SloSpec
 from infra.platforms.registry import PLATFORMS
 
 
@@ -40,6 +42,8 @@ class PatternArgs:
     """Event-driven functions. Defaults to none."""
     services: Sequence[Any] = ()
     """Model servers, each on its `platform`. Defaults to none."""
+    alerts: AlertsSpec = field(default_factory=AlertsSpec)
+    """Where the services' alerts go. Defaults to nowhere (the stack-file pass requires it in prod)."""
     source_root: Path = Path(".")
     """The directory trigger sources are relative to (the project root). Defaults to the working directory."""
 
@@ -65,8 +69,10 @@ class PatternComponent(Component):
             transformations=[labels_transformation(args.labels)]))
         super().__init__(type_, name, opts)
         self.args = args
+        watched = args.services and (args.prod or any(s.slo for s in args.services))
         self.apis = ProjectServices(f"{name}-apis", ProjectServicesArgs(
-            apis=tuple(apis) + (TRIGGER_APIS if args.triggers else ()), project=args.project), opts=self.child())
+            apis=tuple(apis) + (TRIGGER_APIS if args.triggers else ()) + (("monitoring.googleapis.com",) if watched else ()),
+            project=args.project), opts=self.child())
         self.after_apis = self.child(depends_on=self.apis.resources)
         # `egress: none`: no VPC at all (serverless stacks whose services need no private egress).
         self.network: Optional[Network] = None if args.network.egress == "none" else Network(
@@ -83,8 +89,21 @@ class PatternComponent(Component):
         self.services: dict[str, Any] = {}
 
     def serve(self) -> dict[str, Any]:
-        """Build every service through its platform's builder (infra/platforms/)."""
-        self.services = {spec.name: PLATFORMS[spec.platform].build()(self, spec) for spec in self.args.services}
+        """Build every service through its platform's builder (infra/platforms/), then its
+        objectives and alerts (a prod service without an `slo` gets availability 99.5 %)."""
+        args = self.args
+        self.services = {spec.name: PLATFORMS[spec.platform].build()(self, spec) for spec in args.services}
+        watched = [(spec, spec.slo or (SloSpec() if args.prod else None)) for spec in args.services]
+        watched = [(spec, slo) for spec, slo in watched if slo is not None]
+        self.objectives: dict[str, Any] = {}
+        if watched:
+            # Only stacks with objectives import the monitoring provider module.
+            from components.gcp.monitoring.notification_channels import NotificationChannels, NotificationChannelsArgs
+
+            channels = NotificationChannels(f"{self.name}-alerts", NotificationChannelsArgs(
+                spec=args.alerts, project=args.project), opts=self.after_apis)
+            self.objectives = {spec.name: PLATFORMS[spec.platform].monitoring()(
+                self, spec, self.services[spec.name], slo, channels.names) for spec, slo in watched}
         return self.services
 
     def build_triggers(self) -> Optional[TriggerSet]:

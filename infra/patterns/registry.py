@@ -47,7 +47,7 @@ class Pattern:
 
 _GCP_BASE = frozenset({"pulumi_gcp.artifactregistry", "pulumi_gcp.cloudfunctionsv2", "pulumi_gcp.cloudrunv2",
                        "pulumi_gcp.cloudscheduler", "pulumi_gcp.compute", "pulumi_gcp.projects", "pulumi_gcp.pubsub",
-                       "pulumi_gcp.secretmanager", "pulumi_gcp.serviceaccount", "pulumi_gcp.storage"})
+                       "pulumi_gcp.monitoring", "pulumi_gcp.secretmanager", "pulumi_gcp.serviceaccount", "pulumi_gcp.storage"})
 
 _GKE = frozenset({"pulumi_gcp.container", "pulumi_kubernetes.apiextensions", "pulumi_kubernetes.apiregistration",
                   "pulumi_kubernetes.apps", "pulumi_kubernetes.autoscaling", "pulumi_kubernetes.batch",
@@ -60,7 +60,8 @@ PATTERNS: dict[str, Pattern] = {
         "Cloud Run model servers (GPU optional) and Cloud Functions triggers; scales to zero.",
         frozenset({"services", "triggers"}), ("cloudrun",),
         "infra.patterns.serverless:Serverless", _GCP_BASE,
-        couplings=(couplings.models_in_artifact_bucket, couplings.serverless_names_unique),
+        couplings=(couplings.models_in_artifact_bucket, couplings.serverless_names_unique,
+                   couplings.prod_alerts_go_somewhere),
     ),
     "kubernetes": Pattern(
         "kubernetes",
@@ -69,7 +70,8 @@ PATTERNS: dict[str, Pattern] = {
         "infra.patterns.kubernetes:Kubernetes", _GCP_BASE | _GKE,
         couplings=(couplings.cluster_needed, couplings.gke_names_fit, couplings.placement_on_pools,
                    couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,
-                   couplings.models_in_artifact_bucket, couplings.network_fits_cluster),
+                   couplings.models_in_artifact_bucket, couplings.network_fits_cluster,
+                   couplings.prod_alerts_go_somewhere),
         requires_cluster=True,
     ),
     "dataflow": Pattern(
@@ -86,7 +88,7 @@ PATTERNS: dict[str, Pattern] = {
         couplings=(couplings.cluster_needed, couplings.gke_names_fit, couplings.placement_on_pools,
                    couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,
                    couplings.models_in_artifact_bucket, couplings.network_fits_cluster,
-                   couplings.serverless_names_unique),
+                   couplings.serverless_names_unique, couplings.prod_alerts_go_somewhere),
     ),
 }
 

@@ -17,3 +17,21 @@ def build(pattern, spec: CloudRunServiceSpec) -> CloudRunModelServer:
         subnetwork_id=pattern.network.subnetwork_id if pattern.network else None,
         egress=args.network.egress, model_bucket=pattern.storage.artifacts, deletion_protection=args.prod),
         opts=pattern.after_apis)
+
+
+def monitor(pattern, spec: CloudRunServiceSpec, server: CloudRunModelServer, slo, channels):
+    """Objectives from Cloud Run's own request metrics of the service (every revision, so a
+    canary counts against the budget too)."""
+    from components.gcp.monitoring.service_slo import ServiceSlo, ServiceSloArgs  # only stacks with objectives
+
+    service = cloud_run_service_name(spec.name, pattern.args.stack)
+    requests = (f'metric.type="run.googleapis.com/request_count" resource.type="cloud_run_revision" '
+                f'resource.label."service_name"="{service}"')
+    return ServiceSlo(f"{pattern.name}-slo-{spec.name}", ServiceSloArgs(
+        service=spec.name, slo=slo, project=pattern.args.project, requests_filter=requests,
+        errors_filter=f'{requests} metric.label."response_code_class"="5xx"',
+        latency_filter=(f'metric.type="run.googleapis.com/request_latencies" resource.type="cloud_run_revision" '
+                        f'resource.label."service_name"="{service}"'),
+        channels=channels, runbook=f"Check the revisions of Cloud Run service {service} (`mlinfra plan` shows the "
+                                   "traffic split), their logs and their instance count against maxReplicas."),
+        opts=pattern.after_apis)

@@ -17,3 +17,20 @@ def build(pattern, spec: GkeServiceSpec) -> GkeModelServer:
         gateway=pattern.gateway_ref, path_prefix=f"/{spec.name}", environment=args.environment,
         # The Gateway's proxies connect from Google's ranges and, for a regional Gateway, the proxy-only subnet.
         lb_source_ranges=GOOGLE_LB_RANGES + (args.network.proxy_only_cidr,)), opts=pattern.on_cluster)
+
+
+def monitor(pattern, spec: GkeServiceSpec, server: GkeModelServer, slo, channels):
+    """Objectives from the stack's internal Gateway (an internal Application Load Balancer): the
+    requests its URL map routes by the server's path rule, every track together."""
+    from components.gcp.monitoring.service_slo import ServiceSlo, ServiceSloArgs  # only stacks with objectives
+
+    requests = ('metric.type="loadbalancing.googleapis.com/https/internal/request_count" '
+                f'resource.type="internal_http_lb_rule" resource.label."matched_url_path_rule"="/{spec.name}"')
+    return ServiceSlo(f"{pattern.name}-slo-{spec.name}", ServiceSloArgs(
+        service=spec.name, slo=slo, project=pattern.args.project, requests_filter=requests,
+        errors_filter=f'{requests} metric.label."response_code_class"=500',
+        latency_filter=('metric.type="loadbalancing.googleapis.com/https/internal/total_latencies" '
+                        f'resource.type="internal_http_lb_rule" resource.label."matched_url_path_rule"="/{spec.name}"'),
+        channels=channels, runbook=f"Check the Deployments in namespace {server.namespace} (`kubectl get pods`), the "
+                                   "HPA's replicas against maxReplicas, and the canary track's weight."),
+        opts=pattern.after_apis)

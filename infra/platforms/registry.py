@@ -24,6 +24,8 @@ class ServingPlatform:
     """`module:Class` of the service spec (a ModelServingSpec with `platform: Literal[name]`)."""
     builder: str
     """`module:function(pattern, spec)` that creates the server's component inside a pattern."""
+    monitor: str = ""
+    """`module:function(pattern, spec, server, slo, channels)` that builds its objectives and alerts."""
     needs_cluster: bool = False
     """Whether a service on it runs on the stack's cluster (`mlinfra:cluster`)."""
 
@@ -32,6 +34,9 @@ class ServingPlatform:
 
     def build(self) -> Callable[..., Any]:
         return _load(self.builder)
+
+    def monitoring(self) -> Callable[..., Any]:
+        return _load(self.monitor)
 
 
 @lru_cache(maxsize=None)
@@ -43,8 +48,10 @@ def _load(target: str) -> Any:
 PLATFORMS: dict[str, ServingPlatform] = {
     "cloudrun": ServingPlatform(
         "cloudrun", "Cloud Run (v2) services: serverless, GPU optional, canary by revision",
-        "components.gcp.cloudrun.cloud_run_service_spec:CloudRunServiceSpec", "infra.platforms.cloudrun:build"),
+        "components.gcp.cloudrun.cloud_run_service_spec:CloudRunServiceSpec", "infra.platforms.cloudrun:build",
+        monitor="infra.platforms.cloudrun:monitor"),
     "gke": ServingPlatform(
         "gke", "GKE Deployments per track behind the stack's Gateway, canary by route weight",
-        "components.gcp.gke.gke_service_spec:GkeServiceSpec", "infra.platforms.gke:build", needs_cluster=True),
+        "components.gcp.gke.gke_service_spec:GkeServiceSpec", "infra.platforms.gke:build", needs_cluster=True,
+        monitor="infra.platforms.gke:monitor"),
 }

@@ -21,7 +21,11 @@ def revision_name(service_name: str, variant: CloudRunServiceSpec, context: Opti
     """`<service>-v<version>-<fingerprint>`. The fingerprint covers everything that shapes the
     revision template (the spec, the resolved runtime launch, egress, the model bucket), so the
     same settings give the same name, and Cloud Run never sees one name with two templates."""
-    settings = variant.model_dump(mode="json", exclude={"name", "rollout", "public", "invokers", "ingress"})
+    # Only what shapes the revision template: names, traffic, access and objectives do not. A new
+    # spec field changes every fingerprint (its default joins the dump), which would rename the
+    # stable revision of a running canary: add fields that do not shape the template here (the
+    # golden snapshots show any rename).
+    settings = variant.model_dump(mode="json", exclude={"name", "rollout", "public", "invokers", "ingress", "slo"})
     run = variant.launch(gpu=variant.resources.gpu is not None)
     payload = {"spec": settings, "launch": run.__dict__, "context": context or {}, "template": TEMPLATE_VERSION}
     fingerprint = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:6]

@@ -1,0 +1,1 @@
+"""Cloud Monitoring: service-level objectives, burn-rate and GPU alerts, notification channels."""

@@ -1,0 +1,56 @@
+"""The metrics mlinfra's objectives and alerts read, with their kinds, and the aligners Cloud
+Monitoring accepts for each kind: a condition is checked against this table before planning,
+so a delta distribution is never aligned with a rate (the API refuses it at apply time).
+
+Metric kinds from cloud.google.com/monitoring/api/metrics_gcp (run, loadbalancing) and
+.../metrics_kubernetes (kubernetes.io/container/accelerator/*), checked 2026-12-01; aligners
+per kind from the Aligner reference (cloud.google.com/monitoring/api/ref_v3/rest/v3/projects.alertPolicies).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from components.core.issues import Issue, one_of
+
+
+class Metric(NamedTuple):
+    kind: str
+    value: str
+    resource: str
+
+
+METRICS: dict[str, Metric] = {
+    "run.googleapis.com/request_count": Metric("DELTA", "INT64", "cloud_run_revision"),
+    "run.googleapis.com/request_latencies": Metric("DELTA", "DISTRIBUTION", "cloud_run_revision"),
+    "loadbalancing.googleapis.com/https/internal/request_count": Metric("DELTA", "INT64", "internal_http_lb_rule"),
+    "loadbalancing.googleapis.com/https/internal/total_latencies": Metric("DELTA", "DISTRIBUTION",
+                                                                          "internal_http_lb_rule"),
+    "kubernetes.io/container/accelerator/duty_cycle": Metric("GAUGE", "INT64", "k8s_container"),
+    "kubernetes.io/container/accelerator/memory_used": Metric("GAUGE", "INT64", "k8s_container"),
+}
+
+_NUMERIC_GAUGE = {"ALIGN_NONE", "ALIGN_MEAN", "ALIGN_MIN", "ALIGN_MAX", "ALIGN_SUM", "ALIGN_COUNT", "ALIGN_STDDEV",
+                  "ALIGN_NEXT_OLDER", "ALIGN_INTERPOLATE", "ALIGN_PERCENTILE_99", "ALIGN_PERCENTILE_95",
+                  "ALIGN_PERCENTILE_50", "ALIGN_PERCENTILE_05", "ALIGN_DELTA", "ALIGN_RATE", "ALIGN_PERCENT_CHANGE"}
+ALIGNERS: dict[tuple[str, str], set[str]] = {
+    ("GAUGE", "INT64"): _NUMERIC_GAUGE,
+    ("GAUGE", "DOUBLE"): _NUMERIC_GAUGE,
+    ("DELTA", "INT64"): {"ALIGN_NONE", "ALIGN_DELTA", "ALIGN_RATE", "ALIGN_SUM", "ALIGN_MEAN", "ALIGN_MIN",
+                         "ALIGN_MAX", "ALIGN_COUNT", "ALIGN_NEXT_OLDER"},
+    ("DELTA", "DISTRIBUTION"): {"ALIGN_NONE", "ALIGN_DELTA", "ALIGN_SUM", "ALIGN_PERCENTILE_99",
+                                "ALIGN_PERCENTILE_95", "ALIGN_PERCENTILE_50", "ALIGN_PERCENTILE_05"},
+}
+
+
+def aligner_issues(metric: str, aligner: str, key: tuple = ("aligner",)) -> list[Issue]:
+    """An aligner Cloud Monitoring accepts for `metric`'s kind, or the issue saying which it accepts."""
+    found = METRICS.get(metric)
+    if found is None:
+        return [Issue(key, f"mlinfra has no kind for the metric {metric}", metric, allowed=one_of(sorted(METRICS)),
+                      fix="add the metric's kind to components/gcp/monitoring/metrics.py")]
+    allowed = ALIGNERS[(found.kind, found.value)]
+    if aligner not in allowed:
+        return [Issue(key, f"{metric} is a {found.kind} {found.value} metric, which {aligner} cannot align", aligner,
+                      allowed=one_of(sorted(allowed)), fix="use an aligner of that kind")]
+    return []

@@ -1,0 +1,103 @@
+"""A model server's service-level objectives in Cloud Monitoring, each with two burn-rate alerts.
+
+A custom service holds request-based SLOs (availability: the share of requests without a server
+error; latency: the share answered within the threshold), measured from the platform's own
+request metrics, which the caller names as filters. Each objective gets the two multi-window
+burn-rate alerts of Google's SRE workbook: fast (14.4x the sustainable rate over 1 h, confirmed
+over 5 min: 2 % of a 30-day budget gone in an hour) and slow (6x over 6 h, confirmed over 30 min).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components.core.component import Component
+from components.core.naming import dns_name
+from components.serving.slo_spec import SloSpec
+
+TYPE = "mlinfra:gcp:ServiceSlo"
+# (name, burn rate, long window, short window, severity)
+BURN_RATES = (("fast", 14.4, "3600s", "300s", "CRITICAL"), ("slow", 6.0, "21600s", "1800s", "WARNING"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceSloArgs:
+    service: str
+    """The model server's name, for the custom service and the alerts' text."""
+    slo: SloSpec
+    """Its objectives."""
+    project: str
+    """The project whose Cloud Monitoring holds them."""
+    requests_filter: str
+    """Every request to the server: a filter on a DELTA INT64 request-count metric."""
+    errors_filter: str
+    """The requests that failed with a server error: the same metric, narrowed."""
+    latency_filter: Optional[str] = None
+    """The server's request latencies: a filter on a DELTA DISTRIBUTION metric, in milliseconds.
+    Required for a latency objective."""
+    channels: Sequence[pulumi.Input[str]] = ()
+    """Notification channels the alerts notify. Defaults to none."""
+    runbook: str = ""
+    """What to check first, for the alerts' documentation. Defaults to a generic text."""
+
+
+def burn_rate_filter(slo_name: pulumi.Input[str], window: str) -> pulumi.Output[str]:
+    return pulumi.Output.format('select_slo_burn_rate("{0}", "{1}")', slo_name, window)
+
+
+class ServiceSlo(Component):
+    """Outputs: objectives (name -> SLO resource name), alert_policies (names)."""
+
+    def __init__(self, name: str, args: ServiceSloArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(TYPE, name, opts)
+        slo = args.slo
+        self.service = gcp.monitoring.CustomService(
+            name, service_id=dns_name("mlinfra", args.service, max_len=63), project=args.project,
+            display_name=f"mlinfra model server {args.service}", opts=self.child())
+        objectives: dict[str, gcp.monitoring.Slo] = {}
+        if slo.availability is not None:
+            objectives["availability"] = gcp.monitoring.Slo(
+                f"{name}-availability", service=self.service.service_id, slo_id="availability", project=args.project,
+                display_name=f"{args.service}: {slo.availability:g} % of requests without a server error",
+                goal=slo.availability / 100, rolling_period_days=slo.window_days,
+                request_based_sli=gcp.monitoring.SloRequestBasedSliArgs(
+                    good_total_ratio=gcp.monitoring.SloRequestBasedSliGoodTotalRatioArgs(
+                        total_service_filter=args.requests_filter, bad_service_filter=args.errors_filter)),
+                opts=self.child())
+        if slo.latency is not None:
+            objectives["latency"] = gcp.monitoring.Slo(
+                f"{name}-latency", service=self.service.service_id, slo_id="latency", project=args.project,
+                display_name=f"{args.service}: {slo.latency.percent:g} % of requests within {slo.latency.threshold_ms} ms",
+                goal=slo.latency.percent / 100, rolling_period_days=slo.window_days,
+                request_based_sli=gcp.monitoring.SloRequestBasedSliArgs(
+                    distribution_cut=gcp.monitoring.SloRequestBasedSliDistributionCutArgs(
+                        distribution_filter=args.latency_filter,
+                        range=gcp.monitoring.SloRequestBasedSliDistributionCutRangeArgs(max=slo.latency.threshold_ms))),
+                opts=self.child())
+
+        runbook = args.runbook or "Check the server's recent revisions or rollout, its logs and its upstreams."
+        self.alert_policies = []
+        for objective, resource in objectives.items():
+            for speed, rate, long_window, short_window, severity in BURN_RATES:
+                self.alert_policies.append(gcp.monitoring.AlertPolicy(
+                    f"{name}-{objective}-{speed}-burn", project=args.project, combiner="AND", severity=severity,
+                    display_name=f"{args.service}: {objective} error budget burning {speed} ({rate:g}x)",
+                    notification_channels=list(args.channels) or None,
+                    conditions=[gcp.monitoring.AlertPolicyConditionArgs(
+                        display_name=f"burn rate above {rate:g}x over {window}",
+                        condition_threshold=gcp.monitoring.AlertPolicyConditionConditionThresholdArgs(
+                            filter=burn_rate_filter(resource.name, window), comparison="COMPARISON_GT",
+                            threshold_value=rate, duration="0s"))
+                        for window in (long_window, short_window)],
+                    documentation=gcp.monitoring.AlertPolicyDocumentationArgs(mime_type="text/markdown", content=(
+                        f"The {objective} objective of **{args.service}** is spending its error budget {rate:g} times "
+                        f"faster than it can sustain over {slo.window_days} days ({speed} burn). {runbook} "
+                        "To roll a canary back, set its `percent: 0` in the stack file and deploy.")),
+                    opts=self.child()))
+
+        self.objectives = {k: v.name for k, v in objectives.items()}
+        self.register_outputs({"objectives": self.objectives})
