@@ -70,7 +70,7 @@ class DataflowPipeline(Component):
         super().__init__(TYPE, name, opts)
         spec = args.spec
         ensure_valid(f"DataflowPipeline {name}", spec, Context(
-            project=args.project, region=args.region, root=Path(args.source_root),
+            project=args.project, region=args.region, stack=args.stack, root=Path(args.source_root),
             extra={"bucket_roles": tuple(args.buckets)}))
         raise_if_any(f"DataflowPipeline {name}", self._missing(args))
         metadata, _ = load_metadata((Path(args.source_root) / spec.template.source).resolve())
@@ -166,6 +166,8 @@ class DataflowPipeline(Component):
                 service_account_email=self.worker.email,
                 subnetwork=args.subnetwork,
                 ip_configuration="WORKER_IP_PRIVATE",
+                # One image is launcher and worker SDK container: workers run what the graph was built with.
+                sdk_container_image=spec.template.image,
                 enable_streaming_engine=True,
                 machine_type=workers.machine_type,
                 num_workers=workers.min_workers,
@@ -188,7 +190,8 @@ class DataflowPipeline(Component):
                 worker=self.worker, template_bucket=args.staging, subnetwork=args.subnetwork, temp_location=temp,
                 schedule=spec.schedule, time_zone=spec.time_zone, parameters=params, machine_type=workers.machine_type,
                 num_workers=workers.min_workers, max_workers=workers.max_workers, disk_size_gb=workers.disk_size_gb,
-                flexrs=spec.flexrs, labels=args.labels), opts=self.child(depends_on=grants))
+                flexrs=spec.flexrs, labels=args.labels, sdk_container_image=spec.template.image),
+                opts=self.child(depends_on=grants))
             outputs["scheduler_job"] = self.launch.job.name
         self.template_path = self.template.gcs_path
         self.worker_email = self.worker.email

@@ -11,7 +11,7 @@ from typing import Literal, Mapping, Optional
 from pydantic import Field
 
 from components.core.issues import Issue, first_per_key, one_of
-from components.core.naming import DNS_LABEL
+from components.core.naming import DNS_LABEL, dns_name
 from components.core.schedules import cron_issues, time_zone_issues
 from components.core.spec import Context, Spec
 from components.gcp.compute.machine_types import machine_type_issues
@@ -202,7 +202,13 @@ class PipelineSpec(Spec):
     """The model a scoring pipeline loads: `{uri, version}` in the artifact bucket."""
 
     def issues(self, ctx: Context) -> list[Issue]:
-        return pipeline_issues(self, ctx.extra.get("bucket_roles", BUCKET_ROLES), ctx.root)
+        issues = pipeline_issues(self, ctx.extra.get("bucket_roles", BUCKET_ROLES), ctx.root)
+        repository = image_repository(ctx.region, ctx.project, ctx.stack)
+        if not self.template.image.startswith(repository + "/"):
+            issues.append(Issue(("template", "image"), "is not in the stack's Artifact Registry repository, the one "
+                                "its workers may read", self.template.image, allowed=f"{repository}/<path>:<tag>",
+                                fix=f"push the image to {repository}/pipelines/<name> and name it there"))
+        return issues
 
     def derived_parameters(self) -> set[str]:
         """The parameters the stack sets from this pipeline's source, sink and model."""
@@ -211,6 +217,11 @@ class PipelineSpec(Spec):
         names |= {"bigquery": {"outputTable"}, "storage": {"outputPath"}, "pubsub": {"outputTopic"}}.get(
             self.sink.kind or "", set())
         return names | ({"modelUri", "modelVersion"} if self.model is not None else set())
+
+
+def image_repository(region: str, project: str, stack: str) -> str:
+    """The stack's Docker repository, as the pattern names it (`mlinfra-<stack>`)."""
+    return f"{region}-docker.pkg.dev/{project}/{dns_name('mlinfra', stack)}"
 
 
 def pipeline_issues(spec: PipelineSpec, buckets: Mapping[str, object], root: Path) -> list[Issue]:

@@ -64,6 +64,8 @@ class ScheduledLaunchArgs:
     """Boot disk per worker. Defaults to Dataflow's."""
     flexrs: bool = False
     """Launch with Flexible Resource Scheduling (FLEXRS_COST_OPTIMIZED). Defaults to false."""
+    sdk_container_image: Optional[str] = None
+    """The workers' SDK container image (the template's own image). Defaults to Dataflow's."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """Labels of each launched job (the scheduler job itself takes none). Defaults to none."""
 
@@ -76,7 +78,7 @@ def launch_body(args: ScheduledLaunchArgs, worker_email: str, subnetwork: str, t
         "tempLocation": temp_location, "additionalUserLabels": dict(args.labels),
     }
     optional = {"machineType": args.machine_type, "numWorkers": args.num_workers, "maxWorkers": args.max_workers,
-                "diskSizeGb": args.disk_size_gb, "flexrsGoal": "FLEXRS_COST_OPTIMIZED" if args.flexrs else None}
+                "diskSizeGb": args.disk_size_gb, "sdkContainerImage": args.sdk_container_image, "flexrsGoal": "FLEXRS_COST_OPTIMIZED" if args.flexrs else None}
     environment.update({k: v for k, v in optional.items() if v is not None})
     return {"launchParameter": {"jobName": args.job_name, "containerSpecGcsPath": template_path,
                                 "parameters": dict(parameters), "environment": environment}}

@@ -108,6 +108,9 @@ CASES = [
      "mlinfra:pipelines[0].template.image", "has a form that is not allowed"),
     ("unknown pipeline key", pipelines(entry(BATCH, shedule="0 2 * * *")), "mlinfra:pipelines[0].shedule",
      "did you mean mlinfra:pipelines[0].schedule?"),
+    ("image in another stack's repository", pipelines(entry(BATCH, template__image=BATCH["template"]["image"].replace(
+        "mlinfra-test", "mlinfra-prod"))), "mlinfra:pipelines[0].template.image",
+     "allowed: us-central1-docker.pkg.dev/acme-test/mlinfra-test/<path>:<tag>"),
 ]
 
 
@@ -133,7 +136,7 @@ def test_a_schema_file_is_read_relative_to_the_project_root(tmp_path):
     spec = PipelineSpec.model_validate({**BATCH, "model": None, "source": {"bigquery": {"table": "raw.events"}},
                                         "template": {**BATCH["template"], "source": "pipelines"},
                                         "sink": {"bigquery": {"dataset": "d", "table": "t", "schemaFile": "schema.json"}}})
-    assert validate(spec, Context(root=tmp_path)) == []
+    assert validate(spec, Context(project="acme-test", stack="test", root=tmp_path)) == []
     assert spec.sink.bigquery.columns(tmp_path) == [{"name": "id", "type": "STRING", "mode": "REQUIRED"}]
 
 
@@ -164,6 +167,7 @@ def test_streaming_job_runs_private_on_the_subnet_as_its_worker_and_drains():
         "projects/acme-ml-dev/subscriptions/streaming-features-dataflow-dev"
     assert job.inputs["parameters"]["deadLetterTopic"].endswith("/topics/streaming-features-dataflow-dev-dead-letter")
     assert job.inputs["labels"]["pattern"] == "dataflow"
+    assert job.inputs["sdkContainerImage"].endswith("/pipelines/streaming_features:1a2b3c4")
 
 
 def test_subscription_has_a_dead_letter_topic_and_a_retry_policy():
