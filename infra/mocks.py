@@ -132,18 +132,6 @@ def _cluster(m: CloudMocks, name: str, s: dict) -> dict:
             "__id": f"projects/{s['project']}/locations/{location}/clusters/{s['name']}"}
 
 
-def _subscription(m: CloudMocks, name: str, s: dict) -> dict:
-    return {"__id": f"projects/{s['project']}/subscriptions/{s['name']}"}
-
-
-def _dataset(m: CloudMocks, name: str, s: dict) -> dict:
-    return {"__id": f"projects/{s['project']}/datasets/{s['datasetId']}"}
-
-
-def _table(m: CloudMocks, name: str, s: dict) -> dict:
-    return {"__id": f"projects/{s['project']}/datasets/{s['datasetId']}/tables/{s['tableId']}"}
-
-
 def _flex_job(m: CloudMocks, name: str, s: dict) -> dict:
     job_id = f"2026-01-01_00_00_00-{int(_hash(s['name'], 12), 16)}"
     return {"jobId": job_id, "state": "JOB_STATE_RUNNING", "type": "JOB_TYPE_STREAMING", "__id": job_id}
@@ -162,9 +150,6 @@ RESOURCES: dict[str, Callable[[CloudMocks, str, dict], dict]] = {
     "gcp:cloudfunctionsv2/function:Function": _function,
     "gcp:pubsub/topic:Topic": _topic,
     "gcp:artifactregistry/repository:Repository": _repository,
-    "gcp:pubsub/subscription:Subscription": _subscription,
-    "gcp:bigquery/dataset:Dataset": _dataset,
-    "gcp:bigquery/table:Table": _table,
     "gcp:dataflow/flexTemplateJob:FlexTemplateJob": _flex_job,
 }
 
