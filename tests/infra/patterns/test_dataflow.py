@@ -271,3 +271,34 @@ def test_the_component_refuses_a_spec_whose_topic_it_is_not_given():
     with pytest.raises(Exception) as caught:
         run_component(program)
     assert "source.pubsub.topic: needs the topic" in str(caught.value)
+
+
+@pytest.mark.parametrize("edit,key", [
+    (lambda t: t.replace("      mode: streaming\n", "      mode: streaming\n      schedule: \"0 2 * * *\"\n"),
+     "mlinfra:pipelines[1].schedule: a streaming pipeline runs continuously"),
+    (lambda t: t.replace("      mode: streaming\n", "      mode: streaming\n      flexrs: true\n"),
+     "mlinfra:pipelines[1].flexrs: Flexible Resource Scheduling is for batch pipelines only"),
+    (lambda t: t.replace("storage: {bucket: dataLake, prefix: scoring/}", "pubsub: {topic: events}"),
+     "mlinfra:pipelines[0].source.pubsub: a batch pipeline cannot read Pub/Sub"),
+    (lambda t: t.replace("        deadLetterPath:", "        idFeild: user\n        deadLetterPath:"),
+     "mlinfra:pipelines[0].parameters.idFeild: is not a parameter of the template"),
+], ids=["schedule on streaming", "flexrs on streaming", "pubsub source on batch", "unknown parameter"])
+def test_the_cli_refuses_a_broken_pipeline_naming_the_key_without_a_traceback(tmp_path, edit, key):
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path)
+    for part in ("infra", "functions", "pipelines"):
+        (tmp_path / part).symlink_to(ROOT / part)
+    (tmp_path / "stacks").mkdir()
+    text = edit((ROOT / "stacks/Pulumi.dataflow-dev.yaml").read_text())
+    (tmp_path / "stacks/Pulumi.dataflow-dev.yaml").write_text(text)
+    done = subprocess.run([sys.executable, "-m", "infra.cli", "--project-dir", str(tmp_path), "plan", "--stack",
+                           "dataflow-dev", "--strict"], capture_output=True, text=True, timeout=180)
+    assert done.returncode != 0
+    out = done.stdout + done.stderr
+    assert key in out and "1 error in the stack file" in out
+    assert "Traceback" not in out
