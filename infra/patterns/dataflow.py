@@ -66,10 +66,13 @@ class Dataflow(PatternComponent):
             for dataset, defs in sorted(tables.items())
         }
 
+        # The full URL Dataflow takes, built from the subnet's ID (projects/<p>/regions/<r>/subnetworks/<s>),
+        # so it names the host project of a subnet the stack does not own as well.
+        subnetwork = pulumi.Output.concat("https://www.googleapis.com/compute/v1/", self.network.subnetwork_id)
         self.pipelines = {
             p.name: DataflowPipeline(f"{name}-df-{p.name}", DataflowPipelineArgs(
                 spec=p, project=args.project, region=args.region, stack=args.stack, source_root=args.source_root,
-                staging=self.staging, subnetwork=self.network.subnetwork.self_link, images=self.images,
+                staging=self.staging, subnetwork=subnetwork, images=self.images,
                 buckets=self.storage.buckets, topics=self.topics, datasets=self.datasets, labels=args.labels),
                 opts=self.after_apis)
             for p in args.pipelines
