@@ -23,6 +23,7 @@ from components.core.issues import Issue, duplicate_names
 from components.core.labels import default_labels, label_issues, override_issues
 from components.core.spec import Context, Spec, validate
 from components.gcp.compute.regions import region_issues
+from components.gcp.dataflow.pipeline_spec import PipelineSpec
 from components.gcp.functions.cloud_function_spec import CloudFunctionSpec
 from components.gcp.gke.cluster_spec import ClusterSpec
 from components.gcp.gke.gke_job_spec import GkeJobSpec
@@ -91,8 +92,8 @@ class MlinfraConfig(Spec):
     """Guardrail exceptions, each with a written reason."""
     cost: CostSpec = CostSpec()
     """Usage the plan's monthly cost estimate assumes (hours, scale, requests, GB stored)."""
-    pipelines: Optional[list[dict[str, Any]]] = Field(None, json_schema_extra={"x-mlinfra-status": "planned"})
-    """Dataflow pipelines (dataflow and hybrid patterns; not built yet)."""
+    pipelines: list[PipelineSpec] = []
+    """Dataflow pipelines, batch or streaming, from Flex Templates (dataflow pattern)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -112,6 +113,7 @@ class MlinfraConfig(Spec):
         issues += duplicate_names("services", [s.name for s in self.services])
         issues += duplicate_names("jobs", [j.name for j in self.jobs])
         issues += duplicate_names("triggers", [t.name for t in self.triggers])
+        issues += duplicate_names("pipelines", [p.name for p in self.pipelines])
         if self.waivers:
             from policy.rules import RULE_IDS  # only stacks that waive a rule pay for the rules' import
 

@@ -147,6 +147,11 @@ def _channel(m: CloudMocks, name: str, s: dict) -> dict:
     return {"name": path, "__id": path}
 
 
+def _flex_job(m: CloudMocks, name: str, s: dict) -> dict:
+    job_id = f"2026-01-01_00_00_00-{int(_hash(s['name'], 12), 16)}"
+    return {"jobId": job_id, "state": "JOB_STATE_RUNNING", "type": "JOB_TYPE_STREAMING", "__id": job_id}
+
+
 RESOURCES: dict[str, Callable[[CloudMocks, str, dict], dict]] = {
     "gcp:container/cluster:Cluster": _cluster,
     "gcp:serviceaccount/account:Account": _account,
@@ -163,6 +168,7 @@ RESOURCES: dict[str, Callable[[CloudMocks, str, dict], dict]] = {
     "gcp:monitoring/customService:CustomService": _custom_service,
     "gcp:monitoring/slo:Slo": _slo,
     "gcp:monitoring/notificationChannel:NotificationChannel": _channel,
+    "gcp:dataflow/flexTemplateJob:FlexTemplateJob": _flex_job,
 }
 
 

@@ -13,6 +13,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
 
+from policy import dataflow
+
 PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
 BASIC_ROLES = ("roles/owner", "roles/editor", "roles/viewer")
 DEFAULT_LABELS = ("environment", "stack", "pattern", "managed-by")
@@ -385,5 +387,11 @@ RULES: tuple[Rule, ...] = (
          _prod_availability, ("Deployment",)),
     Rule("MLI-PRD-001", "Stateful resources are protected and deletion-protected in prod", "mlinfra", _prod_protection),
     Rule("MLI-LBL-001", "Every labelled resource carries the default labels", "mlinfra", _labels),
+    Rule("MLI-DFL-001", "Dataflow workers have no public IP addresses", "CIS GCP 4.9", dataflow.private_workers,
+         (dataflow.FLEX_JOB, dataflow.CLASSIC_JOB, dataflow.SCHEDULER_JOB)),
+    Rule("MLI-DFL-002", "Dataflow workers run as a dedicated service account", "CIS GCP 4.1",
+         dataflow.dedicated_worker_account, (dataflow.FLEX_JOB, dataflow.CLASSIC_JOB, dataflow.SCHEDULER_JOB)),
+    Rule("MLI-BQ-001", "BigQuery datasets and tables are protected in prod", "mlinfra", dataflow.protected_bigquery,
+         (dataflow.DATASET, dataflow.TABLE)),
 )
 RULE_IDS = frozenset(rule.id for rule in RULES)

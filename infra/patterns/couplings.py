@@ -160,3 +160,41 @@ def prod_alerts_go_somewhere(config: Any, ctx: Context, pattern: Any) -> list[Is
                       "is named", fix="add `mlinfra:alerts: {emails: [oncall@acme.example]}` or "
                                       "`channels: [projects/<project>/notificationChannels/<id>]`")]
     return []
+
+
+def pipeline_models_in_artifact_bucket(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
+    """A scoring pipeline loads its model from the stack's artifact bucket, as services do."""
+    artifacts = bucket_names(config.storage, ctx.project, ctx.stack)["artifacts"]
+    return [Issue(("pipelines", i, "model", "uri"), "is not in the stack's artifact bucket", p.model.uri,
+                  allowed=f"gs://{artifacts}/<path>", fix=f"upload the model there and set uri: gs://{artifacts}/<path>")
+            for i, p in enumerate(config.pipelines) if p.model is not None and p.model.bucket != artifacts]
+
+
+def pipeline_topics_and_tables(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
+    """Pipelines and triggers share no topic (each would create it), and no two pipelines write
+    one table (its schema and partitioning are declared once)."""
+    issues = []
+    trigger_topics = {t.on.pubsub.topic: j for j, t in enumerate(config.triggers) if t.on.pubsub is not None}
+    tables: dict[tuple[str, str], int] = {}
+    for i, p in enumerate(config.pipelines):
+        for key, part in (("source", p.source), ("sink", p.sink)):
+            if part.pubsub is not None and part.pubsub.topic in trigger_topics:
+                issues.append(Issue(("pipelines", i, key, "pubsub", "topic"), "is also the topic of "
+                                    f"triggers[{trigger_topics[part.pubsub.topic]}], which creates it too",
+                                    part.pubsub.topic, fix="give the pipeline and the trigger their own topics"))
+        bq = p.sink.bigquery
+        if bq is not None:
+            if (bq.dataset, bq.table) in tables:
+                issues.append(Issue(("pipelines", i, "sink", "bigquery", "table"),
+                                    f"is already the sink of pipelines[{tables[(bq.dataset, bq.table)]}]",
+                                    f"{bq.dataset}.{bq.table}", fix="give each pipeline its own table"))
+            tables.setdefault((bq.dataset, bq.table), i)
+    return issues
+
+
+def workers_have_a_network(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
+    """Dataflow workers run on private IPs in the stack's subnet: `egress: none` leaves them none."""
+    if config.pipelines and config.network.egress == "none":
+        return [Issue(("network", "egress"), "`none` leaves the pipelines' workers without a subnet", "none",
+                      allowed="privateRangesOnly, allTraffic", fix="remove `egress: none` (workers run on private IPs)")]
+    return []

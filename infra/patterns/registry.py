@@ -77,8 +77,11 @@ PATTERNS: dict[str, Pattern] = {
     "dataflow": Pattern(
         "dataflow",
         "Batch and streaming Dataflow pipelines with their Pub/Sub topics, buckets and sinks.",
-        frozenset({"pipelines", "triggers"}), ("cloudrun",), None, frozenset(),
-        tracking_issue="a later issue",
+        frozenset({"pipelines", "triggers"}), ("cloudrun",),
+        "infra.patterns.dataflow:Dataflow",
+        _GCP_BASE | {"pulumi_gcp.bigquery", "pulumi_gcp.dataflow", "pulumi_gcp.organizations"},
+        couplings=(couplings.pipeline_models_in_artifact_bucket, couplings.pipeline_topics_and_tables,
+                   couplings.workers_have_a_network),
     ),
     "hybrid": Pattern(
         "hybrid",

@@ -157,21 +157,22 @@ def gen_list(draw, name: str, most: int, without: tuple = (), least: int = 0) ->
 
 
 PATTERN_SECTIONS = {"serverless": ["labels", "network", "storage", "services", "triggers"],
-                    "kubernetes": ["labels", "network", "storage", "cluster", "services", "jobs", "triggers"]}
+                    "kubernetes": ["labels", "network", "storage", "cluster", "services", "jobs", "triggers"],
+                    "dataflow": ["labels", "network", "storage", "pipelines", "triggers"]}
 SECTION_SCHEMA = {"labels": CONFIG_SCHEMA["properties"]["mlinfra:labels"], "network": {"$ref": "#/$defs/NetworkSpec"},
                   "storage": {"$ref": "#/$defs/StorageSpec"}, "cluster": {"$ref": "#/$defs/ClusterSpec"}}
-SECTION_LISTS = {"triggers": "CloudFunctionSpec", "jobs": "GkeJobSpec"}
+SECTION_LISTS = {"triggers": "CloudFunctionSpec", "jobs": "GkeJobSpec", "pipelines": "PipelineSpec"}
 
 
 @st.composite
 def schema_configs(draw) -> dict[str, Any]:
-    """A stack file for the serverless or kubernetes pattern, generated from the schema."""
-    pattern = pick(draw, ["serverless", "kubernetes"])
+    """A stack file for the serverless, kubernetes or dataflow pattern, generated from the schema."""
+    pattern = pick(draw, ["serverless", "kubernetes", "dataflow"])
     values: dict[str, Any] = {
         "gcp:project": PROJECT_ID,
         "gcp:region": pick(draw, ["us-west1", "asia-south1", "mars-1", ""] if chance(draw, 15)
                            else ["us-central1", "europe-west4"]),
-        "mlinfra:pattern": pick(draw, ["hybrid", "dataflow", "severless"]) if chance(draw, 5) else pattern,
+        "mlinfra:pattern": pick(draw, ["hybrid", "severless"]) if chance(draw, 5) else pattern,
         "mlinfra:environment": pick(draw, ["dev", "staging", "prod"]),
     }
     for section in PATTERN_SECTIONS[pattern]:

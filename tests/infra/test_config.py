@@ -17,6 +17,10 @@ CPU_SVC = {"name": "svc", "image": "us-docker.pkg.dev/acme/serve/svc:1"}
 GPU_SVC = {"name": "llm", "runtime": "vllm", "model": {"uri": ART, "version": "1"},
            "resources": {"cpu": 8, "memory": "32Gi", "gpu": {"type": "nvidia-l4"}}, "scaling": {"maxReplicas": 2}}
 TRIGGER = {"name": "t", "source": "functions/on_upload", "on": {"storage": {"bucket": "dataLake"}}}
+PIPELINE = {"name": "p", "mode": "streaming", "source": {"pubsub": {"topic": "events"}},
+            "sink": {"bigquery": {"dataset": "d", "table": "t", "schema": [{"name": "k", "type": "STRING"}]}},
+            "template": {"source": "pipelines/streaming_features",
+                         "image": "us-central1-docker.pkg.dev/acme-test/mlinfra-test/pipelines/streaming_features:1"}}
 
 
 def load(values: dict[str, Any]) -> config.StackConfig:
@@ -114,10 +118,10 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
      "mlinfra:services[0].rollout.canary.image", "nothing expands $VARS"),
     ("an mlinfra key named like a provider key", with_keys(**{"gcp:project": "acme-test", "mlinfra:gcp:project": "x"}),
      "mlinfra:gcp:project", "unknown key"),
-    ("pattern not built", with_keys(pattern="dataflow"), "mlinfra:pattern", "the dataflow pattern is not built yet"),
+    ("pattern not built", with_keys(pattern="hybrid"), "mlinfra:pattern", "the hybrid pattern is not built yet"),
     ("section the pattern lacks", with_keys(cluster={"releaseChannel": "REGULAR"}), "mlinfra:cluster",
      "allowed: patterns kubernetes, hybrid"),
-    ("pipelines in serverless", with_keys(pipelines=[{"name": "p"}]), "mlinfra:pipelines", "allowed: patterns dataflow"),
+    ("pipelines in serverless", with_keys(pipelines=[PIPELINE]), "mlinfra:pipelines", "allowed: patterns dataflow"),
     # Labels.
     ("label key", with_keys(labels={"Team": "ml"}), "mlinfra:labels.Team", "label key is not valid"),
     ("label value", with_keys(labels={"team": "ML Platform"}), "mlinfra:labels.team", "label value is not valid"),

@@ -48,7 +48,7 @@ def test_a_stack_imports_only_its_patterns_provider_submodules(stack):
         "the program loads the guardrails' code, which only the plan and the policy pack need"
 
 
-@pytest.mark.parametrize("stack", [s for s in STACKS if stack_config(s)["mlinfra:pattern"] == "serverless"])
-def test_a_serverless_stack_loads_no_kubernetes_module_at_all(stack):
+@pytest.mark.parametrize("stack", [s for s in STACKS if stack_config(s)["mlinfra:pattern"] in ("serverless", "dataflow")])
+def test_a_serverless_or_dataflow_stack_loads_no_kubernetes_module_at_all(stack):
     loaded = program_modules(stack)["loaded"]
     assert [m for m in loaded if m.startswith("pulumi_kubernetes")] == []

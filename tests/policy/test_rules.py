@@ -83,7 +83,22 @@ def test_every_rule_is_judged_on_some_stack():
     assert applied == RULE_IDS
 
 
-K8S, SVC = "k8s-prod", "prod"
+K8S, SVC, DF, DF_PROD = "k8s-prod", "prod", "dataflow-dev", "dataflow-prod"
+STREAM_JOB, LAUNCH = "mlinfra-df-streaming-features", "mlinfra-df-batch-scoring-launch"
+
+
+def launch_env(**changes: Any) -> Callable[[dict], None]:
+    """Change the launch environment inside a scheduler job's base64 JSON body (None removes a key)."""
+    import base64
+    import json
+
+    def change(inputs: dict) -> None:
+        body = json.loads(base64.b64decode(inputs["httpTarget"]["body"]))
+        env = body["launchParameter"]["environment"]
+        for key, value in changes.items():
+            env.pop(key) if value is None else env.update({key: value})
+        inputs["httpTarget"]["body"] = base64.b64encode(json.dumps(body).encode()).decode()
+    return change
 RANKER, JOB = "mlinfra-svc-ranker-stable", "mlinfra-job-retrain-ranker"
 MUTATIONS = [
     ("MLI-GKE-001", K8S, "mlinfra-gke", setting(("privateClusterConfig", "enablePrivateNodes"), False), {},
@@ -152,6 +167,19 @@ MUTATIONS = [
     ("MLI-PRD-001", K8S, "mlinfra-gke", setting(("deletionProtection",), False), {}, "deletion protection is off in prod"),
     ("MLI-PRD-001", SVC, "mlinfra-svc-ranker", setting(("deletionProtection",), False), {}, "deletion protection is off in prod"),
     ("MLI-LBL-001", K8S, "mlinfra-storage-artifacts", lambda i: i["labels"].pop("stack"), {}, "labels missing: stack"),
+    ("MLI-DFL-001", DF, STREAM_JOB, setting(("ipConfiguration",), "WORKER_IP_PUBLIC"), {},
+     "the job gives its workers public IP addresses"),
+    ("MLI-DFL-001", DF, LAUNCH, launch_env(ipConfiguration="WORKER_IP_PUBLIC"), {},
+     "the scheduled launch gives its workers public IP addresses"),
+    ("MLI-DFL-002", DF, STREAM_JOB, setting(("serviceAccountEmail",), "1234-compute@developer.gserviceaccount.com"), {},
+     "the job runs its workers as the Compute Engine default service account"),
+    ("MLI-DFL-002", DF, LAUNCH, launch_env(serviceAccountEmail=None), {},
+     "the scheduled launch runs its workers as the Compute Engine default service account"),
+    ("MLI-BQ-001", DF_PROD, "mlinfra-bq-scoring-churn-scores", setting(("deletionProtection",), False), {},
+     "the table's deletion protection is off in prod"),
+    ("MLI-BQ-001", DF_PROD, "mlinfra-bq-scoring-churn-scores", None, {"protect": False},
+     "BigQuery data is not protected in prod"),
+    ("MLI-BQ-001", DF_PROD, "mlinfra-bq-features", None, {"protect": False}, "BigQuery data is not protected in prod"),
 ]
 
 

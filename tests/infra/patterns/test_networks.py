@@ -76,10 +76,13 @@ def test_a_serverless_stack_without_private_egress_creates_no_vpc_and_no_egress(
      "leaves the cluster without a VPC"),
     ({**BASE_CONFIG, "mlinfra:network": {"existing": {"network": "Corp VPC", "subnet": "a"}}},
      "mlinfra:network.existing.network", "has a form that is not allowed"),
+    ({**stack_config("dataflow-dev"), "mlinfra:network": {"egress": "none"}}, "mlinfra:network.egress",
+     "without a subnet"),
 ], ids=["no pods range", "no proxy-only subnet", "a range beside an existing VPC", "a cluster without a VPC",
-        "a network name Compute Engine rejects"])
+        "a network name Compute Engine rejects", "pipelines without a VPC"])
 def test_rejects_network_settings_that_cannot_work_naming_the_key(values, key, fragment):
-    found = errors(copy.deepcopy(values))
+    stack = "dataflow-dev" if values.get("mlinfra:pattern") == "dataflow" else "k8s-dev"
+    found = errors(copy.deepcopy(values), stack)
     assert [k for k, _ in found] == [key]
     assert fragment in found[0][1]
 

@@ -1,0 +1,1 @@
+"""Dataflow: Flex Template pipelines, their Pub/Sub feeds, BigQuery sinks and identities."""
