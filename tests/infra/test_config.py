@@ -118,7 +118,6 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
      "mlinfra:services[0].rollout.canary.image", "nothing expands $VARS"),
     ("an mlinfra key named like a provider key", with_keys(**{"gcp:project": "acme-test", "mlinfra:gcp:project": "x"}),
      "mlinfra:gcp:project", "unknown key"),
-    ("pattern not built", with_keys(pattern="hybrid"), "mlinfra:pattern", "the hybrid pattern is not built yet"),
     ("section the pattern lacks", with_keys(cluster={"releaseChannel": "REGULAR"}), "mlinfra:cluster",
      "allowed: patterns kubernetes, hybrid"),
     ("pipelines in serverless", with_keys(pipelines=[PIPELINE]), "mlinfra:pipelines", "allowed: patterns dataflow"),
