@@ -99,7 +99,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         loaded = config.load(values, stack=args.stack, file=project.display(path), root=project.root)
         cfg = loaded.mlinfra
         print(f"{loaded.file}: valid ({cfg.pattern} pattern, {cfg.environment}, "
-              f"{len(cfg.services)} services, {len(cfg.triggers)} triggers)")
+              f"{len(cfg.services)} services, {len(getattr(cfg, 'triggers', ()))} triggers)")
         return EXIT_OK
 
     from infra.plan import plan_stack, render_tree, write_json, write_manifests

@@ -50,6 +50,8 @@ class Resource:
 
     @property
     def labels(self) -> Mapping[str, str]:
+        if self.type.startswith("aws:"):  # AWS tags; an EKS node group's `labels` are Kubernetes labels
+            return self.get("tags", default=None) or {}
         return self.get("labels", default=None) or self.get("resourceLabels", default=None) or {}
 
     @property
