@@ -13,6 +13,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
 
+from policy.aws_rules import AWS_RULES
+
 PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
 BASIC_ROLES = ("roles/owner", "roles/editor", "roles/viewer")
 DEFAULT_LABELS = ("environment", "stack", "pattern", "managed-by")
@@ -387,4 +389,5 @@ RULES: tuple[Rule, ...] = (
     Rule("MLI-PRD-001", "Stateful resources are protected and deletion-protected in prod", "mlinfra", _prod_protection),
     Rule("MLI-LBL-001", "Every labelled resource carries the default labels", "mlinfra", _labels),
 )
+RULES += tuple(Rule(*entry) for entry in AWS_RULES)
 RULE_IDS = frozenset(rule.id for rule in RULES)

@@ -43,7 +43,8 @@ from infra.engine import STACK_TYPE, Recording
 from infra.errors import ConfigError, key_path
 from infra.patterns.registry import PATTERNS
 from infra.stackfile import to_engine_config
-from tests.conftest import PROJECT, STACKS, run_config, stack_config
+from tests.conftest import GCP_STACKS as STACKS  # the fuzzers walk the Google Cloud schema
+from tests.conftest import PROJECT, run_config, stack_config
 
 # --- counting -------------------------------------------------------------------------------
 
@@ -114,7 +115,7 @@ def assert_names_keys(error: ConfigError, values: dict[str, Any]) -> None:
         assert issue.path, f"an issue without a key: {issue}"
         assert all(isinstance(p, (str, int)) and not isinstance(p, bool) for p in issue.path), issue.path
         shown = key_path(issue.path)
-        assert shown.startswith(("mlinfra:", "gcp:")), f"{shown!r} does not name a stack-file key ({issue})"
+        assert shown.startswith(("mlinfra:", "gcp:", "aws:")), f"{shown!r} does not name a stack-file key ({issue})"
         top = key_path(issue.path[:1])
         assert top in values or top in SCHEMA_KEYS, f"{shown!r} is under no key of the file nor the schema ({issue})"
         assert f"  {shown}: {issue.message}" in text, f"{shown} is not in the message:\n{text}"

@@ -96,8 +96,10 @@ class EksCluster(Component):
                                                         policy_arn=f"{MANAGED}{managed}", opts=self.child())
                 depends_on = list(depends_on) + [attached]
                 associations = [aws.eks.AddonPodIdentityAssociationArgs(role_arn=addon_role.arn, service_account=account)]
+            # The CNI's network policy agent enforces the NetworkPolicies the workloads carry.
+            values = json.dumps({"enableNetworkPolicy": "true"}) if addon_name == "vpc-cni" else None
             return aws.eks.Addon(f"{name}-{addon_name}", cluster_name=cluster_name, addon_name=addon_name,
-                                 pod_identity_associations=associations, resolve_conflicts_on_create="OVERWRITE",
+                                 pod_identity_associations=associations, configuration_values=values, resolve_conflicts_on_create="OVERWRITE",
                                  resolve_conflicts_on_update="OVERWRITE", opts=self.child(depends_on=list(depends_on)))
 
         # Networking and Pod Identity come before nodes (a node without the CNI never gets Ready).

@@ -48,28 +48,31 @@ class S3Bucket(Component):
         keep = self.child(protect=args.protect, retain_on_delete=args.protect)
         self.bucket = aws.s3.Bucket(name, bucket=args.bucket_name, object_lock_enabled=bool(args.retention_days),
                                     tags={"purpose": args.purpose, **args.tags}, opts=keep)
+        # The name, not the bucket's ID output: known at preview, so the guardrails can pair each
+        # setting with its bucket; depends_on keeps the order.
+        bucket = args.bucket_name
         after = self.child(depends_on=[self.bucket])
         self.public_access_block = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access", bucket=self.bucket.id, block_public_acls=True, block_public_policy=True,
+            f"{name}-public-access", bucket=bucket, block_public_acls=True, block_public_policy=True,
             ignore_public_acls=True, restrict_public_buckets=True, opts=after)
-        aws.s3.BucketOwnershipControls(f"{name}-ownership", bucket=self.bucket.id, rule=aws.s3.BucketOwnershipControlsRuleArgs(
+        aws.s3.BucketOwnershipControls(f"{name}-ownership", bucket=bucket, rule=aws.s3.BucketOwnershipControlsRuleArgs(
             object_ownership="BucketOwnerEnforced"), opts=after)
-        aws.s3.BucketServerSideEncryptionConfiguration(f"{name}-encryption", bucket=self.bucket.id, rules=[
+        aws.s3.BucketServerSideEncryptionConfiguration(f"{name}-encryption", bucket=bucket, rules=[
             aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
                 apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
                     sse_algorithm="aws:kms", kms_master_key_id=args.kms_key_arn),
                 bucket_key_enabled=True)], opts=after)
-        aws.s3.BucketPolicy(f"{name}-tls-only", bucket=self.bucket.id, policy=self.bucket.arn.apply(lambda arn: json.dumps({
+        aws.s3.BucketPolicy(f"{name}-tls-only", bucket=bucket, policy=self.bucket.arn.apply(lambda arn: json.dumps({
             "Version": "2012-10-17", "Statement": [{
                 "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
                 "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})),
             opts=self.child(depends_on=[self.public_access_block]))
         if args.versioning or args.retention_days:
-            self.versioning = aws.s3.BucketVersioning(f"{name}-versioning", bucket=self.bucket.id,
+            self.versioning = aws.s3.BucketVersioning(f"{name}-versioning", bucket=bucket,
                                                       versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
                                                           status="Enabled"), opts=after)
         if args.retention_days:
-            aws.s3.BucketObjectLockConfiguration(f"{name}-retention", bucket=self.bucket.id, object_lock_enabled="Enabled",
+            aws.s3.BucketObjectLockConfiguration(f"{name}-retention", bucket=bucket, object_lock_enabled="Enabled",
                                                  rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
                                                      default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
                                                          mode="GOVERNANCE", days=args.retention_days)), opts=after)
@@ -84,7 +87,7 @@ class S3Bucket(Component):
             if args.delete_after_days else None,
             noncurrent_version_expiration=L.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
                 noncurrent_days=30, newer_noncurrent_versions=args.keep_versions) if args.versioning else None)
-        aws.s3.BucketLifecycleConfiguration(f"{name}-lifecycle", bucket=self.bucket.id, rules=[rule], opts=after)
+        aws.s3.BucketLifecycleConfiguration(f"{name}-lifecycle", bucket=bucket, rules=[rule], opts=after)
 
         self.bucket_name = self.bucket.bucket
         self.arn = self.bucket.arn
