@@ -64,14 +64,14 @@ class EksModelServerArgs:
     """Hostnames the Ingress answers on. Defaults to any."""
 
 
-def model_sync(spec: EksServiceSpec, bucket: pulumi.Input[str], mount: str) -> pulumi.Output:
+def model_sync(spec: EksServiceSpec, bucket: pulumi.Input[str], mount: str, region: str) -> pulumi.Output:
     """The init container copying the model version from S3 into the model volume."""
     _, security = restricted_security(True)
     path = "/".join(p for p in (spec.model.prefix, spec.model.version) if p)
     return pulumi.Output.from_input(bucket).apply(lambda name: {
         "name": "model-sync", "image": AWS_CLI_IMAGE,
         "args": ["s3", "sync", "--only-show-errors", f"s3://{name}/{path}/", mount],
-        "env": [{"name": "HOME", "value": "/tmp"}],
+        "env": [{"name": "HOME", "value": "/tmp"}, {"name": "AWS_REGION", "value": region}],
         "resources": {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}},
         "securityContext": {**security, "runAsNonRoot": True, "runAsUser": RUN_AS},
         "volumeMounts": [{"name": "model", "mountPath": mount}, {"name": "tmp", "mountPath": "/tmp"}]})
@@ -126,7 +126,7 @@ class EksModelServer(Component):
                                     nodes=EKS_NODES, model_volume=model_volume)
             if variant.model is not None:
                 mount = runtimes.model_dir(variant.model_name, variant.model.version)
-                sync = model_sync(variant, args.model_bucket.bucket_name, mount)
+                sync = model_sync(variant, args.model_bucket.bucket_name, mount, args.region)
                 template = sync.apply(lambda init, t=template: {**t, "spec": {**t["spec"], "initContainers": [init]}})
             self.deployments[track] = k8s.apps.v1.Deployment(f"{name}-{track}", metadata=meta(object_name, track), spec={
                 "selector": {"matchLabels": selector(spec, track)},
