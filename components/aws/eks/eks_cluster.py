@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.aws.eks.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.aws.eks.eks_cluster_spec import EksClusterSpec
 from components.aws.eks.eks_node_group import EksNodeGroup, EksNodeGroupArgs
 from components.aws.eks.iam_policies import MANAGED, POD_IDENTITY_TRUST, assume_role
@@ -122,6 +123,11 @@ class EksCluster(Component):
                                             self.cluster.certificate_authority.data).apply(
             lambda parts: json.dumps(kubeconfig(parts[0], parts[1], parts[2], args.region)))
         self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, opts=self.child(depends_on=groups))
+
+        # Node groups leave their size to it.
+        self.autoscaler = ClusterAutoscaler(f"{name}-autoscaler", ClusterAutoscalerArgs(
+            provider=self.provider, cluster_name=cluster_name, region=args.region, kubernetes_minor=spec.version),
+            opts=self.child(provider=self.provider, depends_on=[self.addons["coredns"]]))
 
         self.device_plugin = None
         if any(pool.gpu is not None for pool in spec.node_pools):

@@ -193,3 +193,16 @@ def test_a_model_outside_the_s3_artifact_bucket_and_a_gke_service_are_refused():
     services[0]["platform"] = "gke"
     services[0]["model"]["uri"] = "gs://b-artifacts/models/x"
     assert "mlinfra:services[0].platform" in errors_of(eks(**{"mlinfra:services": services}))
+
+
+def test_the_cluster_autoscaler_finds_the_node_groups_and_may_resize_only_this_clusters():
+    deployment = objects("eks-prod", "Deployment")["cluster-autoscaler"]
+    command = deployment["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert ("--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,"
+            "k8s.io/cluster-autoscaler/mlinfra-eks-prod") in command
+    assert deployment["spec"]["replicas"] == 2
+    policy = [p for p in run_stack("eks-prod").of_type("aws:iam/rolePolicy:RolePolicy")
+              if p.name == "mlinfra-eks-autoscaler-role"][0]
+    writes = [s for s in json.loads(policy.inputs["policy"])["Statement"] if "autoscaling:SetDesiredCapacity" in s["Action"]]
+    assert writes[0]["Condition"] == {"StringEquals": {
+        "aws:ResourceTag/k8s.io/cluster-autoscaler/mlinfra-eks-prod": "owned"}}
