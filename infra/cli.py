@@ -35,6 +35,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     schema = sub.add_parser("schema", help="print the JSON Schema of stack files (for editor autocomplete)")
     schema.add_argument("--out", type=Path, help="write it to a file instead of stdout")
     schema.add_argument("--markdown", action="store_true", help="print the key reference table instead")
+    schema.add_argument("--cloud", choices=["gcp", "aws"], default="gcp", help="the schema of stacks on this cloud (default gcp)")
     schema.add_argument("--update-readme", type=Path, metavar="README",
                         help="rewrite the reference table between the markers of this README")
 
@@ -73,7 +74,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.update_readme:
             args.update_readme.write_text(reference.replace_in(args.update_readme.read_text()))
             return EXIT_OK
-        text = reference.markdown() + "\n" if args.markdown else json.dumps(reference.json_schema(), indent=2) + "\n"
+        text = reference.markdown() + "\n" if args.markdown else json.dumps(reference.json_schema(args.cloud), indent=2) + "\n"
         if args.out:
             args.out.write_text(text)
         else:

@@ -184,15 +184,24 @@ def replace_in(text: str) -> str:
     return _between(_between(text, START, END, markdown()), RULES_START, RULES_END, rules_markdown())
 
 
-def json_schema() -> dict[str, Any]:
-    """JSON Schema of the `config:` block of a stack file, for editor autocomplete."""
-    inner = describe_schema(MlinfraConfig.model_json_schema(by_alias=True), MlinfraConfig)
+def json_schema(cloud: str = "gcp") -> dict[str, Any]:
+    """JSON Schema of the `config:` block of a stack file on `cloud`, for editor autocomplete."""
+    if cloud == "aws":
+        from infra.aws_config import AwsMlinfraConfig as model
+    else:
+        model = MlinfraConfig
+    inner = describe_schema(model.model_json_schema(by_alias=True), model)
     defs = inner.pop("$defs", {})
     properties = {f"{config.NAMESPACE}:{k}": v for k, v in inner["properties"].items()}
-    properties["gcp:project"] = {"type": "string", "description": "Google Cloud project ID."}
-    properties["gcp:region"] = {"type": "string", "description": "Google Cloud region, e.g. us-central1."}
-    properties["aws:region"] = {"type": "string", "description": "AWS region, e.g. us-east-1 (AWS stacks only)."}
-    required = [f"{config.NAMESPACE}:{k}" for k in inner.get("required", [])] + ["gcp:project", "gcp:region"]
+    if cloud == "aws":
+        properties["aws:region"] = {"type": "string", "description": "AWS region, e.g. us-east-1."}
+        provider_keys = ["aws:region"]
+    else:
+        properties["gcp:project"] = {"type": "string", "description": "Google Cloud project ID."}
+        properties["gcp:region"] = {"type": "string", "description": "Google Cloud region, e.g. us-central1."}
+        properties["aws:region"] = {"type": "string", "description": "AWS region, e.g. us-east-1 (AWS stacks only)."}
+        provider_keys = ["gcp:project", "gcp:region"]
+    required = [f"{config.NAMESPACE}:{k}" for k in inner.get("required", [])] + provider_keys
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "mlinfra stack file",
