@@ -37,6 +37,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     schema = sub.add_parser("schema", help="print the JSON Schema of stack files (for editor autocomplete)")
     schema.add_argument("--out", type=Path, help="write it to a file instead of stdout")
     schema.add_argument("--markdown", action="store_true", help="print the key reference table instead")
+    schema.add_argument("--cloud", choices=["gcp", "aws"], default="gcp", help="the schema of stacks on this cloud (default gcp)")
     schema.add_argument("--update-readme", type=Path, metavar="README",
                         help="rewrite the reference table between the markers of this README")
 
@@ -78,7 +79,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         if args.update_readme:
             args.update_readme.write_text(reference.replace_in(args.update_readme.read_text()))
             return EXIT_OK
-        text = reference.markdown() + "\n" if args.markdown else json.dumps(reference.json_schema(), indent=2) + "\n"
+        text = reference.markdown() + "\n" if args.markdown else json.dumps(reference.json_schema(args.cloud), indent=2) + "\n"
         if args.out:
             args.out.write_text(text)
         else:
@@ -108,7 +109,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         loaded = config.load(values, stack=args.stack, file=project.display(path), root=project.root)
         cfg = loaded.mlinfra
         print(f"{loaded.file}: valid ({cfg.pattern} pattern, {cfg.environment}, "
-              f"{len(cfg.services)} services, {len(cfg.triggers)} triggers)")
+              f"{len(cfg.services)} services, {len(getattr(cfg, 'triggers', ()))} triggers)")
         return EXIT_OK
 
     from infra.plan import plan_stack, render_tree, write_json, write_manifests

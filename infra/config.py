@@ -32,7 +32,7 @@ from components.gcp.network.network_spec import NetworkSpec
 from components.gcp.storage.storage_spec import BUCKET_ROLES, StorageSpec
 from infra.cost.spec import CostSpec
 from infra.errors import ConfigError, ProviderKey, issues_from_validation_error
-from infra.patterns.registry import OPTIONAL_SECTIONS, PATTERNS, patterns_allowing, patterns_serving_on
+from infra.patterns.registry import OPTIONAL_SECTIONS, PATTERNS, pattern_for, patterns_allowing, patterns_serving_on
 from infra.platforms.registry import PLATFORMS
 
 NAMESPACE = "mlinfra"
@@ -68,6 +68,8 @@ class WaiverSpec(Spec):
 class MlinfraConfig(Spec):
     """Every `mlinfra:` key of a stack file."""
 
+    cloud: Literal["gcp", "aws"] = "gcp"
+    """The cloud the stack builds on: gcp or aws (AWS stacks have their own keys; see "On AWS: EKS"). Defaults to gcp."""
     pattern: Literal[tuple(PATTERNS)]
     """The architecture of this stack."""
     environment: Literal["dev", "staging", "prod"]
@@ -114,16 +116,23 @@ class MlinfraConfig(Spec):
         issues += duplicate_names("jobs", [j.name for j in self.jobs])
         issues += duplicate_names("triggers", [t.name for t in self.triggers])
         issues += duplicate_names("pipelines", [p.name for p in self.pipelines])
-        if self.waivers:
-            from policy.rules import RULE_IDS  # only stacks that waive a rule pay for the rules' import
-
-            for i, waiver in enumerate(self.waivers):
-                if waiver.rule not in RULE_IDS:
-                    close = difflib.get_close_matches(waiver.rule, sorted(RULE_IDS), n=1)
-                    issues.append(Issue(("waivers", i, "rule"), "is not a guardrail rule", waiver.rule,
-                                        hint=f"did you mean {close[0]}?" if close else None,
-                                        allowed="the IDs in the README's rules table", fix="use a rule ID the plan lists"))
+        issues += waiver_issues(self.waivers)
         return issues
+
+
+def waiver_issues(waivers: list[WaiverSpec]) -> list[Issue]:
+    """Every waiver names a guardrail rule."""
+    issues: list[Issue] = []
+    if waivers:
+        from policy.rules import RULE_IDS  # only stacks that waive a rule pay for the rules' import
+
+        for i, waiver in enumerate(waivers):
+            if waiver.rule not in RULE_IDS:
+                close = difflib.get_close_matches(waiver.rule, sorted(RULE_IDS), n=1)
+                issues.append(Issue(("waivers", i, "rule"), "is not a guardrail rule", waiver.rule,
+                                    hint=f"did you mean {close[0]}?" if close else None,
+                                    allowed="the IDs in the README's rules table", fix="use a rule ID the plan lists"))
+    return issues
 
 
 @dataclass(frozen=True)
@@ -135,7 +144,12 @@ class StackConfig:
     project: str
     region: str
     root: Path
-    mlinfra: MlinfraConfig
+    mlinfra: Any
+    """MlinfraConfig, or AwsMlinfraConfig on AWS (infra/aws_config.py)."""
+
+    @property
+    def cloud(self) -> str:
+        return self.mlinfra.cloud
 
     @property
     def prod(self) -> bool:
@@ -154,6 +168,8 @@ def parse_value(value: Any) -> Any:
 
 def load(values: Mapping[str, Any], *, stack: str, file: str, root: Path) -> StackConfig:
     """Validate a stack's config (`namespace:key` -> value); raise ConfigError with every issue."""
+    if parse_value(values.get(f"{NAMESPACE}:cloud")) == "aws":
+        return _load_aws(values, stack=stack, file=file, root=root)
     issues: list[Issue] = []
     project = values.get("gcp:project")
     region = values.get("gcp:region")
@@ -209,15 +225,33 @@ def _shape_issues_of_platform(pattern: Any, i: int, platform: str) -> list[Issue
                   fix="remove the key" + (f", or use the {' or '.join(serving)} pattern for {platform}" if serving else ""))]
 
 
-def rules(config: MlinfraConfig, *, project: str, region: str, stack: str, root: Path) -> list[Issue]:
+def _load_aws(values: Mapping[str, Any], *, stack: str, file: str, root: Path) -> StackConfig:
+    from infra.aws_config import AwsMlinfraConfig, gcp_only, provider_issues
+
+    issues = provider_issues(values)
+    raw = {key.split(":", 1)[1]: parse_value(value) for key, value in values.items() if key.startswith(f"{NAMESPACE}:")}
+    try:
+        config = AwsMlinfraConfig.model_validate(raw, by_alias=True, by_name=False)
+    except ValidationError as error:
+        raise ConfigError(file, issues + gcp_only(issues_from_validation_error(error, AwsMlinfraConfig))) from None
+    if issues:
+        raise ConfigError(file, issues)
+    region = str(values["aws:region"])
+    issues = rules(config, project="", region=region, stack=stack, root=root)
+    if issues:
+        raise ConfigError(file, issues)
+    return StackConfig(stack=stack, file=file, project="", region=region, root=root, mlinfra=config)
+
+
+def rules(config: Any, *, project: str, region: str, stack: str, root: Path) -> list[Issue]:
     """The second pass: the pattern's shape first; when it holds, every spec's rules and the
     pattern's couplings, each run once."""
-    pattern = PATTERNS[config.pattern]
+    pattern = pattern_for(config.cloud, config.pattern)
     issues = _shape_issues(config, pattern)
     if issues:
         return issues  # a section or platform the pattern does not have: its keys' rules would be noise
-    ctx = Context(project=project, region=region, stack=stack, environment=config.environment, root=root,
-                  extra={"bucket_roles": BUCKET_ROLES})
+    ctx = Context(project=project or Context.project, region=region, stack=stack, environment=config.environment,
+                  root=root, extra={"bucket_roles": BUCKET_ROLES})
     issues = validate(config, ctx)
     for coupling in pattern.couplings:
         issues += coupling(config, ctx, pattern)

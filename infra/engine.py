@@ -287,7 +287,7 @@ def run(program: Program, *, project: str = "mlinfra", stack: str = "test",
     """
     config = dict(config or {})
     cloud = CloudMocks(project=config.get("gcp:project", "mlinfra-offline"),
-                       region=config.get("gcp:region", "us-central1"))
+                       region=config.get("gcp:region") or config.get("aws:region") or "us-central1")
     recording = recording if recording is not None else Recording(project=project, stack=stack)
     monitor = RecordingMonitor(cloud, recording)
     logger = logging.getLogger("mlinfra.engine")

@@ -48,6 +48,8 @@ class CloudMocks(mocks.Mocks):
             state.setdefault("project", self.project)
             if "name" not in state and not args.typ.startswith(("gcp:projects/iAMMember", "gcp:storage/bucketIAMMember")):
                 state["name"] = f"{args.name}-{_hash(args.name, 7)}"
+        if args.typ.startswith("aws:"):
+            state.update(aws_outputs(self, args.typ, args.name, state))
         make = RESOURCES.get(args.typ)
         extra = make(self, args.name, state) if make else {}
         state.update(extra)
@@ -150,6 +152,40 @@ def _channel(m: CloudMocks, name: str, s: dict) -> dict:
 def _flex_job(m: CloudMocks, name: str, s: dict) -> dict:
     job_id = f"2026-01-01_00_00_00-{int(_hash(s['name'], 12), 16)}"
     return {"jobId": job_id, "state": "JOB_STATE_RUNNING", "type": "JOB_TYPE_STREAMING", "__id": job_id}
+
+
+AWS_ACCOUNT = "123456789012"
+
+
+def aws_outputs(m: CloudMocks, typ: str, name: str, s: dict) -> dict:
+    """What AWS computes for every resource (an ID and an ARN), and the few outputs the program reads."""
+    service, kind = typ.split(":")[1].split("/")[0], typ.rsplit(":", 1)[-1]
+    own = s.get("name") or s.get("bucket") or f"{name}-{_hash(name, 7)}"
+    out: dict[str, Any] = {"arn": f"arn:aws:{service}:{m.region}:{AWS_ACCOUNT}:{kind.lower()}/{own}",
+                           "__id": own if "name" in s or "bucket" in s else f"{kind.lower()}-{_hash(name, 17)}"}
+    if typ == "aws:iam/role:Role":
+        out.update(name=own, arn=f"arn:aws:iam::{AWS_ACCOUNT}:role/{own}", __id=own)
+    elif typ == "aws:s3/bucket:Bucket":
+        out.update(arn=f"arn:aws:s3:::{own}", __id=own)
+    elif typ == "aws:kms/key:Key":
+        key_id = str(uuid_of(name))
+        out.update(keyId=key_id, arn=f"arn:aws:kms:{m.region}:{AWS_ACCOUNT}:key/{key_id}", __id=key_id)
+    elif typ == "aws:ecr/repository:Repository":
+        out.update(repositoryUrl=f"{AWS_ACCOUNT}.dkr.ecr.{m.region}.amazonaws.com/{own}", registryId=AWS_ACCOUNT)
+    elif typ == "aws:ec2/launchTemplate:LaunchTemplate":
+        out.update(latestVersion=1, defaultVersion=1)
+    elif typ == "aws:eks/cluster:Cluster":
+        ca = base64.b64encode(f"offline-plan CA of {own}".encode()).decode()
+        out.update(endpoint=f"https://{_hash(own, 32).upper()}.gr7.{m.region}.eks.amazonaws.com",
+                   certificateAuthority={"data": ca}, status="ACTIVE")
+    elif typ == "aws:eks/nodeGroup:NodeGroup":
+        out.update(__id=f"{s.get('clusterName')}:{s.get('nodeGroupName')}")
+    return out
+
+
+def uuid_of(text: str) -> str:
+    h = _hash(text, 32)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 RESOURCES: dict[str, Callable[[CloudMocks, str, dict], dict]] = {

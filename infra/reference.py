@@ -153,6 +153,15 @@ def markdown() -> str:
              "| `gcp:region` | str | required | The region of every regional resource (the provider's own key). |"]
     for key, type_, default, description in rows(MlinfraConfig, "mlinfra:"):
         lines.append(f"| `{key}` | {type_} | {default} | {description} |")
+    from infra.aws_config import AwsMlinfraConfig
+
+    lines += ["", "On AWS (`mlinfra:cloud: aws`), a stack has these keys instead:", "",
+              "| key | type | default | what it does |", "|---|---|---|---|",
+              "| `aws:region` | str | required | The region of every resource (the provider's own key). |"]
+    for key, type_, default, description in rows(AwsMlinfraConfig, "mlinfra:"):
+        if key.startswith("mlinfra:services[] (") and not key.startswith("mlinfra:services[] (eks)"):
+            continue  # the other platforms' keys are listed above; an AWS stack runs services on eks
+        lines.append(f"| `{key}` | {type_} | {default} | {description} |")
     return "\n".join(lines)
 
 
@@ -175,14 +184,24 @@ def replace_in(text: str) -> str:
     return _between(_between(text, START, END, markdown()), RULES_START, RULES_END, rules_markdown())
 
 
-def json_schema() -> dict[str, Any]:
-    """JSON Schema of the `config:` block of a stack file, for editor autocomplete."""
-    inner = describe_schema(MlinfraConfig.model_json_schema(by_alias=True), MlinfraConfig)
+def json_schema(cloud: str = "gcp") -> dict[str, Any]:
+    """JSON Schema of the `config:` block of a stack file on `cloud`, for editor autocomplete."""
+    if cloud == "aws":
+        from infra.aws_config import AwsMlinfraConfig as model
+    else:
+        model = MlinfraConfig
+    inner = describe_schema(model.model_json_schema(by_alias=True), model)
     defs = inner.pop("$defs", {})
     properties = {f"{config.NAMESPACE}:{k}": v for k, v in inner["properties"].items()}
-    properties["gcp:project"] = {"type": "string", "description": "Google Cloud project ID."}
-    properties["gcp:region"] = {"type": "string", "description": "Google Cloud region, e.g. us-central1."}
-    required = [f"{config.NAMESPACE}:{k}" for k in inner.get("required", [])] + ["gcp:project", "gcp:region"]
+    if cloud == "aws":
+        properties["aws:region"] = {"type": "string", "description": "AWS region, e.g. us-east-1."}
+        provider_keys = ["aws:region"]
+    else:
+        properties["gcp:project"] = {"type": "string", "description": "Google Cloud project ID."}
+        properties["gcp:region"] = {"type": "string", "description": "Google Cloud region, e.g. us-central1."}
+        properties["aws:region"] = {"type": "string", "description": "AWS region, e.g. us-east-1 (AWS stacks only)."}
+        provider_keys = ["gcp:project", "gcp:region"]
+    required = [f"{config.NAMESPACE}:{k}" for k in inner.get("required", [])] + provider_keys
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "mlinfra stack file",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
 
 from policy import dataflow
+from policy.aws_rules import AWS_RULES
 
 PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
 BASIC_ROLES = ("roles/owner", "roles/editor", "roles/viewer")
@@ -52,6 +53,8 @@ class Resource:
 
     @property
     def labels(self) -> Mapping[str, str]:
+        if self.type.startswith("aws:"):  # AWS tags; an EKS node group's `labels` are Kubernetes labels
+            return self.get("tags", default=None) or {}
         return (self.get("userLabels", default=None) or self.get("labels", default=None)
                 or self.get("resourceLabels", default=None) or {})
 
@@ -394,4 +397,5 @@ RULES: tuple[Rule, ...] = (
     Rule("MLI-BQ-001", "BigQuery datasets and tables are protected in prod", "mlinfra", dataflow.protected_bigquery,
          (dataflow.DATASET, dataflow.TABLE)),
 )
+RULES += tuple(Rule(*entry) for entry in AWS_RULES)
 RULE_IDS = frozenset(rule.id for rule in RULES)

@@ -120,6 +120,20 @@ EXEMPTIONS: dict[tuple[str, str], str] = {
         "the adapter is an aggregated API server: it needs its service-account token for "
         "TokenReview/SubjectAccessReview and to read pods and nodes"
     ),
+    ("CKV_K8S_38", "Deployment.cluster-autoscaler.cluster-autoscaler"): (
+        "the cluster autoscaler reads the cluster's workloads and cordons, drains and deletes nodes: "
+        "it needs its service-account token"
+    ),
+    # EKS stacks with GPU pools: NVIDIA's device plugin (waived as MLI-K8S-001/006 in the stack files).
+    ("CKV_K8S_23", "DaemonSet.nvidia-device-plugin.nvidia-device-plugin"): (
+        "the device plugin writes its socket into the kubelet's root-owned /var/lib/kubelet/device-plugins"
+    ),
+    ("CKV_K8S_8", "DaemonSet.nvidia-device-plugin.nvidia-device-plugin"): (
+        "the device plugin serves no health endpoint; the kubelet watches it through its socket"
+    ),
+    ("CKV_K8S_9", "DaemonSet.nvidia-device-plugin.nvidia-device-plugin"): (
+        "the device plugin serves no health endpoint; the kubelet watches it through its socket"
+    ),
 }
 
 # checkov calls home unless told not to: --skip-download stops the platform calls (guidelines,

@@ -22,6 +22,14 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT = find_project(ROOT)
 STACKS = PROJECT.stacks()
 
+
+def cloud_of(stack: str) -> str:
+    return read_stack_config(PROJECT.stack_file(stack)).get("mlinfra:cloud", "gcp")
+
+
+GCP_STACKS = [s for s in STACKS if cloud_of(s) == "gcp"]
+AWS_STACKS = [s for s in STACKS if cloud_of(s) == "aws"]
+
 # A minimal valid serverless stack; tests mutate copies of it.
 BASE_CONFIG: dict[str, Any] = {
     "gcp:project": "acme-test",

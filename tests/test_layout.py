@@ -93,7 +93,7 @@ COMPONENTS = [p for p in SOURCES if re.search(r"^class \w+\((Component|PatternCo
 @pytest.mark.parametrize("path", COMPONENTS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_component_declares_a_type_token_matching_its_class(path):
     text = path.read_text()
-    token = re.search(r'^TYPE = "mlinfra:([a-z]+):([A-Za-z]+)"$', text, re.M)
+    token = re.search(r'^TYPE = "mlinfra:([a-z]+):([A-Za-z][A-Za-z0-9]*)"$', text, re.M)
     assert token, f"{path.name} has no module constant TYPE = \"mlinfra:<area>:<Class>\""
     assert f"class {token.group(2)}(" in text, f"the token names {token.group(2)}, which {path.name} does not define"
     assert "super().__init__(TYPE" in text

@@ -47,6 +47,9 @@ def test_every_labelled_resource_carries_the_default_labels(stack):
         key = {"resource_labels": "resourceLabels", "user_labels": "userLabels"}.get(arg, arg)
         labelled.add(r.type)
         assert r.inputs.get(key, {}).items() >= expected.items(), f"{r.type} {r.name} lacks the default labels"
+    if cfg.get("mlinfra:cloud") == "aws":
+        assert {"aws:s3/bucket:Bucket", "aws:ecr/repository:Repository", "aws:eks/cluster:Cluster"} <= labelled
+        return
     assert {BUCKET, "gcp:artifactregistry/repository:Repository"} <= labelled
     if cfg["mlinfra:pattern"] == "kubernetes":
         assert "gcp:container/cluster:Cluster" in labelled, "GKE passes cluster labels on to its node VMs"

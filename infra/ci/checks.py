@@ -114,7 +114,8 @@ def needed_permissions(workflow: dict[str, Any], job: dict[str, Any]) -> dict[st
         name = step.get("name") or uses or "a run step"
         if uses.startswith("actions/checkout@"):
             add("contents", "read", f"{name} clones the repository")
-        if uses.startswith("google-github-actions/auth@") or "ACTIONS_ID_TOKEN_REQUEST" in str(step):
+        if uses.startswith(("google-github-actions/auth@", "aws-actions/configure-aws-credentials@")) \
+                or "ACTIONS_ID_TOKEN_REQUEST" in str(step):
             add("id-token", "write", f"{name} asks for an OIDC token")
         if uses.startswith("actions/download-artifact@") and "run-id" in given:
             add("actions", "read", f"{name} reads artifacts of another run")

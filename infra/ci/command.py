@@ -65,7 +65,8 @@ def _init(args: argparse.Namespace, project: Project, stacks: list) -> int:
     for name, text in files.items():
         (out / name).write_text(text)
         print(f"wrote {out / name}")
-    pool_project = args.pool_project or stacks[-1].project
+    gcp = [s for s in stacks if s.cloud == "gcp"]
+    pool_project = args.pool_project or (gcp[-1].project if gcp else "")
     print()
     print(identity.commands(stacks, args.repository or _repository(args.repo_dir), pool_project,
                             args.state_bucket or f"gs://{pool_project}-pulumi-state"), end="")

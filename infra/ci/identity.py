@@ -8,6 +8,8 @@ init` prints them for an administrator instead of running them.
 
 from __future__ import annotations
 
+import json
+
 from infra.ci.stacks import CIStack
 
 POOL = "github"
@@ -42,6 +44,9 @@ def commands(stacks: list[CIStack], repository: str, pool_project: str, state_bu
     ]
     for s in stacks:
         deploy, preview = s.deploy_account, s.preview_account
+        if s.cloud == "aws":
+            lines += aws_identity(s, repository)
+            continue
         lines += [
             "",
             f"# 2. Stack {s.name} ({s.environment}, project {s.project}, {s.file})",
@@ -72,3 +77,31 @@ def commands(stacks: list[CIStack], repository: str, pool_project: str, state_bu
     lines += ["", "# 3. In GitHub: create the environments " + ", ".join(f"`{s.name}`" for s in stacks)
               + "; add PULUMI_CONFIG_PASSPHRASE as a secret of each if the stacks use the passphrase provider."]
     return "\n".join(lines) + "\n"
+
+
+def aws_identity(s, repository: str) -> list[str]:
+    """An AWS stack's two roles, trusted by GitHub's OIDC provider for this repository only: the
+    deploy role for jobs in the stack's environment, the preview role for the repository."""
+    deploy, preview = s.deploy_account.rsplit("/", 1)[1], s.preview_account.rsplit("/", 1)[1]
+    issuer = "token.actions.githubusercontent.com"
+
+    def trust(condition: dict) -> str:
+        return json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Federated": f"arn:aws:iam::$AWS_ACCOUNT_ID:oidc-provider/{issuer}"},
+            "Action": "sts:AssumeRoleWithWebIdentity", "Condition": condition}]}, separators=(",", ":"))
+
+    audience = {f"{issuer}:aud": "sts.amazonaws.com"}
+    return [
+        "",
+        f"# 2. Stack {s.name} ({s.environment}, AWS {s.region}, {s.file}); once per account, the OIDC provider:",
+        f"aws iam create-open-id-connect-provider --url https://{issuer} --client-id-list sts.amazonaws.com",
+        f"# The deploy role may be assumed only by a job in the GitHub environment `{s.name}` of {repository}:",
+        f"aws iam create-role --role-name {deploy} --assume-role-policy-document '" + trust(
+            {"StringEquals": {**audience, f"{issuer}:sub": f"repo:{repository}:environment:{s.name}"}}) + "'",
+        f"aws iam attach-role-policy --role-name {deploy} --policy-arn arn:aws:iam::aws:policy/AdministratorAccess"
+        "  # narrow it to the stack's services once it has deployed",
+        f"aws iam create-role --role-name {preview} --assume-role-policy-document '" + trust(
+            {"StringEquals": audience, "StringLike": {f"{issuer}:sub": f"repo:{repository}:*"}}) + "'",
+        f"aws iam attach-role-policy --role-name {preview} --policy-arn arn:aws:iam::aws:policy/ReadOnlyAccess",
+        "# and set the repository variable AWS_ACCOUNT_ID.",
+    ]

@@ -17,12 +17,20 @@ class CIError(Exception):
     """A stack file or workflow CI cannot be generated from or trusts (a user error)."""
 
 
+# The AWS account the roles live in: a repository variable (an account ID grants nothing alone).
+AWS_ACCOUNT_VAR = "${{ vars.AWS_ACCOUNT_ID }}"
+
+
 @dataclass(frozen=True)
 class CIStack:
     name: str
     file: str
     environment: str
     project: str
+    """The Google Cloud project; empty for an AWS stack."""
+    cloud: str = "gcp"
+    region: str = ""
+    """The AWS region of an AWS stack (`aws:region`)."""
 
     @property
     def tier(self) -> int:
@@ -30,11 +38,17 @@ class CIStack:
 
     @property
     def deploy_account(self) -> str:
-        return f"{account_id('deploy', self.name)}@{self.project}.iam.gserviceaccount.com"
+        """The identity `pulumi up` runs as: a service account, or on AWS a role's ARN."""
+        return self._identity("deploy")
 
     @property
     def preview_account(self) -> str:
-        return f"{account_id('preview', self.name)}@{self.project}.iam.gserviceaccount.com"
+        return self._identity("preview")
+
+    def _identity(self, role: str) -> str:
+        if self.cloud == "aws":
+            return f"arn:aws:iam::{AWS_ACCOUNT_VAR}:role/{account_id(role, self.name)}"
+        return f"{account_id(role, self.name)}@{self.project}.iam.gserviceaccount.com"
 
 
 def account_id(role: str, stack: str) -> str:
@@ -65,6 +79,12 @@ def read_stacks(project: Project) -> list[CIStack]:
         if environment not in TIERS:
             raise CIError(f"{shown}: mlinfra:environment is {environment!r}; CI orders deploys by it, "
                           f"so set it to one of {', '.join(TIERS)}")
+        if config.get("mlinfra:cloud") == "aws":
+            region = config.get("aws:region")
+            if not isinstance(region, str) or not region:
+                raise CIError(f"{shown}: aws:region is missing; CI authenticates to AWS in it, so set it")
+            stacks.append(CIStack(name, shown, environment, "", cloud="aws", region=region))
+            continue
         gcp_project = config.get("gcp:project")
         if not isinstance(gcp_project, str) or not gcp_project:
             raise CIError(f"{shown}: gcp:project is missing; CI names the stack's deploy account after it, "

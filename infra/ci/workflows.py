@@ -30,6 +30,7 @@ UPLOAD = "actions/upload-artifact@v7"
 DOWNLOAD = "actions/download-artifact@v8"
 SCRIPT = "actions/github-script@v8"
 AUTH = "google-github-actions/auth@v3"
+AWS_AUTH = "aws-actions/configure-aws-credentials@v6"
 PULUMI = "pulumi/actions@v7"
 RUNNER = "ubuntu-24.04"
 PYTHON_VERSION = "3.11"
@@ -65,10 +66,28 @@ def _setup(fetch_depth: int | None = None) -> list[dict[str, Any]]:
             {"name": "install the pinned dependencies", "run": "make install"}]
 
 
-def _auth(account: str, condition: str | None = None) -> dict[str, Any]:
-    step = {"name": "authenticate by workload identity federation", "id": "auth", "uses": AUTH,
-            "with": {"workload_identity_provider": PROVIDER_VAR, "service_account": account}}
+def _auth(account: str, condition: str | None = None, cloud: str = "gcp", region: str = "") -> dict[str, Any]:
+    if cloud == "aws":
+        step = {"name": "assume the stack's AWS role by OIDC", "id": "auth", "uses": AWS_AUTH,
+                "with": {"role-to-assume": account, "aws-region": region}}
+    else:
+        step = {"name": "authenticate by workload identity federation", "id": "auth", "uses": AUTH,
+                "with": {"workload_identity_provider": PROVIDER_VAR, "service_account": account}}
     return {**({"if": condition} if condition else {}), **step}
+
+
+def _matrix_auth(stacks: list[CIStack], condition: str | None = None) -> list[dict[str, Any]]:
+    """One authentication step per cloud the matrix holds, each for its own stacks."""
+    steps = []
+    for cloud in sorted({s.cloud for s in stacks}):
+        when = f"matrix.cloud == '{cloud}'" + (f" && {condition}" if condition else "")
+        steps.append(_auth("${{ matrix.account }}", when, cloud, "${{ matrix.region }}"))
+        steps[-1]["id"] = f"auth-{cloud}"
+    return steps
+
+
+def _matrix(stacks: list[CIStack]) -> list[dict[str, str]]:
+    return [{"stack": s.name, "account": s.preview_account, "cloud": s.cloud, "region": s.region} for s in stacks]
 
 
 def _pulumi(command: str, stack: str, version: str, **extra: Any) -> dict[str, Any]:
@@ -132,11 +151,10 @@ def pr_workflow(stacks: list[CIStack], version: str) -> dict[str, Any]:
                 "if": SAME_REPO,
                 "runs-on": RUNNER,
                 "permissions": {"contents": "read", "id-token": "write"},
-                "strategy": {"fail-fast": False, "matrix": {
-                    "include": [{"stack": s.name, "account": s.preview_account} for s in stacks]}},
+                "strategy": {"fail-fast": False, "matrix": {"include": _matrix(stacks)}},
                 "env": dict(PASSPHRASE),
                 "steps": [*_setup(fetch_depth=0), changed,
-                          _auth("${{ matrix.account }}", when),
+                          *_matrix_auth(stacks, when),
                           {"if": when, **_pulumi("preview", "${{ matrix.stack }}", version,
                                                  **{"comment-on-summary": True})}],
             },
@@ -203,7 +221,7 @@ def deploy_workflow(stacks: list[CIStack], version: str) -> dict[str, Any]:
             "steps": [*_setup(),
                       {"name": "guardrails, offline, before anything is applied",
                        "run": f".venv/bin/mlinfra plan --stack {s.name} --strict --quiet"},
-                      _auth(s.deploy_account),
+                      _auth(s.deploy_account, cloud=s.cloud, region=s.region),
                       _pulumi("up", s.name, version)],
         })
         jobs[deploy_job_id(s.name)] = job
@@ -227,10 +245,9 @@ def drift_workflow(stacks: list[CIStack], version: str) -> dict[str, Any]:
                 # Shares the deploy's group: a stack is never compared while it is being deployed.
                 "concurrency": {"group": concurrency_group("${{ matrix.stack }}"), "cancel-in-progress": False},
                 "permissions": {"contents": "read", "id-token": "write", "issues": "write"},
-                "strategy": {"fail-fast": False, "matrix": {
-                    "include": [{"stack": s.name, "account": s.preview_account} for s in stacks]}},
+                "strategy": {"fail-fast": False, "matrix": {"include": _matrix(stacks)}},
                 "env": dict(PASSPHRASE),
-                "steps": [*_setup(), _auth("${{ matrix.account }}"),
+                "steps": [*_setup(), *_matrix_auth(stacks),
                           _pulumi("preview", "${{ matrix.stack }}", version, refresh=True,
                                   **{"expect-no-changes": True}),
                           {"name": "open or update the stack's drift issue", "if": "failure()", "uses": SCRIPT,

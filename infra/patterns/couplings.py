@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from components.aws.eks.eks_cluster_spec import offered_gpus as eks_offered_gpus
+from components.aws.eks.eks_cluster_spec import spot_pools as eks_spot_pools
+from components.aws.storage.s3_storage_spec import bucket_names as s3_bucket_names
 from components.core.issues import Issue
 from components.core.spec import Context
 from components.gcp.cloudrun.cloud_run_service_spec import cloud_run_service_name
@@ -198,3 +201,32 @@ def workers_have_a_network(config: Any, ctx: Context, pattern: Any) -> list[Issu
         return [Issue(("network", "egress"), "`none` leaves the pipelines' workers without a subnet", "none",
                       allowed="privateRangesOnly, allTraffic", fix="remove `egress: none` (workers run on private IPs)")]
     return []
+
+
+def eks_placement_on_pools(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
+    """On EKS: a workload's GPU type offered by some node group, a spot group when it requires one."""
+    cluster = config.cluster
+    if cluster is None:
+        return []
+    workloads = [(("services", i), s) for i, s in enumerate(config.services)] + \
+        [(("jobs", i), j) for i, j in enumerate(config.jobs)]
+    offered = eks_offered_gpus(cluster)
+    issues = []
+    for where, workload in workloads:
+        gpu = workload.resources.gpu
+        if gpu is not None and gpu.type not in offered:
+            issues.append(Issue(where + ("resources", "gpu", "type"), "no node pool offers this GPU", gpu.type,
+                                allowed=", ".join(sorted(offered)) or "no GPU at all",
+                                fix=f"add a node pool with gpu: {{type: {gpu.type}}}, or use an offered type"))
+        if workload.placement.spot == "require" and not eks_spot_pools(cluster):
+            issues.append(Issue(where + ("placement", "spot"), "requires spot nodes, but no node pool is spot", "require",
+                                allowed="never, prefer", fix="add a node pool with `spot: true`, or use prefer"))
+    return issues
+
+
+def models_in_s3_artifact_bucket(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
+    """On AWS, model-loading services sync their model from the stack's S3 artifact bucket."""
+    artifacts = s3_bucket_names(config.storage, ctx.stack, ctx.region)["artifacts"]
+    return [Issue(("services", i, "model", "uri"), "is not in the stack's artifact bucket", s.model.uri,
+                  allowed=f"s3://{artifacts}/<path>", fix=f"upload the model there and set uri: s3://{artifacts}/<path>")
+            for i, s in enumerate(config.services) if s.model is not None and s.model.bucket != artifacts]

@@ -31,6 +31,8 @@ class Pattern:
     """Rules over several sections at once (infra/patterns/couplings.py)."""
     requires_cluster: bool = False
     tracking_issue: Optional[str] = None
+    cloud: str = "gcp"
+    """The cloud it builds on (`mlinfra:cloud`); patterns are keyed by (cloud, name)."""
 
     @property
     def built(self) -> bool:
@@ -95,6 +97,30 @@ PATTERNS: dict[str, Pattern] = {
     ),
 }
 
+_AWS_K8S = frozenset({"pulumi_aws.cloudwatch", "pulumi_aws.ec2", "pulumi_aws.ecr", "pulumi_aws.eks", "pulumi_aws.iam",
+                      "pulumi_aws.kms", "pulumi_aws.s3", "pulumi_kubernetes.apps", "pulumi_kubernetes.autoscaling",
+                      "pulumi_kubernetes.batch", "pulumi_kubernetes.core", "pulumi_kubernetes.meta",
+                      "pulumi_kubernetes.networking", "pulumi_kubernetes.policy", "pulumi_kubernetes.rbac"})
+
+# Patterns on AWS (`mlinfra:cloud: aws`), by the same names as on Google Cloud.
+AWS_PATTERNS: dict[str, Pattern] = {
+    "kubernetes": Pattern(
+        "kubernetes",
+        "EKS with CPU, GPU and spot managed node groups, model servers behind an internal ALB, and jobs.",
+        frozenset({"cluster", "services", "jobs"}), ("eks",),
+        "infra.patterns.eks:EksKubernetes", _AWS_K8S,
+        couplings=(couplings.cluster_needed, couplings.eks_placement_on_pools, couplings.models_in_s3_artifact_bucket),
+        requires_cluster=True, cloud="aws",
+    ),
+}
+CLOUDS: dict[str, dict[str, Pattern]] = {"gcp": PATTERNS, "aws": AWS_PATTERNS}
+
+
+def pattern_for(cloud: str, name: str) -> Optional[Pattern]:
+    """The pattern `name` on `cloud`, or None where that cloud does not have it."""
+    return CLOUDS.get(cloud, {}).get(name)
+
+
 # Every section some pattern allows; each pattern allows a subset.
 OPTIONAL_SECTIONS = ("cluster", "services", "jobs", "pipelines", "triggers")
 
@@ -104,4 +130,6 @@ def patterns_allowing(section: str) -> list[str]:
 
 
 def patterns_serving_on(platform: str) -> list[str]:
-    return [p.name for p in PATTERNS.values() if platform in p.platforms and p.built]
+    """Built patterns whose services may run on `platform`; on another cloud than gcp, with the cloud."""
+    return [p.name if cloud == "gcp" else f"{p.name} (mlinfra:cloud: {cloud})"
+            for cloud, table in CLOUDS.items() for p in table.values() if platform in p.platforms and p.built]

@@ -54,4 +54,7 @@ PLATFORMS: dict[str, ServingPlatform] = {
         "gke", "GKE Deployments per track behind the stack's Gateway, canary by route weight",
         "components.gcp.gke.gke_service_spec:GkeServiceSpec", "infra.platforms.gke:build", needs_cluster=True,
         monitor="infra.platforms.gke:monitor"),
+    "eks": ServingPlatform(
+        "eks", "EKS Deployments per track behind the stack's internal ALB, canary by weighted target groups",
+        "components.aws.eks.eks_service_spec:EksServiceSpec", "infra.platforms.eks:build", needs_cluster=True),
 }

@@ -45,6 +45,9 @@ def _rules(path: tuple, value: Any) -> list:
         return image_issues(value)
     if last == "gcp:region":
         return region_issues(value)
+    if last == "aws:region":
+        from infra.aws_config import provider_issues
+        return provider_issues({"aws:region": value})
     if last == "zone":
         return zone_issues(value)
     if last == "timeZone":
@@ -65,7 +68,7 @@ def test_every_shipped_stack_passes_the_catalogue_rules(stack):
     for path, value in _walk(config):
         if isinstance(value, str):
             issues = _rules(path, value)
-            checked += bool(issues) or path[-1] in ("machineType", "image", "gcp:region") or \
+            checked += bool(issues) or path[-1] in ("machineType", "image", "gcp:region", "aws:region") or \
                 (len(path) > 1 and path[-2] == "invokers")
             found += issues
     assert found == []

@@ -23,7 +23,8 @@ from infra.engine import STACK_TYPE, Recording
 from infra.errors import ConfigError, key_path
 from infra.patterns.registry import PATTERNS
 from infra.stackfile import to_engine_config
-from tests.conftest import PROJECT, STACKS, run_config, stack_config
+from tests.conftest import GCP_STACKS as STACKS  # the fuzzers walk the Google Cloud schema
+from tests.conftest import PROJECT, run_config, stack_config
 from tests.fuzz.contract import *  # noqa: F401,F403
 
 

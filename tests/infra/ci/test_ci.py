@@ -68,6 +68,11 @@ def test_ci_init_writes_the_workflows_and_prints_the_identity_per_environment(tm
     assert "workload-identity-pools providers create-oidc" in out
     assert "--attribute-condition=\"assertion.repository == 'acme/mlinfra'\"" in out
     for s in STACK_LIST:
+        if s.cloud == "aws":  # a role GitHub's OIDC tokens of the stack's environment may assume
+            role = s.deploy_account.rsplit("/", 1)[1]
+            assert f"aws iam create-role --role-name {role} " in out
+            assert f'"token.actions.githubusercontent.com:sub":"repo:acme/mlinfra:environment:{s.name}"' in out
+            continue
         assert f"gcloud iam service-accounts add-iam-policy-binding {s.deploy_account}" in out
         assert f"workloadIdentityPools/github/attribute.environment/{s.name}\"" in out
 
@@ -250,7 +255,8 @@ def test_ci_check_names_the_file_job_and_fix_of_each_problem(tmp_path):
     deploy.write_text(deploy.read_text().replace("cancel-in-progress: false", "cancel-in-progress: true", 1))
     done = cli("ci", "check", str(tmp_path / "wf"))
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert f"{deploy}: jobs.deploy-dev: cancel-in-progress is True for stack dev" in done.stderr
+    first = sorted(STACK_LIST, key=lambda s: (s.tier, s.name))[0].name  # the first deploy job in the file
+    assert f"{deploy}: jobs.deploy-{first}: cancel-in-progress is True for stack {first}" in done.stderr
     assert "set it to false [concurrency]" in done.stderr
     assert cli("ci", "check").returncode == 0
 

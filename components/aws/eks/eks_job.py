@@ -1,0 +1,80 @@
+"""A batch job on EKS (training, batch scoring): a Job, or a CronJob with `schedule`.
+
+The pod spec comes from components/kubernetes/batch.py (spot placement by the EKS capacity
+label; a reclaim is not counted against backoffLimit); this component adds the AWS side: an
+IAM role through EKS Pod Identity that reads the buckets it is given and writes the others,
+and the Kubernetes service account it is bound to. The namespace is created by the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.aws.eks.eks_job_spec import EksJobSpec
+from components.aws.eks.node_labels import EKS_NODES
+from components.aws.eks.pod_identity_role import PodIdentityRole, PodIdentityRoleArgs, kms_statements
+from components.aws.storage.s3_bucket import S3Bucket
+from components.core.component import Component
+from components.core.spec import Context, ensure_valid
+from components.kubernetes.batch import job_labels, job_spec
+
+TYPE = "mlinfra:aws:EksJob"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EksJobArgs:
+    spec: EksJobSpec
+    """The job as the stack file says it."""
+    namespace: str
+    """The namespace it runs in; it must exist (the caller passes it in `depends_on`)."""
+    provider: pulumi.ProviderResource
+    """The cluster's Kubernetes provider."""
+    cluster_name: pulumi.Input[str]
+    """The cluster (its Pod Identity association names it)."""
+    region: str
+    """The stack's region."""
+    kms_key_arn: pulumi.Input[str]
+    """The buckets' KMS key."""
+    read_buckets: Sequence[S3Bucket] = ()
+    """Buckets the job may read. Defaults to none."""
+    write_buckets: Sequence[S3Bucket] = ()
+    """Buckets the job may read, write and delete in. Defaults to none."""
+
+
+class EksJob(Component):
+    """Outputs: job_name, kind (Job or CronJob), role_arn."""
+
+    def __init__(self, name: str, args: EksJobArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(TYPE, name, opts)
+        spec = args.spec
+        ensure_valid(f"EksJob {name}", spec, Context(region=args.region))
+        parts = [b.read_statements() for b in args.read_buckets] + [b.write_statements() for b in args.write_buckets]
+        parts.append(kms_statements(args.kms_key_arn, args.region, write=bool(args.write_buckets)))
+        statements = pulumi.Output.all(*parts).apply(lambda lists: [s for group in lists for s in group])
+        self.identity = PodIdentityRole(f"{name}-role", PodIdentityRoleArgs(
+            cluster_name=args.cluster_name, namespace=args.namespace, service_account=spec.name, statements=statements),
+            opts=self.child())
+
+        metadata = {"name": spec.name, "namespace": args.namespace, "labels": job_labels(spec)}
+        self.ksa = k8s.core.v1.ServiceAccount(f"{name}-ksa", metadata=metadata, automount_service_account_token=False,
+                                              opts=self.child(provider=args.provider))
+        body = job_spec(spec, spec.name, EKS_NODES)
+        job_opts = self.child(provider=args.provider, depends_on=[self.identity, self.ksa])
+        if spec.schedule is not None:
+            self.kind = "CronJob"
+            self.job = k8s.batch.v1.CronJob(name, metadata=metadata, spec={
+                "schedule": spec.schedule.strip(), "timeZone": spec.time_zone, "concurrencyPolicy": "Forbid",
+                "startingDeadlineSeconds": 3600, "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 3,
+                "jobTemplate": {"metadata": {"labels": job_labels(spec)}, "spec": body},
+            }, opts=job_opts)
+        else:
+            self.kind = "Job"
+            self.job = k8s.batch.v1.Job(name, metadata={**metadata, "annotations": {"pulumi.com/skipAwait": "true"}},
+                                        spec=body, opts=job_opts)
+        self.job_name = spec.name
+        self.role_arn = self.identity.role_arn
+        self.register_outputs({"job_name": self.job_name, "kind": self.kind, "role_arn": self.role_arn})

@@ -1,0 +1,18 @@
+"""How EKS marks its nodes, and what mlinfra's EKS node groups add: plain data, no Pulumi.
+
+Managed node groups label every node `eks.amazonaws.com/capacityType=ON_DEMAND|SPOT`;
+mlinfra's spot node groups also carry the taint `eks.amazonaws.com/capacityType=SPOT:NoSchedule`,
+and its GPU node groups the label `mlinfra.dev/accelerator=<gpu type>` and the taint
+`nvidia.com/gpu=present:NoSchedule` (EKS writes taint effects as NO_SCHEDULE).
+"""
+
+from __future__ import annotations
+
+from components.kubernetes.pods import GPU_RESOURCE, NodeScheme
+
+CAPACITY_LABEL = "eks.amazonaws.com/capacityType"
+ACCELERATOR_LABEL = "mlinfra.dev/accelerator"
+SPOT_TAINT = (CAPACITY_LABEL, "SPOT", "NO_SCHEDULE")
+GPU_TAINT = (GPU_RESOURCE, "present", "NO_SCHEDULE")
+EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
+EKS_NODES = NodeScheme(spot_label=CAPACITY_LABEL, spot_value="SPOT", accelerator_label=ACCELERATOR_LABEL)

@@ -1,0 +1,106 @@
+"""The kubernetes pattern on AWS: a private EKS cluster with CPU, GPU and spot managed node
+groups, model servers behind an internal ALB (canary by weighted target groups), training and
+batch jobs, beside an S3 data lake, a versioned S3 model-artifact bucket and an ECR repository.
+
+It builds what `PatternComponent` builds on Google Cloud (labels as tags on every child, the
+network, the storage, the image repository) without importing any Google Cloud component."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.aws.ecr.ecr_repository import EcrRepository, EcrRepositoryArgs
+from components.aws.eks.eks_cluster import EksCluster, EksClusterArgs
+from components.aws.eks.eks_cluster_spec import EksClusterSpec
+from components.aws.eks.eks_job import EksJob, EksJobArgs
+from components.aws.eks.eks_job_spec import EksJobSpec
+from components.aws.network.vpc import Vpc, VpcArgs
+from components.aws.network.vpc_spec import VpcSpec
+from components.aws.storage.s3_storage import S3Storage, S3StorageArgs
+from components.aws.storage.s3_storage_spec import S3StorageSpec
+from components.core.component import Component
+from components.core.labels import labels_transformation
+from components.core.naming import dns_name
+from infra.platforms.registry import PLATFORMS
+
+TYPE = "mlinfra:pattern:EksKubernetes"
+JOBS_NAMESPACE = "mlinfra-jobs"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EksKubernetesArgs:
+    region: str
+    stack: str
+    environment: str
+    labels: Mapping[str, str]
+    """Applied as tags to every tagged resource below the pattern."""
+    cluster: EksClusterSpec
+    """The EKS cluster and its node groups."""
+    network: VpcSpec = field(default_factory=VpcSpec)
+    """The VPC. Defaults to 10.0.0.0/16 over the region's zones a, b and c."""
+    storage: S3StorageSpec = field(default_factory=S3StorageSpec)
+    """The data lake and artifact buckets. Defaults to derived names."""
+    services: Sequence[Any] = ()
+    """Model servers (`platform: eks`). Defaults to none."""
+    jobs: Sequence[EksJobSpec] = ()
+    """Batch jobs on the cluster. Defaults to none."""
+
+    @property
+    def prod(self) -> bool:
+        return self.environment == "prod"
+
+
+class EksKubernetes(Component):
+    """Outputs: cluster, kubernetes_version, services, jobs, buckets, image_repository, network."""
+
+    Args = EksKubernetesArgs
+
+    def __init__(self, name: str, args: EksKubernetesArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+            transformations=[labels_transformation(args.labels)]))
+        super().__init__(TYPE, name, opts)
+        self.args = args
+        cluster_name = dns_name("mlinfra", args.stack, max_len=100)
+        self.network = Vpc(f"{name}-vpc", VpcArgs(spec=args.network, region=args.region, cluster_name=cluster_name),
+                           opts=self.child())
+        self.storage = S3Storage(f"{name}-storage", S3StorageArgs(
+            spec=args.storage, stack=args.stack, region=args.region, protect=args.prod), opts=self.child())
+        self.images = EcrRepository(f"{name}-images", EcrRepositoryArgs(
+            repository_name=dns_name("mlinfra", args.stack), immutable_tags=args.prod, protect=args.prod),
+            opts=self.child())
+        self.cluster = EksCluster(f"{name}-eks", EksClusterArgs(
+            spec=args.cluster, cluster_name=cluster_name, region=args.region, environment=args.environment,
+            subnet_ids=self.network.private_subnet_ids), opts=self.child())
+        provider = self.cluster.provider
+        self.on_cluster = self.child(provider=provider)
+
+        self.services = {spec.name: PLATFORMS[spec.platform].build()(self, spec) for spec in args.services}
+
+        self.jobs = {}
+        if args.jobs:
+            jobs_ns = k8s.core.v1.Namespace(f"{name}-jobs-ns", metadata={"name": JOBS_NAMESPACE, "labels": {
+                "pod-security.kubernetes.io/enforce": "restricted"}}, opts=self.on_cluster)
+            k8s.networking.v1.NetworkPolicy(f"{name}-jobs-deny-ingress", metadata={
+                "name": "deny-ingress", "namespace": JOBS_NAMESPACE}, spec={"podSelector": {}, "policyTypes": ["Ingress"]},
+                opts=self.child(provider=provider, depends_on=[jobs_ns]))
+            self.jobs = {spec.name: EksJob(f"{name}-job-{spec.name}", EksJobArgs(
+                spec=spec, namespace=JOBS_NAMESPACE, provider=provider, cluster_name=self.cluster.cluster_name,
+                region=args.region, kms_key_arn=self.storage.kms_key_arn, read_buckets=[self.storage.data_lake],
+                write_buckets=[self.storage.artifacts]), opts=self.child(provider=provider, depends_on=[jobs_ns]))
+                for spec in args.jobs}
+
+        self.outputs = {
+            "cluster": self.cluster.cluster_name,
+            "kubernetes_version": self.cluster.kubernetes_minor,
+            "services": {n: {"namespace": s.namespace, "path": f"/{n}/", "tracks": s.service_names}
+                         for n, s in self.services.items()},
+            "jobs": sorted(self.jobs),
+            "buckets": {role: b.bucket_name for role, b in self.storage.buckets.items()},
+            "image_repository": self.images.url,
+            "network": self.network.vpc_id,
+        }
+        self.register_outputs(self.outputs)
