@@ -53,10 +53,9 @@ class Resource:
 
     @property
     def labels(self) -> Mapping[str, str]:
-        if self.type.startswith("aws:"):  # AWS tags; an EKS node group's `labels` are Kubernetes labels
-            return self.get("tags", default=None) or {}
-        return (self.get("userLabels", default=None) or self.get("labels", default=None)
-                or self.get("resourceLabels", default=None) or {})
+        # AWS tags (an EKS node group's `labels` are Kubernetes labels); Cloud Monitoring's userLabels.
+        keys = ("tags",) if self.type.startswith("aws:") else ("userLabels", "labels", "resourceLabels")
+        return next((v for v in (self.get(k, default=None) for k in keys) if v), {})
 
     @property
     def k8s_kind(self) -> Optional[str]:

@@ -17,7 +17,8 @@ def of_plan(plan: Any) -> Estimate:
     written = parse_value(plan.config.get("mlinfra:cost")) or {}
     spec = CostSpec.model_validate(written, by_alias=True, by_name=False)
     # Tree order, not registration order (which varies with the SDK's threads): the same plan, the same table.
-    return estimate(plan.recording.tree_order(), str(plan.config.get("gcp:region", "us-central1")), spec)
+    region = plan.config.get("gcp:region") or plan.config.get("aws:region") or "us-central1"
+    return estimate(plan.recording.tree_order(), str(region), spec)
 
 
 def usd(x: float) -> str:

@@ -132,4 +132,5 @@ def patterns_allowing(section: str) -> list[str]:
 def patterns_serving_on(platform: str) -> list[str]:
     """Built patterns whose services may run on `platform`; on another cloud than gcp, with the cloud."""
     return [p.name if cloud == "gcp" else f"{p.name} (mlinfra:cloud: {cloud})"
-            for cloud, table in CLOUDS.items() for p in table.values() if platform in p.platforms and p.built]
+            for cloud, table in CLOUDS.items() for p in table.values()
+            if platform in p.platforms and p.built and "services" in p.sections]

@@ -7,7 +7,8 @@ import datetime
 import pytest
 
 from infra.cost import prices
-from tests.conftest import STACKS, run_stack, stack_config
+from tests.conftest import GCP_STACKS as STACKS  # the price table is Google Cloud's
+from tests.conftest import run_stack, stack_config
 
 MAX_AGE_DAYS = 120
 
