@@ -26,6 +26,9 @@ def usd(x: float) -> str:
 
 
 def table(e: Estimate) -> str:
+    if not e.lines:
+        return f"Monthly cost estimate: not estimated; the price table (infra/cost/prices.py) has no prices for " \
+               f"what this stack creates in {e.region} ({len(e.unpriced)} resources not priced)."
     a = e.assumptions
     lines = [f"Monthly cost estimate ({e.currency} list prices, {e.region}; table infra/cost/prices.py checked "
              f"{e.checked}; no free tiers or discounts)",
@@ -62,6 +65,9 @@ def table(e: Estimate) -> str:
 
 
 def summary(e: Estimate) -> str:
+    if not e.lines:  # e.g. an AWS stack: the table holds Google Cloud prices only
+        return f"cost: not estimated: the price table has no prices for what this stack creates in {e.region} " \
+               f"({len(e.unpriced)} not priced)"
     spot = f", spot saves {usd(e.spot_saving)} at peak" if e.spot_saving is not None else ""
     return (f"cost: {usd(e.total('idle'))}-{usd(e.total('peak'))} a month (expected {usd(e.total('expected'))}, "
             f"{e.currency} list prices in {e.region}{spot}; {len(e.unpriced)} not priced)")

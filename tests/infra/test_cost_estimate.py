@@ -245,3 +245,16 @@ def test_the_readme_example_figures_are_the_ones_the_table_gives_today():
     assert f"Total                {render.usd(e.total('idle'))}  {render.usd(e.total('expected'))}  " \
            f"{render.usd(e.total('peak'))}" in text, "update the example in the README's cost section"
     assert f"spot saves {spot.spot_saving * 100:.0f} % (on demand {render.usd(spot.on_demand_peak)} at peak)" in text
+
+
+def test_a_stack_the_table_cannot_price_says_so_instead_of_costing_nothing():
+    from infra.cost import render
+    from infra.plan import Plan
+    from tests.conftest import run_stack, stack_config
+
+    plan = Plan("eks-dev", "stacks/Pulumi.eks-dev.yaml", stack_config("eks-dev"), run_stack("eks-dev"), 1.0, [])
+    estimate = render.of_plan(plan)
+    assert estimate.lines == [] and estimate.unpriced
+    assert render.summary(estimate).startswith("cost: not estimated: the price table has no prices for what this "
+                                               "stack creates in us-east-1")
+    assert "$0.00" not in render.table(estimate)
