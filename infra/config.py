@@ -21,6 +21,7 @@ from pydantic import Discriminator, Field, Tag, ValidationError, model_validator
 
 from components.core.issues import Issue, duplicate_names
 from components.core.labels import default_labels, label_issues, override_issues
+from components.core.names import stack_name_issues
 from components.core.spec import Context, Spec, validate
 from components.gcp.compute.regions import region_issues
 from components.gcp.dataflow.pipeline_spec import PipelineSpec
@@ -168,6 +169,10 @@ def parse_value(value: Any) -> Any:
 
 def load(values: Mapping[str, Any], *, stack: str, file: str, root: Path) -> StackConfig:
     """Validate a stack's config (`namespace:key` -> value); raise ConfigError with every issue."""
+    # The stack's name, as Pulumi takes it (it names every resource); a bad one fails on any cloud.
+    named = stack_name_issues(stack, key=(ProviderKey("the stack name"),))
+    if named:
+        raise ConfigError(file, named)
     if parse_value(values.get(f"{NAMESPACE}:cloud")) == "aws":
         return _load_aws(values, stack=stack, file=file, root=root)
     issues: list[Issue] = []

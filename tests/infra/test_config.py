@@ -331,3 +331,13 @@ def test_schema_lists_every_key_for_editors():
     keys = schema["properties"]["config"]["properties"]
     assert {"mlinfra:pattern", "mlinfra:services", "mlinfra:triggers", "gcp:project", "gcp:region"} <= set(keys)
     assert schema["$defs"]["CloudRunServiceSpec"]["additionalProperties"] is False
+
+
+def test_rejects_a_stack_name_pulumi_would_not_take():
+    from infra.stackfile import to_engine_config
+
+    with pytest.raises(ConfigError) as caught:
+        config.load(to_engine_config(BASE_CONFIG)[0], stack="ml prod", file="stacks/Pulumi.ml prod.yaml",
+                    root=PROJECT.root)
+    [issue] = caught.value.issues
+    assert key_path(issue.path) == "the stack name" and "is not a Pulumi name" in issue.message
