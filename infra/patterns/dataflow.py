@@ -18,6 +18,7 @@ from components.gcp.dataflow.bigquery_dataset import BigQueryDataset, BigQueryDa
 from components.gcp.dataflow.dataflow_pipeline import APIS as PIPELINE_APIS
 from components.gcp.dataflow.dataflow_pipeline import DataflowPipeline, DataflowPipelineArgs
 from components.gcp.dataflow.pipeline_spec import PipelineSpec
+from components.gcp.monitoring.pipeline_alerts_spec import PipelineAlertsSpec
 from components.gcp.storage.bucket import Bucket, BucketArgs, LifecycleRule
 from infra.patterns.pattern_component import PatternArgs, PatternComponent
 
@@ -32,13 +33,15 @@ class DataflowArgs(PatternArgs):
 
 
 class Dataflow(PatternComponent):
-    """Outputs: pipelines (by name: template_path, worker_email, and job_id or scheduler_job),
+    """Outputs: pipelines (by name: template_path, worker_email, and job_id or scheduler_job;
+    alert_policies when watched),
     topics, datasets, trigger_urls, buckets, image_repository, network."""
 
     Args = DataflowArgs
 
     def __init__(self, name: str, args: DataflowArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(TYPE, name, args, APIS, opts)
+        self.alerts: dict = {}
         self.staging = Bucket(f"{name}-dataflow", BucketArgs(
             name=dns_name(args.project, args.stack, "dataflow"), location=args.region,
             lifecycle=[LifecycleRule(age_days=1, abort_incomplete_uploads=True)], purpose="dataflow-staging"),
@@ -77,12 +80,22 @@ class Dataflow(PatternComponent):
                 opts=self.after_apis)
             for p in args.pipelines
         }
+        watched = [(p, p.alerts or PipelineAlertsSpec()) for p in args.pipelines if p.alerts or args.prod]
+        if watched:
+            from components.gcp.monitoring.pipeline_alerts import PipelineAlerts, PipelineAlertsArgs
+
+            channels = self.alert_channels()
+            self.alerts = {p.name: PipelineAlerts(f"{name}-watch-{p.name}", PipelineAlertsArgs(
+                pipeline=p.name, job_name=self.pipelines[p.name].job_name, streaming=p.mode == "streaming",
+                project=args.project, spec=spec, channels=channels), opts=self.after_apis)
+                for p, spec in watched}
         self.build_triggers()
 
         self.outputs = {
             "pipelines": {n: {"template_path": p.template_path, "worker_email": p.worker_email,
                               **({"job_id": p.job.job_id} if p.job else {}),
-                              **({"scheduler_job": p.launch.job.name} if p.launch else {})}
+                              **({"scheduler_job": p.launch.job.name} if p.launch else {}),
+                              **({"alert_policies": self.alerts[n].alert_policies} if n in self.alerts else {})}
                           for n, p in self.pipelines.items()},
             "topics": {t: topic.name for t, topic in self.topics.items()},
             "datasets": {d: ds.dataset_id for d, ds in self.datasets.items()},

@@ -87,6 +87,7 @@ class PatternComponent(Component):
             immutable_tags=args.prod, protect=args.prod), opts=self.after_apis)
         self.triggers: Optional[TriggerSet] = None
         self.services: dict[str, Any] = {}
+        self._channels: Optional[list] = None
 
     def serve(self) -> dict[str, Any]:
         """Build every service through its platform's builder (infra/platforms/), then its
@@ -97,14 +98,20 @@ class PatternComponent(Component):
         watched = [(spec, slo) for spec, slo in watched if slo is not None]
         self.objectives: dict[str, Any] = {}
         if watched:
-            # Only stacks with objectives import the monitoring provider module.
+            channels = self.alert_channels()
+            self.objectives = {spec.name: PLATFORMS[spec.platform].monitoring()(
+                self, spec, self.services[spec.name], slo, channels) for spec, slo in watched}
+        return self.services
+
+    def alert_channels(self) -> list:
+        """The names of the channels every alert of the stack notifies (`mlinfra:alerts`), made once."""
+        if self._channels is None:
+            # Only stacks with alerts import the monitoring provider module.
             from components.gcp.monitoring.notification_channels import NotificationChannels, NotificationChannelsArgs
 
-            channels = NotificationChannels(f"{self.name}-alerts", NotificationChannelsArgs(
-                spec=args.alerts, project=args.project), opts=self.after_apis)
-            self.objectives = {spec.name: PLATFORMS[spec.platform].monitoring()(
-                self, spec, self.services[spec.name], slo, channels.names) for spec, slo in watched}
-        return self.services
+            self._channels = NotificationChannels(f"{self.name}-alerts", NotificationChannelsArgs(
+                spec=self.args.alerts, project=self.args.project), opts=self.after_apis).names
+        return self._channels
 
     def build_triggers(self) -> Optional[TriggerSet]:
         args = self.args

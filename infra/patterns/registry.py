@@ -83,7 +83,7 @@ PATTERNS: dict[str, Pattern] = {
         "infra.patterns.dataflow:Dataflow",
         _GCP_BASE | {"pulumi_gcp.bigquery", "pulumi_gcp.dataflow", "pulumi_gcp.organizations"},
         couplings=(couplings.pipeline_models_in_artifact_bucket, couplings.pipeline_topics_and_tables,
-                   couplings.workers_have_a_network),
+                   couplings.workers_have_a_network, couplings.prod_alerts_go_somewhere),
     ),
     "hybrid": Pattern(
         "hybrid",

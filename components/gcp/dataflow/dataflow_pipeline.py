@@ -193,6 +193,7 @@ class DataflowPipeline(Component):
                 flexrs=spec.flexrs, labels=args.labels, sdk_container_image=spec.template.image),
                 opts=self.child(depends_on=grants))
             outputs["scheduler_job"] = self.launch.job.name
+        self.job_name = job_name
         self.template_path = self.template.gcs_path
         self.worker_email = self.worker.email
         self.register_outputs({"template_path": self.template_path, "worker_email": self.worker_email, **outputs})

@@ -16,6 +16,7 @@ from components.core.schedules import cron_issues, time_zone_issues
 from components.core.spec import Context, Spec
 from components.gcp.compute.machine_types import machine_type_issues
 from components.gcp.dataflow.template_metadata import load_metadata, parameter_issues
+from components.gcp.monitoring.pipeline_alerts_spec import PipelineAlertsSpec
 from components.gcp.pubsub.names import topic_name_issues
 from components.gcp.storage.storage_spec import BUCKET_ROLES
 from components.serving.model_serving_spec import ModelSpec
@@ -200,6 +201,9 @@ class PipelineSpec(Spec):
     """Batch only: Flexible Resource Scheduling (cheaper, preemptible workers, starts within 6 hours). Defaults to false."""
     model: Optional[ModelSpec] = None
     """The model a scoring pipeline loads: `{uri, version}` in the artifact bucket."""
+    alerts: Optional[PipelineAlertsSpec] = None
+    """Alerts on a failed job and a streaming job falling behind. Prod pipelines always get them
+    (with the defaults when this key is absent); a dev pipeline only with this key."""
 
     def issues(self, ctx: Context) -> list[Issue]:
         issues = pipeline_issues(self, ctx.extra.get("bucket_roles", BUCKET_ROLES), ctx.root)
@@ -240,6 +244,12 @@ def pipeline_issues(spec: PipelineSpec, buckets: Mapping[str, object], root: Pat
     if spec.mode == "batch" and spec.source.pubsub is not None:
         issues.append(Issue(("source", "pubsub"), "a batch pipeline cannot read Pub/Sub: the stream never ends, so the job would not",
                             allowed="storage, bigquery", fix="set mode: streaming, or read files or a table"))
+    if spec.mode == "batch" and spec.alerts is not None:
+        issues += [Issue(("alerts", camel), "watches a streaming job; a batch job is only watched for failure",
+                         getattr(spec.alerts, field), fix=f"remove alerts.{camel}, or set mode: streaming")
+                   for field, camel in (("max_lag_minutes", "maxLagMinutes"),
+                                        ("max_watermark_age_minutes", "maxWatermarkAgeMinutes"))
+                   if field in spec.alerts.model_fields_set]
     if spec.mode == "streaming":
         if spec.schedule is not None:
             issues.append(Issue(("schedule",), "a streaming pipeline runs continuously and has no schedule", spec.schedule,

@@ -3,7 +3,8 @@ Monitoring accepts for each kind: a condition is checked against this table befo
 so a delta distribution is never aligned with a rate (the API refuses it at apply time).
 
 Metric kinds from cloud.google.com/monitoring/api/metrics_gcp (run, loadbalancing) and
-.../metrics_kubernetes (kubernetes.io/container/accelerator/*), checked 2026-12-01; aligners
+.../metrics_kubernetes (kubernetes.io/container/accelerator/*), checked 2026-12-01; dataflow_job
+metrics (dataflow.googleapis.com/job/*) as Google's metrics list gives them, not re-checked here; aligners
 per kind from the Aligner reference (cloud.google.com/monitoring/api/ref_v3/rest/v3/projects.alertPolicies).
 """
 
@@ -28,6 +29,9 @@ METRICS: dict[str, Metric] = {
                                                                           "internal_http_lb_rule"),
     "kubernetes.io/container/accelerator/duty_cycle": Metric("GAUGE", "INT64", "k8s_container"),
     "kubernetes.io/container/accelerator/memory_used": Metric("GAUGE", "INT64", "k8s_container"),
+    "dataflow.googleapis.com/job/is_failed": Metric("GAUGE", "INT64", "dataflow_job"),
+    "dataflow.googleapis.com/job/system_lag": Metric("GAUGE", "INT64", "dataflow_job"),
+    "dataflow.googleapis.com/job/data_watermark_age": Metric("GAUGE", "INT64", "dataflow_job"),
 }
 
 _NUMERIC_GAUGE = {"ALIGN_NONE", "ALIGN_MEAN", "ALIGN_MIN", "ALIGN_MAX", "ALIGN_SUM", "ALIGN_COUNT", "ALIGN_STDDEV",
