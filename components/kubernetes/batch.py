@@ -87,6 +87,16 @@ def job_labels(spec: KubernetesJobSpec) -> dict[str, str]:
             "app.kubernetes.io/component": "job"}
 
 
+def cron_job_spec(spec: KubernetesJobSpec, body: dict) -> dict:
+    """The batch/v1 CronJob spec running `body` (a `job_spec`) on the job's schedule: never two
+    runs at once, and a run missed by more than an hour (a control-plane upgrade) skipped, not stacked."""
+    return {
+        "schedule": spec.schedule.strip(), "timeZone": spec.time_zone, "concurrencyPolicy": "Forbid",
+        "startingDeadlineSeconds": 3600, "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 3,
+        "jobTemplate": {"metadata": {"labels": job_labels(spec)}, "spec": body},
+    }
+
+
 def job_spec(spec: KubernetesJobSpec, service_account: Any, nodes: NodeScheme) -> dict:
     """The batch/v1 JobSpec (also a CronJob's jobTemplate.spec)."""
     pod_security, container_security = restricted_security(spec.read_only_root_filesystem)

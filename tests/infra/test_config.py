@@ -42,10 +42,11 @@ def with_keys(**keys: Any) -> dict[str, Any]:
     return values
 
 
-def service(base: dict, **changes: Any) -> dict[str, Any]:
-    svc = copy.deepcopy(base)
+def edited(base: dict, **changes: Any) -> dict[str, Any]:
+    """A copy of `base` with `a__b=value` set at a.b (or removed, for `_DROP`)."""
+    out = copy.deepcopy(base)
     for dotted, value in changes.items():
-        target = svc
+        target = out
         *parents, last = dotted.split("__")
         for p in parents:
             target = target.setdefault(p, {})
@@ -53,7 +54,11 @@ def service(base: dict, **changes: Any) -> dict[str, Any]:
             target.pop(last, None)
         else:
             target[last] = value
-    return with_keys(services=[svc])
+    return out
+
+
+def service(base: dict, **changes: Any) -> dict[str, Any]:
+    return with_keys(services=[edited(base, **changes)])
 
 
 def trigger(**changes: Any) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from components.aws.eks.pod_identity_role import PodIdentityRole, PodIdentityRol
 from components.aws.storage.s3_bucket import S3Bucket
 from components.core.component import Component
 from components.core.spec import Context, ensure_valid
-from components.kubernetes.batch import job_labels, job_spec
+from components.kubernetes.batch import cron_job_spec, job_labels, job_spec
 
 TYPE = "mlinfra:aws:EksJob"
 
@@ -66,11 +66,7 @@ class EksJob(Component):
         job_opts = self.child(provider=args.provider, depends_on=[self.identity, self.ksa])
         if spec.schedule is not None:
             self.kind = "CronJob"
-            self.job = k8s.batch.v1.CronJob(name, metadata=metadata, spec={
-                "schedule": spec.schedule.strip(), "timeZone": spec.time_zone, "concurrencyPolicy": "Forbid",
-                "startingDeadlineSeconds": 3600, "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 3,
-                "jobTemplate": {"metadata": {"labels": job_labels(spec)}, "spec": body},
-            }, opts=job_opts)
+            self.job = k8s.batch.v1.CronJob(name, metadata=metadata, spec=cron_job_spec(spec, body), opts=job_opts)
         else:
             self.kind = "Job"
             self.job = k8s.batch.v1.Job(name, metadata={**metadata, "annotations": {"pulumi.com/skipAwait": "true"}},

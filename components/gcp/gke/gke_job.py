@@ -31,7 +31,7 @@ from components.gcp.gke.gke_job_spec import GkeJobSpec
 from components.gcp.gke.node_labels import GKE_NODES
 from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
 from components.gcp.storage.bucket import Bucket
-from components.kubernetes.batch import job_labels, job_spec
+from components.kubernetes.batch import cron_job_spec, job_labels, job_spec
 
 TYPE = "mlinfra:gcp:GkeJob"
 FORMER_TYPES = ("mlinfra:k8s:Job",)
@@ -83,16 +83,7 @@ class GkeJob(Component):
         job_opts = self.child(provider=args.provider, depends_on=grants)
         if spec.schedule is not None:
             self.kind = "CronJob"
-            self.job = k8s.batch.v1.CronJob(name, metadata=metadata, spec={
-                "schedule": spec.schedule.strip(),
-                "timeZone": spec.time_zone,
-                "concurrencyPolicy": "Forbid",
-                # A run missed by more than an hour (control plane upgrade) is skipped, not stacked.
-                "startingDeadlineSeconds": 3600,
-                "successfulJobsHistoryLimit": 3,
-                "failedJobsHistoryLimit": 3,
-                "jobTemplate": {"metadata": {"labels": job_labels(spec)}, "spec": body},
-            }, opts=job_opts)
+            self.job = k8s.batch.v1.CronJob(name, metadata=metadata, spec=cron_job_spec(spec, body), opts=job_opts)
         else:
             self.kind = "Job"
             # Without skipAwait, `pulumi up` would wait (10 minutes, then fail) for the job to finish.

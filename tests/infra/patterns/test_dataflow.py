@@ -16,7 +16,7 @@ from components.core.spec import Context, validate
 from components.gcp.dataflow.flex_template import spec_content
 from components.gcp.dataflow.pipeline_spec import PipelineSpec
 from tests.conftest import BASE_CONFIG, run_stack, stack_config
-from tests.infra.test_config import errors, load
+from tests.infra.test_config import _DROP, edited, errors, load
 
 BATCH = {"name": "score", "mode": "batch", "source": {"storage": {"bucket": "dataLake", "prefix": "in/"}},
          "sink": {"bigquery": {"dataset": "scoring", "table": "scores",
@@ -29,25 +29,13 @@ STREAM = {"name": "features", "mode": "streaming", "source": {"pubsub": {"topic"
           "sink": {"bigquery": {"dataset": "features", "table": "f", "schema": [{"name": "k", "type": "STRING"}]}},
           "template": {"source": "pipelines/streaming_features",
                        "image": "us-central1-docker.pkg.dev/acme-test/mlinfra-test/pipelines/streaming_features:1"}}
-_DROP = object()
 
 
 def pipelines(*entries: dict) -> dict[str, Any]:
     return {**copy.deepcopy(BASE_CONFIG), "mlinfra:pattern": "dataflow", "mlinfra:pipelines": list(entries)}
 
 
-def entry(base: dict, **changes: Any) -> dict:
-    out = copy.deepcopy(base)
-    for dotted, value in changes.items():
-        target = out
-        *parents, last = dotted.split("__")
-        for p in parents:
-            target = target.setdefault(p, {})
-        if value is _DROP:
-            target.pop(last, None)
-        else:
-            target[last] = value
-    return out
+entry = edited
 
 
 CASES = [
