@@ -93,7 +93,10 @@ class ModelServingSpec(Spec):
     command: Optional[list[str]] = None
     """Override the container entrypoint."""
     args: Optional[list[str]] = None
-    """Override the runtime's arguments."""
+    """Replace the runtime's arguments (all of them: the model path and port too)."""
+    extra_args: list[str] = []
+    """Append to the runtime's arguments (or to `args`), e.g. `[--max-model-len, "8192"]` for vLLM.
+    Options the runtime's preset sets are refused: change them with `args`. Defaults to none."""
     port: Optional[int] = Field(None, ge=1, le=65535)
     """Serving port. Defaults to the runtime's, else 8080."""
     slo: Optional[SloSpec] = None
@@ -118,7 +121,25 @@ class ModelServingSpec(Spec):
                                 allowed=one_of(runtimes.RUNTIMES), fix="add `runtime:` (custom with your own image)"))
         if image is not None:
             issues += image_issues(image, key=("image",))
-        return issues
+        return issues + self.extra_args_issues()
+
+    def extra_args_issues(self) -> list[Issue]:
+        """Extra arguments append to arguments the container is given: a preset's or `args`; they
+        may not restate an option the preset sets (the runtime would read it twice)."""
+        if not self.extra_args:
+            return []
+        if self.args is None and runtimes.PRESETS.get(self.runtime or "custom") is None:
+            return [Issue(("extraArgs",), "appends to the runtime's arguments, but this server has none: given "
+                          "alone they would replace the image's own arguments", self.extra_args,
+                          fix="write the whole argument list under `args`")]
+        if self.args is not None:
+            return []
+        taken = runtimes.preset_flags(self.runtime, gpus=2)
+        return [Issue(("extraArgs", i), f"is an option the {self.runtime} preset already sets", arg,
+                      allowed="options the preset does not set", fix="remove it; to change that option, replace the "
+                      "runtime's arguments with `args`" + (" (the GPU count sets --tensor-parallel-size)"
+                                                           if runtimes.flag(arg) == "--tensor-parallel-size" else ""))
+                for i, arg in enumerate(self.extra_args) if runtimes.flag(arg) in taken]
 
     def canary_issues(self, canary: Optional[CanarySpec]) -> list[Issue]:
         """A canary changes what the service ships: the model version (model-loading) or the image."""
@@ -164,7 +185,7 @@ class ModelServingSpec(Spec):
         gpu_spec = getattr(getattr(self, "resources", None), "gpu", None)
         return runtimes.launch(self.runtime, image=self.image, gpu=gpu, model_name=self.model_name,
                                version=self.model.version if self.model else None, port=self.port,
-                               args=self.args, command=self.command,
+                               args=self.args, command=self.command, extra_args=self.extra_args,
                                gpus=getattr(gpu_spec, "count", 1) if gpu and gpu_spec is not None else 0)
 
     def variant(self, canary: bool):

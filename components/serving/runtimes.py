@@ -8,7 +8,7 @@ mounts the model version from the artifact bucket.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 RUNTIMES = ("triton", "torchserve", "tfserving", "vllm", "custom")
 
@@ -78,6 +78,20 @@ PRESETS: dict[str, Runtime] = {
 }
 
 
+def flag(arg: str) -> Optional[str]:
+    """The option an argument sets (`--port` of `--port=8000`), or None for a value."""
+    return arg.split("=", 1)[0] if arg.startswith("-") else None
+
+
+def preset_flags(runtime: Optional[str], gpus: int) -> set[str]:
+    """The options a runtime's preset arguments set for any model, port and GPU count."""
+    preset = PRESETS.get(runtime or "custom")
+    if preset is None:
+        return set()
+    return {f for a in preset.args("m", model_dir("m", "0"), preset.port) + preset.gpu_args(gpus)
+            if (f := flag(a)) is not None}
+
+
 def model_dir(model_name: str, version: str) -> str:
     """Where a model version is mounted: `/models/<name>/<version>` (the layout every preset reads)."""
     return f"/models/{model_name}/{version}"
@@ -85,18 +99,20 @@ def model_dir(model_name: str, version: str) -> str:
 
 def launch(runtime: Optional[str], *, image: Optional[str], gpu: bool, model_name: str,
            version: Optional[str], port: Optional[int], args: Optional[list[str]],
-           command: Optional[list[str]], gpus: int = 0) -> Launch:
+           command: Optional[list[str]], gpus: int = 0, extra_args: Sequence[str] = ()) -> Launch:
     """Resolve what the container runs. Explicit `image`, `port`, `args`, `command` win; `gpus`
-    (per server) adds the preset's GPU args to its default args."""
+    (per server) adds the preset's GPU args to its default args; `extra_args` are appended to
+    whichever arguments that gives."""
     preset = PRESETS.get(runtime or "custom")
     if preset is None:  # custom, or model-in-image without a runtime
-        return Launch(image, list(command or []), list(args or []), port or 8080, None, None, None)
+        return Launch(image, list(command or []), list(args or []) + list(extra_args), port or 8080, None, None, None)
     path = model_dir(model_name, version or "0")
     chosen_port = port or preset.port
     return Launch(
         image=image or (preset.gpu_image if gpu else preset.cpu_image),
         command=list(command) if command is not None else list(preset.command),
-        args=list(args) if args is not None else preset.args(model_name, path, chosen_port) + preset.gpu_args(gpus),
+        args=(list(args) if args is not None else preset.args(model_name, path, chosen_port) + preset.gpu_args(gpus))
+        + list(extra_args),
         port=chosen_port,
         ready_path=preset.ready_path(model_name),
         live_path=preset.live_path(model_name),

@@ -24,8 +24,9 @@ def revision_name(service_name: str, variant: CloudRunServiceSpec, context: Opti
     # Only what shapes the revision template: names, traffic, access and objectives do not. A new
     # spec field changes every fingerprint (its default joins the dump), which would rename the
     # stable revision of a running canary: add fields that do not shape the template here (the
-    # golden snapshots show any rename).
-    settings = variant.model_dump(mode="json", exclude={"name", "rollout", "public", "invokers", "ingress", "slo"})
+    # golden snapshots show any rename). `extraArgs` shapes it through the launch's args.
+    settings = variant.model_dump(mode="json", exclude={"name", "rollout", "public", "invokers", "ingress", "slo",
+                                                        "extra_args"})
     run = variant.launch(gpu=variant.resources.gpu is not None)
     payload = {"spec": settings, "launch": run.__dict__, "context": context or {}, "template": TEMPLATE_VERSION}
     fingerprint = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:6]
