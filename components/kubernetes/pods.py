@@ -33,7 +33,7 @@ from typing import Any, Literal, Optional
 from pydantic import Field
 
 from components.core.spec import Spec
-from components.core.units import cpu_string
+from components.core.units import cpu_string, memory_mib
 
 # The extended resource NVIDIA's device plugin advertises, and the taint key GPU nodes carry.
 GPU_RESOURCE = "nvidia.com/gpu"
@@ -171,19 +171,35 @@ FILESYSTEMS: dict[str, Filesystem] = {
                        env=(("HOME", "/cache"), ("XDG_CACHE_HOME", "/cache"))),
     "custom": Filesystem(True, (_TMP,), env=(("HOME", "/tmp"),)),
 }
-SHM_SIZE = "1Gi"
+SHM_MIN_MIB = 1024
+SHM_SHARE = 4
+"""/dev/shm is a quarter of the pod's memory, at least 1Gi. It is memory-backed, so it counts
+against the container's memory limit: vLLM's tensor-parallel workers and Triton's Python backend
+pass tensors through it, and the runtime's 64Mi default fails as soon as they do."""
+
+
+def shm_size(memory: Optional[str]) -> str:
+    """The /dev/shm size limit for a pod of `memory` (`"16Gi"` -> `"4Gi"`)."""
+    try:
+        share = int(memory_mib(memory) // SHM_SHARE) if memory else 0
+    except ValueError:
+        share = 0
+    mib = max(SHM_MIN_MIB, share)
+    return f"{mib // 1024}Gi" if mib % 1024 == 0 else f"{mib}Mi"
 
 
 def filesystem(runtime: Optional[str]) -> Filesystem:
     return FILESYSTEMS.get(runtime or "custom", FILESYSTEMS["custom"])
 
 
-def scratch_volumes(fs: Filesystem) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, str]]]:
-    """(volumes, volumeMounts, env) for a runtime's writable directories."""
+def scratch_volumes(fs: Filesystem, memory: Optional[str] = None
+                    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, str]]]:
+    """(volumes, volumeMounts, env) for a runtime's writable directories; /dev/shm sized from the
+    pod's `memory`."""
     volumes = [{"name": n, "emptyDir": {"sizeLimit": size}} for n, _, size in fs.scratch]
     mounts = [{"name": n, "mountPath": path} for n, path, _ in fs.scratch]
     if fs.shm:
-        volumes.append({"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": SHM_SIZE}})
+        volumes.append({"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": shm_size(memory)}})
         mounts.append({"name": "shm", "mountPath": "/dev/shm"})
     env = [{"name": k, "value": v} for k, v in fs.env]
     return volumes, mounts, env

@@ -17,7 +17,7 @@ from pydantic import Field
 from components.core.issues import Issue, first_per_key
 from components.core.spec import Context, Spec
 from components.core.units import memory_mib
-from components.kubernetes.pods import (SHM_SIZE, NodeScheme, PlacementSpec, PodResourcesSpec, filesystem, label_value,
+from components.kubernetes.pods import (NodeScheme, PlacementSpec, PodResourcesSpec, filesystem, label_value,
                                         resources, restricted_security, scheduling, scratch_volumes)
 from components.serving import runtimes
 from components.serving.model_serving_spec import CanarySpec, ModelServingSpec, ProbeSpec
@@ -119,7 +119,7 @@ class KubernetesServingSpec(ModelServingSpec):
                                 fix="set count to 1 or more, or remove the gpu"))
         if spec.runtime == "vllm" and gpu is not None and "memory" not in res.model_fields_set:
             issues.append(Issue(("resources", "memory"), f"a vLLM server on {gpu.count} GPU(s) cannot run in the default "
-                                f"{res.memory}: it loads the weights through host memory and its {SHM_SIZE} /dev/shm "
+                                f"{res.memory}: it loads the weights through host memory and its /dev/shm (a quarter of the memory) "
                                 "counts against the limit, so the pod is OOM-killed and its Deployment never becomes ready",
                                 res.memory, allowed="a size for your model, typically 4 CPUs and 16Gi per GPU",
                                 fix=f"set resources.cpu and resources.memory, e.g. {{cpu: {3 * gpu.count}, memory: "
@@ -235,7 +235,7 @@ def pod_template(spec: KubernetesServingSpec, track: str, *, service_account: An
     fs = filesystem(spec.runtime)
     read_only = spec.read_only_root_filesystem if spec.read_only_root_filesystem is not None else fs.read_only_root
     pod_security, container_security = restricted_security(read_only)
-    volumes, mounts, env = scratch_volumes(fs)
+    volumes, mounts, env = scratch_volumes(fs, spec.resources.memory)
     annotations: dict[str, str] = {}
     if spec.model is not None and model_volume is not None:
         mount = runtimes.model_dir(spec.model_name, spec.model.version)

@@ -126,7 +126,7 @@ def test_vllm_server_runs_restricted_on_a_spot_l4_with_the_model_mounted_read_on
             "bucketName": "art", "mountOptions": "only-dir=models/llm/7,implicit-dirs"}}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
         {"name": "cache", "emptyDir": {"sizeLimit": "8Gi"}},
-        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "1Gi"}}]
+        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": "8Gi"}}]
     assert canary["volumes"][0]["csi"]["volumeAttributes"]["mountOptions"] == "only-dir=models/llm/8,implicit-dirs"
     template = rec.one(DEPLOYMENT, "srv-stable").inputs["spec"]["template"]
     assert template["metadata"]["annotations"] == {"gke-gcsfuse/volumes": "true", "gke-gcsfuse/cpu-limit": "0", "gke-gcsfuse/memory-limit": "0", "gke-gcsfuse/ephemeral-storage-limit": "0"}
@@ -204,6 +204,13 @@ def test_requests_in_flight_and_triton_queue_name_their_own_gauges():
     assert monitor["endpoints"][0]["port"] == "metrics"
     assert pod(rec, "srv-stable")["containers"][0]["ports"] == [
         {"name": "http", "containerPort": 8000, "protocol": "TCP"}, {"name": "metrics", "containerPort": 8002, "protocol": "TCP"}]
+
+
+@pytest.mark.parametrize("memory, shm", [("32Gi", "8Gi"), ("26Gi", "6656Mi"), ("3Gi", "1Gi")])
+def test_shared_memory_is_a_quarter_of_the_pod_and_at_least_1gi(memory, shm):
+    resources = {**LLM["resources"], "memory": memory}
+    volumes = {v["name"]: v for v in pod(serve(spec_of(resources=resources)), "srv-stable")["volumes"]}
+    assert volumes["shm"]["emptyDir"] == {"medium": "Memory", "sizeLimit": shm}
 
 
 def test_vllm_shards_the_model_over_every_gpu_of_the_pod():
