@@ -19,9 +19,9 @@ from components.aws.network.vpc_spec import VpcSpec
 from components.aws.storage.s3_storage_spec import BUCKET_ROLES, S3StorageSpec
 from components.core.issues import Issue, duplicate_names
 from components.core.spec import Context, Spec
-from infra.config import MlinfraConfig, ServiceSpec, WaiverSpec, waiver_issues
-from infra.errors import ProviderKey, _known_keys
+from infra.errors import ProviderKey
 from infra.patterns.registry import AWS_PATTERNS
+from infra.sections import ServiceSpec, WaiverSpec, waiver_issues
 
 REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _TAG = re.compile(r"^[\w .:/=+@-]*$")
@@ -93,19 +93,6 @@ def provider_issues(values: Mapping[str, Any]) -> list[Issue]:
         issues.append(Issue((ProviderKey("aws:region"),), "is not an AWS region", region,
                             allowed="e.g. us-east-1, eu-west-1", fix="write the region's code, e.g. us-east-1"))
     return issues
-
-
-def gcp_only(issues: list[Issue]) -> list[Issue]:
-    """Unknown keys that the Google Cloud schema has at the same place are named as Google Cloud's."""
-    out = []
-    for issue in issues:
-        if issue.message == "unknown key" and issue.path:
-            parent, key = issue.path[:-1], issue.path[-1]
-            if key in _known_keys(MlinfraConfig, parent) and key not in _known_keys(AwsMlinfraConfig, parent):
-                issue = Issue(issue.path, "is a Google Cloud key; an AWS stack (mlinfra:cloud: aws) does not have it",
-                              allowed=issue.allowed, fix="remove it; the README's reference lists the keys of AWS stacks")
-        out.append(issue)
-    return out
 
 
 CONTEXT_EXTRA = {"bucket_roles": BUCKET_ROLES}

@@ -10,14 +10,13 @@ key path as written in the file. `mlinfra validate` and the program both call `l
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Mapping, Optional, Union
+from typing import Any, Literal, Mapping, Optional
 
-from pydantic import Discriminator, Field, Tag, ValidationError, model_validator
+from pydantic import ValidationError, model_validator
 
 from components.core.issues import Issue, duplicate_names
 from components.core.labels import default_labels, label_issues, override_issues
@@ -32,40 +31,13 @@ from components.gcp.monitoring.alerts_spec import AlertsSpec
 from components.gcp.network.network_spec import NetworkSpec
 from components.gcp.storage.storage_spec import BUCKET_ROLES, StorageSpec
 from infra.cost.spec import CostSpec
-from infra.errors import ConfigError, ProviderKey, issues_from_validation_error
+from infra.errors import ConfigError, ProviderKey, _known_keys, issues_from_validation_error
 from infra.patterns.registry import OPTIONAL_SECTIONS, PATTERNS, pattern_for, patterns_allowing, patterns_serving_on
 from infra.platforms.registry import PLATFORMS
+from infra.sections import FALLBACK_PLATFORM, ServiceSpec, WaiverSpec, waiver_issues
 
 NAMESPACE = "mlinfra"
 _PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
-_FALLBACK_PLATFORM = next(iter(PLATFORMS))
-
-
-def _platform(value: Any) -> str:
-    platform = value.get("platform", _FALLBACK_PLATFORM) if isinstance(value, dict) \
-        else getattr(value, "platform", _FALLBACK_PLATFORM)
-    # Anything but a known name (a list, a number) is reported by pydantic as a bad tag.
-    return platform if isinstance(platform, str) else repr(platform)
-
-
-# Each entry of `services` is the spec of its `platform`, one member per registered platform.
-ServiceSpec = Annotated[
-    Union[tuple(Annotated[p.spec_class(), Tag(name)] for name, p in PLATFORMS.items())],
-    Discriminator(_platform),
-]
-
-
-class WaiverSpec(Spec):
-    """An exception to one guardrail, with the reason written down; the plan shows it."""
-
-    rule: str
-    """The rule's ID, e.g. MLI-K8S-007 (see the rules table)."""
-    reason: str = Field(min_length=20)
-    """Why the exception is acceptable (at least 20 characters)."""
-    resources: list[str] = []
-    """Resource names (as in the plan) it covers. Defaults to all of the rule's findings."""
-
-
 class MlinfraConfig(Spec):
     """Every `mlinfra:` key of a stack file."""
 
@@ -104,7 +76,7 @@ class MlinfraConfig(Spec):
         """A service without `platform` runs on its pattern's default platform."""
         if isinstance(data, dict) and isinstance(data.get("services"), list):
             pattern = PATTERNS.get(data.get("pattern")) if isinstance(data.get("pattern"), str) else None
-            default = pattern.default_platform if pattern else _FALLBACK_PLATFORM
+            default = pattern.default_platform if pattern else FALLBACK_PLATFORM
             data = {**data, "services": [{"platform": default, **s} if isinstance(s, dict) and "platform" not in s else s
                                          for s in data["services"]]}
         return data
@@ -119,21 +91,6 @@ class MlinfraConfig(Spec):
         issues += duplicate_names("pipelines", [p.name for p in self.pipelines])
         issues += waiver_issues(self.waivers)
         return issues
-
-
-def waiver_issues(waivers: list[WaiverSpec]) -> list[Issue]:
-    """Every waiver names a guardrail rule."""
-    issues: list[Issue] = []
-    if waivers:
-        from policy.rules import RULE_IDS  # only stacks that waive a rule pay for the rules' import
-
-        for i, waiver in enumerate(waivers):
-            if waiver.rule not in RULE_IDS:
-                close = difflib.get_close_matches(waiver.rule, sorted(RULE_IDS), n=1)
-                issues.append(Issue(("waivers", i, "rule"), "is not a guardrail rule", waiver.rule,
-                                    hint=f"did you mean {close[0]}?" if close else None,
-                                    allowed="the IDs in the README's rules table", fix="use a rule ID the plan lists"))
-    return issues
 
 
 @dataclass(frozen=True)
@@ -231,14 +188,15 @@ def _shape_issues_of_platform(pattern: Any, i: int, platform: str) -> list[Issue
 
 
 def _load_aws(values: Mapping[str, Any], *, stack: str, file: str, root: Path) -> StackConfig:
-    from infra.aws_config import AwsMlinfraConfig, gcp_only, provider_issues
+    from infra.aws_config import AwsMlinfraConfig, provider_issues
 
     issues = provider_issues(values)
     raw = {key.split(":", 1)[1]: parse_value(value) for key, value in values.items() if key.startswith(f"{NAMESPACE}:")}
     try:
         config = AwsMlinfraConfig.model_validate(raw, by_alias=True, by_name=False)
     except ValidationError as error:
-        raise ConfigError(file, issues + gcp_only(issues_from_validation_error(error, AwsMlinfraConfig))) from None
+        found = issues_from_validation_error(error, AwsMlinfraConfig)
+        raise ConfigError(file, issues + gcp_only(found, AwsMlinfraConfig)) from None
     if issues:
         raise ConfigError(file, issues)
     region = str(values["aws:region"])
@@ -246,6 +204,20 @@ def _load_aws(values: Mapping[str, Any], *, stack: str, file: str, root: Path) -
     if issues:
         raise ConfigError(file, issues)
     return StackConfig(stack=stack, file=file, project="", region=region, root=root, mlinfra=config)
+
+
+def gcp_only(issues: list[Issue], aws_schema: type) -> list[Issue]:
+    """Unknown keys of an AWS stack that the Google Cloud schema has at the same place are named
+    as Google Cloud's."""
+    out = []
+    for issue in issues:
+        if issue.message == "unknown key" and issue.path:
+            parent, key = issue.path[:-1], issue.path[-1]
+            if key in _known_keys(MlinfraConfig, parent) and key not in _known_keys(aws_schema, parent):
+                issue = Issue(issue.path, "is a Google Cloud key; an AWS stack (mlinfra:cloud: aws) does not have it",
+                              allowed=issue.allowed, fix="remove it; the README's reference lists the keys of AWS stacks")
+        out.append(issue)
+    return out
 
 
 def rules(config: Any, *, project: str, region: str, stack: str, root: Path) -> list[Issue]:
