@@ -87,10 +87,14 @@ def job_labels(spec: KubernetesJobSpec) -> dict[str, str]:
             "app.kubernetes.io/component": "job"}
 
 
-def cron_job_spec(spec: KubernetesJobSpec, body: dict) -> dict:
-    """The batch/v1 CronJob spec running `body` (a `job_spec`) on the job's schedule: never two
-    runs at once, and a run missed by more than an hour (a control-plane upgrade) skipped, not stacked."""
-    return {
+def batch_object(spec: KubernetesJobSpec, metadata: dict, body: dict) -> tuple[str, dict, dict]:
+    """(kind, metadata, spec) of the batch/v1 object that runs `body` (a `job_spec`): a CronJob on
+    the job's schedule (never two runs at once; a run missed by more than an hour, e.g. during a
+    control-plane upgrade, is skipped, not stacked), else a Job that `pulumi up` does not wait
+    for (it would wait 10 minutes for the job to finish, then fail)."""
+    if spec.schedule is None:
+        return "Job", {**metadata, "annotations": {"pulumi.com/skipAwait": "true"}}, body
+    return "CronJob", metadata, {
         "schedule": spec.schedule.strip(), "timeZone": spec.time_zone, "concurrencyPolicy": "Forbid",
         "startingDeadlineSeconds": 3600, "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 3,
         "jobTemplate": {"metadata": {"labels": job_labels(spec)}, "spec": body},

@@ -36,6 +36,15 @@ def errors(values: dict[str, Any]) -> list[tuple[str, str]]:
     return [(key_path(i.path), str(caught.value)) for i in caught.value.issues]
 
 
+def assert_one_error(values: dict[str, Any], key: str, fragment: str) -> None:
+    """The file fails with exactly one error, at `key`, whose message holds `fragment`."""
+    found = errors(values)
+    keyed = [message for path, message in found if path == key]
+    assert keyed, f"no error on {key}; got {[p for p, _ in found]}"
+    assert fragment in keyed[0]
+    assert len(found) == 1, f"expected one error, got {[p for p, _ in found]}"
+
+
 def with_keys(**keys: Any) -> dict[str, Any]:
     values = copy.deepcopy(BASE_CONFIG)
     values.update({(k if ":" in k else f"mlinfra:{k}"): v for k, v in keys.items()})
@@ -253,11 +262,7 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
 
 @pytest.mark.parametrize("values,key,fragment", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_rejects_each_broken_rule_with_one_message_naming_the_key(values, key, fragment):
-    found = errors(values)
-    keyed = [message for path, message in found if path == key]
-    assert keyed, f"no error on {key}; got {[p for p, _ in found]}"
-    assert fragment in keyed[0]
-    assert len(found) == 1, f"expected one error, got {[p for p, _ in found]}"
+    assert_one_error(values, key, fragment)
 
 
 def test_reports_every_error_of_a_file_together():

@@ -20,7 +20,7 @@ from components.aws.eks.pod_identity_role import PodIdentityRole, PodIdentityRol
 from components.aws.storage.s3_bucket import S3Bucket
 from components.core.component import Component
 from components.core.spec import Context, ensure_valid
-from components.kubernetes.batch import cron_job_spec, job_labels, job_spec
+from components.kubernetes.batch import batch_object, job_labels, job_spec
 
 TYPE = "mlinfra:aws:EksJob"
 
@@ -64,13 +64,9 @@ class EksJob(Component):
                                               opts=self.child(provider=args.provider))
         body = job_spec(spec, spec.name, EKS_NODES)
         job_opts = self.child(provider=args.provider, depends_on=[self.identity, self.ksa])
-        if spec.schedule is not None:
-            self.kind = "CronJob"
-            self.job = k8s.batch.v1.CronJob(name, metadata=metadata, spec=cron_job_spec(spec, body), opts=job_opts)
-        else:
-            self.kind = "Job"
-            self.job = k8s.batch.v1.Job(name, metadata={**metadata, "annotations": {"pulumi.com/skipAwait": "true"}},
-                                        spec=body, opts=job_opts)
+        self.kind, job_metadata, job_body = batch_object(spec, metadata, body)
+        kind = k8s.batch.v1.CronJob if self.kind == "CronJob" else k8s.batch.v1.Job
+        self.job = kind(name, metadata=job_metadata, spec=job_body, opts=job_opts)
         self.job_name = spec.name
         self.role_arn = self.identity.role_arn
         self.register_outputs({"job_name": self.job_name, "kind": self.kind, "role_arn": self.role_arn})

@@ -31,7 +31,7 @@ from components.gcp.gke.gke_job_spec import GkeJobSpec
 from components.gcp.gke.node_labels import GKE_NODES
 from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
 from components.gcp.storage.bucket import Bucket
-from components.kubernetes.batch import cron_job_spec, job_labels, job_spec
+from components.kubernetes.batch import batch_object, job_labels, job_spec
 
 TYPE = "mlinfra:gcp:GkeJob"
 FORMER_TYPES = ("mlinfra:k8s:Job",)
@@ -81,14 +81,9 @@ class GkeJob(Component):
 
         body = job_spec(spec, self.ksa.metadata.name, GKE_NODES)
         job_opts = self.child(provider=args.provider, depends_on=grants)
-        if spec.schedule is not None:
-            self.kind = "CronJob"
-            self.job = k8s.batch.v1.CronJob(name, metadata=metadata, spec=cron_job_spec(spec, body), opts=job_opts)
-        else:
-            self.kind = "Job"
-            # Without skipAwait, `pulumi up` would wait (10 minutes, then fail) for the job to finish.
-            self.job = k8s.batch.v1.Job(name, metadata={**metadata, "annotations": {"pulumi.com/skipAwait": "true"}},
-                                        spec=body, opts=job_opts)
+        self.kind, job_metadata, job_body = batch_object(spec, metadata, body)
+        kind = k8s.batch.v1.CronJob if self.kind == "CronJob" else k8s.batch.v1.Job
+        self.job = kind(name, metadata=job_metadata, spec=job_body, opts=job_opts)
 
         self.job_name = spec.name
         self.ksa_name = ksa_name

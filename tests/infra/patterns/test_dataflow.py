@@ -16,7 +16,7 @@ from components.core.spec import Context, validate
 from components.gcp.dataflow.flex_template import spec_content
 from components.gcp.dataflow.pipeline_spec import PipelineSpec
 from tests.conftest import BASE_CONFIG, run_stack, stack_config
-from tests.infra.test_config import _DROP, edited, errors, load
+from tests.infra.test_config import _DROP, assert_one_error, edited, load
 
 BATCH = {"name": "score", "mode": "batch", "source": {"storage": {"bucket": "dataLake", "prefix": "in/"}},
          "sink": {"bigquery": {"dataset": "scoring", "table": "scores",
@@ -104,11 +104,7 @@ CASES = [
 
 @pytest.mark.parametrize("values,key,fragment", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_rejects_each_broken_pipeline_rule_with_one_message_naming_the_key(values, key, fragment):
-    found = errors(values)
-    keyed = [message for path, message in found if path == key]
-    assert keyed, f"no error on {key}; got {found}"
-    assert fragment in keyed[0]
-    assert len(found) == 1, f"expected one error, got {[p for p, _ in found]}"
+    assert_one_error(values, key, fragment)
 
 
 def test_the_reference_pipelines_validate():
