@@ -24,7 +24,7 @@ from components.gcp.dataflow.bigquery_dataset import BigQueryDataset
 from components.gcp.dataflow.flex_template import FlexTemplate, FlexTemplateArgs
 from components.gcp.dataflow.pipeline_spec import PipelineSpec
 from components.gcp.dataflow.pubsub_feed import PubsubFeed, PubsubFeedArgs
-from components.gcp.dataflow.scheduled_launch import ScheduledLaunch, ScheduledLaunchArgs
+from components.gcp.dataflow.scheduled_launch import LaunchArgs, ScheduledLaunch, ScheduledLaunchArgs, launch_request
 from components.gcp.dataflow.template_metadata import declared, load_metadata
 from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
 from components.gcp.storage.bucket import Bucket
@@ -154,6 +154,9 @@ class DataflowPipeline(Component):
         workers = spec.workers
         self.job: Optional[gcp.dataflow.FlexTemplateJob] = None
         self.launch: Optional[ScheduledLaunch] = None
+        self.launch_request: Optional[pulumi.Output] = None
+        self.grants = grants
+        self.staging = args.staging
         outputs: dict[str, Any] = {}
         if spec.mode == "streaming":
             self.job = gcp.dataflow.FlexTemplateJob(
@@ -184,15 +187,19 @@ class DataflowPipeline(Component):
                 opts=self.child(depends_on=grants, delete_before_replace=True),
             )
             outputs["job_id"] = self.job.job_id
-        elif spec.schedule is not None:
-            self.launch = ScheduledLaunch(f"{name}-launch", ScheduledLaunchArgs(
+        else:
+            launch = dict(
                 job_name=job_name, project=args.project, region=args.region, template_path=self.template.gcs_path,
                 worker=self.worker, template_bucket=args.staging, subnetwork=args.subnetwork, temp_location=temp,
-                schedule=spec.schedule, time_zone=spec.time_zone, parameters=params, machine_type=workers.machine_type,
+                parameters=params, machine_type=workers.machine_type,
                 num_workers=workers.min_workers, max_workers=workers.max_workers, disk_size_gb=workers.disk_size_gb,
-                flexrs=spec.flexrs, labels=args.labels, sdk_container_image=spec.template.image),
-                opts=self.child(depends_on=grants))
-            outputs["scheduler_job"] = self.launch.job.name
+                flexrs=spec.flexrs, labels=args.labels, sdk_container_image=spec.template.image)
+            # A trigger's workflow launches it with this request (run: {pipeline}).
+            self.launch_request = launch_request(LaunchArgs(**launch))
+            if spec.schedule is not None:
+                self.launch = ScheduledLaunch(f"{name}-launch", ScheduledLaunchArgs(
+                    **launch, schedule=spec.schedule, time_zone=spec.time_zone), opts=self.child(depends_on=grants))
+                outputs["scheduler_job"] = self.launch.job.name
         self.job_name = job_name
         self.template_path = self.template.gcs_path
         self.worker_email = self.worker.email

@@ -31,7 +31,9 @@ LAUNCHER_ROLE = "roles/dataflow.developer"
 
 
 @dataclass(frozen=True, kw_only=True)
-class ScheduledLaunchArgs:
+class LaunchArgs:
+    """One launch of a batch Flex Template, however it is started (a schedule, a workflow)."""
+
     job_name: str
     """The Dataflow job name of each launch."""
     project: str
@@ -48,10 +50,6 @@ class ScheduledLaunchArgs:
     """The subnet the workers run in (private IPs only)."""
     temp_location: pulumi.Input[str]
     """gs:// prefix for the job's temporary files."""
-    schedule: str
-    """unix-cron schedule of the launches."""
-    time_zone: str = "Etc/UTC"
-    """IANA time zone of the schedule. Defaults to Etc/UTC."""
     parameters: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Template parameters. Defaults to none."""
     machine_type: Optional[str] = None
@@ -70,7 +68,15 @@ class ScheduledLaunchArgs:
     """Labels of each launched job (the scheduler job itself takes none). Defaults to none."""
 
 
-def launch_body(args: ScheduledLaunchArgs, worker_email: str, subnetwork: str, template_path: str,
+@dataclass(frozen=True, kw_only=True)
+class ScheduledLaunchArgs(LaunchArgs):
+    schedule: str
+    """unix-cron schedule of the launches."""
+    time_zone: str = "Etc/UTC"
+    """IANA time zone of the schedule. Defaults to Etc/UTC."""
+
+
+def launch_body(args: LaunchArgs, worker_email: str, subnetwork: str, template_path: str,
                 temp_location: str, parameters: Mapping[str, str]) -> dict[str, Any]:
     """The `flexTemplates:launch` request, with every value resolved."""
     environment: dict[str, Any] = {
@@ -82,6 +88,14 @@ def launch_body(args: ScheduledLaunchArgs, worker_email: str, subnetwork: str, t
     environment.update({k: v for k, v in optional.items() if v is not None})
     return {"launchParameter": {"jobName": args.job_name, "containerSpecGcsPath": template_path,
                                 "parameters": dict(parameters), "environment": environment}}
+
+
+def launch_request(args: LaunchArgs) -> pulumi.Output:
+    """The `flexTemplates:launch` request body, once every input is known."""
+    names = sorted(args.parameters)
+    return pulumi.Output.all(args.worker.email, args.subnetwork, args.template_path, args.temp_location,
+                             *[args.parameters[n] for n in names]).apply(
+        lambda v: launch_body(args, v[0], v[1], v[2], v[3], dict(zip(names, v[4:]))))
 
 
 class ScheduledLaunch(Component):
@@ -99,11 +113,8 @@ class ScheduledLaunch(Component):
                 role="roles/iam.serviceAccountUser", member=self.launcher.member, opts=self.child()),
             args.template_bucket.grant_read(self.launcher),
         ]
-        names = sorted(args.parameters)
-        body = pulumi.Output.all(args.worker.email, args.subnetwork, args.template_path, args.temp_location,
-                                 *[args.parameters[n] for n in names]).apply(
-            lambda v: base64.b64encode(json.dumps(launch_body(
-                args, v[0], v[1], v[2], v[3], dict(zip(names, v[4:]))), sort_keys=True).encode()).decode())
+        body = launch_request(args).apply(
+            lambda request: base64.b64encode(json.dumps(request, sort_keys=True).encode()).decode())
         self.job = gcp.cloudscheduler.Job(
             name,
             project=args.project,

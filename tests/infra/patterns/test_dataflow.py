@@ -15,7 +15,7 @@ from components.core.issues import InputError
 from components.core.spec import Context, validate
 from components.gcp.dataflow.flex_template import spec_content
 from components.gcp.dataflow.pipeline_spec import PipelineSpec
-from tests.conftest import BASE_CONFIG, run_stack, stack_config
+from tests.conftest import BASE_CONFIG, run_config, run_stack, stack_config
 from tests.infra.test_config import _DROP, assert_one_error, edited, load
 
 BATCH = {"name": "score", "mode": "batch", "source": {"storage": {"bucket": "dataLake", "prefix": "in/"}},
@@ -79,9 +79,6 @@ CASES = [
      "mlinfra:pipelines[0].model.uri", "allowed: gs://acme-test-test-artifacts/<path>"),
     ("two pipelines writing one table", pipelines(BATCH, entry(BATCH, name="again")),
      "mlinfra:pipelines[1].sink.bigquery.table", "is already the sink of pipelines[0]"),
-    ("a topic a trigger creates too", {**pipelines(STREAM), "mlinfra:triggers": [
-        {"name": "t", "source": "functions/on_upload", "on": {"pubsub": {"topic": "events"}}}]},
-     "mlinfra:pipelines[0].source.pubsub.topic", "is also the topic of triggers[0]"),
     ("partition field not a time column", pipelines(entry(BATCH, sink__bigquery__partitioning={"field": "id"})),
      "mlinfra:pipelines[0].sink.bigquery.partitioning.field", "is not a TIMESTAMP, DATE or DATETIME column"),
     ("schema and schemaFile", pipelines(entry(BATCH, sink__bigquery__schemaFile="x.json")),
@@ -286,3 +283,12 @@ def test_the_cli_refuses_a_broken_pipeline_naming_the_key_without_a_traceback(tm
     out = done.stdout + done.stderr
     assert key in out and "1 error in the stack file" in out
     assert "Traceback" not in out
+
+
+def test_a_trigger_on_a_pipelines_topic_shares_the_one_topic_the_pipelines_create():
+    rec = run_config({**pipelines(STREAM), "mlinfra:triggers": [
+        {"name": "t", "source": "functions/on_upload", "on": {"pubsub": {"topic": "events"}}}]})
+    [topic] = [r for r in rec.of_type("gcp:pubsub/topic:Topic") if r.inputs.get("name") == "events"]
+    [function] = rec.of_type("gcp:cloudfunctionsv2/function:Function")
+    assert function.inputs["eventTrigger"]["pubsubTopic"] == "projects/acme-test/topics/events"
+    assert topic.name == "mlinfra-topic-events"  # the pipelines' topic, not a second one
