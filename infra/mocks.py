@@ -115,6 +115,10 @@ def _topic(m: CloudMocks, name: str, s: dict) -> dict:
     return {"__id": f"projects/{s['project']}/topics/{s['name']}"}
 
 
+def _workflow(m: CloudMocks, name: str, s: dict) -> dict:
+    return {"__id": f"projects/{s['project']}/locations/{s.get('region', m.region)}/workflows/{s['name']}"}
+
+
 def _repository(m: CloudMocks, name: str, s: dict) -> dict:
     return {"name": s["repositoryId"],
             "__id": f"projects/{s['project']}/locations/{s.get('location')}/repositories/{s['repositoryId']}"}
@@ -200,6 +204,7 @@ RESOURCES: dict[str, Callable[[CloudMocks, str, dict], dict]] = {
     "gcp:cloudrunv2/service:Service": _run_service,
     "gcp:cloudfunctionsv2/function:Function": _function,
     "gcp:pubsub/topic:Topic": _topic,
+    "gcp:workflows/workflow:Workflow": _workflow,
     "gcp:artifactregistry/repository:Repository": _repository,
     "gcp:monitoring/customService:CustomService": _custom_service,
     "gcp:monitoring/slo:Slo": _slo,

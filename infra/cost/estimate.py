@@ -33,6 +33,8 @@ FREE_PREFIXES = (
     "gcp:pubsub/topicIAMMember:", "gcp:secretmanager/secretIamMember:", "kubernetes:", "pulumi:providers:",
     # Cloud Monitoring services, objectives and channels (alert policies' conditions may be billed).
     "gcp:monitoring/customService:", "gcp:monitoring/slo:", "gcp:monitoring/notificationChannel:",
+    # An Eventarc trigger on a Pub/Sub topic: its messages are priced on the topic.
+    "gcp:eventarc/trigger:", "gcp:cloudrunv2/jobIamMember:",
 )
 
 

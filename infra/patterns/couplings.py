@@ -174,17 +174,11 @@ def pipeline_models_in_artifact_bucket(config: Any, ctx: Context, pattern: Any) 
 
 
 def pipeline_topics_and_tables(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
-    """Pipelines and triggers share no topic (each would create it), and no two pipelines write
-    one table (its schema and partitioning are declared once)."""
+    """No two pipelines write one table (its schema and partitioning are declared once). A
+    trigger on a pipeline's topic shares the topic the pipelines create."""
     issues = []
-    trigger_topics = {t.on.pubsub.topic: j for j, t in enumerate(config.triggers) if t.on.pubsub is not None}
     tables: dict[tuple[str, str], int] = {}
     for i, p in enumerate(config.pipelines):
-        for key, part in (("source", p.source), ("sink", p.sink)):
-            if part.pubsub is not None and part.pubsub.topic in trigger_topics:
-                issues.append(Issue(("pipelines", i, key, "pubsub", "topic"), "is also the topic of "
-                                    f"triggers[{trigger_topics[part.pubsub.topic]}], which creates it too",
-                                    part.pubsub.topic, fix="give the pipeline and the trigger their own topics"))
         bq = p.sink.bigquery
         if bq is not None:
             if (bq.dataset, bq.table) in tables:
@@ -230,3 +224,55 @@ def models_in_s3_artifact_bucket(config: Any, ctx: Context, pattern: Any) -> lis
     return [Issue(("services", i, "model", "uri"), "is not in the stack's artifact bucket", s.model.uri,
                   allowed=f"s3://{artifacts}/<path>", fix=f"upload the model there and set uri: s3://{artifacts}/<path>")
             for i, s in enumerate(config.services) if s.model is not None and s.model.bucket != artifacts]
+
+
+def run_targets_exist(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
+    """A trigger's `run` names a job, a batch pipeline or a service of this stack; a rollout
+    proposal watches that service's model path in the artifact bucket."""
+    issues: list[Issue] = []
+    jobs = [j.name for j in getattr(config, "jobs", [])]
+    pipelines = {p.name: p for p in getattr(config, "pipelines", [])}
+    services = {s.name: s for s in config.services}
+    for i, trigger in enumerate(config.triggers):
+        run = trigger.run
+        if run is None or run.kind is None:
+            continue  # no run, or its own rule reports the shape
+        where = ("triggers", i, "run")
+        if run.job is not None and run.job not in jobs:
+            issues.append(_missing(where + ("job",), "job", run.job, jobs, "jobs", pattern))
+        if run.pipeline is not None:
+            if run.pipeline not in pipelines:
+                issues.append(_missing(where + ("pipeline",), "pipeline", run.pipeline, list(pipelines), "pipelines", pattern))
+            elif pipelines[run.pipeline].mode != "batch":
+                issues.append(Issue(where + ("pipeline",), "is a streaming pipeline: it runs all the time, nothing "
+                                    "starts it", run.pipeline, allowed="a batch pipeline",
+                                    fix="name a batch pipeline, or remove the trigger"))
+        propose = run.propose_rollout
+        if propose is None:
+            continue
+        service = services.get(propose.service)
+        if service is None:
+            issues.append(_missing(where + ("proposeRollout", "service"), "service", propose.service, list(services),
+                                   "services", pattern))
+            continue
+        model = getattr(service, "model", None)
+        if model is None:
+            issues.append(Issue(where + ("proposeRollout", "service"), "serves an image without a model: there is no "
+                                "model version to propose", propose.service, fix="give the service a model: {uri, version}"))
+            continue
+        path = model.uri.split("/", 3)[3].rstrip("/") + "/" if model.uri.count("/") >= 3 else ""
+        storage = trigger.on.storage
+        if storage is not None and (storage.bucket != "artifacts" or storage.prefix != path):
+            issues.append(Issue(("triggers", i, "on", "storage"), f"must watch the service's versions, "
+                                f"artifacts under {path}", f"{storage.bucket} under {storage.prefix or '(everything)'}",
+                                fix=f"set bucket: artifacts and prefix: {path}"))
+    return issues
+
+
+def _missing(key: tuple, what: str, name: str, names: list[str], section: str, pattern: Any) -> Issue:
+    if not names:
+        have = section in pattern.sections
+        return Issue(key, f"names a {what}, and the stack has no mlinfra:{section}", name,
+                     fix=f"add it under mlinfra:{section}" if have else
+                     f"the {pattern.name} pattern has no {section}: remove the trigger's run")
+    return Issue(key, f"is not a {what} of this stack", name, allowed=", ".join(names), fix=f"use one of: {', '.join(names)}")

@@ -74,9 +74,11 @@ def build_jobs(pattern: Any, jobs: Sequence[GkeJobSpec]) -> dict[str, GkeJob]:
     if not jobs:
         return {}
     args, name, provider = pattern.args, pattern.name, pattern.cluster.provider
+    triggered = {t.run.job for t in args.triggers if t.run is not None and t.run.job}
     jobs_ns = k8s.core.v1.Namespace(f"{name}-jobs-ns", metadata={
         "name": JOBS_NAMESPACE, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}},
         opts=pattern.on_cluster)
+    pattern.jobs_namespace = jobs_ns
     # Jobs serve nothing: no ingress at all.
     k8s.networking.v1.NetworkPolicy(f"{name}-jobs-deny-ingress", metadata={
         "name": "deny-ingress", "namespace": JOBS_NAMESPACE},
@@ -86,7 +88,8 @@ def build_jobs(pattern: Any, jobs: Sequence[GkeJobSpec]) -> dict[str, GkeJob]:
         spec.name: GkeJob(f"{name}-job-{spec.name}", GkeJobArgs(
             spec=spec, project=args.project, namespace=JOBS_NAMESPACE, provider=provider,
             workload_pool=pattern.cluster.workload_pool, read_buckets=[pattern.storage.data_lake],
-            write_buckets=[pattern.storage.artifacts]), opts=pattern.child(provider=provider, depends_on=[jobs_ns]))
+            write_buckets=[pattern.storage.artifacts], on_events=spec.name in triggered),
+            opts=pattern.child(provider=provider, depends_on=[jobs_ns]))
         for spec in jobs
     }
 

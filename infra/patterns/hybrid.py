@@ -1,5 +1,6 @@
 """The hybrid pattern: a real-time path beside a batch path. Services run on the platform each
-one names (Cloud Run or GKE), jobs on GKE, triggers as Cloud Functions; the cluster exists only
+one names (Cloud Run or GKE), jobs on GKE, Dataflow pipelines, triggers as Cloud Functions or
+workflows that run a job or pipeline; the cluster exists only
 when some workload runs on it. Composed from the same builders as the serverless and
 kubernetes patterns (the serving-platform registry and gke_workloads), not a copy of them."""
 
@@ -10,9 +11,10 @@ from typing import Optional, Sequence
 
 import pulumi
 
+from components.gcp.dataflow.pipeline_spec import PipelineSpec
 from components.gcp.gke.cluster_spec import ClusterSpec
 from components.gcp.gke.gke_job_spec import GkeJobSpec
-from infra.patterns import gke_workloads
+from infra.patterns import dataflow_workloads, gke_workloads
 from infra.patterns.pattern_component import PatternArgs, PatternComponent
 from infra.platforms.cloudrun import APIS as CLOUD_RUN_APIS
 from infra.platforms.registry import PLATFORMS
@@ -26,18 +28,22 @@ class HybridArgs(PatternArgs):
     """The GKE cluster, when a service on gke or a job runs on it. Defaults to none (no cluster)."""
     jobs: Sequence[GkeJobSpec] = ()
     """Batch jobs on the cluster. Defaults to none."""
+    pipelines: Sequence[PipelineSpec] = ()
+    """Dataflow pipelines, batch or streaming: the batch path. Defaults to none."""
 
 
 class Hybrid(PatternComponent):
     """Outputs: service_urls (Cloud Run), services (GKE), cluster, kubernetes_version, gateway,
-    jobs, trigger_urls, buckets, image_repository, network."""
+    jobs, pipelines, topics, datasets (with pipelines), trigger_urls, workflows (triggers with
+    run), buckets, image_repository, network."""
 
     Args = HybridArgs
 
     def __init__(self, name: str, args: HybridArgs, opts: Optional[pulumi.ResourceOptions] = None):
         on_cluster = [s for s in args.services if PLATFORMS[s.platform].needs_cluster]
         needs_cluster = bool(on_cluster or args.jobs)
-        apis = CLOUD_RUN_APIS + (gke_workloads.APIS if needs_cluster else ())
+        apis = CLOUD_RUN_APIS + (gke_workloads.APIS if needs_cluster else ()) + \
+            (dataflow_workloads.APIS if args.pipelines else ())
         super().__init__(TYPE, name, args, apis, opts, proxy_only_subnet=bool(on_cluster))
         self.jobs: dict = {}
         self.gateway_ref = None
@@ -46,6 +52,8 @@ class Hybrid(PatternComponent):
         self.serve()
         if needs_cluster:
             self.jobs = gke_workloads.build_jobs(self, args.jobs)
+        if args.pipelines:
+            dataflow_workloads.build_pipelines(self, args.pipelines)
         self.build_triggers()
 
         platforms = {spec.name: PLATFORMS[spec.platform] for spec in args.services}
@@ -55,6 +63,7 @@ class Hybrid(PatternComponent):
             "services": {n: {"namespace": s.namespace, "path": f"/{n}/", "tracks": s.service_names}
                          for n, s in self.services.items() if n not in cloud_run},
             **(gke_workloads.cluster_outputs(self) if needs_cluster else {}),
+            **(dataflow_workloads.pipeline_outputs(self) if args.pipelines else {}),
             **self.common_outputs(),
         }
         self.register_outputs(self.outputs)

@@ -18,6 +18,7 @@ from components.gcp.artifactregistry.artifact_registry import ArtifactRegistry, 
 from components.gcp.functions.cloud_function_spec import CloudFunctionSpec
 from components.gcp.functions.trigger_set import APIS as TRIGGER_APIS
 from components.gcp.functions.trigger_set import TriggerSet, TriggerSetArgs
+from components.gcp.workflows.event_workflow import APIS as CHAIN_APIS
 from components.gcp.network.network import Network, NetworkArgs
 from components.gcp.network.network_spec import NetworkSpec
 from components.gcp.projects.project_services import ProjectServices, ProjectServicesArgs
@@ -71,7 +72,8 @@ class PatternComponent(Component):
         self.args = args
         watched = args.services and (args.prod or any(s.slo for s in args.services))
         self.apis = ProjectServices(f"{name}-apis", ProjectServicesArgs(
-            apis=tuple(apis) + (TRIGGER_APIS if args.triggers else ()) + (("monitoring.googleapis.com",) if watched else ()),
+            apis=tuple(apis) + (TRIGGER_APIS if args.triggers else ()) + (("monitoring.googleapis.com",) if watched else ())
+            + (CHAIN_APIS if any(t.run for t in args.triggers) else ()),
             project=args.project), opts=self.child())
         self.after_apis = self.child(depends_on=self.apis.resources)
         # `egress: none`: no VPC at all (serverless stacks whose services need no private egress).
@@ -86,6 +88,7 @@ class PatternComponent(Component):
             repository_id=dns_name("mlinfra", args.stack), location=args.region,
             immutable_tags=args.prod, protect=args.prod), opts=self.after_apis)
         self.triggers: Optional[TriggerSet] = None
+        self.chains: dict[str, Any] = {}
         self.services: dict[str, Any] = {}
         self._channels: Optional[list] = None
 
@@ -120,12 +123,17 @@ class PatternComponent(Component):
                 triggers=args.triggers, project=args.project, region=args.region, stack=args.stack,
                 source_root=args.source_root, network_id=self.network.network_id if self.network else None,
                 subnetwork_id=self.network.subnetwork_id if self.network else None, buckets=self.storage.buckets,
-                egress=args.network.egress), opts=self.after_apis)
+                egress=args.network.egress, topics=getattr(self, "topics", {})), opts=self.after_apis)
+            if any(t.run for t in args.triggers):
+                from infra.patterns.event_chains import build_chains
+
+                self.chains = build_chains(self, self.triggers.topics)
         return self.triggers
 
     def common_outputs(self) -> dict[str, Any]:
         return {
             "trigger_urls": self.triggers.urls if self.triggers else {},
+            **({"workflows": {n: c.workflow.name for n, c in self.chains.items()}} if self.chains else {}),
             "buckets": {role: b.bucket_name for role, b in self.storage.buckets.items()},
             "image_repository": self.images.url,
             "network": self.network.network_name if self.network else None,

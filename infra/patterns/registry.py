@@ -48,13 +48,16 @@ class Pattern:
 
 
 _GCP_BASE = frozenset({"pulumi_gcp.artifactregistry", "pulumi_gcp.cloudfunctionsv2", "pulumi_gcp.cloudrunv2",
-                       "pulumi_gcp.cloudscheduler", "pulumi_gcp.compute", "pulumi_gcp.projects", "pulumi_gcp.pubsub",
-                       "pulumi_gcp.monitoring", "pulumi_gcp.secretmanager", "pulumi_gcp.serviceaccount", "pulumi_gcp.storage"})
+                       "pulumi_gcp.cloudscheduler", "pulumi_gcp.compute", "pulumi_gcp.eventarc", "pulumi_gcp.projects", "pulumi_gcp.pubsub",
+                       "pulumi_gcp.monitoring", "pulumi_gcp.secretmanager", "pulumi_gcp.serviceaccount", "pulumi_gcp.storage",
+                       "pulumi_gcp.workflows"})
 
 _GKE = frozenset({"pulumi_gcp.container", "pulumi_kubernetes.apiextensions", "pulumi_kubernetes.apiregistration",
                   "pulumi_kubernetes.apps", "pulumi_kubernetes.autoscaling", "pulumi_kubernetes.batch",
                   "pulumi_kubernetes.core", "pulumi_kubernetes.meta", "pulumi_kubernetes.networking",
                   "pulumi_kubernetes.policy", "pulumi_kubernetes.rbac"})
+
+_DATAFLOW = frozenset({"pulumi_gcp.bigquery", "pulumi_gcp.dataflow", "pulumi_gcp.organizations"})
 
 PATTERNS: dict[str, Pattern] = {
     "serverless": Pattern(
@@ -63,7 +66,7 @@ PATTERNS: dict[str, Pattern] = {
         frozenset({"services", "triggers"}), ("cloudrun",),
         "infra.patterns.serverless:Serverless", _GCP_BASE,
         couplings=(couplings.models_in_artifact_bucket, couplings.serverless_names_unique,
-                   couplings.prod_alerts_go_somewhere),
+                   couplings.prod_alerts_go_somewhere, couplings.run_targets_exist),
     ),
     "kubernetes": Pattern(
         "kubernetes",
@@ -73,7 +76,7 @@ PATTERNS: dict[str, Pattern] = {
         couplings=(couplings.cluster_needed, couplings.gke_names_fit, couplings.placement_on_pools,
                    couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,
                    couplings.models_in_artifact_bucket, couplings.network_fits_cluster,
-                   couplings.prod_alerts_go_somewhere),
+                   couplings.prod_alerts_go_somewhere, couplings.run_targets_exist),
         requires_cluster=True,
     ),
     "dataflow": Pattern(
@@ -81,19 +84,22 @@ PATTERNS: dict[str, Pattern] = {
         "Batch and streaming Dataflow pipelines with their Pub/Sub topics, buckets and sinks.",
         frozenset({"pipelines", "triggers"}), ("cloudrun",),
         "infra.patterns.dataflow:Dataflow",
-        _GCP_BASE | {"pulumi_gcp.bigquery", "pulumi_gcp.dataflow", "pulumi_gcp.organizations"},
+        _GCP_BASE | _DATAFLOW,
         couplings=(couplings.pipeline_models_in_artifact_bucket, couplings.pipeline_topics_and_tables,
-                   couplings.workers_have_a_network, couplings.prod_alerts_go_somewhere),
+                   couplings.workers_have_a_network, couplings.prod_alerts_go_somewhere,
+                   couplings.run_targets_exist),
     ),
     "hybrid": Pattern(
         "hybrid",
-        "A real-time path (services on Cloud Run or GKE) beside a batch path (jobs), wired by triggers.",
-        frozenset({"cluster", "services", "jobs", "triggers"}), ("gke", "cloudrun"),
-        "infra.patterns.hybrid:Hybrid", _GCP_BASE | _GKE,
+        "A real-time path (services on Cloud Run or GKE) beside a batch path (jobs, pipelines), wired by events.",
+        frozenset({"cluster", "services", "jobs", "pipelines", "triggers"}), ("gke", "cloudrun"),
+        "infra.patterns.hybrid:Hybrid", _GCP_BASE | _GKE | _DATAFLOW,
         couplings=(couplings.cluster_needed, couplings.gke_names_fit, couplings.placement_on_pools,
                    couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,
                    couplings.models_in_artifact_bucket, couplings.network_fits_cluster,
-                   couplings.serverless_names_unique, couplings.prod_alerts_go_somewhere),
+                   couplings.serverless_names_unique, couplings.prod_alerts_go_somewhere,
+                   couplings.pipeline_models_in_artifact_bucket, couplings.pipeline_topics_and_tables,
+                   couplings.workers_have_a_network, couplings.run_targets_exist),
     ),
 }
 

@@ -208,3 +208,11 @@ def test_chromium_render_fails_on_a_broken_diagram(tmp_path):
     good = architecture.mermaid(architecture.build(run_stack("k8s-dev")))
     results = mermaid_render(tmp_path, {"broken": good.replace("\n  end", "", 1)})  # a subgraph never closed
     assert results["broken"]["ok"] is False and "Parse error" in results["broken"]["error"], results
+
+
+def test_mermaid_parses_every_diagram_of_the_readme(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```mermaid\n(.*?)```", readme, re.S)
+    assert blocks, "the README has diagrams"
+    results = mermaid_parse(tmp_path, {f"readme-{i}": text for i, text in enumerate(blocks)})
+    assert all(r["ok"] for r in results.values()), results

@@ -19,6 +19,7 @@ from components.gcp.iam.principals import iam_member_issues
 from components.gcp.pubsub.names import topic_name_issues
 from components.gcp.storage.storage_spec import BUCKET_ROLES
 from components.serving.env_rules import FUNCTION_RESERVED, FUNCTION_RESERVED_PREFIX, env_issues
+from components.gcp.workflows.run_spec import RunSpec
 from components.serving.model_serving_spec import SecretRef
 
 FUNCTION_RUNTIMES = ("python311", "python312", "python313", "nodejs20", "nodejs22", "go122", "go123", "java21")
@@ -51,6 +52,9 @@ class StorageEventSpec(Spec):
     """Which of the stack's buckets: dataLake or artifacts."""
     prefix: str = ""
     """Only objects whose name starts with this. Defaults to every object."""
+    marker: Optional[str] = Field(None, pattern=r"^[^/\x00]{1,255}$")
+    """Start work only when an object with this file name lands (the producer writes it last).
+    Defaults to `_READY` for a trigger with `run`; none for a function (every object)."""
 
 
 class ScheduleEventSpec(Spec):
@@ -83,16 +87,21 @@ class CloudFunctionSpec(Spec):
 
     name: str = Field(pattern=DNS_LABEL, max_length=40)
     """Function name: lowercase letters, digits and hyphens, at most 40."""
-    source: str = Field(pattern=r"^[^\x00]{1,255}$")
-    """Directory of the function's source, relative to the project root."""
+    source: Optional[str] = Field(None, pattern=r"^[^\x00]{1,255}$")
+    """Directory of the function's source, relative to the project root (a function), or none
+    with `run`."""
+    run: Optional[RunSpec] = None
+    """Instead of a function: a job or pipeline of the stack to run and wait for, or the
+    repository's rollout proposal to dispatch, through a Workflow. Defaults to none."""
     runtime: Literal["python311", "python312", "python313", "nodejs20", "nodejs22", "go122", "go123", "java21"] = "python312"
     """Language runtime. Defaults to python312."""
     entry_point: str = Field("handle", pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
     """Function to call in the source. Defaults to handle."""
     on: EventSpec
     """What starts it: http, pubsub, storage or schedule."""
-    retry: bool = True
-    """Retry failed event deliveries and scheduled calls. Defaults to true."""
+    retry: Optional[bool] = None
+    """Retry failed event deliveries and scheduled calls. Defaults to true for a function, false
+    with `run` (a training run is not idempotent: an event starts it at most once)."""
     memory: str = "256Mi"
     """Memory per instance. Defaults to 256Mi."""
     timeout_seconds: int = Field(60, ge=1, le=3600)
@@ -106,7 +115,13 @@ class CloudFunctionSpec(Spec):
     secrets: list[SecretRef] = []
     """Environment variables from Secret Manager, by reference; only these are readable."""
 
+    @property
+    def retries(self) -> bool:
+        return self.retry if self.retry is not None else self.run is None
+
     def issues(self, ctx: Context) -> list[Issue]:
+        if self.run is not None or self.source is None:
+            return run_issues(self, ctx.extra.get("bucket_roles", BUCKET_ROLES))
         return function_issues(self, ctx.extra.get("bucket_roles", BUCKET_ROLES), ctx.root)
 
 
@@ -122,7 +137,34 @@ def source_digest(directory: Path) -> str:
     return digest.hexdigest()
 
 
-def function_issues(spec: "CloudFunctionSpec", buckets: Mapping[str, object], source_root: Path) -> list[Issue]:
+# Keys that only a function has: with `run`, they would configure nothing.
+_FUNCTION_ONLY = ("runtime", "entry_point", "memory", "timeout_seconds", "min_instances", "max_instances", "env", "secrets")
+
+
+def run_issues(spec: "CloudFunctionSpec", buckets: Mapping[str, object]) -> list[Issue]:
+    """A trigger with `run` (or with neither `source` nor `run`)."""
+    if spec.run is None:
+        return [Issue(("source",), "is required: a trigger runs a function (source) or a job, pipeline or "
+                      "rollout proposal (run)", fix="add source: <directory>, or run: {job: <name>}")]
+    if spec.source is not None:
+        return [Issue(("run",), "a trigger runs either a function (source) or run, not both", fix="remove source or run")]
+    issues = _event_issues(spec, buckets)
+    for field in _FUNCTION_ONLY:
+        if field in spec.model_fields_set:
+            camel = "".join(w.capitalize() if i else w for i, w in enumerate(field.split("_")))
+            issues.append(Issue((camel,), "configures a function; a trigger with run has none", getattr(spec, field),
+                                fix=f"remove {camel} (the job or pipeline has its own)"))
+    if spec.on.http is not None:
+        issues.append(Issue(("on", "http"), "a trigger with run starts on storage, pubsub or schedule events",
+                            allowed="storage, pubsub, schedule", fix="use a schedule, or a function for HTTP calls"))
+    if spec.run.propose_rollout is not None and spec.on.kind not in (None, "storage"):
+        issues.append(Issue(("on",), "proposeRollout reads the version from the marker's directory: it needs a "
+                            "storage event", allowed="storage", fix="use on.storage on the artifacts bucket"))
+    return issues
+
+
+def _event_issues(spec: "CloudFunctionSpec", buckets: Mapping[str, object]) -> list[Issue]:
+    """The event's rules, shared by functions and `run` triggers."""
     issues: list[Issue] = []
     on = spec.on
     given = [k for k in ("http", "pubsub", "storage", "schedule") if getattr(on, k) is not None]
@@ -145,8 +187,17 @@ def function_issues(spec: "CloudFunctionSpec", buckets: Mapping[str, object], so
     if on.storage is not None and on.storage.prefix.startswith("gs://"):
         bare = on.storage.prefix[len("gs://"):].split("/", 1)[-1] if "/" in on.storage.prefix[5:] else ""
         issues.append(Issue(("on", "storage", "prefix"), "is matched against object names, which never start with "
-                            "gs://: the function would never fire", on.storage.prefix,
+                            "gs://: the trigger would never fire", on.storage.prefix,
                             allowed="an object-name prefix, e.g. uploads/", fix=f"write {bare!r} (the bucket is on.storage.bucket)"))
+    return issues
+
+
+def function_issues(spec: "CloudFunctionSpec", buckets: Mapping[str, object], source_root: Path) -> list[Issue]:
+    issues = _event_issues(spec, buckets)
+    if spec.on.storage is not None and spec.on.storage.marker is not None:
+        issues.append(Issue(("on", "storage", "marker"), "applies to a trigger with run; a function receives every "
+                            "object under the prefix and checks the name itself", spec.on.storage.marker,
+                            fix="remove marker, or narrow prefix"))
     issues += env_issues(spec.env, [s.env for s in spec.secrets], platform="Cloud Functions", reserved=FUNCTION_RESERVED,
                          reserved_prefix=FUNCTION_RESERVED_PREFIX)
     if spec.min_instances > spec.max_instances:

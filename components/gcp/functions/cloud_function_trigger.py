@@ -92,7 +92,7 @@ class CloudFunctionTrigger(Component):
             for secret in sorted({s.secret for s in spec.secrets})
         ]
         event_trigger = None
-        retry = "RETRY_POLICY_RETRY" if spec.retry else "RETRY_POLICY_DO_NOT_RETRY"
+        retry = "RETRY_POLICY_RETRY" if spec.retries else "RETRY_POLICY_DO_NOT_RETRY"
         if on.pubsub is not None:
             event_trigger = gcp.cloudfunctionsv2.FunctionEventTriggerArgs(
                 trigger_region=args.region, event_type=PUBSUB_EVENT, pubsub_topic=args.topic.id,
@@ -176,7 +176,7 @@ class CloudFunctionTrigger(Component):
                 schedule=on.schedule.cron,
                 time_zone=on.schedule.time_zone,
                 attempt_deadline=f"{min(spec.timeout_seconds + 20, 1800)}s",
-                retry_config=gcp.cloudscheduler.JobRetryConfigArgs(retry_count=3 if spec.retry else 0),
+                retry_config=gcp.cloudscheduler.JobRetryConfigArgs(retry_count=3 if spec.retries else 0),
                 # The run.app URI: calls to it from Cloud Scheduler in the same project count as
                 # internal, which the function's internal-only ingress requires.
                 http_target=gcp.cloudscheduler.JobHttpTargetArgs(

@@ -1,4 +1,5 @@
-"""Every trigger of a stack: the functions, the bucket their sources are uploaded to, the
+"""Every trigger of a stack: the functions (triggers with `source`; those with `run` are workflows, built by
+infra/patterns/event_chains.py on these topics), the bucket their sources are uploaded to, the
 account their builds run as, and the Pub/Sub topics they listen on. Shared by the patterns."""
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class TriggerSetArgs:
     """The stack's buckets by role, which storage triggers may name. Defaults to none."""
     egress: str = "privateRangesOnly"
     """Which outbound traffic goes through the VPC. Defaults to privateRangesOnly."""
+    topics: Mapping[str, gcp.pubsub.Topic] = field(default_factory=dict)
+    """Topics the stack already creates (a pipeline's), by name: triggers on them reuse them. Defaults to none."""
 
 
 class TriggerSet(Component):
@@ -49,6 +52,19 @@ class TriggerSet(Component):
 
     def __init__(self, name: str, args: TriggerSetArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(TYPE, name, opts)
+        functions = [t for t in args.triggers if t.run is None]
+        topics = sorted({t.on.pubsub.topic for t in args.triggers if t.on.pubsub is not None})
+        self.topics = {
+            topic: args.topics.get(topic) or gcp.pubsub.Topic(
+                f"{name}-topic-{topic}", name=topic, project=args.project, message_retention_duration="604800s",
+                opts=self.child())
+            for topic in topics
+        }
+        self.functions: dict[str, CloudFunctionTrigger] = {}
+        self.urls: dict = {}
+        if not functions:  # only workflows (`run`): no sources, no builds
+            self.register_outputs({"urls": self.urls})
+            return
         self.sources = Bucket(f"{name}-sources", BucketArgs(
             name=dns_name(args.project, args.stack, "function-sources"), location=args.region,
             lifecycle=[LifecycleRule(age_days=1, abort_incomplete_uploads=True)], purpose="function-sources"),
@@ -61,13 +77,6 @@ class TriggerSet(Component):
         self.build_grants.append(self.build_account.grant_project_role(
             "roles/storage.objectViewer",
             condition=("function sources", 'resource.name.startsWith("projects/_/buckets/gcf-v2-sources-")')))
-
-        topics = sorted({t.on.pubsub.topic for t in args.triggers if t.on.pubsub is not None})
-        self.topics = {
-            topic: gcp.pubsub.Topic(f"{name}-topic-{topic}", name=topic, project=args.project,
-                                    message_retention_duration="604800s", opts=self.child())
-            for topic in topics
-        }
         self.functions = {
             spec.name: CloudFunctionTrigger(f"{name}-{spec.name}", CloudFunctionTriggerArgs(
                 spec=spec, function_name=function_name(spec.name, args.stack), region=args.region,
@@ -76,7 +85,7 @@ class TriggerSet(Component):
                 subnetwork_id=args.subnetwork_id, buckets=args.buckets,
                 topic=self.topics.get(spec.on.pubsub.topic) if spec.on.pubsub else None,
                 egress=args.egress), opts=self.child())
-            for spec in args.triggers
+            for spec in functions
         }
         self.urls = {n: f.url for n, f in self.functions.items()}
         self.register_outputs({"urls": self.urls})

@@ -53,10 +53,13 @@ class GkeJobArgs:
     """Buckets the job may read. Defaults to none."""
     write_buckets: Sequence[Bucket] = ()
     """Buckets the job may read, write and delete in. Defaults to none."""
+    on_events: bool = False
+    """A trigger starts its runs (`run: {job}`): a job without a schedule then creates no Job at
+    `pulumi up`, only what a run needs (accounts, grants). Defaults to false."""
 
 
 class GkeJob(Component):
-    """Outputs: job_name, kind (Job or CronJob), account_email, ksa_name."""
+    """Outputs: job_name, kind (Job, CronJob, or none for a job only events start), account_email, ksa_name."""
 
     def __init__(self, name: str, args: GkeJobArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(TYPE, name, opts, former_types=FORMER_TYPES)
@@ -79,11 +82,18 @@ class GkeJob(Component):
             **metadata, "annotations": {"iam.gke.io/gcp-service-account": self.account.email}},
             automount_service_account_token=False, opts=k8s_opts)
 
-        body = job_spec(spec, self.ksa.metadata.name, GKE_NODES)
-        job_opts = self.child(provider=args.provider, depends_on=grants)
-        self.kind, job_metadata, job_body = batch_object(spec, metadata, body)
-        kind = k8s.batch.v1.CronJob if self.kind == "CronJob" else k8s.batch.v1.Job
-        self.job = kind(name, metadata=job_metadata, spec=job_body, opts=job_opts)
+        # What a triggered run is created from (by the trigger's workflow, named per run).
+        self.run_manifest = {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata,
+                             "spec": job_spec(spec, ksa_name, GKE_NODES)}
+        self.grants = grants
+        self.job = None
+        self.kind = "CronJob" if spec.schedule is not None else ("none" if args.on_events else "Job")
+        if self.kind != "none":
+            body = job_spec(spec, self.ksa.metadata.name, GKE_NODES)
+            job_opts = self.child(provider=args.provider, depends_on=grants)
+            self.kind, job_metadata, job_body = batch_object(spec, metadata, body)
+            kind = k8s.batch.v1.CronJob if self.kind == "CronJob" else k8s.batch.v1.Job
+            self.job = kind(name, metadata=job_metadata, spec=job_body, opts=job_opts)
 
         self.job_name = spec.name
         self.ksa_name = ksa_name

@@ -17,12 +17,16 @@ def hybrid(**keys):
     return {**BASE_CONFIG, "mlinfra:pattern": "hybrid", **{f"mlinfra:{k}": v for k, v in keys.items()}}
 
 
-def test_the_dev_stack_runs_each_service_on_its_platform_beside_a_job_and_a_trigger():
+def test_the_dev_stack_runs_each_service_on_its_platform_beside_a_job_and_its_event_chains():
     rec = run_stack("hybrid-dev")
     assert {r.name for r in rec.of_type("mlinfra:gcp:CloudRunModelServer")} == {"mlinfra-svc-embedder"}
     assert {r.name for r in rec.of_type("mlinfra:gcp:GkeModelServer")} == {"mlinfra-svc-ranker"}
     assert {r.name for r in rec.of_type("mlinfra:gcp:GkeJob")} == {"mlinfra-job-retrain-ranker"}
-    assert len(rec.of_type("gcp:cloudfunctionsv2/function:Function")) == 1
+    assert {r.name for r in rec.of_type("mlinfra:gcp:EventWorkflow")} == {
+        "mlinfra-chain-on-new-labels", "mlinfra-chain-on-new-ranker"}
+    assert rec.of_type("gcp:cloudfunctionsv2/function:Function") == []  # no function: no source bucket, no builds
+    assert rec.outputs["workflows"] == {"on-new-labels": "on-new-labels-hybrid-dev",
+                                        "on-new-ranker": "on-new-ranker-hybrid-dev"}
     [cluster] = rec.of_type(CLUSTER)
     assert cluster.inputs["location"] == "us-central1-a"
     assert rec.outputs["service_urls"].keys() == {"embedder"}
