@@ -157,10 +157,11 @@ def serverless_names_unique(config: Any, ctx: Context, pattern: Any) -> list[Iss
 
 
 def prod_alerts_go_somewhere(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
-    """A prod service's burn-rate alerts, and a prod pipeline's, must reach someone."""
-    if ctx.prod and (config.services or config.pipelines) and not config.alerts.any:
-        return [Issue(("alerts",), "a prod stack's services and pipelines alert when they burn their error budget, "
-                      "fail or fall behind, but no channel is named", fix="add `mlinfra:alerts: {emails: [oncall@acme.example]}` or "
+    """A prod service's burn-rate alerts, a prod pipeline's and a prod event chain's must reach someone."""
+    chains = any(t.run is not None for t in config.triggers)
+    if ctx.prod and (config.services or config.pipelines or chains) and not config.alerts.any:
+        return [Issue(("alerts",), "a prod stack's services, pipelines and event chains alert when they burn their "
+                      "error budget, fail or fall behind, but no channel is named", fix="add `mlinfra:alerts: {emails: [oncall@acme.example]}` or "
                                       "`channels: [projects/<project>/notificationChannels/<id>]`")]
     return []
 

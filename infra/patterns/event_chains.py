@@ -40,6 +40,8 @@ def build_chains(pattern: Any, topics: dict) -> dict[str, EventWorkflow]:
     job_specs = {j.name: j for j in getattr(args, "jobs", ())}
     pipelines = getattr(pattern, "pipelines", {}) or {}
     services = {s.name: s for s in args.services}
+    # Failed runs alert in prod, and wherever the stack names where alerts go.
+    channels = pattern.alert_channels() if args.prod or args.alerts.any else None
     chains = {}
     for spec in args.triggers:
         if spec.run is None:
@@ -71,6 +73,7 @@ def build_chains(pattern: Any, topics: dict) -> dict[str, EventWorkflow]:
         chains[spec.name] = EventWorkflow(f"{pattern.name}-chain-{spec.name}", EventWorkflowArgs(
             spec=spec, workflow_name=workflow_name(spec.name, args.stack), project=args.project, region=args.region,
             target=target, bucket=pattern.storage.buckets[spec.on.storage.bucket] if spec.on.storage else None,
-            topic=topics.get(spec.on.pubsub.topic) if spec.on.pubsub else None, prod=args.prod),
+            topic=topics.get(spec.on.pubsub.topic) if spec.on.pubsub else None, prod=args.prod,
+            alert_channels=channels),
             opts=pattern.after_apis)
     return chains

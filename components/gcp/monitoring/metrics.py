@@ -4,7 +4,8 @@ so a delta distribution is never aligned with a rate (the API refuses it at appl
 
 Metric kinds from cloud.google.com/monitoring/api/metrics_gcp (run, loadbalancing) and
 .../metrics_kubernetes (kubernetes.io/container/accelerator/*), checked 2026-12-01; dataflow_job
-metrics (dataflow.googleapis.com/job/*) as Google's metrics list gives them, not re-checked here; aligners
+metrics (dataflow.googleapis.com/job/*) and Workflows' finished_execution_count (with its `status`
+label) as Google's metrics list gives them, not re-checked here; aligners
 per kind from the Aligner reference (cloud.google.com/monitoring/api/ref_v3/rest/v3/projects.alertPolicies).
 """
 
@@ -32,6 +33,7 @@ METRICS: dict[str, Metric] = {
     "dataflow.googleapis.com/job/is_failed": Metric("GAUGE", "INT64", "dataflow_job"),
     "dataflow.googleapis.com/job/system_lag": Metric("GAUGE", "INT64", "dataflow_job"),
     "dataflow.googleapis.com/job/data_watermark_age": Metric("GAUGE", "INT64", "dataflow_job"),
+    "workflows.googleapis.com/finished_execution_count": Metric("DELTA", "INT64", "workflows.googleapis.com/Workflow"),
 }
 
 _NUMERIC_GAUGE = {"ALIGN_NONE", "ALIGN_MEAN", "ALIGN_MIN", "ALIGN_MAX", "ALIGN_SUM", "ALIGN_COUNT", "ALIGN_STDDEV",

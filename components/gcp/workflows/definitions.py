@@ -125,12 +125,13 @@ def gke_job_steps(cluster: str, location: str, project: str, namespace: str, job
 
 
 def pipeline_steps(project: str, region: str, launch: Mapping[str, Any], timeout_seconds: int) -> list[dict[str, Any]]:
-    """Launch a batch Flex Template (`launch` is the flexTemplates:launch body) under a name of its
-    own per execution, poll the job every minute until it is done, and fail when it ends any
-    other way or outlives the timeout."""
+    """Launch a batch Flex Template (`launch` is the flexTemplates:launch body, the one its
+    schedule sends), poll the job every minute until it is done, and fail when it ends any other
+    way or outlives the timeout. The job keeps the pipeline's name: Dataflow refuses a launch
+    while a job of that name runs, so two events never run the pipeline at once (the second
+    execution fails, and says why), and the pipeline's alerts, which watch that name, see it."""
     parameter = dict(launch["launchParameter"])
     base = parameter["jobName"]
-    parameter["jobName"] = expr(f"{quote(base + '-')} + text.substring({EXECUTION_ID}, 0, 8)")
     where = {"projectId": project, "location": region}
     ended = "[" + ", ".join(quote(s) for s in DATAFLOW_ENDED) + "]"
     return [

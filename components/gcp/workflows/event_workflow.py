@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Optional, Sequence, Union
 
 import pulumi
 import pulumi_gcp as gcp
@@ -39,6 +39,8 @@ TYPE = "mlinfra:gcp:EventWorkflow"
 APIS = ("workflows.googleapis.com", "workflowexecutions.googleapis.com", "eventarc.googleapis.com",
         "pubsub.googleapis.com", "cloudscheduler.googleapis.com")
 EXECUTIONS_API = "https://workflowexecutions.googleapis.com/v1/"
+ALERT_ALIGNER = "ALIGN_SUM"
+"""Failed executions in each 5-minute window (a delta count)."""
 RUN_JOB_ROLE = "roles/run.jobsExecutorWithOverrides"
 """Run the job with the event as environment overrides; granted on the job only."""
 
@@ -105,6 +107,8 @@ class EventWorkflowArgs:
     """The topic of a Pub/Sub event. Defaults to none."""
     prod: bool = False
     """Deletion protection on the workflow. Defaults to false."""
+    alert_channels: Optional[Sequence[pulumi.Input[str]]] = None
+    """Alert on every failed execution, to these channels. Defaults to none: no alert."""
 
 
 class EventWorkflow(Component):
@@ -139,8 +143,34 @@ class EventWorkflow(Component):
         )
         invoker = self.trigger_account.grant_project_role("roles/workflows.invoker")
         self._event_source(name, args, invoker)
+        self.alert = None if args.alert_channels is None else self._failure_alert(name, args)
         self.register_outputs({"workflow": self.workflow.id, "account_email": self.account.email,
-                               "trigger_email": self.trigger_account.email})
+                               "trigger_email": self.trigger_account.email,
+                               **({"alert_policy": self.alert.name} if self.alert else {})})
+
+    def _failure_alert(self, name: str, args: EventWorkflowArgs) -> gcp.monitoring.AlertPolicy:
+        """One alert per failed execution: the job, pipeline or dispatch failed, or timed out."""
+        metric = "workflows.googleapis.com/finished_execution_count"
+        spec = args.spec
+        return gcp.monitoring.AlertPolicy(
+            f"{name}-failed", project=args.project, combiner="OR", severity="ERROR",
+            display_name=f"{spec.name}: a run failed",
+            notification_channels=list(args.alert_channels) or None,
+            conditions=[gcp.monitoring.AlertPolicyConditionArgs(
+                display_name="failed executions",
+                condition_threshold=gcp.monitoring.AlertPolicyConditionConditionThresholdArgs(
+                    filter=(f'metric.type="{metric}" metric.label."status"="FAILED" '
+                            f'resource.type="workflows.googleapis.com/Workflow" '
+                            f'resource.label."workflow_id"="{args.workflow_name}"'),
+                    comparison="COMPARISON_GT", threshold_value=0, duration="0s",
+                    aggregations=[gcp.monitoring.AlertPolicyConditionConditionThresholdAggregationArgs(
+                        alignment_period="300s", per_series_aligner=ALERT_ALIGNER)]))],
+            documentation=gcp.monitoring.AlertPolicyDocumentationArgs(mime_type="text/markdown", content=(
+                f"The workflow **{args.workflow_name}** of trigger **{spec.name}** failed: what it runs "
+                f"({spec.run.kind.replace('_', ' ')}) failed, ended otherwise than done, or outlived its wait. Open "
+                "the failed execution in the Workflows console: its error names the step and the job, run or "
+                "HTTP status; the job's own logs say why.")),
+            opts=self.child())
 
     def _grants(self, name: str, args: EventWorkflowArgs) -> list[pulumi.Resource]:
         target, member = args.target, self.account.member

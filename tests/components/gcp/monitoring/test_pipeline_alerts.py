@@ -79,7 +79,7 @@ def test_a_prod_dataflow_stack_without_a_channel_is_refused_naming_the_key():
     with pytest.raises(ConfigError) as caught:
         load(values)
     assert [key_path(i.path) for i in caught.value.issues] == ["mlinfra:alerts"]
-    assert "pipelines alert" in str(caught.value)
+    assert "services, pipelines and event chains alert" in str(caught.value)
 
 
 @pytest.mark.parametrize("alerts, key", [({"maxLagMinutes": 0}, "mlinfra:pipelines[0].alerts.maxLagMinutes"),

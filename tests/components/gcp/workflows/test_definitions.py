@@ -132,13 +132,13 @@ def dataflow(states: list[str]):
                       "googleapis.dataflow.v1b3.projects.locations.jobs.get": get}
 
 
-def test_a_pipeline_is_launched_under_a_name_per_execution_and_polled_until_done():
+def test_a_pipeline_is_launched_under_its_own_job_name_and_polled_until_done():
     launched, connectors = dataflow(["JOB_STATE_PENDING", "JOB_STATE_RUNNING", "JOB_STATE_DONE"])
     machine = Interpreter(pipeline(), connectors)
     result = machine.run({"schedule": "0 2 * * *"})
     assert result == {"job": "2026-12-01_00_00_00-123", "state": "JOB_STATE_DONE"}
     parameter = launched["body"]["launchParameter"]
-    assert parameter["jobName"] == "score-hybrid-dev-3f2a9c1e"
+    assert parameter["jobName"] == "score-hybrid-dev"  # one run at a time, watched by name
     assert parameter["containerSpecGcsPath"] == "gs://t/score.json"
     assert [c for c, _ in machine.calls].count("sys.sleep") == 2
 

@@ -177,7 +177,7 @@ def test_a_scheduled_chain_launches_the_batch_pipeline_and_waits_for_it():
     }).run({"schedule": "0 6 * * 1"})
     assert result == {"job": "j1", "state": "JOB_STATE_DONE"}
     parameter = launched["body"]["launchParameter"]
-    assert parameter["jobName"] == "batch-scoring-dataflow-dev-3f2a9c1e"
+    assert parameter["jobName"] == "batch-scoring-dataflow-dev"
     assert parameter["environment"]["ipConfiguration"] == "WORKER_IP_PRIVATE"
     assert parameter["parameters"]["modelVersion"] == "3"
     assert "7200" in yaml.safe_dump(definition)  # timeoutMinutes: 120
@@ -231,3 +231,34 @@ def test_a_broken_reference_in_the_hybrid_chain_fails_naming_its_key(key, change
     else:
         ranker["on"]["storage"]["prefix"] = change["prefix"]
     assert_one_error(values, key, fragment, "hybrid-dev")
+
+
+def test_a_failed_run_alerts_in_prod_with_an_aligner_its_metric_allows():
+    from components.gcp.monitoring.metrics import aligner_issues
+
+    values = copy.deepcopy(stack_config("dataflow-prod"))
+    values.setdefault("mlinfra:triggers", []).append(
+        {"name": "rescore", "on": {"schedule": {"cron": "0 6 * * 1"}}, "run": {"pipeline": "batch-scoring"}})
+    rec = run_config(values, stack="dataflow-prod")
+    policy = rec.one("gcp:monitoring/alertPolicy:AlertPolicy", "mlinfra-chain-rescore-failed")
+    [condition] = policy.inputs["conditions"]
+    threshold = condition["conditionThreshold"]
+    assert 'metric.label."status"="FAILED"' in threshold["filter"]
+    assert 'resource.label."workflow_id"="rescore-dataflow-prod"' in threshold["filter"]
+    [aggregation] = threshold["aggregations"]
+    assert aligner_issues("workflows.googleapis.com/finished_execution_count", aggregation["perSeriesAligner"]) == []
+    assert policy.inputs["notificationChannels"]  # the stack's channels
+    assert rec.one(WORKFLOW, "mlinfra-chain-rescore").inputs["deletionProtection"] is True
+
+
+def test_dev_chains_without_mlinfra_alerts_raise_none():
+    rec = run_stack("hybrid-dev")
+    assert not [r for r in rec.of_type("gcp:monitoring/alertPolicy:AlertPolicy") if "-chain-" in r.name]
+
+
+def test_a_prod_stack_with_a_chain_needs_somewhere_for_its_alerts():
+    values = copy.deepcopy(stack_config("dataflow-prod"))
+    del values["mlinfra:alerts"]
+    values.setdefault("mlinfra:triggers", []).append(
+        {"name": "rescore", "on": {"schedule": {"cron": "0 6 * * 1"}}, "run": {"pipeline": "batch-scoring"}})
+    assert_one_error(values, "mlinfra:alerts", "event chains", "dataflow-prod")
