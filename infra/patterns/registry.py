@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from infra.patterns import couplings
+from infra.patterns import cache_couplings, couplings
 
 
 @dataclass(frozen=True)
@@ -56,24 +56,28 @@ _GKE = frozenset({"pulumi_gcp.container", "pulumi_kubernetes.apiextensions", "pu
                   "pulumi_kubernetes.core", "pulumi_kubernetes.meta", "pulumi_kubernetes.networking",
                   "pulumi_kubernetes.policy", "pulumi_kubernetes.rbac"})
 
+# Memorystore and the private connectivity the network adds for it (stacks with `mlinfra:cache`).
+_CACHE = frozenset({"pulumi_gcp.memorystore", "pulumi_gcp.redis", "pulumi_gcp.networkconnectivity",
+                    "pulumi_gcp.servicenetworking"})
+
 PATTERNS: dict[str, Pattern] = {
     "serverless": Pattern(
         "serverless",
         "Cloud Run model servers (GPU optional) and Cloud Functions triggers; scales to zero.",
-        frozenset({"services", "triggers"}), ("cloudrun",),
-        "infra.patterns.serverless:Serverless", _GCP_BASE,
+        frozenset({"services", "triggers", "cache"}), ("cloudrun",),
+        "infra.patterns.serverless:Serverless", _GCP_BASE | _CACHE,
         couplings=(couplings.models_in_artifact_bucket, couplings.serverless_names_unique,
-                   couplings.prod_alerts_go_somewhere),
+                   couplings.prod_alerts_go_somewhere, cache_couplings.cache_wired),
     ),
     "kubernetes": Pattern(
         "kubernetes",
         "GKE with CPU, GPU and spot node pools, autoscalers, model servers and jobs.",
-        frozenset({"cluster", "services", "jobs", "triggers"}), ("gke",),
-        "infra.patterns.kubernetes:Kubernetes", _GCP_BASE | _GKE,
+        frozenset({"cluster", "services", "jobs", "triggers", "cache"}), ("gke",),
+        "infra.patterns.kubernetes:Kubernetes", _GCP_BASE | _GKE | _CACHE,
         couplings=(couplings.cluster_needed, couplings.gke_names_fit, couplings.placement_on_pools,
                    couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,
                    couplings.models_in_artifact_bucket, couplings.network_fits_cluster,
-                   couplings.prod_alerts_go_somewhere),
+                   couplings.prod_alerts_go_somewhere, cache_couplings.cache_wired),
         requires_cluster=True,
     ),
     "dataflow": Pattern(
@@ -88,12 +92,13 @@ PATTERNS: dict[str, Pattern] = {
     "hybrid": Pattern(
         "hybrid",
         "A real-time path (services on Cloud Run or GKE) beside a batch path (jobs), wired by triggers.",
-        frozenset({"cluster", "services", "jobs", "triggers"}), ("gke", "cloudrun"),
-        "infra.patterns.hybrid:Hybrid", _GCP_BASE | _GKE,
+        frozenset({"cluster", "services", "jobs", "triggers", "cache"}), ("gke", "cloudrun"),
+        "infra.patterns.hybrid:Hybrid", _GCP_BASE | _GKE | _CACHE,
         couplings=(couplings.cluster_needed, couplings.gke_names_fit, couplings.placement_on_pools,
                    couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,
                    couplings.models_in_artifact_bucket, couplings.network_fits_cluster,
-                   couplings.serverless_names_unique, couplings.prod_alerts_go_somewhere),
+                   couplings.serverless_names_unique, couplings.prod_alerts_go_somewhere,
+                   cache_couplings.cache_wired),
     ),
 }
 
@@ -109,7 +114,8 @@ AWS_PATTERNS: dict[str, Pattern] = {
         "EKS with CPU, GPU and spot managed node groups, model servers behind an internal ALB, and jobs.",
         frozenset({"cluster", "services", "jobs"}), ("eks",),
         "infra.patterns.eks:EksKubernetes", _AWS_K8S,
-        couplings=(couplings.cluster_needed, couplings.eks_placement_on_pools, couplings.models_in_s3_artifact_bucket),
+        couplings=(couplings.cluster_needed, couplings.eks_placement_on_pools, couplings.models_in_s3_artifact_bucket,
+                   cache_couplings.cache_wired),
         requires_cluster=True, cloud="aws",
     ),
 }
@@ -122,7 +128,7 @@ def pattern_for(cloud: str, name: str) -> Optional[Pattern]:
 
 
 # Every section some pattern allows; each pattern allows a subset.
-OPTIONAL_SECTIONS = ("cluster", "services", "jobs", "pipelines", "triggers")
+OPTIONAL_SECTIONS = ("cluster", "services", "jobs", "pipelines", "triggers", "cache")
 
 
 def patterns_allowing(section: str) -> list[str]:
