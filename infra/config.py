@@ -27,6 +27,7 @@ from components.gcp.dataflow.pipeline_spec import PipelineSpec
 from components.gcp.functions.cloud_function_spec import CloudFunctionSpec
 from components.gcp.gke.cluster_spec import ClusterSpec
 from components.gcp.gke.gke_job_spec import GkeJobSpec
+from components.gcp.memorystore.cache_spec import CacheSpec
 from components.gcp.monitoring.alerts_spec import AlertsSpec
 from components.gcp.network.network_spec import NetworkSpec
 from components.gcp.storage.storage_spec import BUCKET_ROLES, StorageSpec
@@ -69,6 +70,10 @@ class MlinfraConfig(Spec):
     """Usage the plan's monthly cost estimate assumes (hours, scale, requests, GB stored)."""
     pipelines: list[PipelineSpec] = []
     """Dataflow pipelines, batch or streaming, from Flex Templates (dataflow pattern)."""
+    cache: Optional[CacheSpec] = None
+    """The prediction cache and pre-compute store: one Memorystore (Valkey or Redis) instance on
+    the stack's VPC, for services and jobs with `cache: true` (hybrid, serverless and kubernetes
+    patterns). Defaults to none."""
 
     @model_validator(mode="before")
     @classmethod

@@ -158,6 +158,38 @@ def _flex_job(m: CloudMocks, name: str, s: dict) -> dict:
     return {"jobId": job_id, "state": "JOB_STATE_RUNNING", "type": "JOB_TYPE_STREAMING", "__id": job_id}
 
 
+def _pem(subject: str) -> str:
+    body = base64.b64encode(f"offline-plan CA of {subject}".encode()).decode()
+    return f"-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----"
+
+
+def _private_ip(name: str) -> str:
+    return f"10.{200 + int(_hash(name, 2), 16) % 50}.{int(_hash(name + 'b', 2), 16)}.{2 + int(_hash(name + 'c', 2), 16) % 250}"
+
+
+def _valkey(m: CloudMocks, name: str, s: dict) -> dict:
+    """A Memorystore for Valkey instance: its PSC primary endpoint and (with TLS) its managed CA."""
+    location = s.get("location", m.region)
+    path = f"projects/{s['project']}/locations/{location}/instances/{s['instanceId']}"
+    network = ((s.get("desiredAutoCreatedEndpoints") or [{}])[0]).get("network")
+    primary = {"connectionType": "CONNECTION_TYPE_PRIMARY", "ipAddress": _private_ip(path), "port": 6379,
+               "network": network, "projectId": s["project"]}
+    reader = {**primary, "connectionType": "CONNECTION_TYPE_READER", "ipAddress": _private_ip(path + "/reader")}
+    tls = s.get("transitEncryptionMode") == "SERVER_AUTHENTICATION"
+    return {"name": path, "__id": path, "state": "ACTIVE",
+            "endpoints": [{"connections": [{"pscAutoConnection": primary}, {"pscAutoConnection": reader}]}],
+            "managedServerCas": [{"caCerts": [{"certificates": [_pem(path)]}]}] if tls else []}
+
+
+def _redis(m: CloudMocks, name: str, s: dict) -> dict:
+    """A Memorystore for Redis instance: host, port (6378 with TLS, 6379 without) and its server CA."""
+    region = s.get("region", m.region)
+    path = f"projects/{s['project']}/locations/{region}/instances/{s['name']}"
+    tls = s.get("transitEncryptionMode") == "SERVER_AUTHENTICATION"
+    return {"__id": path, "host": _private_ip(path), "port": 6378 if tls else 6379,
+            "serverCaCerts": [{"cert": _pem(path)}] if tls else []}
+
+
 AWS_ACCOUNT = "123456789012"
 
 
@@ -210,6 +242,8 @@ RESOURCES: dict[str, Callable[[CloudMocks, str, dict], dict]] = {
     "gcp:monitoring/slo:Slo": _slo,
     "gcp:monitoring/notificationChannel:NotificationChannel": _channel,
     "gcp:dataflow/flexTemplateJob:FlexTemplateJob": _flex_job,
+    "gcp:memorystore/instance:Instance": _valkey,
+    "gcp:redis/instance:Instance": _redis,
 }
 
 

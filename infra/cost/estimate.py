@@ -35,7 +35,13 @@ FREE_PREFIXES = (
     "gcp:monitoring/customService:", "gcp:monitoring/slo:", "gcp:monitoring/notificationChannel:",
     # An Eventarc trigger on a Pub/Sub topic: its messages are priced on the topic.
     "gcp:eventarc/trigger:", "gcp:cloudrunv2/jobIamMember:",
+    # Memorystore's private connectivity: a policy, an address range and a peering carry no charge.
+    "gcp:networkconnectivity/serviceConnectionPolicy:", "gcp:compute/globalAddress:", "gcp:servicenetworking/",
 )
+MEMORYSTORE_NOT_PRICED = (
+    "Memorystore is not in the price table: no stored copy of its pricing page rendered the rates. Valkey bills "
+    "per node-hour by node type, times (1 + replicas); Redis per GB-hour by tier "
+    "and capacity band")
 
 
 @dataclass
@@ -322,6 +328,10 @@ def estimate(registrations: Iterable[Any], region: str, spec: CostSpec = CostSpe
             cls = (i.get("spec") or {}).get("gatewayClassName", "")
             unpriced.append(Unpriced(r.name, t, f"the load balancer GKE provisions for it ({cls}): forwarding "
                                                 "rule, proxy and data-processing hours are not in the table"))
+        elif t in ("gcp:memorystore/instance:Instance", "gcp:redis/instance:Instance"):
+            size = (f"{i.get('nodeType')} x {1 + int(i.get('replicaCount') or 0)} nodes" if "nodeType" in i
+                    else f"{i.get('tier')} {i.get('memorySizeGb')} GB")
+            unpriced.append(Unpriced(r.name, t, f"{size}: {MEMORYSTORE_NOT_PRICED}"))
         elif t == "gcp:compute/subnetwork:Subnetwork" and i.get("logConfig"):
             unpriced.append(Unpriced(r.name, t, "VPC flow logs: Cloud Logging ingestion depends on traffic"))
         elif not t.startswith(FREE_PREFIXES):

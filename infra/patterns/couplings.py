@@ -192,7 +192,7 @@ def pipeline_topics_and_tables(config: Any, ctx: Context, pattern: Any) -> list[
 
 def workers_have_a_network(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
     """Dataflow workers run on private IPs in the stack's subnet: `egress: none` leaves them none."""
-    if config.network.egress == "none":
+    if config.network.egress == "none" and config.pipelines:
         return [Issue(("network", "egress"), "`none` leaves the pipelines' workers without a subnet", "none",
                       allowed="privateRangesOnly, allTraffic", fix="remove `egress: none` (workers run on private IPs)")]
     return []

@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from infra.patterns import couplings
+from infra.patterns import cache_couplings, couplings
 
 
 @dataclass(frozen=True)
@@ -58,25 +58,30 @@ _GKE = frozenset({"pulumi_gcp.container", "pulumi_kubernetes.apiextensions", "pu
                   "pulumi_kubernetes.policy", "pulumi_kubernetes.rbac"})
 
 _DATAFLOW = frozenset({"pulumi_gcp.bigquery", "pulumi_gcp.dataflow", "pulumi_gcp.organizations"})
+# Memorystore and the private connectivity the network adds for it (stacks with `mlinfra:cache`).
+_CACHE = frozenset({"pulumi_gcp.memorystore", "pulumi_gcp.redis", "pulumi_gcp.networkconnectivity",
+                    "pulumi_gcp.servicenetworking"})
 
 PATTERNS: dict[str, Pattern] = {
     "serverless": Pattern(
         "serverless",
         "Cloud Run model servers (GPU optional) and Cloud Functions triggers; scales to zero.",
-        frozenset({"services", "triggers"}), ("cloudrun",),
-        "infra.patterns.serverless:Serverless", _GCP_BASE,
+        frozenset({"services", "triggers", "cache"}), ("cloudrun",),
+        "infra.patterns.serverless:Serverless", _GCP_BASE | _CACHE,
         couplings=(couplings.models_in_artifact_bucket, couplings.serverless_names_unique,
-                   couplings.prod_alerts_go_somewhere, couplings.run_targets_exist),
+                   couplings.prod_alerts_go_somewhere, couplings.run_targets_exist,
+                   cache_couplings.cache_wired),
     ),
     "kubernetes": Pattern(
         "kubernetes",
         "GKE with CPU, GPU and spot node pools, autoscalers, model servers and jobs.",
-        frozenset({"cluster", "services", "jobs", "triggers"}), ("gke",),
-        "infra.patterns.kubernetes:Kubernetes", _GCP_BASE | _GKE,
+        frozenset({"cluster", "services", "jobs", "triggers", "cache"}), ("gke",),
+        "infra.patterns.kubernetes:Kubernetes", _GCP_BASE | _GKE | _CACHE,
         couplings=(couplings.cluster_needed, couplings.gke_names_fit, couplings.placement_on_pools,
                    couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,
                    couplings.models_in_artifact_bucket, couplings.network_fits_cluster,
-                   couplings.prod_alerts_go_somewhere, couplings.run_targets_exist),
+                   couplings.prod_alerts_go_somewhere, couplings.run_targets_exist,
+                   cache_couplings.cache_wired),
         requires_cluster=True,
     ),
     "dataflow": Pattern(
@@ -92,14 +97,15 @@ PATTERNS: dict[str, Pattern] = {
     "hybrid": Pattern(
         "hybrid",
         "A real-time path (services on Cloud Run or GKE) beside a batch path (jobs, pipelines), wired by events.",
-        frozenset({"cluster", "services", "jobs", "pipelines", "triggers"}), ("gke", "cloudrun"),
-        "infra.patterns.hybrid:Hybrid", _GCP_BASE | _GKE | _DATAFLOW,
+        frozenset({"cluster", "services", "jobs", "pipelines", "triggers", "cache"}), ("gke", "cloudrun"),
+        "infra.patterns.hybrid:Hybrid", _GCP_BASE | _GKE | _DATAFLOW | _CACHE,
         couplings=(couplings.cluster_needed, couplings.gke_names_fit, couplings.placement_on_pools,
                    couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,
                    couplings.models_in_artifact_bucket, couplings.network_fits_cluster,
                    couplings.serverless_names_unique, couplings.prod_alerts_go_somewhere,
                    couplings.pipeline_models_in_artifact_bucket, couplings.pipeline_topics_and_tables,
-                   couplings.workers_have_a_network, couplings.run_targets_exist),
+                   couplings.workers_have_a_network, couplings.run_targets_exist,
+                   cache_couplings.cache_wired),
     ),
 }
 
@@ -115,7 +121,8 @@ AWS_PATTERNS: dict[str, Pattern] = {
         "EKS with CPU, GPU and spot managed node groups, model servers behind an internal ALB, and jobs.",
         frozenset({"cluster", "services", "jobs"}), ("eks",),
         "infra.patterns.eks:EksKubernetes", _AWS_K8S,
-        couplings=(couplings.cluster_needed, couplings.eks_placement_on_pools, couplings.models_in_s3_artifact_bucket),
+        couplings=(couplings.cluster_needed, couplings.eks_placement_on_pools, couplings.models_in_s3_artifact_bucket,
+                   cache_couplings.cache_wired),
         requires_cluster=True, cloud="aws",
     ),
 }
@@ -128,7 +135,7 @@ def pattern_for(cloud: str, name: str) -> Optional[Pattern]:
 
 
 # Every section some pattern allows; each pattern allows a subset.
-OPTIONAL_SECTIONS = ("cluster", "services", "jobs", "pipelines", "triggers")
+OPTIONAL_SECTIONS = ("cluster", "services", "jobs", "pipelines", "triggers", "cache")
 
 
 def patterns_allowing(section: str) -> list[str]:
