@@ -39,6 +39,7 @@ PROPOSE = f"""status=0
 .venv/bin/mlinfra rollout propose --stack "$STACK" --service "$SERVICE" --version="$VERSION" \\
   > "$RUNNER_TEMP/rollout.diff" || status=$?
 if [ "$status" -eq {UNCHANGED} ]; then
+  echo "::notice::$(cat "$RUNNER_TEMP/rollout.diff")"
   echo "changed=false" >> "$GITHUB_OUTPUT"
   exit 0
 fi
@@ -55,7 +56,8 @@ cat "$RUNNER_TEMP/rollout.diff"
 
 # The checkout keeps no credentials (`make install` ran third-party code after it); the token
 # reaches git only here, through a credential helper that reads it from the environment.
-PUSH = f"""# shellcheck disable=SC2016
+PUSH = f"""# git expands $GITHUB_TOKEN when it runs the helper: the token is never on a command line.
+# shellcheck disable=SC2016
 helper='!f() {{ echo username=x-access-token; echo "password=$GITHUB_TOKEN"; }}; f'
 if git -c credential.helper="$helper" ls-remote --exit-code --heads origin "refs/heads/$BRANCH" > /dev/null; then
   echo "::notice::branch $BRANCH exists: its pull request already proposes this version; the branch is left as it is"
