@@ -36,7 +36,7 @@ def concurrency_group() -> str:
 # A re-dispatch of the same version (the marker written again, an event delivered twice) exits
 # UNCHANGED once main has the canary; before the merge, it finds the branch and leaves it alone.
 PROPOSE = f"""status=0
-.venv/bin/mlinfra rollout propose --stack "$STACK" --service "$SERVICE" --version="$VERSION" \\
+.venv/bin/mlinfra rollout propose --stack="$STACK" --service="$SERVICE" --version="$VERSION" \\
   > "$RUNNER_TEMP/rollout.diff" || status=$?
 if [ "$status" -eq {UNCHANGED} ]; then
   echo "::notice::$(cat "$RUNNER_TEMP/rollout.diff")"

@@ -117,14 +117,16 @@ if (open) {{
       body: body({json.dumps(reopen)}) }}));
   }}
   core.notice(`opened PR #${{pr.number}}: ${{pr.html_url}}`);
-}}
-// One proposal per service at a time: the open PRs of its earlier versions are superseded.
-const mine = `{BRANCH_PREFIX}/${{STACK}}/${{SERVICE}}/`;
-const all = await github.paginate(github.rest.pulls.list, {{ ...context.repo, state: 'open', base: BASE, per_page: 100 }});
-for (const old of all) {{
-  if (old.head.ref.startsWith(mine) && old.head.ref !== BRANCH && old.head.repo?.full_name === `${{context.repo.owner}}/${{context.repo.repo}}`) {{
-    await github.rest.pulls.update({{ ...context.repo, pull_number: old.number, state: 'closed' }});
-    core.notice(`closed PR #${{old.number}} (${{old.head.ref}}): superseded by version ${{VERSION}}`);
+  // One proposal per service at a time: a new one supersedes the open PRs of other versions (only
+  // when it is new: a late duplicate of an older version must not close a newer proposal).
+  const mine = `{BRANCH_PREFIX}/${{STACK}}/${{SERVICE}}/`;
+  const repo = `${{context.repo.owner}}/${{context.repo.repo}}`;
+  const all = await github.paginate(github.rest.pulls.list, {{ ...context.repo, state: 'open', base: BASE, per_page: 100 }});
+  for (const old of all) {{
+    if (old.number !== pr.number && old.head.ref.startsWith(mine) && old.head.repo?.full_name === repo) {{
+      await github.rest.pulls.update({{ ...context.repo, pull_number: old.number, state: 'closed' }});
+      core.notice(`closed PR #${{old.number}} (${{old.head.ref}}): superseded by #${{pr.number}}, version ${{VERSION}}`);
+    }}
   }}
 }}
 """

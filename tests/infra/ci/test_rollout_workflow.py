@@ -214,7 +214,14 @@ def test_the_proposal_of_a_new_version_closes_the_open_one_of_an_earlier_version
     world = run_script(tmp_path, scripts.rollout_pull_request(), pr_world(tmp_path, pulls))
     assert {n: p["state"] for n, p in world["pulls"].items() if n in pulls} == \
         {"5": "closed", "6": "open", "7": "open", "8": "open"}
-    assert {"level": "notice", "message": "closed PR #5 (rollout/dev/summarizer/8): superseded by version 9"} in world["log"]
+    assert {"level": "notice", "message": "closed PR #5 (rollout/dev/summarizer/8): superseded by #1000, version 9"} \
+        in world["log"]
+    # A late duplicate of an older version's dispatch, its PR still open, closes nothing.
+    world["pulls"]["5"]["state"] = "open"
+    world["pulls"]["1000"]["state"] = "open"
+    older = run_script(tmp_path, scripts.rollout_pull_request(), {**world, "log": [], "env": {
+        **world["env"], "VERSION": "8", "BRANCH": "rollout/dev/summarizer/8"}})
+    assert {n: p["state"] for n, p in older["pulls"].items()} == {n: "open" for n in older["pulls"]}
 
 
 def test_the_generated_script_is_the_workflows():
