@@ -115,9 +115,10 @@ class _Service:
 def _service(text: str, file: str, name: str) -> _Service:
     try:
         root = yamledit.compose(text)
-    except (yaml.YAMLError, yamledit.EditError) as error:
-        raise Refused(f"{file}: not readable YAML ({error}); `mlinfra validate` says more") from None
-    data = load_yaml(text)
+        data = load_yaml(text)
+    except (yaml.YAMLError, yamledit.EditError, ValueError) as error:
+        raise Refused(f"{file}: not a stack file this command can read ({error}); `mlinfra validate` says "
+                      f"what to fix") from None
     config = yamledit.lookup(root, "config")
     services = yamledit.lookup(config[1], SERVICES) if config else None
     if services is None or not isinstance(services[1], yaml.SequenceNode):

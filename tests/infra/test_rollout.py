@@ -196,6 +196,14 @@ def test_a_stack_file_that_is_already_invalid_is_refused_before_the_change():
         rollout.validate(change.text, PROJECT, "rollout", FILE, broken)
 
 
+def test_a_file_that_is_not_readable_yaml_is_refused_without_a_traceback():
+    twice = TEXT.replace("  gcp:region: us-central1\n", "  gcp:region: us-central1\n  gcp:region: us-east1\n")
+    with pytest.raises(Refused, match=f"{FILE}: not a stack file this command can read .*`mlinfra validate` says"):
+        rollout.propose(twice, FILE, "ranker", "13")
+    with pytest.raises(Refused, match="not a stack file this command can read"):
+        rollout.abort(TEXT + "---\nconfig: {}\n", FILE, "ranker")
+
+
 def test_promote_without_a_canary_is_refused():
     with pytest.raises(Refused, match=r"mlinfra:services\[2\] \(ranker\).rollout.canary: the service runs no canary"):
         rollout.promote(TEXT, FILE, "ranker")
