@@ -57,6 +57,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from infra.ci.command import add_parser as add_ci_parser
 
     add_ci_parser(sub)
+    from infra.rollout import add_parser as add_rollout_parser
+
+    add_rollout_parser(sub)
 
     args = parser.parse_args(argv)
     try:
@@ -98,6 +101,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from infra.ci.command import run as run_ci
 
         return run_ci(args, project)
+    if args.command == "rollout":
+        from infra.rollout import run as run_rollout
+
+        return run_rollout(args, project)
     if args.command == "validate":
         from infra import config
         from infra.stackfile import read_stack_config, to_engine_config

@@ -117,6 +117,8 @@ def needed_permissions(workflow: dict[str, Any], job: dict[str, Any]) -> dict[st
         if uses.startswith(("google-github-actions/auth@", "aws-actions/configure-aws-credentials@")) \
                 or "ACTIONS_ID_TOKEN_REQUEST" in str(step):
             add("id-token", "write", f"{name} asks for an OIDC token")
+        if re.search(r"\bgit(\s+-c\s+\S+)*\s+push(?=[\s;&|)]|$)", str(step.get("run", ""))):
+            add("contents", "write", f"{name} pushes to the repository")
         if uses.startswith("actions/download-artifact@") and "run-id" in given:
             add("actions", "read", f"{name} reads artifacts of another run")
         if uses.startswith("pulumi/actions@") and _true(given.get("comment-on-pr")):

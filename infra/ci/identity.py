@@ -18,6 +18,9 @@ PROVIDER = "github-actions"
 PREVIEW_ROLES = ("roles/viewer", "roles/iam.securityReviewer")
 # The README's "what the identity running `pulumi up` needs"; narrow it to a custom role if you can.
 DEPLOY_ROLES = ("roles/owner",)
+# The Secret Manager secret (in each stack's project) holding the token the rollout chain's
+# Workflow dispatches propose-rollout.yml with.
+DISPATCH_SECRET = "mlinfra-github-dispatch-token"
 
 
 def commands(stacks: list[CIStack], repository: str, pool_project: str, state_bucket: str) -> str:
@@ -76,7 +79,39 @@ def commands(stacks: list[CIStack], repository: str, pool_project: str, state_bu
         ]
     lines += ["", "# 3. In GitHub: create the environments " + ", ".join(f"`{s.name}`" for s in stacks)
               + "; add PULUMI_CONFIG_PASSPHRASE as a secret of each if the stacks use the passphrase provider."]
+    lines += rollout_dispatch(stacks, repository)
     return "\n".join(lines) + "\n"
+
+
+def rollout_dispatch(stacks: list[CIStack], repository: str) -> list[str]:
+    """What the rollout chain's Cloud Workflow needs to start propose-rollout.yml: a GitHub token
+    that may dispatch workflows of this repository and nothing else, in a secret only it reads."""
+    projects = sorted({s.project for s in stacks if s.cloud == "gcp"})
+    if not projects:
+        return []
+    lines = [
+        "",
+        "# 4. The model-version-to-rollout chain: when a job writes models/<name>/<version>/_READY, the stack's",
+        f"#    rollout Workflow dispatches .github/workflows/propose-rollout.yml of {repository} with a GitHub token",
+        "#    from Secret Manager. Create a fine-grained personal access token (or a GitHub App installation) for",
+        f"#    {repository} only, with one repository permission, Actions: Read and write (dispatching a workflow",
+        "#    needs it; no contents, no pull requests), and an expiry. Then, per project (GITHUB_DISPATCH_TOKEN",
+        "#    holding the token; ROLLOUT_WORKFLOW_ACCOUNT the chain's workflow service account, a stack output):",
+    ]
+    for project in projects:
+        lines += [
+            f"gcloud secrets create {DISPATCH_SECRET} --project={project} --replication-policy=automatic",
+            f"printf '%s' \"$GITHUB_DISPATCH_TOKEN\" | gcloud secrets versions add {DISPATCH_SECRET} "
+            f"--project={project} --data-file=-",
+            "# Only the chain's workflow account may read it: a binding on the secret, no secretAccessor on the",
+            "# project (its owners still can: narrow the deploy account's roles/owner to keep it from them too).",
+            f"gcloud secrets add-iam-policy-binding {DISPATCH_SECRET} --project={project} "
+            '--member="serviceAccount:$ROLLOUT_WORKFLOW_ACCOUNT" --role=roles/secretmanager.secretAccessor',
+        ]
+    return lines + [
+        "# In GitHub, Settings > Actions > General > Workflow permissions: allow GitHub Actions to create pull",
+        "# requests (propose-rollout.yml opens them with its own token, contents: write and pull-requests: write).",
+    ]
 
 
 def aws_identity(s, repository: str) -> list[str]:

@@ -71,3 +71,62 @@ if (issue) {{
     `state with \\`pulumi refresh --stack ${{stack}}\\`; close this issue once the nightly run passes.` }});
 }}
 """
+
+
+ROLLOUT_MARKER = "<!-- mlinfra-rollout -->"
+BRANCH_PREFIX = "rollout"
+# What a reviewer does to run pr.yml on a PR the workflow's token opened (it starts no workflow).
+RUN_CHECKS = ("GitHub starts no workflow for a pull request opened with a workflow's token, so the plan and "
+              "preview have not run yet: {how} to run `pr.yml` (the offline plan and `pulumi preview`). Once "
+              "merged, `deploy.yml` applies it with the environment's approvals.")
+
+
+def rollout_pull_request() -> str:
+    """Open the proposal's PR (a draft, so that "Ready for review" runs pr.yml), or refresh its
+    description on a re-dispatch; a PR of the branch that was closed is not reopened."""
+    ready = RUN_CHECKS.format(how="mark it **Ready for review**")
+    reopen = RUN_CHECKS.format(how="close and reopen it")
+    return f"""const fs = require('fs');
+const {{ STACK, SERVICE, VERSION, BRANCH, BASE, DIFF, RUN_URL }} = process.env;
+const diff = fs.readFileSync(DIFF, 'utf8');
+const title = `Canary of ${{SERVICE}} version ${{VERSION}} in stack ${{STACK}}`;
+const body = (how) => `{ROLLOUT_MARKER}\\nA new model version was written: \\`models/<name>/${{VERSION}}/_READY\\`. ` +
+  `This sets \\`rollout.canary\\` of service \\`${{SERVICE}}\\` in stack \\`${{STACK}}\\` ([run](${{RUN_URL}})).\\n\\n` +
+  '```diff\\n' + diff.slice(0, 50000) + '```\\n\\n' + how + '\\n\\n' +
+  `After a healthy canary: \\`mlinfra rollout promote --stack ${{STACK}} --service ${{SERVICE}}\\`; ` +
+  `to back out: \\`mlinfra rollout abort --stack ${{STACK}} --service ${{SERVICE}}\\`.`;
+const head = `${{context.repo.owner}}:${{BRANCH}}`;
+const pulls = await github.paginate(github.rest.pulls.list, {{ ...context.repo, head, state: 'all', per_page: 100 }});
+const open = pulls.find((p) => p.state === 'open');
+if (open) {{
+  const how = open.draft ? {json.dumps(ready)} : {json.dumps(reopen)};
+  await github.rest.pulls.update({{ ...context.repo, pull_number: open.number, body: body(how) }});
+  core.notice(`PR #${{open.number}} already proposes this version; its description is refreshed`);
+}} else if (pulls.length > 0) {{
+  core.notice(`PR #${{pulls[0].number}} of ${{BRANCH}} was closed: not reopened. Delete the branch to propose ` +
+    `version ${{VERSION}} again`);
+}} else {{
+  let pr;
+  try {{
+    ({{ data: pr }} = await github.rest.pulls.create({{ ...context.repo, head: BRANCH, base: BASE, title,
+      body: body({json.dumps(ready)}), draft: true }}));
+  }} catch (error) {{
+    if (error.status !== 422 || !/draft/i.test(error.message)) throw error;
+    core.info(`no draft pull requests here (${{error.message}}); opening it ready for review`);
+    ({{ data: pr }} = await github.rest.pulls.create({{ ...context.repo, head: BRANCH, base: BASE, title,
+      body: body({json.dumps(reopen)}) }}));
+  }}
+  core.notice(`opened PR #${{pr.number}}: ${{pr.html_url}}`);
+  // One proposal per service at a time: a new one supersedes the open PRs of other versions (only
+  // when it is new: a late duplicate of an older version must not close a newer proposal).
+  const mine = `{BRANCH_PREFIX}/${{STACK}}/${{SERVICE}}/`;
+  const repo = `${{context.repo.owner}}/${{context.repo.repo}}`;
+  const all = await github.paginate(github.rest.pulls.list, {{ ...context.repo, state: 'open', base: BASE, per_page: 100 }});
+  for (const old of all) {{
+    if (old.number !== pr.number && old.head.ref.startsWith(mine) && old.head.repo?.full_name === repo) {{
+      await github.rest.pulls.update({{ ...context.repo, pull_number: old.number, state: 'closed' }});
+      core.notice(`closed PR #${{old.number}} (${{old.head.ref}}): superseded by #${{pr.number}}, version ${{VERSION}}`);
+    }}
+  }}
+}}
+"""

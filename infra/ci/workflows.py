@@ -8,6 +8,8 @@ pr-comment.yml  posts each stack's plan as one PR comment, edited in place; a se
 deploy.yml      on push to main, `pulumi up` per stack, dev before staging before prod, each in
                 the GitHub environment named after the stack
 drift.yml       nightly `pulumi preview --refresh --expect-no-changes`; one issue per drifting stack
+propose-rollout.yml  dispatched with a new model version: a pull request setting the service's
+                canary (infra/ci/rollout_workflow.py)
 """
 
 from __future__ import annotations
@@ -117,7 +119,9 @@ def pr_workflow(stacks: list[CIStack], version: str) -> dict[str, Any]:
     when = "steps.changed.outputs.changed == 'true'"
     return {
         "name": PR_NAME,
-        "on": {"pull_request": None},
+        # The default types, and ready_for_review: a person marking a draft opened by a workflow's token
+        # (propose-rollout.yml's) ready is what runs the checks on it.
+        "on": {"pull_request": {"types": ["opened", "synchronize", "reopened", "ready_for_review"]}},
         "permissions": {"contents": "read"},
         "jobs": {
             "test": {
@@ -280,10 +284,13 @@ def dump(workflow: dict[str, Any]) -> str:
 
 def generate(stacks: list[CIStack], version: str) -> dict[str, str]:
     """File name -> text of every workflow, in a fixed order."""
+    from infra.ci.rollout_workflow import FILE, rollout_workflow
+
     return {
         "pr.yml": dump(pr_workflow(stacks, version)),
         "pr-comment.yml": dump(comment_workflow(stacks)),
         "deploy.yml": dump(deploy_workflow(stacks, version)),
         "drift.yml": dump(drift_workflow(stacks, version)),
+        FILE: dump(rollout_workflow(stacks)),
     }
 

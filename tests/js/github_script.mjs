@@ -1,6 +1,7 @@
 // Run an actions/github-script script under node against an in-memory GitHub, for the tests.
 // Usage: node github_script.mjs SCRIPT WORLD.json   (run in the directory the job would run in)
-// WORLD: {context, env, comments: [{id, issue_number, body, user: {type}}], issues: [...], pulls: {N: {head: {sha}}}}
+// WORLD: {context, env, comments: [{id, issue_number, body, user: {type}}], issues: [...], pulls: {N: {head: {sha}}},
+//         noDrafts: the repository cannot hold draft pull requests}
 // Prints WORLD after the run, with `log` (core.* calls) added. Only the REST calls the
 // generated scripts make exist here: a new call fails the test instead of passing silently.
 import { readFileSync } from "node:fs";
@@ -17,6 +18,30 @@ const rest = {
     get: async ({ pull_number }) => {
       const pr = world.pulls[String(pull_number)];
       if (!pr) throw new Error(`HttpError: Not Found (pull ${pull_number})`);
+      return { data: pr };
+    },
+    // head is "owner:branch"; state open, closed or all; as the REST API filters them.
+    list: async ({ head, base, state }) => page(Object.values(world.pulls).filter((pr) =>
+      (!head || pr.head.label === head) && (!base || pr.base.ref === base) &&
+      (state === "all" || pr.state === (state || "open")))),
+    create: async ({ head, base, title, body, draft }) => {
+      if (draft && world.noDrafts) {
+        throw Object.assign(new Error("Validation Failed: Draft pull requests are not supported in this repository."),
+          { status: 422 });
+      }
+      if (Object.values(world.pulls).some((pr) => pr.head.ref === head && pr.state === "open")) {
+        throw Object.assign(new Error(`Validation Failed: A pull request already exists for acme:${head}.`), { status: 422 });
+      }
+      const number = nextId++;
+      const pr = { number, title, body, draft: Boolean(draft), state: "open", base: { ref: base },
+        head: { ref: head, label: `acme:${head}`, repo: { full_name: "acme/mlinfra" } },
+        html_url: `https://github.com/acme/mlinfra/pull/${number}` };
+      world.pulls[String(number)] = pr;
+      return { data: pr };
+    },
+    update: async ({ pull_number, ...changes }) => {
+      const pr = world.pulls[String(pull_number)];
+      Object.assign(pr, changes);
       return { data: pr };
     },
   },

@@ -63,7 +63,7 @@ def test_ci_init_writes_the_workflows_and_prints_the_identity_per_environment(tm
     done = cli("ci", "init", "--repo-dir", str(tmp_path), "--repository", "acme/mlinfra")
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in (tmp_path / ".github" / "workflows").iterdir()) == \
-        ["deploy.yml", "drift.yml", "pr-comment.yml", "pr.yml"]
+        ["deploy.yml", "drift.yml", "pr-comment.yml", "pr.yml", "propose-rollout.yml"]
     out = done.stdout
     assert "workload-identity-pools providers create-oidc" in out
     assert "--attribute-condition=\"assertion.repository == 'acme/mlinfra'\"" in out
@@ -75,6 +75,21 @@ def test_ci_init_writes_the_workflows_and_prints_the_identity_per_environment(tm
             continue
         assert f"gcloud iam service-accounts add-iam-policy-binding {s.deploy_account}" in out
         assert f"workloadIdentityPools/github/attribute.environment/{s.name}\"" in out
+
+
+
+def test_ci_init_prints_the_dispatch_token_secret_that_only_the_rollout_workflow_reads(tmp_path):
+    out = cli("ci", "init", "--repo-dir", str(tmp_path), "--repository", "acme/mlinfra").stdout
+    chain = out[out.index("# 4. The model-version-to-rollout chain"):]
+    assert "propose-rollout.yml of acme/mlinfra" in chain
+    assert "with one repository permission, Actions: Read and write" in chain
+    for project in sorted({s.project for s in STACK_LIST if s.cloud == "gcp"}):
+        assert f"gcloud secrets create mlinfra-github-dispatch-token --project={project} " \
+               "--replication-policy=automatic" in chain
+        assert f"gcloud secrets add-iam-policy-binding mlinfra-github-dispatch-token --project={project} " \
+               '--member="serviceAccount:$ROLLOUT_WORKFLOW_ACCOUNT" --role=roles/secretmanager.secretAccessor' in chain
+    assert chain.count("gcloud secrets add-iam-policy-binding") == len({s.project for s in STACK_LIST if s.cloud == "gcp"})
+    assert "gcloud projects add-iam-policy-binding" not in chain
 
 
 @pytest.mark.skipif(not ACTIONLINT.exists(), reason="actionlint is not installed: run `make install`")
