@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from components.gcp.workflows.run_spec import DEFAULT_TOKEN_SECRET
 from infra.ci.stacks import CIStack
 
 POOL = "github"
@@ -20,7 +21,7 @@ PREVIEW_ROLES = ("roles/viewer", "roles/iam.securityReviewer")
 DEPLOY_ROLES = ("roles/owner",)
 # The Secret Manager secret (in each stack's project) holding the token the rollout chain's
 # Workflow dispatches propose-rollout.yml with.
-DISPATCH_SECRET = "mlinfra-github-dispatch-token"
+DISPATCH_SECRET = DEFAULT_TOKEN_SECRET
 
 
 def commands(stacks: list[CIStack], repository: str, pool_project: str, state_bucket: str) -> str:
@@ -96,17 +97,16 @@ def rollout_dispatch(stacks: list[CIStack], repository: str) -> list[str]:
         "#    from Secret Manager. Create a fine-grained personal access token (or a GitHub App installation) for",
         f"#    {repository} only, with one repository permission, Actions: Read and write (dispatching a workflow",
         "#    needs it; no contents, no pull requests), and an expiry. Then, per project (GITHUB_DISPATCH_TOKEN",
-        "#    holding the token; ROLLOUT_WORKFLOW_ACCOUNT the chain's workflow service account, a stack output):",
+        "#    holding the token). The stack itself grants the chain's workflow account, and no one else,",
+        "#    secretAccessor on this one secret (a trigger with run: {proposeRollout} names it in tokenSecret):",
     ]
     for project in projects:
         lines += [
             f"gcloud secrets create {DISPATCH_SECRET} --project={project} --replication-policy=automatic",
             f"printf '%s' \"$GITHUB_DISPATCH_TOKEN\" | gcloud secrets versions add {DISPATCH_SECRET} "
             f"--project={project} --data-file=-",
-            "# Only the chain's workflow account may read it: a binding on the secret, no secretAccessor on the",
-            "# project (its owners still can: narrow the deploy account's roles/owner to keep it from them too).",
-            f"gcloud secrets add-iam-policy-binding {DISPATCH_SECRET} --project={project} "
-            '--member="serviceAccount:$ROLLOUT_WORKFLOW_ACCOUNT" --role=roles/secretmanager.secretAccessor',
+            "# No secretAccessor on the project: its owners can still read it (narrow the deploy account's",
+            "# roles/owner to keep it from them too).",
         ]
     return lines + [
         "# In GitHub, Settings > Actions > General > Workflow permissions: allow GitHub Actions to create pull",

@@ -53,7 +53,9 @@ def build_pipelines(self: Any, pipelines: Sequence[PipelineSpec]) -> None:
 
     # The full URL Dataflow takes, built from the subnet's ID (projects/<p>/regions/<r>/subnetworks/<s>),
     # so it names the host project of a subnet the stack does not own as well.
-    subnetwork = pulumi.Output.concat("https://www.googleapis.com/compute/v1/", self.network.subnetwork_id)
+    # (No pipelines, no workers: a dataflow stack of triggers alone may have no VPC.)
+    subnetwork = pulumi.Output.concat("https://www.googleapis.com/compute/v1/", self.network.subnetwork_id) \
+        if self.network is not None else None
     self.pipelines = {
         p.name: DataflowPipeline(f"{name}-df-{p.name}", DataflowPipelineArgs(
             spec=p, project=args.project, region=args.region, stack=args.stack, source_root=args.source_root,

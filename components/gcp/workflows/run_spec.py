@@ -12,6 +12,8 @@ from components.core.issues import Issue
 from components.core.naming import DNS_LABEL
 from components.core.spec import Context, Spec
 
+DEFAULT_TOKEN_SECRET = "mlinfra-github-dispatch-token"
+"""The Secret Manager secret `mlinfra ci init` tells you to create for the rollout dispatch."""
 DEFAULT_MARKER = "_READY"
 """The completion marker a storage event waits for: written last, after every other object."""
 
@@ -23,10 +25,10 @@ class ProposeRolloutSpec(Spec):
     """The service (`services[].name`) whose `rollout.canary.version` the pull request sets."""
     repository: str = Field(pattern=r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$")
     """The GitHub repository holding this project, as owner/name."""
-    token_secret: str = Field(pattern=r"^[A-Za-z0-9_-]{1,255}$")
-    """Secret Manager secret (in the stack's project, created outside the stack) holding a
-    fine-grained GitHub token with only `actions: write` on the repository. Only the chain's
-    workflow account may read it."""
+    token_secret: str = Field(DEFAULT_TOKEN_SECRET, pattern=r"^[A-Za-z0-9_-]{1,255}$")
+    """Secret Manager secret (in the stack's project, created outside the stack as `mlinfra ci
+    init` prints) holding a fine-grained GitHub token with only `actions: write` on the
+    repository. Only the chain's workflow account may read it. Defaults to mlinfra-github-dispatch-token."""
     workflow: str = Field("propose-rollout.yml", pattern=r"^[A-Za-z0-9._-]+\.ya?ml$")
     """The GitHub workflow file that opens the pull request. Defaults to propose-rollout.yml
     (written by `mlinfra ci init`)."""

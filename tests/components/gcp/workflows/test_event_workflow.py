@@ -129,7 +129,7 @@ def test_a_new_model_version_dispatches_ci_with_a_token_only_the_workflow_reads(
     name = "mlinfra-chain-on-new-ranker"
     [grant] = rec.of_type("gcp:secretmanager/secretIamMember:SecretIamMember")
     assert (grant.name, grant.inputs["secretId"], grant.inputs["role"]) == (
-        f"{name}-reads-token", "github-rollout-dispatch", "roles/secretmanager.secretAccessor")
+        f"{name}-reads-token", "mlinfra-github-dispatch-token", "roles/secretmanager.secretAccessor")
     assert grant.inputs["member"] == "serviceAccount:" + email_of(rec, f"{name}-sa")
     assert rec.one("gcp:storage/notification:Notification", f"{name}-notification").inputs["objectNamePrefix"] == \
         "models/ranker/"
