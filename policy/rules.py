@@ -206,12 +206,12 @@ def _versioned_artifacts(resources, ctx):
             yield b, "the model-artifact bucket keeps no versions: an overwritten model is lost"
 
 
-def _public_endpoints(resources, ctx):
+def _public_endpoints(resources, ctx):  # a job never says public: anyone who may run it is a finding
     public = {(r.get("name"), r.type) for r in _of(resources, RUN_SERVICE, FUNCTION) if r.labels.get("public") == "true"}
     public_names = {name for name, _ in public}
     for m in resources:
         if m.type in ("gcp:cloudrunv2/serviceIamMember:ServiceIamMember", "gcp:cloudrunv2/serviceIamBinding:ServiceIamBinding",
-                      "gcp:cloudfunctionsv2/functionIamMember:FunctionIamMember"):
+                      "gcp:cloudfunctionsv2/functionIamMember:FunctionIamMember", "gcp:cloudrunv2/jobIamMember:JobIamMember"):
             members = [m.get("member")] + list(m.get("members") or [])
             exposed = [x for x in members if x in PUBLIC_MEMBERS]
             if exposed and m.get("name") not in public_names and m.get("cloudFunction") not in public_names:
@@ -348,7 +348,7 @@ def _prod_protection(resources, ctx):
                 yield r, "a stateful resource is not protected in prod"
             if r.type == BUCKET and r.retain_on_delete is False:
                 yield r, "a prod bucket is not retained when removed from the stack"
-        if r.type in (CLUSTER, RUN_SERVICE) and r.get("deletionProtection") is not True:
+        if r.type in (CLUSTER, RUN_SERVICE, "gcp:cloudrunv2/job:Job") and r.get("deletionProtection") is not True:
             yield r, "deletion protection is off in prod"
 
 
@@ -378,7 +378,7 @@ RULES: tuple[Rule, ...] = (
     Rule("MLI-GCS-003", "The model-artifact bucket is versioned", "mlinfra", _versioned_artifacts, (BUCKET,)),
     Rule("MLI-IAM-001", "No basic roles (owner, editor, viewer) are granted", "mlinfra", _basic_roles),
     Rule("MLI-RUN-001", "No allUsers on Cloud Run or functions unless the stack says public: true", "mlinfra",
-         _public_endpoints, (RUN_SERVICE, FUNCTION)),
+         _public_endpoints, (RUN_SERVICE, FUNCTION, "gcp:cloudrunv2/jobIamMember:JobIamMember")),
     Rule("MLI-K8S-001", "Containers run as non-root", "PSS restricted: Running as Non-root", _non_root, WORKLOAD_KINDS),
     Rule("MLI-K8S-002", "No privilege escalation", "PSS restricted: Privilege Escalation", _privilege_escalation, WORKLOAD_KINDS),
     Rule("MLI-K8S-003", "All capabilities dropped", "PSS restricted: Capabilities", _capabilities, WORKLOAD_KINDS),
