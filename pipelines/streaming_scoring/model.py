@@ -44,6 +44,24 @@ def marker_version(model_uri: str, marker: str) -> str:
     return version
 
 
+class NoMarker(FileNotFoundError):
+    pass
+
+
+def check_watchable(model_uri: str) -> None:
+    """NoMarker unless some version under the URI has its marker: WatchFilePattern refuses an
+    empty match, and in a running streaming job that failure repeats at every poll."""
+    pattern = marker_pattern(model_uri)
+    try:
+        found = FileSystems.match([pattern])[0].metadata_list
+    except Exception:  # a URI that does not exist at all matches nothing on every filesystem
+        found = []
+    if not found:
+        raise NoMarker(f"no model version under {model_uri} has its {READY_FILE} marker "
+                       f"({pattern} matches nothing): write <version>/{READY_FILE} after "
+                       f"<version>/{MODEL_FILE}, as training does")
+
+
 class WatchedModelHandler(VersionedModelHandler):
     """VersionedModelHandler starting at one version and moving to each version whose marker
     RunInference's model-update side input delivers; PredictionResult.model_id is the version
@@ -100,5 +118,5 @@ class WatchedModelHandler(VersionedModelHandler):
         return NAMESPACE
 
 
-__all__ = ["MODEL_FILE", "READY_FILE", "RefusedMarker", "WatchedModelHandler", "marker_pattern",
-           "marker_version"]
+__all__ = ["MODEL_FILE", "READY_FILE", "NoMarker", "RefusedMarker", "WatchedModelHandler",
+           "check_watchable", "marker_pattern", "marker_version"]

@@ -17,7 +17,7 @@ from batch_scoring.pipeline import ToExample, ToRow
 from beamkit import launch
 from beamkit.deadletter import DEAD_LETTER, ParseRecords
 from beamkit.sinks import DeadLettersToPubSub, RowsToPubSub
-from streaming_scoring.model import WatchedModelHandler, marker_pattern
+from streaming_scoring.model import WatchedModelHandler, check_watchable, marker_pattern
 
 NAME = "streaming_scoring"
 
@@ -133,6 +133,7 @@ def run(argv: Optional[list[str]] = None,
     args, beam_args = parse_args(argv)
     # Fail at launch, with the versions that do exist, rather than on every worker later.
     check_version(args.modelUri, args.modelVersion)
+    check_watchable(args.modelUri)
     options = StreamingScoringOptions(
         model_uri=args.modelUri, model_version=args.modelVersion,
         id_field=args.idField, features_field=args.featuresField,

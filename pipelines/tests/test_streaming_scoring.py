@@ -21,9 +21,9 @@ from apache_beam.testing.util import BeamAssertException, equal_to
 from apache_beam.transforms import trigger, window
 from apache_beam.transforms.window import TimestampedValue
 
-from batch_scoring.model import ModelVersionNotFound
+from batch_scoring.model import MODEL_FILE, ModelVersionNotFound
 from helpers import Expect
-from streaming_scoring.model import READY_FILE
+from streaming_scoring.model import READY_FILE, NoMarker
 from streaming_scoring.pipeline import StreamingScoringOptions, build, run
 
 WINDOW = 10
@@ -215,6 +215,19 @@ def test_main_refuses_to_launch_with_a_start_version_that_does_not_exist(registr
              "--deadLetterTopic", "projects/acme-ml-dev/topics/d",
              "--modelUri", uri, "--modelVersion", "4"],
             make_io=lambda args: pytest.fail("no IO at all"))
+
+
+def test_main_refuses_to_launch_when_no_version_has_a_marker_to_watch(registry):
+    uri, _ = registry
+    for version in ("2", "3"):
+        os.remove(os.path.join(uri, version, READY_FILE))
+    with pytest.raises(NoMarker, match=rf"no model version under {uri} has its _READY marker"):
+        run(["--inputSubscription", "projects/acme-ml-dev/subscriptions/s",
+             "--outputTopic", "projects/acme-ml-dev/topics/p",
+             "--deadLetterTopic", "projects/acme-ml-dev/topics/d",
+             "--modelUri", uri, "--modelVersion", "3"],
+            make_io=lambda args: pytest.fail("no IO at all"))
+    assert os.path.exists(os.path.join(uri, "3", MODEL_FILE))  # the model alone is not enough
 
 
 def test_main_rejects_a_poll_interval_that_cannot_work(registry, capsys):

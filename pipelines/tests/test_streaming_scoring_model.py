@@ -102,3 +102,12 @@ def test_the_empty_path_means_the_launch_version_and_a_repeated_path_changes_not
     handler.update_model_path(ready(uri, "3"))  # RunInference repeats it after its lookup
     handler.update_model_path(None)
     assert handler.version == "3"
+
+
+def test_a_gcs_marker_maps_to_its_version_as_on_dataflow():
+    uri = "gs://acme-ml-dev-dataflow-dev-artifacts/models/churn"
+    assert marker_pattern(uri) == f"{uri}/*/_READY"
+    assert marker_version(uri, f"{uri}/4/_READY") == "4"
+    assert marker_version(uri + "/", f"{uri}/2026-12-02/_READY") == "2026-12-02"
+    with pytest.raises(RefusedMarker):
+        marker_version(uri, "gs://acme-ml-dev-dataflow-dev-artifacts/models/other/4/_READY")
