@@ -84,8 +84,8 @@ class WatchedModelHandler(VersionedModelHandler):
             return
         self._marker = model_path
         if model_path == "":
-            # WatchFilePattern's "no marker newer than the job's start", which it delivers
-            # only before the first new one: the launch version.
+            # WatchFilePattern's "no marker newer than this worker's start", which it
+            # delivers only before the first new one: the launch version.
             self.version = self._launch_version
             return
         try:
