@@ -1,4 +1,4 @@
-"""Puts pipelines/ on sys.path: the tests import `batch_scoring`, `streaming_features` and
+"""Puts pipelines/ on sys.path: the tests import `batch_scoring`, `streaming_features`, `streaming_scoring` and
 `beamkit` by the same names the template image does (its PYTHONPATH is /template)."""
 import os
 import sys

@@ -71,6 +71,8 @@ def _not_blank(raw: Any) -> bool:
 class ToRow(beam.DoFn):
     """A prediction to its output row; an example the model rejected to DEAD_LETTER."""
 
+    pipeline = NAME  # what its dead letters name as their pipeline
+
     def __init__(self, scored_at: str, id_field: str, features_field: str):
         self._scored_at = scored_at
         self._id_field = id_field
@@ -81,10 +83,15 @@ class ToRow(beam.DoFn):
         if isinstance(result.inference, Rejected):
             record = {self._id_field: key, self._features_field: result.example.tolist()}
             yield beam.pvalue.TaggedOutput(DEAD_LETTER, dead_letter(
-                json.dumps(record).encode("utf-8"), result.inference.reason, NAME))
+                json.dumps(record).encode("utf-8"), result.inference.reason, self.pipeline))
             return
         yield {"id": key, "score": result.inference, "model_version": result.model_id,
-               "scored_at": self._scored_at}
+               "scored_at": self.scored_at()}
+
+    def scored_at(self) -> str:
+        """The row's scored_at: the run's launch time here; a streaming job's takes the time
+        each record is scored."""
+        return self._scored_at
 
 
 class Outputs(NamedTuple):

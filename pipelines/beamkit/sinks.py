@@ -49,6 +49,30 @@ class DeadLettersToPubSub(beam.PTransform):
                 | "Publish" >> WriteToPubSub(self._topic, with_attributes=True))
 
 
+def to_prediction_message(row: dict):
+    from apache_beam.io.gcp.pubsub import PubsubMessage
+
+    # The version rides in an attribute too, so a subscription can filter on it (a canary
+    # comparison, or ignoring an old version's stragglers) without parsing bodies.
+    return PubsubMessage(data=json.dumps(row, sort_keys=True).encode("utf-8"),
+                         attributes={"model_version": str(row["model_version"])})
+
+
+class RowsToPubSub(beam.PTransform):
+    """Each row as a JSON message on a topic, its model_version also an attribute."""
+
+    def __init__(self, topic: str):
+        super().__init__()
+        self._topic = topic
+
+    def expand(self, rows):
+        from apache_beam.io.gcp.pubsub import WriteToPubSub
+
+        return (rows
+                | "ToMessage" >> beam.Map(to_prediction_message)
+                | "Publish" >> WriteToPubSub(self._topic, with_attributes=True))
+
+
 def to_json_line(letter: dict) -> str:
     return json.dumps({
         "payload": letter["payload"].decode("utf-8", errors="replace"),

@@ -21,11 +21,13 @@ def train(seed: int, flip: bool = False) -> LogisticRegression:
 
 @pytest.fixture
 def registry(tmp_path):
-    """`<uri>/2/model.joblib` and `<uri>/3/model.joblib`, two different models; returns the
-    URI and the trained estimators by version."""
+    """`<uri>/2/model.joblib` and `<uri>/3/model.joblib`, two different models, each with the
+    `_READY` marker training writes last; returns the URI and the trained estimators by
+    version."""
     uri = str(tmp_path / "models" / "churn")
     models = {"2": train(seed=1, flip=True), "3": train(seed=2)}
     for version, model in models.items():
         os.makedirs(os.path.join(uri, version))
         joblib.dump(model, os.path.join(uri, version, MODEL_FILE))
+        open(os.path.join(uri, version, "_READY"), "w").close()
     return uri, models

@@ -11,7 +11,7 @@ import apache_beam
 import pytest
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-NAMES = ["batch_scoring", "streaming_features"]
+NAMES = ["batch_scoring", "streaming_features", "streaming_scoring"]
 
 
 def instructions(name: str) -> list[tuple[str, str]]:
@@ -74,7 +74,7 @@ def test_the_entry_point_runs_as_a_script_with_the_images_pythonpath(name):
                           env={**os.environ, "PYTHONPATH": HERE}, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "--outputTable" in done.stdout
+    assert re.search(r"--output(Table|Topic) ", done.stdout), done.stdout
 
 
 def test_a_launch_with_a_missing_model_version_exits_before_touching_any_data(registry):

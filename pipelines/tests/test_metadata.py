@@ -15,10 +15,12 @@ from apache_beam.io.gcp.pubsub import parse_subscription, parse_topic
 
 import batch_scoring.pipeline as batch
 import streaming_features.pipeline as streaming
+import streaming_scoring.pipeline as streaming_scoring
 from beamkit.params import load_metadata, parser_contract
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PIPELINES = {"batch_scoring": batch, "streaming_features": streaming}
+PIPELINES = {"batch_scoring": batch, "streaming_features": streaming,
+             "streaming_scoring": streaming_scoring}
 PARAM_TYPES = {"DEFAULT", "TEXT", "GCS_READ_BUCKET", "GCS_WRITE_BUCKET", "GCS_READ_FILE",
                "GCS_WRITE_FILE", "GCS_READ_FOLDER", "GCS_WRITE_FOLDER", "PUBSUB_TOPIC",
                "PUBSUB_SUBSCRIPTION", "BIGQUERY_TABLE", "BOOLEAN", "ENUM", "NUMBER"}
@@ -45,6 +47,8 @@ VALID = {
     "timestampAttribute": ["event_time"],
     "windowSeconds": ["60"],
     "allowedLatenessSeconds": ["0", "300"],
+    "outputTopic": ["projects/acme-ml-dev/topics/predictions"],
+    "modelPollSeconds": ["60", "300"],
 }
 INVALID = {
     "inputPattern": ["/local/file.jsonl", "gs://bucket-only"],
@@ -65,6 +69,8 @@ INVALID = {
     "timestampAttribute": ["has space"],
     "windowSeconds": ["0", "1.5"],
     "allowedLatenessSeconds": ["-5"],
+    "outputTopic": ["predictions", "projects/acme-ml-dev/subscriptions/predictions"],
+    "modelPollSeconds": ["0", "1.5", "-60"],
 }
 
 
@@ -93,7 +99,7 @@ def test_metadata_defaults_are_the_defaults_main_applies(name):
 def test_every_parameter_has_a_label_help_a_known_type_and_anchored_regexes(name):
     meta = load_metadata(os.path.join(HERE, name))
     assert meta["name"] == name and meta["description"]
-    assert meta["streaming"] is (name == "streaming_features")
+    assert meta["streaming"] is name.startswith("streaming_")
     for param, spec in metadata(name).items():
         assert spec["label"] and spec["helpText"], param
         assert spec.get("paramType", "DEFAULT") in PARAM_TYPES, param
@@ -128,7 +134,7 @@ def test_values_the_regexes_accept_are_accepted_by_beams_own_parsers():
         parse_table_reference(table)
     for subscription in VALID["inputSubscription"]:
         parse_subscription(subscription)
-    for topic in VALID["deadLetterTopic"]:
+    for topic in VALID["deadLetterTopic"] + VALID["outputTopic"]:
         parse_topic(topic)
 
 
@@ -142,7 +148,7 @@ def test_a_launch_with_every_valid_example_parses(name):
         argv += [f"--{param}", VALID[param][-1]]
     args, rest = module.parse_args(argv)
     assert rest == []
-    assert args.outputTable
+    assert getattr(args, "outputTable", None) or args.outputTopic
 
 
 @pytest.mark.parametrize("name", PIPELINES)
@@ -157,4 +163,5 @@ def test_beam_options_pass_through_untouched_and_no_parameter_is_taken_by_its_pr
                     "--output=abbreviated"]
     args, rest = module.parse_args(argv + beam_options)
     assert rest == beam_options
-    assert args.outputTable == VALID["outputTable"][0]
+    for param in required:
+        assert str(getattr(args, param)) == VALID[param][0], param

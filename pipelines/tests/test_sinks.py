@@ -6,7 +6,8 @@ import json
 import pytest
 
 from beamkit.deadletter import dead_letter
-from beamkit.sinks import WRITE_METHODS, bigquery_sink, to_json_line, to_pubsub_message
+from beamkit.sinks import (WRITE_METHODS, bigquery_sink, to_json_line, to_prediction_message,
+                           to_pubsub_message)
 
 
 def test_a_dead_letter_is_republished_with_its_original_body_and_the_reason_as_attributes():
@@ -31,3 +32,11 @@ def test_the_bigquery_sink_takes_only_methods_that_need_no_java_expansion_servic
         assert bigquery_sink("acme-ml-dev:d.t", schema, method).method == method
     with pytest.raises(ValueError, match="FILE_LOADS, STREAMING_INSERTS"):
         bigquery_sink("acme-ml-dev:d.t", schema, "STORAGE_WRITE_API")
+
+
+def test_a_prediction_is_published_as_its_json_row_with_the_model_version_as_an_attribute():
+    row = {"id": "u1", "score": 0.25, "model_version": "4",
+           "scored_at": "2026-12-02T01:00:00+00:00"}
+    message = to_prediction_message(row)
+    assert json.loads(message.data) == row
+    assert message.attributes == {"model_version": "4"}

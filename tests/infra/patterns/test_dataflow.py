@@ -138,7 +138,7 @@ def test_the_template_path_changes_exactly_when_the_template_does():
 
 def test_streaming_job_runs_private_on_the_subnet_as_its_worker_and_drains():
     rec = run_stack("dataflow-dev")
-    job = rec.one("gcp:dataflow/flexTemplateJob:FlexTemplateJob")
+    job = rec.one("gcp:dataflow/flexTemplateJob:FlexTemplateJob", "mlinfra-df-streaming-features")
     worker = rec.one("gcp:serviceaccount/account:Account", "mlinfra-df-streaming-features-worker")
     assert job.inputs["ipConfiguration"] == "WORKER_IP_PRIVATE" and job.inputs["enableStreamingEngine"] is True
     assert job.inputs["onDelete"] == "drain" and job.delete_before_replace
@@ -159,7 +159,8 @@ def test_subscription_has_a_dead_letter_topic_and_a_retry_policy():
     assert feed["retryPolicy"] == {"minimumBackoff": "10s", "maximumBackoff": "600s"}
     assert "mlinfra-df-streaming-features-feed-dead-letter" in subs  # dead letters are kept, not dropped
     agent = [g.inputs for g in rec.of_type("gcp:pubsub/topicIAMMember:TopicIAMMember") if "gcp-sa-pubsub" in g.inputs["member"]]
-    assert [g["role"] for g in agent] == ["roles/pubsub.publisher"]
+    # One dead-letter topic per streaming pipeline's feed, each with only the agent's publish.
+    assert [g["role"] for g in agent] == ["roles/pubsub.publisher"] * 2
 
 
 def test_batch_pipeline_is_a_scheduled_launch_not_a_job_in_state():
@@ -216,6 +217,34 @@ def test_each_account_has_exactly_the_roles_its_sources_and_sinks_need():
     assert acts_as.inputs["serviceAccountId"] == f"projects/acme-ml-dev/serviceAccounts/{batch}"
 
 
+def test_streaming_scoring_gets_its_model_and_topics_from_the_stack_and_may_list_the_markers():
+    rec = run_stack("dataflow-dev")
+    job = rec.one("gcp:dataflow/flexTemplateJob:FlexTemplateJob", "mlinfra-df-streaming-scoring")
+    assert job.inputs["parameters"] == {
+        "inputSubscription": "projects/acme-ml-dev/subscriptions/streaming-scoring-dataflow-dev",
+        "deadLetterTopic": "projects/acme-ml-dev/topics/streaming-scoring-dataflow-dev-dead-letter",
+        "outputTopic": "projects/acme-ml-dev/topics/churn-scores",
+        "modelUri": "gs://acme-ml-dev-dataflow-dev-artifacts/models/churn", "modelVersion": "3",
+        "modelPollSeconds": "60"}
+    assert job.inputs["enableStreamingEngine"] is True and job.inputs["onDelete"] == "drain"
+    assert job.inputs["sdkContainerImage"].endswith("/pipelines/streaming_scoring:1a2b3c4")
+    worker = rec.one("gcp:serviceaccount/account:Account", "mlinfra-df-streaming-scoring-worker").outputs["email"]
+    assert grants_of(rec, worker) == {
+        ("IAMMember", "roles/dataflow.worker"), ("BucketIAMMember", "roles/storage.objectUser"),
+        ("BucketIAMMember", "roles/storage.objectViewer"), ("RepositoryIamMember", "roles/artifactregistry.reader"),
+        ("SubscriptionIAMMember", "roles/pubsub.subscriber"), ("SubscriptionIAMMember", "roles/pubsub.viewer"),
+        ("TopicIAMMember", "roles/pubsub.publisher")}
+    buckets = {r.inputs["bucket"]: r.inputs["role"] for r in rec.of_type("gcp:storage/bucketIAMMember:BucketIAMMember")
+               if r.inputs["member"] == f"serviceAccount:{worker}"}
+    # objectViewer holds storage.objects.list, which WatchFilePattern's match on <uri>/*/_READY needs; no write.
+    assert buckets == {"acme-ml-dev-dataflow-dev-artifacts": "roles/storage.objectViewer",
+                       "acme-ml-dev-dataflow-dev-dataflow": "roles/storage.objectUser"}
+    publishes = {r.inputs["topic"] for r in rec.of_type("gcp:pubsub/topicIAMMember:TopicIAMMember")
+                 if r.inputs["member"] == f"serviceAccount:{worker}"}
+    assert publishes == {"churn-scores", "streaming-scoring-dataflow-dev-dead-letter"}
+    assert {"churn-features", "churn-scores"} <= {t.inputs["name"] for t in rec.of_type("gcp:pubsub/topic:Topic")}
+
+
 @pytest.mark.parametrize("stack,protected", [("dataflow-dev", False), ("dataflow-prod", True)])
 def test_bigquery_data_is_protected_in_prod_only(stack, protected):
     rec = run_stack(stack)
@@ -255,9 +284,9 @@ def test_the_component_refuses_a_spec_whose_topic_it_is_not_given():
 
 
 @pytest.mark.parametrize("edit,key", [
-    (lambda t: t.replace("      mode: streaming\n", "      mode: streaming\n      schedule: \"0 2 * * *\"\n"),
+    (lambda t: t.replace("      mode: streaming\n", "      mode: streaming\n      schedule: \"0 2 * * *\"\n", 1),
      "mlinfra:pipelines[1].schedule: a streaming pipeline runs continuously"),
-    (lambda t: t.replace("      mode: streaming\n", "      mode: streaming\n      flexrs: true\n"),
+    (lambda t: t.replace("      mode: streaming\n", "      mode: streaming\n      flexrs: true\n", 1),
      "mlinfra:pipelines[1].flexrs: Flexible Resource Scheduling is for batch pipelines only"),
     (lambda t: t.replace("storage: {bucket: dataLake, prefix: scoring/}", "pubsub: {topic: events}"),
      "mlinfra:pipelines[0].source.pubsub: a batch pipeline cannot read Pub/Sub"),
