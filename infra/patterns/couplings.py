@@ -230,3 +230,13 @@ def models_in_s3_artifact_bucket(config: Any, ctx: Context, pattern: Any) -> lis
     return [Issue(("services", i, "model", "uri"), "is not in the stack's artifact bucket", s.model.uri,
                   allowed=f"s3://{artifacts}/<path>", fix=f"upload the model there and set uri: s3://{artifacts}/<path>")
             for i, s in enumerate(config.services) if s.model is not None and s.model.bucket != artifacts]
+
+
+def feature_store_has_a_network(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
+    """A Memorystore online store lives on the stack's VPC: `egress: none` leaves it none."""
+    store = config.feature_store
+    if store is None or store.online.type != "redis" or config.network.egress != "none":
+        return []
+    return [Issue(("featureStore", "online", "type"), "Memorystore is reachable only on the stack's VPC, and "
+                  "`network.egress: none` creates none", "redis", allowed="bigtable, or a network",
+                  fix="set `online: {type: bigtable}`, or remove `egress: none` from mlinfra:network")]

@@ -56,6 +56,9 @@ _GKE = frozenset({"pulumi_gcp.container", "pulumi_kubernetes.apiextensions", "pu
                   "pulumi_kubernetes.core", "pulumi_kubernetes.meta", "pulumi_kubernetes.networking",
                   "pulumi_kubernetes.policy", "pulumi_kubernetes.rbac"})
 
+# Feast's offline store, online stores (Bigtable; Memorystore for Valkey or Redis) and its job.
+_FEATURE_STORE = frozenset({"pulumi_gcp.bigquery", "pulumi_gcp.bigtable", "pulumi_gcp.memorystore", "pulumi_gcp.redis"})
+
 PATTERNS: dict[str, Pattern] = {
     "serverless": Pattern(
         "serverless",
@@ -88,12 +91,13 @@ PATTERNS: dict[str, Pattern] = {
     "hybrid": Pattern(
         "hybrid",
         "A real-time path (services on Cloud Run or GKE) beside a batch path (jobs), wired by triggers.",
-        frozenset({"cluster", "services", "jobs", "triggers"}), ("gke", "cloudrun"),
-        "infra.patterns.hybrid:Hybrid", _GCP_BASE | _GKE,
+        frozenset({"cluster", "services", "jobs", "triggers", "featureStore"}), ("gke", "cloudrun"),
+        "infra.patterns.hybrid:Hybrid", _GCP_BASE | _GKE | _FEATURE_STORE,
         couplings=(couplings.cluster_needed, couplings.gke_names_fit, couplings.placement_on_pools,
                    couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,
                    couplings.models_in_artifact_bucket, couplings.network_fits_cluster,
-                   couplings.serverless_names_unique, couplings.prod_alerts_go_somewhere),
+                   couplings.serverless_names_unique, couplings.prod_alerts_go_somewhere,
+                   couplings.feature_store_has_a_network),
     ),
 }
 
@@ -121,8 +125,8 @@ def pattern_for(cloud: str, name: str) -> Optional[Pattern]:
     return CLOUDS.get(cloud, {}).get(name)
 
 
-# Every section some pattern allows; each pattern allows a subset.
-OPTIONAL_SECTIONS = ("cluster", "services", "jobs", "pipelines", "triggers")
+# Every section some pattern allows, by its stack-file key; each pattern allows a subset.
+OPTIONAL_SECTIONS = ("cluster", "services", "jobs", "pipelines", "triggers", "featureStore")
 
 
 def patterns_allowing(section: str) -> list[str]:
