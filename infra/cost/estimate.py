@@ -33,7 +33,21 @@ FREE_PREFIXES = (
     "gcp:pubsub/topicIAMMember:", "gcp:secretmanager/secretIamMember:", "kubernetes:", "pulumi:providers:",
     # Cloud Monitoring services, objectives and channels (alert policies' conditions may be billed).
     "gcp:monitoring/customService:", "gcp:monitoring/slo:", "gcp:monitoring/notificationChannel:",
+    "gcp:bigquery/datasetIamMember:", "gcp:bigtable/instanceIamMember:", "gcp:cloudrunv2/jobIamMember:",
 )
+
+# Resources that cost money the table does not price, and why (listed as not priced, never zero).
+NOT_PRICED = {
+    "gcp:bigquery/dataset:Dataset": "BigQuery bills the bytes its tables store and its queries scan, "
+                                    "which the feature tables and their queries decide",
+    "gcp:bigtable/instance:Instance": "Bigtable bills node-hours (autoscaled between minNodes and maxNodes) "
+                                      "and GB stored; no confirmed Bigtable rates in the table",
+    "gcp:cloudrunv2/job:Job": "a Cloud Run job bills the vCPU- and GiB-seconds of its executions, "
+                              "which the runs' length decides",
+    "gcp:memorystore/instance:Instance": "Memorystore bills node-hours by node type and replicas; "
+                                         "no confirmed Memorystore rates in the table",
+    "gcp:redis/instance:Instance": "Memorystore for Redis bills GB-hours by tier; no confirmed rates in the table",
+}
 
 
 @dataclass
@@ -323,7 +337,7 @@ def estimate(registrations: Iterable[Any], region: str, spec: CostSpec = CostSpe
         elif t == "gcp:compute/subnetwork:Subnetwork" and i.get("logConfig"):
             unpriced.append(Unpriced(r.name, t, "VPC flow logs: Cloud Logging ingestion depends on traffic"))
         elif not t.startswith(FREE_PREFIXES):
-            unpriced.append(Unpriced(r.name, t, "not in the price table"))
+            unpriced.append(Unpriced(r.name, t, NOT_PRICED.get(t, "not in the price table")))
     for r in nats:  # after the pools: the gateway is billed by the VMs that use it
         lines.append(nat(r.name, r.type, tuple(vms), spec))
     assumptions = {k: v for k, v in spec.model_dump(by_alias=True).items()}

@@ -132,7 +132,7 @@ class FeastFeatureStore(Component):
         self.materialization: Optional[FeastMaterialization] = None
         if spec.materialize is not None:
             private = online.type == "redis"
-            self.materialization = FeastMaterialization(f"{name}-materialize", FeastMaterializationArgs(
+            self.materialization = FeastMaterialization(f"{name}-job", FeastMaterializationArgs(
                 job_name=dns_name("mlinfra", args.stack, "feast-materialize"), project=args.project,
                 region=args.region, spec=spec.materialize, account=self.materializer,
                 env={YAML_ENV: self.yaml, **env}, network_id=args.network_id if private else None,
