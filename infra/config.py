@@ -29,6 +29,7 @@ from components.gcp.featurestore.feature_store_spec import FeatureStoreSpec
 from components.gcp.functions.cloud_function_spec import CloudFunctionSpec
 from components.gcp.gke.cluster_spec import ClusterSpec
 from components.gcp.gke.gke_job_spec import GkeJobSpec
+from components.gcp.memorystore.cache_spec import CacheSpec
 from components.gcp.monitoring.alerts_spec import AlertsSpec
 from components.gcp.network.network_spec import NetworkSpec
 from components.gcp.storage.storage_spec import BUCKET_ROLES, StorageSpec
@@ -72,7 +73,12 @@ class MlinfraConfig(Spec):
     pipelines: list[PipelineSpec] = []
     """Dataflow pipelines, batch or streaming, from Flex Templates (dataflow pattern)."""
     feature_store: Optional[FeatureStoreSpec] = None
-    """Feast's infrastructure: BigQuery offline store, registry bucket, online store, scheduled materialization (hybrid pattern). Defaults to none."""
+    """Feast's infrastructure: BigQuery offline store, registry bucket, online store (its own
+    Memorystore, or Bigtable) and scheduled materialization (GCP patterns). Defaults to none."""
+    cache: Optional[CacheSpec] = None
+    """The prediction cache and pre-compute store: one Memorystore (Valkey or Redis) instance on
+    the stack's VPC, for services and jobs with `cache: true` (hybrid, serverless and kubernetes
+    patterns). Defaults to none."""
 
     @model_validator(mode="before")
     @classmethod

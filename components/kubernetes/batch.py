@@ -17,6 +17,7 @@ from components.core.naming import DNS_LABEL
 from components.core.schedules import cron_issues, time_zone_issues
 from components.core.spec import Context, Spec
 from components.core.units import memory_mib
+from components.serving import cache_wiring
 from components.kubernetes.pods import (NodeScheme, PlacementSpec, PodResourcesSpec, filesystem, resources,
                                         restricted_security, scheduling, scratch_volumes)
 
@@ -56,6 +57,10 @@ class KubernetesJobSpec(Spec):
     read_only_root_filesystem: bool = True
     """Mount the container's root filesystem read-only (/tmp stays writable; HOME is /tmp).
     Defaults to true; set false if your code writes elsewhere."""
+    cache: bool = False
+    """Connect the job to the stack's cache (`mlinfra:cache`) to write pre-computed predictions:
+    it gets CACHE_HOST, CACHE_PORT and CACHE_TLS from a Secret in its namespace and the CA as a
+    file at CACHE_CA_FILE. Defaults to false."""
 
     def issues(self, ctx: Context) -> list[Issue]:
         return job_issues(self)
@@ -76,6 +81,10 @@ def job_issues(spec: "KubernetesJobSpec") -> list[Issue]:
     if gpu is not None and gpu.count < 1:
         issues.append(Issue(("resources", "gpu", "count"), "must be at least 1", gpu.count,
                             fix="set count to 1 or more, or remove the gpu"))
+    if spec.cache:
+        issues += [Issue(("env", name), "is set by mlinfra for the cache (`cache: true`)", name,
+                         allowed=f"any name but {', '.join(cache_wiring.ENV_NAMES)}", fix="rename or remove it")
+                   for name in spec.env if name in cache_wiring.ENV_NAMES]
     if spec.completions is not None and spec.parallelism is not None and spec.parallelism > spec.completions:
         issues.append(Issue(("parallelism",), f"is above completions ({spec.completions}); the extra pods would never run",
                             spec.parallelism, fix=f"set parallelism to {spec.completions} or less"))
@@ -101,11 +110,17 @@ def batch_object(spec: KubernetesJobSpec, metadata: dict, body: dict) -> tuple[s
     }
 
 
-def job_spec(spec: KubernetesJobSpec, service_account: Any, nodes: NodeScheme) -> dict:
-    """The batch/v1 JobSpec (also a CronJob's jobTemplate.spec)."""
+def job_spec(spec: KubernetesJobSpec, service_account: Any, nodes: NodeScheme,
+             cache_secret: Optional[tuple[str, bool]] = None) -> dict:
+    """The batch/v1 JobSpec (also a CronJob's jobTemplate.spec); `cache_secret` is `(Secret
+    name, TLS)` of the stack's cache, read into the env and the CA file."""
     pod_security, container_security = restricted_security(spec.read_only_root_filesystem)
     volumes, mounts, env = scratch_volumes(filesystem("custom"))
     env = [{"name": k, "value": v} for k, v in sorted(spec.env.items())] + [e for e in env if e["name"] not in spec.env]
+    if cache_secret is not None:
+        env += cache_wiring.secret_env(cache_secret[1], cache_secret[0])
+        cache_volumes, cache_mounts = cache_wiring.secret_volume(cache_secret[1], cache_secret[0])
+        volumes, mounts = volumes + cache_volumes, mounts + cache_mounts
     container = {
         "name": "job",
         "image": spec.image,

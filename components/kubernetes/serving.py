@@ -19,7 +19,7 @@ from components.core.spec import Context, Spec
 from components.core.units import memory_mib
 from components.kubernetes.pods import (NodeScheme, PlacementSpec, PodResourcesSpec, filesystem, label_value,
                                         resources, restricted_security, scheduling, scratch_volumes)
-from components.serving import runtimes
+from components.serving import cache_wiring, runtimes
 from components.serving.model_serving_spec import CanarySpec, ModelServingSpec, ProbeSpec
 
 TRACKS = ("stable", "canary")
@@ -159,6 +159,10 @@ class KubernetesServingSpec(ModelServingSpec):
                 issues.append(Issue(("scaling", "prometheusMetric"), f"runtime {runtime} has its own {scaling.metric} metric",
                                     scaling.prometheus_metric, fix="remove it (or use runtime custom)"))
 
+        if spec.cache:
+            issues += [Issue(("env", name), "is set by mlinfra for the cache (`cache: true`)", name,
+                             allowed=f"any name but {', '.join(cache_wiring.ENV_NAMES)}", fix="rename or remove it")
+                       for name in spec.env if name in cache_wiring.ENV_NAMES]
         issues += spec.canary_issues(spec.rollout.canary)
         return first_per_key(issues)
 
@@ -225,11 +229,14 @@ def _probe(probe: ProbeSpec, path: Optional[str], failures: int) -> dict:
 
 
 def pod_template(spec: KubernetesServingSpec, track: str, *, service_account: Any, environment: str,
-                 nodes: NodeScheme, model_volume: Optional[tuple[dict, dict]] = None) -> dict:
+                 nodes: NodeScheme, model_volume: Optional[tuple[dict, dict]] = None,
+                 cache_secret: Optional[tuple[str, bool]] = None) -> dict:
     """The Deployment's pod template for one track (`spec` already the track's variant).
 
     `model_volume` is `(volume, pod annotations)` of the platform's mount of the model version
-    (GKE: the Cloud Storage FUSE CSI driver), mounted read-only at the runtime's model directory."""
+    (GKE: the Cloud Storage FUSE CSI driver), mounted read-only at the runtime's model directory.
+    `cache_secret` is `(Secret name, TLS)` of the stack's cache: its address and CA reach the
+    container, and a runtime with its own response cache (Triton) is pointed at it."""
     run = spec.launch(gpu=spec.resources.gpu is not None)
     gpu = spec.resources.gpu
     fs = filesystem(spec.runtime)
@@ -246,6 +253,14 @@ def pod_template(spec: KubernetesServingSpec, track: str, *, service_account: An
                 {"name": "MODEL_VERSION", "value": spec.model.version}, {"name": "MODEL_DIR", "value": mount}]
     # The spec's variables win over the ones mlinfra sets.
     env = [{"name": k, "value": v} for k, v in sorted(spec.env.items())] + [e for e in env if e["name"] not in spec.env]
+    args = list(run.args)
+    if cache_secret is not None:
+        secret, tls = cache_secret
+        env += cache_wiring.secret_env(tls, secret)
+        cache_volumes, cache_mounts = cache_wiring.secret_volume(tls, secret)
+        volumes, mounts = volumes + cache_volumes, mounts + cache_mounts
+        if spec.args is None:  # with `args` the whole argument list is the spec's own
+            args += runtimes.cache_args(spec.runtime, tls, cache_wiring.CA_FILE)
 
     ports = [{"name": "http", "containerPort": run.port, "protocol": "TCP"}]
     metrics_port = metrics_port_of(spec)
@@ -257,7 +272,7 @@ def pod_template(spec: KubernetesServingSpec, track: str, *, service_account: An
         "name": "server",
         "image": run.image,
         **({"command": run.command} if run.command else {}),
-        **({"args": run.args} if run.args else {}),
+        **({"args": args} if args else {}),
         "ports": ports,
         "env": env,
         "resources": resources(spec.resources),

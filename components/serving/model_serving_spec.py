@@ -99,6 +99,11 @@ class ModelServingSpec(Spec):
     Options the runtime's preset sets are refused: change them with `args`. Defaults to none."""
     port: Optional[int] = Field(None, ge=1, le=65535)
     """Serving port. Defaults to the runtime's, else 8080."""
+    cache: bool = False
+    """Connect the server to the stack's cache (`mlinfra:cache`): it gets CACHE_HOST, CACHE_PORT,
+    CACHE_TLS and the CA (GKE: a Secret, the CA as a file at CACHE_CA_FILE; Cloud Run: plain
+    variables, the CA's PEM in CACHE_CA_CERT), and Triton (on GKE, with the preset's arguments)
+    keeps its response cache there. Defaults to false."""
     slo: Optional[SloSpec] = None
     """Service-level objectives, each with a fast and a slow burn-rate alert. Defaults to none;
     in prod to availability 99.5 % over 28 days."""

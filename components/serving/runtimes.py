@@ -41,6 +41,9 @@ class Runtime:
     """GPUs per server -> extra args (vLLM shards the model over them: tensor parallelism)."""
     public_registry: bool = True
     """The default image is on Docker Hub, which Cloud Run can pull; nvcr.io is not."""
+    cache_args: Callable[[bool, str], list[str]] = lambda tls, ca_file: []
+    """(TLS, CA file) -> args that turn on the runtime's own response cache in the stack's cache
+    (host and port from `$(CACHE_HOST)`/`$(CACHE_PORT)`, which Kubernetes expands from the env)."""
 
 
 PRESETS: dict[str, Runtime] = {
@@ -51,6 +54,7 @@ PRESETS: dict[str, Runtime] = {
                                   "--allow-grpc=false", "--strict-readiness=true"],
         lambda name: "/v2/health/ready", lambda name: "/v2/health/live", 8002,
         public_registry=False,
+        cache_args=lambda tls, ca_file: triton_redis_cache_args(tls, ca_file),
     ),
     "torchserve": Runtime(
         "torchserve", "pytorch/torchserve:0.12.0-cpu", "pytorch/torchserve:0.12.0-gpu", 8080,
@@ -76,6 +80,24 @@ PRESETS: dict[str, Runtime] = {
         gpu_args=lambda gpus: ["--tensor-parallel-size", str(gpus)] if gpus > 1 else [],
     ),
 }
+
+
+def triton_redis_cache_args(tls: bool, ca_file: str) -> list[str]:
+    """Triton's response cache in Redis/Valkey (the `redis` cache implementation of
+    triton-inference-server/redis_cache): `--cache-config <cache>,<key>=<value>`, repeated; host
+    and port are required, `tls_enabled=true` with `cacert` verifies the server. Each model opts
+    in with `response_cache { enable: true }` in its config.pbtxt; Triton keys an entry by the
+    model's name, version and inputs, so a new model version never reads the old one's results."""
+    args = ["--cache-config", "redis,host=$(CACHE_HOST)", "--cache-config", "redis,port=$(CACHE_PORT)"]
+    if tls:
+        args += ["--cache-config", "redis,tls_enabled=true", "--cache-config", f"redis,cacert={ca_file}"]
+    return args
+
+
+def cache_args(runtime: Optional[str], tls: bool, ca_file: str) -> list[str]:
+    """The args that point a runtime's own cache at the stack's cache (none for a runtime without one)."""
+    preset = PRESETS.get(runtime or "custom")
+    return preset.cache_args(tls, ca_file) if preset is not None else []
 
 
 def flag(arg: str) -> Optional[str]:

@@ -34,7 +34,13 @@ FREE_PREFIXES = (
     # Cloud Monitoring services, objectives and channels (alert policies' conditions may be billed).
     "gcp:monitoring/customService:", "gcp:monitoring/slo:", "gcp:monitoring/notificationChannel:",
     "gcp:bigquery/datasetIamMember:", "gcp:bigtable/instanceIamMember:", "gcp:cloudrunv2/jobIamMember:",
+    # Memorystore's private connectivity: a policy, an address range and a peering carry no charge.
+    "gcp:networkconnectivity/serviceConnectionPolicy:", "gcp:compute/globalAddress:", "gcp:servicenetworking/",
 )
+MEMORYSTORE_NOT_PRICED = (
+    "Memorystore is not in the price table: no stored copy of its pricing page rendered the rates. Valkey bills "
+    "per node-hour by node type, times (1 + replicas); Redis per GB-hour by tier "
+    "and capacity band")
 
 # Resources that cost money the table does not price, and why (listed as not priced, never zero).
 NOT_PRICED = {
@@ -44,9 +50,6 @@ NOT_PRICED = {
                                       "and GB stored; no confirmed Bigtable rates in the table",
     "gcp:cloudrunv2/job:Job": "a Cloud Run job bills the vCPU- and GiB-seconds of its executions, "
                               "which the runs' length decides",
-    "gcp:memorystore/instance:Instance": "Memorystore bills node-hours by node type and replicas; "
-                                         "no confirmed Memorystore rates in the table",
-    "gcp:redis/instance:Instance": "Memorystore for Redis bills GB-hours by tier; no confirmed rates in the table",
 }
 
 
@@ -334,6 +337,10 @@ def estimate(registrations: Iterable[Any], region: str, spec: CostSpec = CostSpe
             cls = (i.get("spec") or {}).get("gatewayClassName", "")
             unpriced.append(Unpriced(r.name, t, f"the load balancer GKE provisions for it ({cls}): forwarding "
                                                 "rule, proxy and data-processing hours are not in the table"))
+        elif t in ("gcp:memorystore/instance:Instance", "gcp:redis/instance:Instance"):
+            size = (f"{i.get('nodeType')} x {1 + int(i.get('replicaCount') or 0)} nodes" if "nodeType" in i
+                    else f"{i.get('tier')} {i.get('memorySizeGb')} GB")
+            unpriced.append(Unpriced(r.name, t, f"{size}: {MEMORYSTORE_NOT_PRICED}"))
         elif t == "gcp:compute/subnetwork:Subnetwork" and i.get("logConfig"):
             unpriced.append(Unpriced(r.name, t, "VPC flow logs: Cloud Logging ingestion depends on traffic"))
         elif not t.startswith(FREE_PREFIXES):

@@ -16,6 +16,7 @@ from components.gcp.gke.gke_job import GkeJob, GkeJobArgs
 from components.gcp.gke.gke_job_spec import GkeJobSpec
 from components.gcp.gke.gke_metrics_adapter import PORT as ADAPTER_PORT
 from components.gcp.gke.gke_metrics_adapter import GkeMetricsAdapter, GkeMetricsAdapterArgs
+from infra.patterns.cache import connection
 
 APIS = ("container.googleapis.com", "compute.googleapis.com", "iam.googleapis.com", "storage.googleapis.com",
         "artifactregistry.googleapis.com", "monitoring.googleapis.com", "logging.googleapis.com",
@@ -86,7 +87,8 @@ def build_jobs(pattern: Any, jobs: Sequence[GkeJobSpec]) -> dict[str, GkeJob]:
         spec.name: GkeJob(f"{name}-job-{spec.name}", GkeJobArgs(
             spec=spec, project=args.project, namespace=JOBS_NAMESPACE, provider=provider,
             workload_pool=pattern.cluster.workload_pool, read_buckets=[pattern.storage.data_lake],
-            write_buckets=[pattern.storage.artifacts]), opts=pattern.child(provider=provider, depends_on=[jobs_ns]))
+            write_buckets=[pattern.storage.artifacts], cache=connection(pattern) if spec.cache else None),
+            opts=pattern.child(provider=provider, depends_on=[jobs_ns]))
         for spec in jobs
     }
 

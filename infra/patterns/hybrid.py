@@ -12,8 +12,7 @@ import pulumi
 
 from components.gcp.gke.cluster_spec import ClusterSpec
 from components.gcp.gke.gke_job_spec import GkeJobSpec
-from components.gcp.featurestore.feature_store_spec import FeatureStoreSpec
-from infra.patterns import features, gke_workloads
+from infra.patterns import gke_workloads
 from infra.patterns.pattern_component import PatternArgs, PatternComponent
 from infra.platforms.cloudrun import APIS as CLOUD_RUN_APIS
 from infra.platforms.registry import PLATFORMS
@@ -27,21 +26,19 @@ class HybridArgs(PatternArgs):
     """The GKE cluster, when a service on gke or a job runs on it. Defaults to none (no cluster)."""
     jobs: Sequence[GkeJobSpec] = ()
     """Batch jobs on the cluster. Defaults to none."""
-    feature_store: Optional[FeatureStoreSpec] = None
-    """Feast's offline store, registry, online store and materialization. Defaults to none."""
 
 
 class Hybrid(PatternComponent):
     """Outputs: service_urls (Cloud Run), services (GKE), cluster, kubernetes_version, gateway,
-    jobs, feature_store_yaml and feature_store (with a feature store), trigger_urls, buckets,
-    image_repository, network."""
+    jobs, trigger_urls, buckets, image_repository, network, and cache and feature_store_yaml and
+    feature_store when the stack has them."""
 
     Args = HybridArgs
 
     def __init__(self, name: str, args: HybridArgs, opts: Optional[pulumi.ResourceOptions] = None):
         on_cluster = [s for s in args.services if PLATFORMS[s.platform].needs_cluster]
         needs_cluster = bool(on_cluster or args.jobs)
-        apis = CLOUD_RUN_APIS + (gke_workloads.APIS if needs_cluster else ()) + features.apis(args.feature_store)
+        apis = CLOUD_RUN_APIS + (gke_workloads.APIS if needs_cluster else ())
         super().__init__(TYPE, name, args, apis, opts, proxy_only_subnet=bool(on_cluster))
         self.jobs: dict = {}
         self.gateway_ref = None
@@ -50,7 +47,6 @@ class Hybrid(PatternComponent):
         self.serve()
         if needs_cluster:
             self.jobs = gke_workloads.build_jobs(self, args.jobs)
-        stored = features.build(self, args.feature_store)
         self.build_triggers()
 
         platforms = {spec.name: PLATFORMS[spec.platform] for spec in args.services}
@@ -60,7 +56,6 @@ class Hybrid(PatternComponent):
             "services": {n: {"namespace": s.namespace, "path": f"/{n}/", "tracks": s.service_names}
                          for n, s in self.services.items() if n not in cloud_run},
             **(gke_workloads.cluster_outputs(self) if needs_cluster else {}),
-            **stored,
             **self.common_outputs(),
         }
         self.register_outputs(self.outputs)

@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from infra.patterns import couplings
+from infra.patterns import cache_couplings, couplings
 
 
 @dataclass(frozen=True)
@@ -56,48 +56,53 @@ _GKE = frozenset({"pulumi_gcp.container", "pulumi_kubernetes.apiextensions", "pu
                   "pulumi_kubernetes.core", "pulumi_kubernetes.meta", "pulumi_kubernetes.networking",
                   "pulumi_kubernetes.policy", "pulumi_kubernetes.rbac"})
 
-# Feast's offline store, online stores (Bigtable; Memorystore for Valkey or Redis) and its job.
-_FEATURE_STORE = frozenset({"pulumi_gcp.bigquery", "pulumi_gcp.bigtable", "pulumi_gcp.memorystore", "pulumi_gcp.redis"})
+# Memorystore and the private connectivity the network adds for it (stacks with `mlinfra:cache`).
+_CACHE = frozenset({"pulumi_gcp.memorystore", "pulumi_gcp.redis", "pulumi_gcp.networkconnectivity",
+                    "pulumi_gcp.servicenetworking"})
+# Feast (`mlinfra:featureStore`): BigQuery, Bigtable or Memorystore (with its connectivity), its job.
+_FEATURE_STORE = _CACHE | {"pulumi_gcp.bigquery", "pulumi_gcp.bigtable"}
 
 PATTERNS: dict[str, Pattern] = {
     "serverless": Pattern(
         "serverless",
         "Cloud Run model servers (GPU optional) and Cloud Functions triggers; scales to zero.",
-        frozenset({"services", "triggers"}), ("cloudrun",),
-        "infra.patterns.serverless:Serverless", _GCP_BASE,
+        frozenset({"services", "triggers", "cache", "featureStore"}), ("cloudrun",),
+        "infra.patterns.serverless:Serverless", _GCP_BASE | _FEATURE_STORE,
         couplings=(couplings.models_in_artifact_bucket, couplings.serverless_names_unique,
-                   couplings.prod_alerts_go_somewhere),
+                   couplings.prod_alerts_go_somewhere, cache_couplings.cache_wired,
+                   couplings.feature_store_has_a_network),
     ),
     "kubernetes": Pattern(
         "kubernetes",
         "GKE with CPU, GPU and spot node pools, autoscalers, model servers and jobs.",
-        frozenset({"cluster", "services", "jobs", "triggers"}), ("gke",),
-        "infra.patterns.kubernetes:Kubernetes", _GCP_BASE | _GKE,
+        frozenset({"cluster", "services", "jobs", "triggers", "cache", "featureStore"}), ("gke",),
+        "infra.patterns.kubernetes:Kubernetes", _GCP_BASE | _GKE | _FEATURE_STORE,
         couplings=(couplings.cluster_needed, couplings.gke_names_fit, couplings.placement_on_pools,
                    couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,
                    couplings.models_in_artifact_bucket, couplings.network_fits_cluster,
-                   couplings.prod_alerts_go_somewhere),
+                   couplings.prod_alerts_go_somewhere, cache_couplings.cache_wired,
+                   couplings.feature_store_has_a_network),
         requires_cluster=True,
     ),
     "dataflow": Pattern(
         "dataflow",
         "Batch and streaming Dataflow pipelines with their Pub/Sub topics, buckets and sinks.",
-        frozenset({"pipelines", "triggers"}), ("cloudrun",),
+        frozenset({"pipelines", "triggers", "featureStore"}), ("cloudrun",),
         "infra.patterns.dataflow:Dataflow",
-        _GCP_BASE | {"pulumi_gcp.bigquery", "pulumi_gcp.dataflow", "pulumi_gcp.organizations"},
+        _GCP_BASE | _FEATURE_STORE | {"pulumi_gcp.dataflow", "pulumi_gcp.organizations"},
         couplings=(couplings.pipeline_models_in_artifact_bucket, couplings.pipeline_topics_and_tables,
                    couplings.workers_have_a_network, couplings.prod_alerts_go_somewhere),
     ),
     "hybrid": Pattern(
         "hybrid",
         "A real-time path (services on Cloud Run or GKE) beside a batch path (jobs), wired by triggers.",
-        frozenset({"cluster", "services", "jobs", "triggers", "featureStore"}), ("gke", "cloudrun"),
+        frozenset({"cluster", "services", "jobs", "triggers", "cache", "featureStore"}), ("gke", "cloudrun"),
         "infra.patterns.hybrid:Hybrid", _GCP_BASE | _GKE | _FEATURE_STORE,
         couplings=(couplings.cluster_needed, couplings.gke_names_fit, couplings.placement_on_pools,
                    couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,
                    couplings.models_in_artifact_bucket, couplings.network_fits_cluster,
                    couplings.serverless_names_unique, couplings.prod_alerts_go_somewhere,
-                   couplings.feature_store_has_a_network),
+                   cache_couplings.cache_wired, couplings.feature_store_has_a_network),
     ),
 }
 
@@ -113,7 +118,8 @@ AWS_PATTERNS: dict[str, Pattern] = {
         "EKS with CPU, GPU and spot managed node groups, model servers behind an internal ALB, and jobs.",
         frozenset({"cluster", "services", "jobs"}), ("eks",),
         "infra.patterns.eks:EksKubernetes", _AWS_K8S,
-        couplings=(couplings.cluster_needed, couplings.eks_placement_on_pools, couplings.models_in_s3_artifact_bucket),
+        couplings=(couplings.cluster_needed, couplings.eks_placement_on_pools, couplings.models_in_s3_artifact_bucket,
+                   cache_couplings.cache_wired),
         requires_cluster=True, cloud="aws",
     ),
 }
@@ -126,7 +132,7 @@ def pattern_for(cloud: str, name: str) -> Optional[Pattern]:
 
 
 # Every section some pattern allows, by its stack-file key; each pattern allows a subset.
-OPTIONAL_SECTIONS = ("cluster", "services", "jobs", "pipelines", "triggers", "featureStore")
+OPTIONAL_SECTIONS = ("cluster", "services", "jobs", "pipelines", "triggers", "cache", "featureStore")
 
 
 def patterns_allowing(section: str) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from components.gcp.cloudrun.cloud_run_model_server import CloudRunModelServer, CloudRunModelServerArgs
 from components.gcp.cloudrun.cloud_run_service_spec import CloudRunServiceSpec, cloud_run_service_name
+from infra.patterns.cache import connection
 
 APIS = ("run.googleapis.com", "secretmanager.googleapis.com")
 
@@ -15,7 +16,8 @@ def build(pattern, spec: CloudRunServiceSpec) -> CloudRunModelServer:
         spec=spec, service_name=cloud_run_service_name(spec.name, args.stack), region=args.region,
         project=args.project, network_id=pattern.network.network_id if pattern.network else None,
         subnetwork_id=pattern.network.subnetwork_id if pattern.network else None,
-        egress=args.network.egress, model_bucket=pattern.storage.artifacts, deletion_protection=args.prod),
+        egress=args.network.egress, model_bucket=pattern.storage.artifacts, deletion_protection=args.prod,
+        cache=connection(pattern) if spec.cache else None),
         opts=pattern.after_apis)
 
 

@@ -7,6 +7,7 @@ from components.core.naming import dns_name
 from components.gcp.gke.gke_model_server import GkeModelServer, GkeModelServerArgs
 from components.gcp.gke.gke_service_spec import GkeServiceSpec
 from components.gcp.network.network_spec import GOOGLE_LB_RANGES
+from infra.patterns.cache import connection
 
 
 def build(pattern, spec: GkeServiceSpec) -> GkeModelServer:
@@ -16,7 +17,8 @@ def build(pattern, spec: GkeServiceSpec) -> GkeModelServer:
         model_bucket=pattern.storage.artifacts, workload_pool=pattern.cluster.workload_pool,
         gateway=pattern.gateway_ref, path_prefix=f"/{spec.name}", environment=args.environment,
         # The Gateway's proxies connect from Google's ranges and, for a regional Gateway, the proxy-only subnet.
-        lb_source_ranges=GOOGLE_LB_RANGES + (args.network.proxy_only_cidr,)), opts=pattern.on_cluster)
+        lb_source_ranges=GOOGLE_LB_RANGES + (args.network.proxy_only_cidr,),
+        cache=connection(pattern) if spec.cache else None), opts=pattern.on_cluster)
 
 
 def monitor(pattern, spec: GkeServiceSpec, server: GkeModelServer, slo, channels):

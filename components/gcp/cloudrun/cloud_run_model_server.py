@@ -28,6 +28,7 @@ from components.gcp.iam.principals import member_slug
 from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
 from components.gcp.storage.bucket import Bucket
 from components.serving import runtimes
+from components.serving.cache_wiring import CacheConnection, cache_env
 from components.serving.model_serving_spec import ProbeSpec
 
 TYPE = "mlinfra:gcp:CloudRunModelServer"
@@ -53,6 +54,8 @@ class CloudRunModelServerArgs:
     """The artifact bucket the model is mounted from (model-loading). Defaults to none; required with a model."""
     deletion_protection: bool = False
     """Cloud Run deletion protection (prod). Defaults to false."""
+    cache: Optional[CacheConnection] = None
+    """The stack's cache, for a server with `cache: true` (reached through the VPC egress). Defaults to none."""
 
 
 class CloudRunModelServer(Component):
@@ -76,6 +79,9 @@ class CloudRunModelServer(Component):
                 f"{name}-secret-{secret}", project=args.project, secret_id=secret,
                 role="roles/secretmanager.secretAccessor", member=self.account.member, opts=self.child()))
 
+        if spec.cache and (args.cache is None or args.network_id is None):
+            raise_if_any(f"CloudRunModelServer {name}", [Issue(("cache",), "needs the stack's cache and VPC egress to it",
+                                                                fix="pass cache and network_id")])
         context = {"egress": args.egress, "model_bucket": args.model_bucket.global_name if args.model_bucket else None}
         split = traffic_split(args.service_name, spec, context)
         template_spec = spec.variant(canary=spec.rollout.canary is not None)
@@ -136,6 +142,9 @@ class CloudRunModelServer(Component):
             name=s.env, value_source=gcp.cloudrunv2.ServiceTemplateContainerEnvValueSourceArgs(
                 secret_key_ref=gcp.cloudrunv2.ServiceTemplateContainerEnvValueSourceSecretKeyRefArgs(
                     secret=s.secret, version=s.version))) for s in spec.secrets]
+        if spec.cache:
+            envs += [gcp.cloudrunv2.ServiceTemplateContainerEnvArgs(name=e["name"], value=e["value"])
+                     for e in cache_env(args.cache)]
 
         limits = {"cpu": cpu_string(res.cpu), "memory": res.memory}
         if gpu is not None:

@@ -17,7 +17,7 @@ from components.core.naming import DNS_LABEL, dns_name
 from components.core.spec import Context, Spec
 from components.core.units import memory_mib
 from components.gcp.iam.principals import iam_member_issues
-from components.serving import runtimes
+from components.serving import cache_wiring, runtimes
 from components.serving.env_rules import CLOUD_RUN_RESERVED, env_issues
 from components.serving.model_serving_spec import CanarySpec, ModelServingSpec, ProbeSpec, SecretRef
 
@@ -203,7 +203,8 @@ class CloudRunServiceSpec(ModelServingSpec):
 
         issues += iam_member_issues(spec.invokers)
         issues += env_issues(spec.env, [s.env for s in spec.secrets], platform="Cloud Run", reserved=CLOUD_RUN_RESERVED,
-                             set_by_mlinfra=("MODEL_NAME", "MODEL_VERSION", "MODEL_DIR") if spec.model else ())
+                             set_by_mlinfra=(("MODEL_NAME", "MODEL_VERSION", "MODEL_DIR") if spec.model else ())
+                             + (cache_wiring.ENV_NAMES if spec.cache else ()))
 
         canary = spec.rollout.canary
         if spec.rollout.stable_revision is not None and canary is None:

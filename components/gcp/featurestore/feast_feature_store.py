@@ -41,17 +41,10 @@ from components.gcp.storage.bucket import Bucket, BucketArgs, LifecycleRule
 TYPE = "mlinfra:gcp:FeastFeatureStore"
 APIS = ("bigquery.googleapis.com", "bigquerystorage.googleapis.com", "run.googleapis.com",
         "cloudscheduler.googleapis.com")
-ONLINE_APIS = {"valkey": ("memorystore.googleapis.com",), "redis": ("redis.googleapis.com",),
-               "bigtable": ("bigtable.googleapis.com", "bigtableadmin.googleapis.com")}
+"""Besides the online store's (the pattern adds Memorystore's or Bigtable's)."""
 PROJECT_ROLES = ("roles/bigquery.jobUser", "roles/bigquery.readSessionUser")
 YAML_ENV = "FEAST_FEATURE_STORE_YAML"
 """The environment variable the materialization job reads feature_store.yaml from."""
-
-
-def apis(spec: FeatureStoreSpec) -> tuple[str, ...]:
-    """The project APIs the feature store needs."""
-    online = spec.online.engine if spec.online.type == "redis" else "bigtable"
-    return APIS + ONLINE_APIS[online]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +60,10 @@ class FeastFeatureStoreArgs:
     """The VPC of a Memorystore online store (required for type redis). Defaults to none."""
     subnetwork_id: Optional[pulumi.Input[str]] = None
     """The subnet the materialization job egresses through to Memorystore. Defaults to none."""
+    network_project: Optional[pulumi.Input[str]] = None
+    """The VPC's project (a Shared VPC host). Defaults to `project`."""
+    reserved_ip_range: Optional[pulumi.Input[str]] = None
+    """Memorystore for Redis: the private-services range its address comes from. Defaults to none."""
     network_ready: Sequence[pulumi.Resource] = ()
     """The network's private connectivity for Memorystore, created before the instance. Defaults to none."""
 
@@ -104,7 +101,8 @@ class FeastFeatureStore(Component):
                 instance_name=dns_name("mlinfra", args.stack, "feast"), region=args.region,
                 network_id=args.network_id, engine=online.engine, node_type=online.valkey_node_type(args.protect),
                 memory_size_gb=online.memory_gb, replicas=online.replica_count(args.protect), tls=True,
-                eviction_policy="noeviction", protect=args.protect, project=args.project),
+                eviction_policy="noeviction", protect=args.protect, project=args.project,
+                network_project=args.network_project, reserved_ip_range=args.reserved_ip_range),
                 opts=self.child(depends_on=list(args.network_ready)))
             store = pulumi.Output.all(self.memorystore.host, self.memorystore.port).apply(
                 lambda v: fsy.redis_online_store(v[0], int(v[1]), True, online.key_ttl_seconds))

@@ -26,11 +26,14 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from components.core.component import Component
+from components.core.issues import Issue, raise_if_any
 from components.core.spec import Context, ensure_valid
 from components.gcp.gke.gke_job_spec import GkeJobSpec
 from components.gcp.gke.node_labels import GKE_NODES
 from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
 from components.gcp.storage.bucket import Bucket
+from components.serving import cache_wiring
+from components.serving.cache_wiring import CacheConnection
 from components.kubernetes.batch import batch_object, job_labels, job_spec
 
 TYPE = "mlinfra:gcp:GkeJob"
@@ -53,6 +56,8 @@ class GkeJobArgs:
     """Buckets the job may read. Defaults to none."""
     write_buckets: Sequence[Bucket] = ()
     """Buckets the job may read, write and delete in. Defaults to none."""
+    cache: Optional[CacheConnection] = None
+    """The stack's cache, for a job with `cache: true` (a Secret in its namespace). Defaults to none."""
 
 
 class GkeJob(Component):
@@ -79,7 +84,20 @@ class GkeJob(Component):
             **metadata, "annotations": {"iam.gke.io/gcp-service-account": self.account.email}},
             automount_service_account_token=False, opts=k8s_opts)
 
-        body = job_spec(spec, self.ksa.metadata.name, GKE_NODES)
+        self.cache_secret = None
+        cache_secret = None
+        if spec.cache:
+            if args.cache is None:
+                raise_if_any(f"GkeJob {name}", [Issue(("cache",), "needs the stack's cache",
+                                                      fix="pass cache (the MemorystoreInstance's outputs)")])
+            # One Secret per job (jobs share a namespace; each job's objects are its own).
+            secret = f"{spec.name}-cache"
+            self.cache_secret = k8s.core.v1.Secret(f"{name}-cache", metadata={**metadata, "name": secret},
+                                                   type="Opaque", string_data=cache_wiring.secret_data(args.cache),
+                                                   opts=k8s_opts)
+            cache_secret = (secret, args.cache.tls)
+            grants.append(self.cache_secret)
+        body = job_spec(spec, self.ksa.metadata.name, GKE_NODES, cache_secret=cache_secret)
         job_opts = self.child(provider=args.provider, depends_on=grants)
         self.kind, job_metadata, job_body = batch_object(spec, metadata, body)
         kind = k8s.batch.v1.CronJob if self.kind == "CronJob" else k8s.batch.v1.Job

@@ -30,6 +30,8 @@ from components.gcp.gke.node_labels import GKE_NODES
 from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
 from components.gcp.network.network_spec import GOOGLE_LB_RANGES
 from components.gcp.storage.bucket import Bucket
+from components.serving import cache_wiring
+from components.serving.cache_wiring import CacheConnection
 from components.kubernetes.serving import (SERVICE_PORT, hpa_metric, labels, metrics_port_of, pod_template, selector,
                                            track_replicas, track_weights)
 
@@ -69,6 +71,8 @@ class GkeModelServerArgs:
     lb_source_ranges: Sequence[str] = GOOGLE_LB_RANGES
     """Where the Gateway's proxies connect from (add the proxy-only subnet for a regional Gateway).
     Defaults to Google's load-balancer ranges."""
+    cache: Optional[CacheConnection] = None
+    """The stack's cache, for a server with `cache: true` (a Secret in its namespace). Defaults to none."""
 
 
 class GkeModelServer(Component):
@@ -81,6 +85,8 @@ class GkeModelServer(Component):
         issues = []
         if spec.model is not None and args.model_bucket is None:
             issues.append(Issue(("model",), "needs the artifact bucket to mount", fix="pass model_bucket"))
+        if spec.cache and args.cache is None:
+            issues.append(Issue(("cache",), "needs the stack's cache", fix="pass cache (the MemorystoreInstance's outputs)"))
         if args.path_prefix is not None and not args.path_prefix.startswith("/"):
             issues.append(Issue(("pathPrefix",), "must start with /", args.path_prefix, fix=f"use /{args.path_prefix}"))
         raise_if_any(f"GkeModelServer {name}", issues)
@@ -116,6 +122,15 @@ class GkeModelServer(Component):
             **meta(ksa_name), "annotations": {"iam.gke.io/gcp-service-account": self.account.email}},
             automount_service_account_token=False, opts=k8s_opts)
 
+        self.cache_secret = None
+        cache_secret = None
+        if spec.cache:
+            # The address and CA in a Secret of the server's own namespace, never a ConfigMap.
+            self.cache_secret = k8s.core.v1.Secret(f"{name}-cache", metadata=meta(cache_wiring.SECRET_NAME),
+                                                   type="Opaque", string_data=cache_wiring.secret_data(args.cache),
+                                                   opts=k8s_opts)
+            cache_secret = (cache_wiring.SECRET_NAME, args.cache.tls)
+
         replicas = track_replicas(spec)
         weights = track_weights(spec)
         run = spec.launch(gpu=spec.resources.gpu is not None)
@@ -131,8 +146,9 @@ class GkeModelServer(Component):
                 "selector": {"matchLabels": selector(spec, track)},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
                 "template": pod_template(variant, track, service_account=self.ksa.metadata.name,
-                                         environment=args.environment, nodes=GKE_NODES, model_volume=model_volume),
-            }, opts=self.child(provider=args.provider, depends_on=grants,
+                                         environment=args.environment, nodes=GKE_NODES, model_volume=model_volume,
+                                         cache_secret=cache_secret),
+            }, opts=self.child(provider=args.provider, depends_on=grants + ([self.cache_secret] if self.cache_secret else []),
                                # A new GPU node and a model load can take longer than the 10 min default.
                                custom_timeouts=pulumi.CustomTimeouts(create="30m", update="30m")))
             self.services[track] = k8s.core.v1.Service(f"{name}-{track}-svc", metadata=meta(object_name, track), spec={

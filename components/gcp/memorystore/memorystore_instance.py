@@ -59,6 +59,9 @@ class MemorystoreInstanceArgs:
     """The instance's project. Defaults to the provider's project."""
     network_project: Optional[pulumi.Input[str]] = None
     """Valkey: the project of the VPC (a Shared VPC host). Defaults to `project`, else the provider's."""
+    reserved_ip_range: Optional[pulumi.Input[str]] = None
+    """Redis: the allocated private-services range (its name) to take addresses from. Defaults to
+    any range of the VPC's private services access."""
 
     def issues(self) -> list[Issue]:
         found = [Issue((key,), problem, fix=fix) for key, problem, fix in
@@ -125,6 +128,7 @@ class MemorystoreInstance(Component):
                 redis_configs=configs,
                 connect_mode="PRIVATE_SERVICE_ACCESS",
                 authorized_network=args.network_id,
+                reserved_ip_range=args.reserved_ip_range,
                 auth_enabled=False,
                 transit_encryption_mode="SERVER_AUTHENTICATION" if args.tls else "DISABLED",
                 deletion_protection=args.protect,

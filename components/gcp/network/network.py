@@ -1,10 +1,16 @@
 """A private VPC for ML workloads: one regional subnet with secondary ranges for GKE pods and
-services, Private Google Access, Cloud NAT for outbound traffic, and a minimal firewall."""
+services, Private Google Access, Cloud NAT for outbound traffic, and a minimal firewall.
+
+With Memorystore on it (`memorystore`), the private connectivity each engine needs: for Valkey
+a Private Service Connect service connection policy (service class `gcp-memorystore`) on the
+subnet, through which Memorystore creates the instance's endpoints; for Redis an allocated
+private-services range peered with `servicenetworking.googleapis.com` (private services access)."""
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_gcp as gcp
@@ -28,6 +34,9 @@ class NetworkArgs:
     """Add the proxy-only subnet regional internal load balancers (GKE Gateway gke-l7-rilb) need. Defaults to false."""
     project: Optional[str] = None
     """The stack's project: an existing VPC without a host project is in it. Defaults to the provider's project."""
+    memorystore: Sequence[str] = ()
+    """Memorystore engines (`valkey`, `redis`) of instances on this VPC, each gets its private
+    connectivity. Defaults to none."""
 
     @property
     def subnet_flow_logs(self) -> bool:
@@ -125,6 +134,7 @@ class Network(Component):
         self.network_id = self.network.id
         self.network_name = self.network.name
         self.subnetwork_id = self.subnetwork.id
+        self._memorystore(args)
         self.register_outputs({
             "network_id": self.network.id,
             "subnetwork_id": self.subnetwork.id,
@@ -138,6 +148,10 @@ class Network(Component):
         self.project = host
         self.pods_range, self.services_range = existing.pods_range, existing.services_range
         self.network = self.subnetwork = self.proxy_only = self.router = self.nat = None
+        # The VPC's own administrators set up its Memorystore connectivity (the spec says it exists).
+        self.memorystore_policy = self.private_services = self.private_services_range = None
+        self.memorystore_dependencies: list[pulumi.Resource] = []
+        self.reserved_range = existing.private_services_range
         self.network_id = pulumi.Output.concat("projects/", host, "/global/networks/", existing.network)
         self.network_name = existing.network
         self.subnetwork_id = pulumi.Output.concat("projects/", host, "/regions/", args.region, "/subnetworks/",
@@ -145,3 +159,42 @@ class Network(Component):
         pulumi.log.info(f"the stack uses the existing VPC {existing.network} (subnet {existing.subnet}) of project "
                         f"{host}: it creates no network, subnet, router, NAT or firewall rule there", self)
         self.register_outputs({"network_id": self.network_id, "subnetwork_id": self.subnetwork_id})
+
+    def _memorystore(self, args: NetworkArgs) -> None:
+        """The private connectivity of the Memorystore engines on this VPC (none without one)."""
+        self.memorystore_policy = self.private_services = self.private_services_range = None
+        self.reserved_range: Optional[str] = None
+        if "valkey" in args.memorystore:
+            # One policy per VPC, region and service class: a fixed identity.
+            self.memorystore_policy = gcp.networkconnectivity.ServiceConnectionPolicy(
+                f"{self.name}-memorystore-psc",
+                name=f"{self.name}-memorystore",
+                location=args.region,
+                network=self.network.id,
+                service_class="gcp-memorystore",
+                psc_config=gcp.networkconnectivity.ServiceConnectionPolicyPscConfigArgs(
+                    subnetworks=[self.subnetwork.id]),
+                description="Memorystore for Valkey endpoints on the stack's subnet.",
+                opts=self.child(delete_before_replace=True),
+            )
+        if "redis" in args.memorystore:
+            net = ipaddress.ip_network(args.spec.private_services_cidr)
+            self.private_services_range = gcp.compute.GlobalAddress(
+                f"{self.name}-private-services",
+                network=self.network.id,
+                purpose="VPC_PEERING",
+                address_type="INTERNAL",
+                address=str(net.network_address),
+                prefix_length=net.prefixlen,
+                description="Private services access (Memorystore for Redis).",
+                opts=self.child(),
+            )
+            self.private_services = gcp.servicenetworking.Connection(
+                f"{self.name}-private-services-peering",
+                network=self.network.id,
+                service="servicenetworking.googleapis.com",
+                reserved_peering_ranges=[self.private_services_range.name],
+                opts=self.child(),
+            )
+            self.reserved_range = self.private_services_range.name
+        self.memorystore_dependencies = [r for r in (self.memorystore_policy, self.private_services) if r is not None]

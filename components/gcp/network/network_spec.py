@@ -16,7 +16,7 @@ GOOGLE_LB_RANGES = ("35.191.0.0/16", "130.211.0.0/22")
 _PRIVATE = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")]
 # Compute Engine resource names (networks, subnets, secondary ranges).
 GCE_NAME = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
-RANGE_KEYS = ("subnetCidr", "podsCidr", "servicesCidr", "proxyOnlyCidr", "flowLogs")
+RANGE_KEYS = ("subnetCidr", "podsCidr", "servicesCidr", "proxyOnlyCidr", "privateServicesCidr", "flowLogs")
 
 
 class ExistingNetworkSpec(Spec):
@@ -36,6 +36,14 @@ class ExistingNetworkSpec(Spec):
     """The VPC already has an active proxy-only subnet in the stack's region, which the GKE
     Gateway's internal load balancer needs (mlinfra cannot create one in a VPC it does not own).
     Defaults to false."""
+    memorystore_policy: bool = False
+    """The VPC already has a service connection policy for service class `gcp-memorystore` in
+    the stack's region and subnet, which a Memorystore for Valkey cache needs (mlinfra cannot
+    create one in a VPC it does not own). Defaults to false."""
+    private_services_range: Optional[str] = Field(None, pattern=GCE_NAME)
+    """The name of the VPC's allocated range peered with `servicenetworking.googleapis.com`
+    (private services access), which a Memorystore for Redis cache is placed in. Required for
+    a Redis cache on an existing VPC. Defaults to none."""
 
 
 class NetworkSpec(Spec):
@@ -50,6 +58,10 @@ class NetworkSpec(Spec):
     proxy_only_cidr: str = "10.11.0.0/23"
     """Proxy-only subnet for internal Application Load Balancers (GKE Gateway); created only by
     patterns that route through one. Defaults to 10.11.0.0/23."""
+    private_services_cidr: str = "10.12.0.0/20"
+    """Range allocated to private services access (peered with Google's service producers), where
+    a Memorystore for Redis cache gets its addresses; created only with a Redis cache.
+    Defaults to 10.12.0.0/20."""
     egress: Literal["privateRangesOnly", "allTraffic", "none"] = "privateRangesOnly"
     """Which outbound traffic of serverless workloads goes through the VPC; `none`: no VPC at
     all (the stack creates no network, NAT or firewall, and services and functions reach only
@@ -114,3 +126,28 @@ def _network_of(value: str) -> str:
         return str(ipaddress.ip_network(value, strict=False))
     except ValueError:
         return "10.10.0.0/20"
+
+
+def private_services_issues(spec: "NetworkSpec") -> list[Issue]:
+    """The private-services range of a stack that creates one (a Redis cache): a private block of
+    at least a /24 (Google's minimum for private services access) that overlaps no other range."""
+    key, value = "privateServicesCidr", spec.private_services_cidr
+    try:
+        net = ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        return [Issue((key,), "is not an IPv4 CIDR block with its host bits zero", value,
+                      fix=f"write the network address, e.g. {_network_of(value)}")]
+    if net.version != 4 or not any(net.subnet_of(p) for p in _PRIVATE):
+        return [Issue((key,), "is not a private IPv4 range", value, fix="pick a block inside 10.0.0.0/8")]
+    if net.prefixlen > 24:
+        return [Issue((key,), "is too small: private services access needs at least a /24", value,
+                      fix="use a /24 or larger block")]
+    for other, cidr in (("subnetCidr", spec.subnet_cidr), ("podsCidr", spec.pods_cidr),
+                        ("servicesCidr", spec.services_cidr), ("proxyOnlyCidr", spec.proxy_only_cidr)):
+        try:
+            if net.overlaps(ipaddress.ip_network(cidr, strict=True)):
+                return [Issue((key,), f"overlaps {other} ({cidr})", value,
+                              fix=f"choose a block that does not overlap {cidr}")]
+        except ValueError:
+            continue  # that range's own rule reports it
+    return []

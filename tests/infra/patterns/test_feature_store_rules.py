@@ -77,7 +77,21 @@ def test_memorystore_needs_the_network_that_egress_none_removes():
     assert rec.of_type("gcp:compute/network:Network") == [] and len(rec.of_type("gcp:bigtable/instance:Instance")) == 1
 
 
-@pytest.mark.parametrize("pattern", ["serverless", "kubernetes", "dataflow"])
-def test_other_patterns_have_no_feature_store(pattern):
-    found = errors(stack(pattern))
-    assert ("mlinfra:featureStore" in [k for k, _ in found]) and f"the {pattern} pattern has no featureStore" in found[0][1]
+@pytest.mark.parametrize("pattern", ["serverless", "dataflow"])
+def test_the_other_gcp_patterns_build_the_same_feature_store(pattern):
+    rec = run_config(stack(pattern, online={"type": "bigtable"}))
+    [top] = rec.of_type("mlinfra:gcp:FeastFeatureStore")
+    assert len(rec.of_type("gcp:bigtable/instance:Instance")) == 1
+    assert rec.outputs["feature_store"]["dataset_id"] == "feast_test" and "feature_store_yaml" in rec.outputs
+
+
+def test_the_kubernetes_pattern_takes_the_section_and_asks_only_for_its_cluster():
+    assert [k for k, _ in errors(stack("kubernetes"))] == ["mlinfra:cluster"]
+
+
+def test_an_aws_stack_has_no_feature_store():
+    values = {"aws:region": "us-east-1", "mlinfra:cloud": "aws", "mlinfra:pattern": "kubernetes",
+              "mlinfra:environment": "dev", "mlinfra:featureStore": {}}
+    found = errors(values)
+    assert ("mlinfra:featureStore", ) == tuple(k for k, _ in found if "featureStore" in k)
+    assert "is a Google Cloud key" in found[[k for k, _ in found].index("mlinfra:featureStore")][1]

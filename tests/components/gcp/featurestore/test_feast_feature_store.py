@@ -61,10 +61,28 @@ def test_the_online_store_is_its_own_valkey_instance_that_never_evicts():
     assert (online.inputs["nodeType"], online.inputs["replicaCount"]) == ("SHARED_CORE_NANO", 0)
     assert online.inputs["deletionProtectionEnabled"] is False and not online.protect
     assert online.delete_before_replace
-    # No other Memorystore instance (a prediction cache) is the feature store's.
-    others = [r for r in rec.of_type("gcp:memorystore/instance:Instance") + rec.of_type("gcp:redis/instance:Instance")
-              if r is not online]
-    assert all(r.inputs.get("instanceId", r.inputs.get("name")) != "mlinfra-hybrid-dev-feast" for r in others)
+    # The prediction cache beside it is another instance, which may evict.
+    cache = rec.one("gcp:memorystore/instance:Instance", "mlinfra-cache")
+    assert cache.inputs["instanceId"] != online.inputs["instanceId"]
+    assert cache.inputs["engineConfigs"]["maxmemory-policy"] != "noeviction"
+    # Both reach the VPC through its one PSC policy for Memorystore, created first.
+    policy = rec.one("gcp:networkconnectivity/serviceConnectionPolicy:ServiceConnectionPolicy")
+    assert policy.urn in online.dependencies
+
+
+def test_a_redis_engine_online_store_gets_private_services_access_beside_the_caches_psc():
+    rec = run_config(hybrid(online={"type": "redis", "engine": "redis"}) | {
+        "mlinfra:cache": {}}, stack="hybrid-dev")
+    online = store_resources(rec)[("gcp:redis/instance:Instance", "mlinfra-features-online")]
+    peering = rec.one("gcp:servicenetworking/connection:Connection")
+    address = rec.one("gcp:compute/globalAddress:GlobalAddress")
+    assert peering.urn in online.dependencies
+    assert online.inputs["redisConfigs"] == {"maxmemory-policy": "noeviction"}
+    assert (online.inputs["tier"], online.inputs["connectMode"], online.inputs["reservedIpRange"]) == (
+        "BASIC", "PRIVATE_SERVICE_ACCESS", address.outputs["name"])
+    assert len(rec.of_type("gcp:networkconnectivity/serviceConnectionPolicy:ServiceConnectionPolicy")) == 1
+    assert yaml.safe_load(rec.outputs["feature_store_yaml"])["online_store"]["connection_string"].startswith(
+        f"{online.outputs['host']}:6378,ssl=true")
 
 
 def test_dev_leaves_everything_deletable():
