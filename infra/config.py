@@ -28,16 +28,16 @@ from components.gcp.dataflow.pipeline_spec import PipelineSpec
 from components.gcp.featurestore.feature_store_spec import FeatureStoreSpec
 from components.gcp.functions.cloud_function_spec import CloudFunctionSpec
 from components.gcp.gke.cluster_spec import ClusterSpec
-from components.gcp.gke.gke_job_spec import GkeJobSpec
 from components.gcp.memorystore.cache_spec import CacheSpec
 from components.gcp.monitoring.alerts_spec import AlertsSpec
 from components.gcp.network.network_spec import NetworkSpec
 from components.gcp.storage.storage_spec import BUCKET_ROLES, StorageSpec
 from infra.cost.spec import CostSpec
 from infra.errors import ConfigError, ProviderKey, _known_keys, issues_from_validation_error
-from infra.patterns.registry import OPTIONAL_SECTIONS, PATTERNS, pattern_for, patterns_allowing, patterns_serving_on
-from infra.platforms.registry import PLATFORMS
-from infra.sections import FALLBACK_PLATFORM, ServiceSpec, WaiverSpec, waiver_issues
+from infra.patterns.registry import (OPTIONAL_SECTIONS, PATTERNS, pattern_for, patterns_allowing,
+                                     patterns_running_jobs_on, patterns_serving_on)
+from infra.platforms.registry import PLATFORMS, job_platforms
+from infra.sections import FALLBACK_JOB_PLATFORM, FALLBACK_PLATFORM, JobSpec, ServiceSpec, WaiverSpec, waiver_issues
 
 NAMESPACE = "mlinfra"
 _PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
@@ -62,8 +62,9 @@ class MlinfraConfig(Spec):
     """Event-driven glue: Cloud Functions (gen2)."""
     cluster: Optional[ClusterSpec] = None
     """The GKE cluster and its node pools (kubernetes and hybrid patterns)."""
-    jobs: list[GkeJobSpec] = []
-    """Training and batch-scoring jobs on GKE (kubernetes and hybrid patterns)."""
+    jobs: list[JobSpec] = []
+    """Training and batch-scoring jobs (kubernetes and hybrid patterns). `platform` (gke or
+    cloudrun, hybrid only) defaults to the pattern's: gke."""
     alerts: AlertsSpec = AlertsSpec()
     """Where alerts go: notification channels and email addresses. Required in prod when the stack has services."""
     waivers: list[WaiverSpec] = []
@@ -83,12 +84,16 @@ class MlinfraConfig(Spec):
     @model_validator(mode="before")
     @classmethod
     def _default_platform(cls, data: Any) -> Any:
-        """A service without `platform` runs on its pattern's default platform."""
-        if isinstance(data, dict) and isinstance(data.get("services"), list):
-            pattern = PATTERNS.get(data.get("pattern")) if isinstance(data.get("pattern"), str) else None
-            default = pattern.default_platform if pattern else FALLBACK_PLATFORM
-            data = {**data, "services": [{"platform": default, **s} if isinstance(s, dict) and "platform" not in s else s
-                                         for s in data["services"]]}
+        """A service or job without `platform` runs on its pattern's default platform."""
+        if not isinstance(data, dict):
+            return data
+        pattern = PATTERNS.get(data.get("pattern")) if isinstance(data.get("pattern"), str) else None
+        for section, default in (("services", pattern.default_platform if pattern else FALLBACK_PLATFORM),
+                                 ("jobs", (pattern.job_platforms or (FALLBACK_JOB_PLATFORM,))[0] if pattern
+                                  else FALLBACK_JOB_PLATFORM)):
+            if isinstance(data.get(section), list):
+                data = {**data, section: [{"platform": default, **s} if isinstance(s, dict) and "platform" not in s
+                                          else s for s in data[section]]}
         return data
 
     def issues(self, ctx: Context) -> list[Issue]:
@@ -157,7 +162,7 @@ def load(values: Mapping[str, Any], *, stack: str, file: str, root: Path) -> Sta
             # A table, not a pattern: a typo in gcp:region is reported here, whatever else the file holds.
             issues += region_issues(what, key=(ProviderKey("gcp:region"),))
 
-    raw, misplaced = _services_on_the_patterns_platforms(raw)
+    raw, misplaced = _workloads_on_the_patterns_platforms(raw)
     issues += misplaced
     try:
         config = MlinfraConfig.model_validate(raw, by_alias=True, by_name=False)
@@ -172,29 +177,36 @@ def load(values: Mapping[str, Any], *, stack: str, file: str, root: Path) -> Sta
     return StackConfig(stack=stack, file=file, project=str(project), region=str(region), root=root, mlinfra=config)
 
 
-def _services_on_the_patterns_platforms(raw: dict[str, Any]) -> tuple[dict[str, Any], list[Issue]]:
-    """A service on a platform its pattern lacks (`platform: cloudrun` in a kubernetes stack) is
-    one mistake: report that, and read its other keys as the pattern's platform would, not as
-    unknown keys of the platform named."""
+def _workloads_on_the_patterns_platforms(raw: dict[str, Any]) -> tuple[dict[str, Any], list[Issue]]:
+    """A service or job on a platform its pattern lacks (`platform: cloudrun` in a kubernetes
+    stack) is one mistake: report that, and read its other keys as the pattern's platform would,
+    not as unknown keys of the platform named."""
     pattern = PATTERNS.get(raw.get("pattern")) if isinstance(raw.get("pattern"), str) else None
-    services = raw.get("services")
-    if pattern is None or not isinstance(services, list):
+    if pattern is None:
         return raw, []
-    issues, fixed = [], []
-    for i, service in enumerate(services):
-        platform = service.get("platform") if isinstance(service, dict) else None
-        if isinstance(platform, str) and platform in PLATFORMS and platform not in pattern.platforms:
-            issues += [issue for issue in _shape_issues_of_platform(pattern, i, platform)]
-            service = {**service, "platform": pattern.default_platform}
-        fixed.append(service)
-    return {**raw, "services": fixed}, issues
+    issues: list[Issue] = []
+    for section, platforms, known in (("services", pattern.platforms, PLATFORMS),
+                                      ("jobs", pattern.job_platforms, job_platforms())):
+        entries = raw.get(section)
+        if not isinstance(entries, list) or not platforms:
+            continue
+        fixed = []
+        for i, entry in enumerate(entries):
+            platform = entry.get("platform") if isinstance(entry, dict) else None
+            if isinstance(platform, str) and platform in known and platform not in platforms:
+                issues += _shape_issues_of_platform(pattern, section, i, platform)
+                entry = {**entry, "platform": platforms[0]}
+            fixed.append(entry)
+        raw = {**raw, section: fixed}
+    return raw, issues
 
 
-def _shape_issues_of_platform(pattern: Any, i: int, platform: str) -> list[Issue]:
-    serving = patterns_serving_on(platform)
-    return [Issue(("services", i, "platform"), f"the {pattern.name} pattern runs services on "
-                  f"{' or '.join(pattern.platforms)}", platform, allowed=", ".join(pattern.platforms),
-                  fix="remove the key" + (f", or use the {' or '.join(serving)} pattern for {platform}" if serving else ""))]
+def _shape_issues_of_platform(pattern: Any, section: str, i: int, platform: str) -> list[Issue]:
+    platforms = pattern.platforms if section == "services" else pattern.job_platforms
+    others = patterns_serving_on(platform) if section == "services" else patterns_running_jobs_on(platform)
+    return [Issue((section, i, "platform"), f"the {pattern.name} pattern runs {section} on "
+                  f"{' or '.join(platforms)}", platform, allowed=", ".join(platforms),
+                  fix="remove the key" + (f", or use the {' or '.join(others)} pattern for {platform}" if others else ""))]
 
 
 def _load_aws(values: Mapping[str, Any], *, stack: str, file: str, root: Path) -> StackConfig:
@@ -259,7 +271,10 @@ def _shape_issues(config: MlinfraConfig, pattern: Any) -> list[Issue]:
                                 fix=f"remove mlinfra:{section}, or set mlinfra:pattern to {' or '.join(allowing)}"))
     for i, service in enumerate(config.services):
         if service.platform not in pattern.platforms:
-            issues += _shape_issues_of_platform(pattern, i, service.platform)
+            issues += _shape_issues_of_platform(pattern, "services", i, service.platform)
+    for i, job in enumerate(config.jobs):  # an AWS stack's jobs have no platform
+        if hasattr(job, "platform") and "jobs" in pattern.sections and job.platform not in pattern.job_platforms:
+            issues += _shape_issues_of_platform(pattern, "jobs", i, job.platform)
     return issues
 
 

@@ -131,14 +131,14 @@ def _fix_for(kind: str, err: dict) -> Optional[str]:
     return None
 
 
-# The schema's one tagged union: each entry of `services` by its platform. pydantic puts the tag
-# in error locations right after the entry's index.
+# The schema's tagged unions: each entry of `services` and of `jobs` by its platform. pydantic
+# puts the tag in error locations right after the entry's index.
 UNION_TAGS = tuple(PLATFORMS)
-UNION_LISTS = ("services",)
+UNION_LISTS = ("services", "jobs")
 
 
 def _is_union_tag(raw: tuple, i: int) -> bool:
-    """Whether raw[i] is the union tag of a `services` entry. Anywhere else a part is a key as
+    """Whether raw[i] is the union tag of a `services` or `jobs` entry. Anywhere else a part is a key as
     written, whatever it is called (a key may well be named `gke`)."""
     return (i >= 2 and raw[i] in UNION_TAGS and isinstance(raw[i - 1], int) and raw[i - 2] in UNION_LISTS)
 

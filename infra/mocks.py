@@ -103,6 +103,10 @@ def _run_service(m: CloudMocks, name: str, s: dict) -> dict:
             "__id": f"projects/{s['project']}/locations/{s.get('location', m.region)}/services/{s['name']}"}
 
 
+def _run_job(m: CloudMocks, name: str, s: dict) -> dict:
+    return {"__id": f"projects/{s['project']}/locations/{s.get('location', m.region)}/jobs/{s['name']}"}
+
+
 def _function(m: CloudMocks, name: str, s: dict) -> dict:
     url = m.run_url(s["name"])
     service_config = dict(s.get("serviceConfig") or {})
@@ -230,6 +234,7 @@ RESOURCES: dict[str, Callable[[CloudMocks, str, dict], dict]] = {
     "gcp:compute/subnetwork:Subnetwork": _regional("subnetworks"),
     "gcp:compute/router:Router": _regional("routers"),
     "gcp:cloudrunv2/service:Service": _run_service,
+    "gcp:cloudrunv2/job:Job": _run_job,
     "gcp:cloudfunctionsv2/function:Function": _function,
     "gcp:pubsub/topic:Topic": _topic,
     "gcp:artifactregistry/repository:Repository": _repository,

@@ -1,5 +1,5 @@
-"""Sections a stack file has on every cloud: its services (one spec per serving platform) and
-its guardrail waivers. Shared by the Google Cloud and AWS schemas (infra/config.py, infra/aws_config.py)."""
+"""Sections a stack file has on every cloud: its services (one spec per serving platform), the
+Google Cloud jobs (one spec per platform that runs jobs) and its guardrail waivers. Shared by the Google Cloud and AWS schemas (infra/config.py, infra/aws_config.py)."""
 
 from __future__ import annotations
 
@@ -10,22 +10,32 @@ from pydantic import Discriminator, Field, Tag
 
 from components.core.issues import Issue
 from components.core.spec import Spec
-from infra.platforms.registry import PLATFORMS
+from infra.platforms.registry import PLATFORMS, job_platforms
 
 FALLBACK_PLATFORM = next(iter(PLATFORMS))
+FALLBACK_JOB_PLATFORM = job_platforms()[0]
 
 
-def _platform(value: Any) -> str:
-    platform = value.get("platform", FALLBACK_PLATFORM) if isinstance(value, dict) \
-        else getattr(value, "platform", FALLBACK_PLATFORM)
+def _platform(value: Any, fallback: str = FALLBACK_PLATFORM) -> str:
+    platform = value.get("platform", fallback) if isinstance(value, dict) else getattr(value, "platform", fallback)
     # Anything but a known name (a list, a number) is reported by pydantic as a bad tag.
     return platform if isinstance(platform, str) else repr(platform)
+
+
+def _job_platform(value: Any) -> str:
+    return _platform(value, FALLBACK_JOB_PLATFORM)
 
 
 # Each entry of `services` is the spec of its `platform`, one member per registered platform.
 ServiceSpec = Annotated[
     Union[tuple(Annotated[p.spec_class(), Tag(name)] for name, p in PLATFORMS.items())],
     Discriminator(_platform),
+]
+
+# Each entry of a Google Cloud stack's `jobs` is the job spec of its `platform`.
+JobSpec = Annotated[
+    Union[tuple(Annotated[PLATFORMS[name].job_spec_class(), Tag(name)] for name in job_platforms())],
+    Discriminator(_job_platform),
 ]
 
 

@@ -4,7 +4,9 @@
 Cloud Run's container runtime contract (cloud.google.com/run/docs/container-contract) reserves
 PORT, K_SERVICE, K_REVISION and K_CONFIGURATION; functions add FUNCTION_TARGET and
 FUNCTION_SIGNATURE_TYPE and refuse the X_GOOGLE_ prefix
-(cloud.google.com/run/docs/configuring/services/overview-environment-variables).
+(cloud.google.com/run/docs/configuring/services/overview-environment-variables). A job's tasks
+get CLOUD_RUN_JOB, CLOUD_RUN_EXECUTION, CLOUD_RUN_TASK_INDEX, CLOUD_RUN_TASK_ATTEMPT and
+CLOUD_RUN_TASK_COUNT instead, reserved the same way (.../configuring/jobs/environment-variables).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Mapping, Sequence
 from components.core.issues import Issue, one_of
 
 CLOUD_RUN_RESERVED = ("PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION")
+CLOUD_RUN_JOB_RESERVED = ("CLOUD_RUN_JOB", "CLOUD_RUN_EXECUTION", "CLOUD_RUN_TASK_INDEX", "CLOUD_RUN_TASK_ATTEMPT",
+                          "CLOUD_RUN_TASK_COUNT")
 FUNCTION_RESERVED = ("PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION", "FUNCTION_TARGET", "FUNCTION_SIGNATURE_TYPE")
 FUNCTION_RESERVED_PREFIX = "X_GOOGLE_"
 

@@ -29,11 +29,11 @@ NAT_PORTS_PER_IP, NAT_MIN_PORTS_PER_VM = 64512, 64  # one NAT IP serves 1008 VMs
 FREE_PREFIXES = (
     "gcp:projects/", "gcp:serviceaccount/", "gcp:compute/firewall:", "gcp:compute/network:",
     "gcp:compute/router:Router", "gcp:compute/subnetwork:", "gcp:cloudrunv2/serviceIamMember:",
+    "gcp:cloudrunv2/jobIamMember:", "gcp:bigquery/datasetIamMember:", "gcp:bigtable/instanceIamMember:",
     "gcp:storage/bucketIAMMember:", "gcp:storage/bucketObject:", "gcp:storage/notification:",
     "gcp:pubsub/topicIAMMember:", "gcp:secretmanager/secretIamMember:", "kubernetes:", "pulumi:providers:",
     # Cloud Monitoring services, objectives and channels (alert policies' conditions may be billed).
     "gcp:monitoring/customService:", "gcp:monitoring/slo:", "gcp:monitoring/notificationChannel:",
-    "gcp:bigquery/datasetIamMember:", "gcp:bigtable/instanceIamMember:", "gcp:cloudrunv2/jobIamMember:",
     # Memorystore's private connectivity: a policy, an address range and a peering carry no charge.
     "gcp:networkconnectivity/serviceConnectionPolicy:", "gcp:compute/globalAddress:", "gcp:servicenetworking/",
 )
@@ -48,8 +48,6 @@ NOT_PRICED = {
                                     "which the feature tables and their queries decide",
     "gcp:bigtable/instance:Instance": "Bigtable bills node-hours (autoscaled between minNodes and maxNodes) "
                                       "and GB stored; no confirmed Bigtable rates in the table",
-    "gcp:cloudrunv2/job:Job": "a Cloud Run job bills the vCPU- and GiB-seconds of its executions, "
-                              "which the runs' length decides",
 }
 
 
@@ -237,6 +235,32 @@ def cloud_run(name: str, type_: str, i: dict[str, Any], region: str, spec: CostS
     return Line(name, type_, what, _money(idle), _money(expected), _money(peak), unconfirmed=used)
 
 
+def cloud_run_job(name: str, type_: str, i: dict[str, Any], region: str, spec: CostSpec) -> Line | Unpriced:
+    """Per execution, every task billed whole (jobs bill instance-based): `expected` assumes
+    `jobRunsPerMonth` executions of `secondsPerJobTask` per task; `peak`, every attempt of every
+    task running to its timeout; `idle` is nothing (a job costs only while it runs)."""
+    run = prices.CLOUD_RUN.get(region)
+    if run is None:
+        return Unpriced(name, type_, f"no Cloud Run prices for {region} in the table")
+    execution = i.get("template") or {}
+    task = execution.get("template") or {}
+    limits = ((task.get("containers") or [{}])[0].get("resources") or {}).get("limits") or {}
+    cpu, gib = _cpu(limits.get("cpu", 1)), memory_mib(limits.get("memory", "512Mi")) / 1024
+    gpus = int(limits.get("nvidia.com/gpu", 0))
+    gpu = run.gpu_l4_no_zonal if task.get("gpuZonalRedundancyDisabled") else run.gpu_l4_zonal
+    per_second = cpu * run.cpu_instance.usd + gib * run.memory_instance.usd + gpus * gpu.usd
+    used: list[str] = []
+    _flag(used, run.cpu_instance, run.memory_instance, *([gpu] if gpus else []))
+    tasks, timeout = int(execution.get("taskCount", 1)), float(str(task.get("timeout", "600s")).rstrip("s"))
+    attempts = 1 + int(task.get("maxRetries", 3))
+    expected = spec.job_runs_per_month * tasks * min(spec.seconds_per_job_task, timeout) * per_second
+    peak = spec.job_runs_per_month * tasks * attempts * timeout * per_second
+    gpu_text = f" + {gpus}x {(task.get('nodeSelector') or {}).get('accelerator', 'gpu')}" if gpus else ""
+    what = (f"{spec.job_runs_per_month:g} runs x {tasks} tasks x ({limits.get('cpu')} CPU, "
+            f"{limits.get('memory')}{gpu_text}), instance-based")
+    return Line(name, type_, what, 0.0, _money(expected), _money(max(peak, expected)), unconfirmed=used)
+
+
 def cloud_function(name: str, type_: str, i: dict[str, Any], region: str, spec: CostSpec) -> Line | Unpriced:
     run = prices.CLOUD_RUN.get(region)
     if run is None:
@@ -316,6 +340,8 @@ def estimate(registrations: Iterable[Any], region: str, spec: CostSpec = CostSpe
                 unpriced.append(Unpriced(r.name, t, "Managed Service for Prometheus samples ingested"))
         elif t == "gcp:cloudrunv2/service:Service":
             add(cloud_run(r.name, t, i, where, spec))
+        elif t == "gcp:cloudrunv2/job:Job":
+            add(cloud_run_job(r.name, t, i, where, spec))
         elif t == "gcp:cloudfunctionsv2/function:Function":
             add(cloud_function(r.name, t, i, where, spec))
         elif t == "gcp:storage/bucket:Bucket":

@@ -25,6 +25,11 @@ class CostSpec(Spec):
     """Invocations a month of each Cloud Run function (trigger). Defaults to 100000."""
     seconds_per_invocation: float = Field(1.0, ge=0)
     """Billed seconds of one function invocation. Defaults to 1."""
+    job_runs_per_month: float = Field(30, ge=0)
+    """Executions a month of each Cloud Run job. Defaults to 30 (one a night)."""
+    seconds_per_job_task: float = Field(600, ge=0)
+    """Billed seconds of one task of a Cloud Run job execution (capped at the job's timeout).
+    Defaults to 600."""
     data_lake_gb: float = Field(500, ge=0)
     """GB stored in the data-lake bucket, priced as Standard storage. Defaults to 500."""
     artifacts_gb: float = Field(50, ge=0)

@@ -29,11 +29,19 @@ CLUSTER = f"{ROOT}-gke"
 """The resource name of the stack's GKE cluster component (its pools are `<CLUSTER>-<pool>`)."""
 
 
+def on_cluster(workloads: Any) -> list[tuple[int, Any]]:
+    """(index, workload) of the services or jobs that run on the stack's cluster: those on a
+    platform that needs one (an AWS stack's jobs have no platform: all run on its cluster)."""
+    return [(i, w) for i, w in enumerate(workloads)
+            if not hasattr(w, "platform") or PLATFORMS[w.platform].needs_cluster]
+
+
 def cluster_needed(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
     """A cluster section when the pattern requires one or a workload runs on it."""
-    needs = [s for s in config.services if PLATFORMS[s.platform].needs_cluster] + list(config.jobs)
+    needs = on_cluster(config.services) + on_cluster(config.jobs)
     if config.cluster is None and (pattern.requires_cluster or needs):
-        return [Issue(("cluster",), f"the {config.pattern} pattern needs a cluster for its services on gke and jobs",
+        return [Issue(("cluster",), f"the {config.pattern} pattern needs a cluster for its services and jobs on "
+                      f"{' or '.join(p for p in pattern.platforms if PLATFORMS[p].needs_cluster)}",
                       fix="add mlinfra:cluster with at least one entry in nodePools (see the README example)")]
     return []
 
@@ -50,8 +58,8 @@ def placement_on_pools(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
     cluster = config.cluster
     if cluster is None:
         return []
-    workloads = [(("services", i), s) for i, s in enumerate(config.services) if PLATFORMS[s.platform].needs_cluster]
-    workloads += [(("jobs", i), j) for i, j in enumerate(config.jobs)]
+    workloads = [(("services", i), s) for i, s in on_cluster(config.services)]
+    workloads += [(("jobs", i), j) for i, j in on_cluster(config.jobs)]
     offered = offered_gpus(cluster)
     issues = []
     for where, workload in workloads:
@@ -112,9 +120,8 @@ def workloads_fit_pools(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
     cluster = config.cluster
     if cluster is None or cluster.auto_provisioning.enabled or not cluster.node_pools:
         return []
-    workloads = [(("services", i), s, s.model is not None) for i, s in enumerate(config.services)
-                 if PLATFORMS[s.platform].needs_cluster]
-    workloads += [(("jobs", i), j, False) for i, j in enumerate(config.jobs)]
+    workloads = [(("services", i), s, s.model is not None) for i, s in on_cluster(config.services)]
+    workloads += [(("jobs", i), j, False) for i, j in on_cluster(config.jobs)]
     issues: list[Issue] = []
     offered = offered_gpus(cluster)
     for where, workload, fuse in workloads:

@@ -1,20 +1,20 @@
-"""The hybrid pattern: a real-time path beside a batch path. Services run on the platform each
-one names (Cloud Run or GKE), jobs on GKE, triggers as Cloud Functions; the cluster exists only
-when some workload runs on it. Composed from the same builders as the serverless and
-kubernetes patterns (the serving-platform registry and gke_workloads), not a copy of them."""
+"""The hybrid pattern: a real-time path beside a batch path. Services and jobs run on the
+platform each one names (Cloud Run or GKE), triggers as Cloud Functions; the cluster exists
+only when some workload runs on it. Composed from the same builders as the serverless and
+kubernetes patterns (the platform registry and gke_workloads), not a copy of them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import pulumi
 
 from components.gcp.gke.cluster_spec import ClusterSpec
-from components.gcp.gke.gke_job_spec import GkeJobSpec
 from infra.patterns import gke_workloads
 from infra.patterns.pattern_component import PatternArgs, PatternComponent
 from infra.platforms.cloudrun import APIS as CLOUD_RUN_APIS
+from infra.platforms.cloudrun import JOB_APIS as CLOUD_RUN_JOB_APIS
 from infra.platforms.registry import PLATFORMS
 
 TYPE = "mlinfra:pattern:Hybrid"
@@ -23,39 +23,44 @@ TYPE = "mlinfra:pattern:Hybrid"
 @dataclass(frozen=True, kw_only=True)
 class HybridArgs(PatternArgs):
     cluster: Optional[ClusterSpec] = None
-    """The GKE cluster, when a service on gke or a job runs on it. Defaults to none (no cluster)."""
-    jobs: Sequence[GkeJobSpec] = ()
-    """Batch jobs on the cluster. Defaults to none."""
+    """The GKE cluster, when a service or job on gke runs on it. Defaults to none (no cluster)."""
+    jobs: Sequence[Any] = ()
+    """Batch jobs, each on its `platform` (GkeJobSpec or CloudRunJobSpec). Defaults to none."""
 
 
 class Hybrid(PatternComponent):
     """Outputs: service_urls (Cloud Run), services (GKE), cluster, kubernetes_version, gateway,
-    jobs, trigger_urls, buckets, image_repository, network, and cache and feature_store_yaml and
+    jobs (every job's name, either platform), cloud_run_jobs (Cloud Run job names and their
+    accounts), trigger_urls, buckets, image_repository, network, and cache, feature_store_yaml and
     feature_store when the stack has them."""
 
     Args = HybridArgs
 
     def __init__(self, name: str, args: HybridArgs, opts: Optional[pulumi.ResourceOptions] = None):
         on_cluster = [s for s in args.services if PLATFORMS[s.platform].needs_cluster]
-        needs_cluster = bool(on_cluster or args.jobs)
-        apis = CLOUD_RUN_APIS + (gke_workloads.APIS if needs_cluster else ())
+        jobs_on_cluster = [j for j in args.jobs if PLATFORMS[j.platform].needs_cluster]
+        needs_cluster = bool(on_cluster or jobs_on_cluster)
+        serverless_jobs = len(jobs_on_cluster) < len(args.jobs)
+        apis = (CLOUD_RUN_JOB_APIS if serverless_jobs else CLOUD_RUN_APIS) + (gke_workloads.APIS if needs_cluster else ())
         super().__init__(TYPE, name, args, apis, opts, proxy_only_subnet=bool(on_cluster))
-        self.jobs: dict = {}
         self.gateway_ref = None
         if needs_cluster:
             gke_workloads.build_cluster(self, args.cluster, on_cluster)
         self.serve()
-        if needs_cluster:
-            self.jobs = gke_workloads.build_jobs(self, args.jobs)
+        self.run_jobs(args.jobs)
         self.build_triggers()
 
         platforms = {spec.name: PLATFORMS[spec.platform] for spec in args.services}
         cloud_run = {n: s for n, s in self.services.items() if not platforms[n].needs_cluster}
+        cloud_run_jobs = {j.name for j in args.jobs if not PLATFORMS[j.platform].needs_cluster}
         self.outputs = {
             "service_urls": {n: s.url for n, s in cloud_run.items()},
             "services": {n: {"namespace": s.namespace, "path": f"/{n}/", "tracks": s.service_names}
                          for n, s in self.services.items() if n not in cloud_run},
             **(gke_workloads.cluster_outputs(self) if needs_cluster else {}),
+            "jobs": sorted(self.jobs),
+            "cloud_run_jobs": {n: {"job": self.jobs[n].job_name, "service_account": self.jobs[n].service_account}
+                               for n in sorted(cloud_run_jobs)},
             **self.common_outputs(),
         }
         self.register_outputs(self.outputs)

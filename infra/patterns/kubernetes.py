@@ -37,7 +37,7 @@ class Kubernetes(PatternComponent):
         gke_workloads.build_cluster(self, args.cluster, args.services)
         # Servers share the Gateway, each under its own path: /<service>/...
         self.serve()
-        self.jobs = gke_workloads.build_jobs(self, args.jobs)
+        self.run_jobs(args.jobs)
         self.build_triggers()
 
         self.outputs = {

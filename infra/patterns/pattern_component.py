@@ -1,7 +1,7 @@
 """What every pattern builds first and last: the stack's labels on every child, the project
 APIs, the network, the data lake and artifact buckets, the image repository, and the triggers.
 Each pattern's component (serverless, kubernetes, ...) adds its workloads in between; services
-are built through the serving-platform registry (`serve`), so no pattern names a platform."""
+and jobs are built through the platform registry (`serve`, `run_jobs`), so no pattern names a platform."""
 
 from __future__ import annotations
 
@@ -116,6 +116,14 @@ class PatternComponent(Component):
             self.objectives = {spec.name: PLATFORMS[spec.platform].monitoring()(
                 self, spec, self.services[spec.name], slo, channels) for spec, slo in watched}
         return self.services
+
+    def run_jobs(self, jobs: Sequence[Any]) -> dict[str, Any]:
+        """Build the jobs through each one's platform (infra/platforms/registry.py `job_builder`),
+        all of a platform's at once (GKE's share one namespace); sets and returns `self.jobs`."""
+        self.jobs: dict[str, Any] = {}
+        for platform in dict.fromkeys(job.platform for job in jobs):
+            self.jobs.update(PLATFORMS[platform].build_jobs()(self, [j for j in jobs if j.platform == platform]))
+        return self.jobs
 
     def alert_channels(self) -> list:
         """The names of the channels every alert of the stack notifies (`mlinfra:alerts`), made once."""

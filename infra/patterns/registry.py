@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from infra.patterns import cache_couplings, couplings
+from infra.platforms.registry import PLATFORMS
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,8 @@ class Pattern:
     sections: frozenset[str]
     """The optional sections (`services`, `cluster`, ...) a stack of this pattern may have."""
     platforms: tuple[str, ...]
-    """Serving platforms its services may use; the first is the default of a service without `platform`."""
+    """Platforms its services (and, where the platform runs jobs, its jobs) may use; the first is
+    the default of a service or job without `platform`."""
     builder: Optional[str]
     """`module:Class` of the pattern's component; None while the pattern is not built."""
     providers: frozenset[str]
@@ -41,6 +43,11 @@ class Pattern:
     @property
     def default_platform(self) -> str:
         return self.platforms[0]
+
+    @property
+    def job_platforms(self) -> tuple[str, ...]:
+        """Its platforms that run jobs; the first is the default of a job without `platform`."""
+        return tuple(p for p in self.platforms if PLATFORMS[p].job_spec)
 
     def component(self) -> type:
         module, name = self.builder.split(":")
@@ -95,7 +102,7 @@ PATTERNS: dict[str, Pattern] = {
     ),
     "hybrid": Pattern(
         "hybrid",
-        "A real-time path (services on Cloud Run or GKE) beside a batch path (jobs), wired by triggers.",
+        "A real-time path (services on Cloud Run or GKE) beside a batch path (jobs on GKE or Cloud Run Jobs), wired by triggers.",
         frozenset({"cluster", "services", "jobs", "triggers", "cache", "featureStore"}), ("gke", "cloudrun"),
         "infra.patterns.hybrid:Hybrid", _GCP_BASE | _GKE | _FEATURE_STORE,
         couplings=(couplings.cluster_needed, couplings.gke_names_fit, couplings.placement_on_pools,
@@ -137,6 +144,11 @@ OPTIONAL_SECTIONS = ("cluster", "services", "jobs", "pipelines", "triggers", "ca
 
 def patterns_allowing(section: str) -> list[str]:
     return [p.name for p in PATTERNS.values() if section in p.sections]
+
+
+def patterns_running_jobs_on(platform: str) -> list[str]:
+    """Built Google Cloud patterns whose jobs may run on `platform`."""
+    return [p.name for p in PATTERNS.values() if platform in p.job_platforms and p.built and "jobs" in p.sections]
 
 
 def patterns_serving_on(platform: str) -> list[str]:

@@ -1,13 +1,21 @@
 """Builds a service with `platform: cloudrun` inside a pattern: a Cloud Run model server on the
-stack's network, mounting its model from the stack's artifact bucket."""
+stack's network, mounting its model from the stack's artifact bucket; and the jobs with
+`platform: cloudrun`: Cloud Run jobs on the same network, reading the data lake and writing the
+artifact bucket."""
 
 from __future__ import annotations
 
+from typing import Sequence
+
+from components.gcp.cloudrun.cloud_run_job import CloudRunJob, CloudRunJobArgs
+from components.gcp.cloudrun.cloud_run_job_spec import CloudRunJobSpec, cloud_run_job_name
 from components.gcp.cloudrun.cloud_run_model_server import CloudRunModelServer, CloudRunModelServerArgs
 from components.gcp.cloudrun.cloud_run_service_spec import CloudRunServiceSpec, cloud_run_service_name
 from infra.patterns.cache import connection
 
 APIS = ("run.googleapis.com", "secretmanager.googleapis.com")
+JOB_APIS = APIS + ("cloudscheduler.googleapis.com",)
+"""What Cloud Run jobs need enabled: Cloud Run, Secret Manager and Cloud Scheduler for their schedules."""
 
 
 def build(pattern, spec: CloudRunServiceSpec) -> CloudRunModelServer:
@@ -19,6 +27,17 @@ def build(pattern, spec: CloudRunServiceSpec) -> CloudRunModelServer:
         egress=args.network.egress, model_bucket=pattern.storage.artifacts, deletion_protection=args.prod,
         cache=connection(pattern) if spec.cache else None),
         opts=pattern.after_apis)
+
+
+def build_jobs(pattern, specs: Sequence[CloudRunJobSpec]) -> dict[str, CloudRunJob]:
+    """Each job as the pattern's child `<pattern>-job-<name>` (job names are unique across platforms)."""
+    args = pattern.args
+    return {spec.name: CloudRunJob(f"{pattern.name}-job-{spec.name}", CloudRunJobArgs(
+        spec=spec, job_name=cloud_run_job_name(spec.name, args.stack), region=args.region, project=args.project,
+        network_id=pattern.network.network_id if pattern.network else None,
+        subnetwork_id=pattern.network.subnetwork_id if pattern.network else None, egress=args.network.egress,
+        read_buckets=[pattern.storage.data_lake], write_buckets=[pattern.storage.artifacts],
+        deletion_protection=args.prod), opts=pattern.after_apis) for spec in specs}
 
 
 def monitor(pattern, spec: CloudRunServiceSpec, server: CloudRunModelServer, slo, channels):

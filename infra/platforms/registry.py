@@ -1,4 +1,4 @@
-"""The serving-platform registry: where a service may run, its stack-file spec, and what builds it.
+"""The platform registry: where a service or a job may run, its stack-file spec, and what builds it.
 
 The service union of the stack-file schema, the tags error messages list, each pattern's
 default platform and the dispatch that builds every service all derive from this table, so a
@@ -27,7 +27,11 @@ class ServingPlatform:
     monitor: str = ""
     """`module:function(pattern, spec, server, slo, channels)` that builds its objectives and alerts."""
     needs_cluster: bool = False
-    """Whether a service on it runs on the stack's cluster (`mlinfra:cluster`)."""
+    """Whether a service or job on it runs on the stack's cluster (`mlinfra:cluster`)."""
+    job_spec: str = ""
+    """`module:Class` of its job spec (`platform: Literal[name]`); empty: it runs no jobs of the GCP schema."""
+    job_builder: str = ""
+    """`module:function(pattern, specs) -> {name: component}` that builds a pattern's jobs on it."""
 
     def spec_class(self) -> type:
         return _load(self.spec)
@@ -37,6 +41,12 @@ class ServingPlatform:
 
     def monitoring(self) -> Callable[..., Any]:
         return _load(self.monitor)
+
+    def job_spec_class(self) -> type:
+        return _load(self.job_spec)
+
+    def build_jobs(self) -> Callable[..., Any]:
+        return _load(self.job_builder)
 
 
 @lru_cache(maxsize=None)
@@ -49,12 +59,19 @@ PLATFORMS: dict[str, ServingPlatform] = {
     "cloudrun": ServingPlatform(
         "cloudrun", "Cloud Run (v2) services: serverless, GPU optional, canary by revision",
         "components.gcp.cloudrun.cloud_run_service_spec:CloudRunServiceSpec", "infra.platforms.cloudrun:build",
-        monitor="infra.platforms.cloudrun:monitor"),
+        monitor="infra.platforms.cloudrun:monitor",
+        job_spec="components.gcp.cloudrun.cloud_run_job_spec:CloudRunJobSpec", job_builder="infra.platforms.cloudrun:build_jobs"),
     "gke": ServingPlatform(
         "gke", "GKE Deployments per track behind the stack's Gateway, canary by route weight",
         "components.gcp.gke.gke_service_spec:GkeServiceSpec", "infra.platforms.gke:build", needs_cluster=True,
-        monitor="infra.platforms.gke:monitor"),
+        monitor="infra.platforms.gke:monitor",
+        job_spec="components.gcp.gke.gke_job_spec:GkeJobSpec", job_builder="infra.patterns.gke_workloads:build_jobs"),
     "eks": ServingPlatform(
         "eks", "EKS Deployments per track behind the stack's internal ALB, canary by weighted target groups",
         "components.aws.eks.eks_service_spec:EksServiceSpec", "infra.platforms.eks:build", needs_cluster=True),
 }
+
+
+def job_platforms() -> list[str]:
+    """Platforms that run jobs of the Google Cloud schema."""
+    return [name for name, p in PLATFORMS.items() if p.job_spec]

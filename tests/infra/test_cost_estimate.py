@@ -155,6 +155,32 @@ def test_a_scale_to_zero_gpu_service_without_zonal_redundancy_costs_nothing_idle
     assert got.peak == round(2 * BUSY * 3600 * second, 2)
 
 
+def test_a_cloud_run_job_is_priced_per_execution_instance_based_and_costs_nothing_idle():
+    job = run_stack("hybrid-dev").one("gcp:cloudrunv2/job:Job", "mlinfra-job-batch-score")
+    execution = job.inputs["template"]
+    tasks, retries = execution["taskCount"], execution["template"]["maxRetries"]
+    second = 2 * run_rate("us-central1", "cpu_instance") + 4 * run_rate("us-central1", "memory_instance")
+    got = line(of("hybrid-dev"), "mlinfra-job-batch-score")
+    assert got.idle == 0.0
+    assert got.expected == round(SPEC.job_runs_per_month * tasks * SPEC.seconds_per_job_task * second, 2)
+    assert got.peak == round(SPEC.job_runs_per_month * tasks * (1 + retries) * 3600 * second, 2)
+    assert got.what == "30 runs x 4 tasks x (2 CPU, 4Gi), instance-based"
+    fewer = line(of("hybrid-dev", CostSpec(jobRunsPerMonth=4, secondsPerJobTask=7200)), "mlinfra-job-batch-score")
+    assert fewer.expected == round(4 * tasks * 3600 * second, 2), "a task is billed at most its timeout"
+    assert not any(u.type.startswith("gcp:cloudrunv2/job") for u in of("hybrid-dev").unpriced)
+
+
+def test_a_gpu_cloud_run_job_pays_the_gpu_without_zonal_redundancy():
+    rec = run_config({"gcp:project": "acme-test", "gcp:region": "us-central1", "mlinfra:pattern": "hybrid",
+                      "mlinfra:environment": "dev", "mlinfra:jobs": [
+                          {"name": "embed", "platform": "cloudrun", "image": "x/embed:1", "resources": {"gpu": {}}}]})
+    got = line(estimate(rec.registrations, "us-central1", SPEC), "mlinfra-job-embed")
+    second = (4 * run_rate("us-central1", "cpu_instance") + 16 * run_rate("us-central1", "memory_instance")
+              + run_rate("us-central1", "gpu_l4_no_zonal"))
+    assert got.expected == round(SPEC.job_runs_per_month * SPEC.seconds_per_job_task * second, 2)
+    assert "1x nvidia-l4" in got.what
+
+
 def test_a_function_is_priced_per_invocation_with_the_cpu_its_memory_gets():
     got = line(of("dev"), "mlinfra-fn-on-upload")
     active = 0.167 * run_rate("us-central1", "cpu_request") + 0.25 * run_rate("us-central1", "memory_request")

@@ -142,7 +142,6 @@ class CloudRunServiceSpec(ModelServingSpec):
         issues: list[Issue] = []
         res, gpu = spec.resources, spec.resources.gpu
         preset = runtimes.PRESETS.get(spec.runtime or "")
-        mem = _mib(res.memory)
 
         issues += spec.shipping_issues()
         if preset is not None and not preset.public_registry and spec.image is None:
@@ -152,42 +151,10 @@ class CloudRunServiceSpec(ModelServingSpec):
             issues.append(Issue(("resources", "gpu"), f"runtime {spec.runtime} needs a GPU",
                                 fix="add `resources: {cpu: 4, memory: 16Gi, gpu: {type: nvidia-l4}}`"))
 
-        if gpu is not None:
-            if res.cpu < GPU_MIN_CPU:
-                issues.append(Issue(("resources", "cpu"), f"an {gpu.type} GPU needs at least {GPU_MIN_CPU} CPUs", res.cpu,
-                                    allowed=one_of(c for c in CPU_VALUES if c >= GPU_MIN_CPU), fix="set cpu to 4 or 8"))
-            if mem is not None and mem < GPU_MIN_MEMORY_MIB:
-                issues.append(Issue(("resources", "memory"), f"an {gpu.type} GPU needs at least 16Gi", res.memory,
-                                    fix="set memory to 16Gi or more"))
-            if res.cpu_always_allocated is False:
-                issues.append(Issue(("resources", "cpuAlwaysAllocated"), "GPU services must keep CPU always allocated", False,
-                                    fix="remove the key or set it to true"))
-            if region not in CLOUD_RUN_GPU_REGIONS:
-                issues.append(Issue(("resources", "gpu", "type"), f"Cloud Run offers no {gpu.type} GPU in region {region}", gpu.type,
-                                    allowed=f"regions {one_of(CLOUD_RUN_GPU_REGIONS)}",
-                                    fix="set gcp:region to one of those regions, or remove the gpu"))
-
-        if res.cpu not in CPU_VALUES:
-            issues.append(Issue(("resources", "cpu"), "is not a CPU count Cloud Run offers", res.cpu,
-                                allowed=one_of(CPU_VALUES), fix="pick one of the allowed counts"))
-        if mem is None:
-            issues.append(Issue(("resources", "memory"), "is not a memory quantity", res.memory,
-                                allowed="e.g. 512Mi, 4Gi, 16Gi", fix="write a number with Mi or Gi"))
-        if mem is not None:
-            if not MEMORY_MIN_MIB <= mem <= MEMORY_MAX_MIB:
-                issues.append(Issue(("resources", "memory"), "is outside what Cloud Run offers", res.memory,
-                                    allowed="512Mi to 32Gi", fix="pick a size in range"))
-            for gib, cpus in MEMORY_CPU_STEPS:
-                if mem > gib * 1024 and res.cpu < cpus:
-                    issues.append(Issue(("resources", "cpu"), f"memory above {gib}Gi needs at least {cpus} CPUs", res.cpu,
-                                        fix=f"set cpu to {cpus} or more, or lower the memory"))
-                    break
-            if res.cpu >= 6 and mem < 4096:
-                issues.append(Issue(("resources", "memory"), f"{res.cpu:g} CPUs need at least 4Gi", res.memory,
-                                    fix="set memory to 4Gi or more"))
-            elif res.cpu >= 4 and mem < 2048:
-                issues.append(Issue(("resources", "memory"), "4 CPUs need at least 2Gi", res.memory,
-                                    fix="set memory to 2Gi or more"))
+        issues += [i.under("resources") for i in instance_issues(res.cpu, res.memory, gpu.type if gpu else None, region)]
+        if gpu is not None and res.cpu_always_allocated is False:
+            issues.append(Issue(("resources", "cpuAlwaysAllocated"), "GPU services must keep CPU always allocated", False,
+                                fix="remove the key or set it to true"))
 
         if gpu is not None and "max_replicas" not in spec.scaling.model_fields_set and spec.scaling.min_replicas > gpu.quota:
             issues.append(Issue(("scaling", "minReplicas"), f"is above the GPU quota ({gpu.quota} instances), which Cloud Run enforces",
@@ -212,6 +179,43 @@ class CloudRunServiceSpec(ModelServingSpec):
                                 fix="remove it, or add rollout.canary"))
         issues += spec.canary_issues(canary)
         return first_per_key(issues)
+
+
+def instance_issues(cpu: float, memory: str, gpu: Optional[str], region: str) -> list[Issue]:
+    """The CPU, memory and GPU rules of one Cloud Run instance, a service's or a job task's
+    (paths relative to its `resources`): Cloud Run refuses anything else at deploy time."""
+    issues: list[Issue] = []
+    mem = _mib(memory)
+    if gpu is not None:
+        if cpu < GPU_MIN_CPU:
+            issues.append(Issue(("cpu",), f"an {gpu} GPU needs at least {GPU_MIN_CPU} CPUs", cpu,
+                                allowed=one_of(c for c in CPU_VALUES if c >= GPU_MIN_CPU), fix="set cpu to 4 or 8"))
+        if mem is not None and mem < GPU_MIN_MEMORY_MIB:
+            issues.append(Issue(("memory",), f"an {gpu} GPU needs at least 16Gi", memory, fix="set memory to 16Gi or more"))
+        if region not in CLOUD_RUN_GPU_REGIONS:
+            issues.append(Issue(("gpu", "type"), f"Cloud Run offers no {gpu} GPU in region {region}", gpu,
+                                allowed=f"regions {one_of(CLOUD_RUN_GPU_REGIONS)}",
+                                fix="set gcp:region to one of those regions, or remove the gpu"))
+    if cpu not in CPU_VALUES:
+        issues.append(Issue(("cpu",), "is not a CPU count Cloud Run offers", cpu,
+                            allowed=one_of(CPU_VALUES), fix="pick one of the allowed counts"))
+    if mem is None:
+        issues.append(Issue(("memory",), "is not a memory quantity", memory,
+                            allowed="e.g. 512Mi, 4Gi, 16Gi", fix="write a number with Mi or Gi"))
+        return issues
+    if not MEMORY_MIN_MIB <= mem <= MEMORY_MAX_MIB:
+        issues.append(Issue(("memory",), "is outside what Cloud Run offers", memory,
+                            allowed="512Mi to 32Gi", fix="pick a size in range"))
+    for gib, cpus in MEMORY_CPU_STEPS:
+        if mem > gib * 1024 and cpu < cpus:
+            issues.append(Issue(("cpu",), f"memory above {gib}Gi needs at least {cpus} CPUs", cpu,
+                                fix=f"set cpu to {cpus} or more, or lower the memory"))
+            break
+    if cpu >= 6 and mem < 4096:
+        issues.append(Issue(("memory",), f"{cpu:g} CPUs need at least 4Gi", memory, fix="set memory to 4Gi or more"))
+    elif cpu >= 4 and mem < 2048:
+        issues.append(Issue(("memory",), "4 CPUs need at least 2Gi", memory, fix="set memory to 2Gi or more"))
+    return issues
 
 
 def _mib(quantity: str) -> Optional[float]:

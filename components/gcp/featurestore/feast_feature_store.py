@@ -32,7 +32,7 @@ from components.core.component import Component
 from components.core.naming import dns_name
 from components.gcp.dataflow.bigquery_dataset import BigQueryDataset, BigQueryDatasetArgs
 from components.gcp.featurestore import feature_store_yaml as fsy
-from components.gcp.featurestore.feast_materialization import FeastMaterialization, FeastMaterializationArgs
+from components.gcp.cloudrun.cloud_run_job import CloudRunJob, CloudRunJobArgs
 from components.gcp.featurestore.feature_store_spec import FeatureStoreSpec
 from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
 from components.gcp.memorystore.memorystore_instance import MemorystoreInstance, MemorystoreInstanceArgs
@@ -127,14 +127,16 @@ class FeastFeatureStore(Component):
         self.yaml = self.config.apply(fsy.render)
         self.registry_path = self.registry.bucket_name.apply(fsy.registry_path)
 
-        self.materialization: Optional[FeastMaterialization] = None
+        # The scheduled materialization: the shared Cloud Run job, run as the materializer, on the VPC
+        # (private ranges only) when the online store is Memorystore.
+        self.materialization: Optional[CloudRunJob] = None
         if spec.materialize is not None:
             private = online.type == "redis"
-            self.materialization = FeastMaterialization(f"{name}-job", FeastMaterializationArgs(
-                job_name=dns_name("mlinfra", args.stack, "feast-materialize"), project=args.project,
-                region=args.region, spec=spec.materialize, account=self.materializer,
-                env={YAML_ENV: self.yaml, **env}, network_id=args.network_id if private else None,
-                subnetwork_id=args.subnetwork_id if private else None, protect=args.protect),
+            self.materialization = CloudRunJob(f"{name}-job", CloudRunJobArgs(
+                spec=spec.materialize.job_spec(), job_name=dns_name("mlinfra", args.stack, "feast-materialize"),
+                region=args.region, project=args.project, account=self.materializer,
+                output_env={YAML_ENV: self.yaml, **env}, network_id=args.network_id if private else None,
+                subnetwork_id=args.subnetwork_id if private else None, deletion_protection=args.protect),
                 opts=self.child(depends_on=self.grants))
         self.register_outputs(self.outputs())
 
@@ -167,5 +169,5 @@ class FeastFeatureStore(Component):
             **({"ca_cert": self.ca_cert} if self.ca_cert is not None else {}),
             "materializer_email": self.materializer.email,
             "reader_email": self.reader.email,
-            **({"materialize_job": m.job.name, "scheduler_job": m.schedule.name} if m else {}),
+            **({"materialize_job": m.job.name, "scheduler_job": m.scheduler_job.name} if m else {}),
         }

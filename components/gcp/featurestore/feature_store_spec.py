@@ -17,15 +17,11 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
-from components.core.images import has_tag_or_digest, image_issues
-from components.core.issues import Issue, one_of
+from components.core.images import has_tag_or_digest
+from components.core.issues import Issue
 from components.core.naming import dns_name
-from components.core.schedules import cron_issues, time_zone_issues
 from components.core.spec import Context, Spec
-from components.core.units import memory_mib
-from components.gcp.cloudrun.cloud_run_service_spec import (
-    CPU_VALUES, MEMORY_CPU_STEPS, MEMORY_MAX_MIB, MEMORY_MIN_MIB,
-)
+from components.gcp.cloudrun.cloud_run_job_spec import MAX_RETRIES, CloudRunJobSpec, JobResourcesSpec
 from components.gcp.compute.regions import zone_issues, zones_of
 from components.gcp.memorystore.engines import size_issues
 from components.gcp.storage.names import bucket_name_issues
@@ -33,8 +29,9 @@ from components.gcp.storage.names import bucket_name_issues
 DATASET_ID = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
 FEAST_PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 BIGTABLE_CPU_TARGET = (10, 80)
-MAX_TIMEOUT_SECONDS = 24 * 3600  # a Cloud Run job task runs at most 24 hours
-MAX_RETRIES = 10
+JOB_NAME = "feast-materialize"
+ENTRY_POINT = ("python", "-m", "materialize.main")
+"""How the job runs featurestore/materialize/main.py (its image's WORKDIR holds `materialize/`)."""
 _REDIS_KEYS = ("engine", "nodeType", "memoryGb", "replicas", "keyTtlSeconds")
 _BIGTABLE_KEYS = ("minNodes", "maxNodes", "cpuTarget", "storageType", "zone")
 
@@ -144,47 +141,30 @@ class MaterializeSpec(Spec):
     feature_views: list[str] = []
     """Materialize only these feature views. Defaults to all."""
     timeout_seconds: int = Field(3600, ge=1)
-    """A run that takes longer is stopped (at most 86400). Defaults to 3600."""
-    max_retries: int = Field(1, ge=0)
-    """Retries of a failed run (materialization is idempotent: a retry writes the same rows). Defaults to 1."""
+    """A run that takes longer is stopped (at most 604800, 7 days). Defaults to 3600."""
+    max_retries: int = Field(1, ge=0, le=MAX_RETRIES)
+    """Retries of a failed run, 0 to 10 (materialization is idempotent: a retry writes the same rows). Defaults to 1."""
     resources: MaterializeResourcesSpec = MaterializeResourcesSpec()
     """CPU and memory of the job."""
 
+    def job_spec(self) -> CloudRunJobSpec:
+        """The Cloud Run job it runs as (components/gcp/cloudrun/cloud_run_job.py), one task at a time."""
+        return CloudRunJobSpec(
+            name=JOB_NAME, image=self.image, command=list(ENTRY_POINT),
+            args=[a for view in self.feature_views for a in ("--feature-view", view)] or None,
+            resources=JobResourcesSpec(cpu=self.resources.cpu, memory=self.resources.memory),
+            tasks=1, parallelism=1, max_retries=self.max_retries, timeout_seconds=self.timeout_seconds,
+            schedule=self.schedule, time_zone=self.time_zone)
+
     def issues(self, ctx: Context) -> list[Issue]:
-        issues = image_issues(self.image)
-        if not issues and not has_tag_or_digest(self.image):
+        """The Cloud Run job's own rules (image, resources, timeout, schedule, time zone), and a pinned image."""
+        issues = self.job_spec().issues(ctx)
+        if not [i for i in issues if i.path == ("image",)] and not has_tag_or_digest(self.image):
             issues.append(Issue(("image",), "pins no tag or digest, so each run pulls whatever :latest is", self.image,
                                 fix="add a tag (:1) or a digest (@sha256:...)"))
-        issues += cron_issues(self.schedule, "scheduler")
-        issues += time_zone_issues(self.time_zone)
-        if self.timeout_seconds > MAX_TIMEOUT_SECONDS:
-            issues.append(Issue(("timeoutSeconds",), "is above the 24 hours a Cloud Run job task may run",
-                                self.timeout_seconds, allowed=f"1 to {MAX_TIMEOUT_SECONDS}", fix="shorten it"))
-        if self.max_retries > MAX_RETRIES:
-            issues.append(Issue(("maxRetries",), "is above Cloud Run's limit", self.max_retries,
-                                allowed=f"0 to {MAX_RETRIES}", fix=f"set {MAX_RETRIES} or fewer"))
-        issues += [i.under("resources") for i in _resource_issues(self.resources)]
         if len(set(self.feature_views)) != len(self.feature_views):
             issues.append(Issue(("featureViews",), "names a feature view twice", fix="name each once"))
         return issues
-
-
-def _resource_issues(res: MaterializeResourcesSpec) -> list[Issue]:
-    if res.cpu not in CPU_VALUES:
-        return [Issue(("cpu",), "is not a CPU count Cloud Run offers", res.cpu, allowed=one_of(CPU_VALUES),
-                      fix="pick one of the allowed counts")]
-    try:
-        mem = memory_mib(res.memory)
-    except ValueError:
-        mem = None
-    if mem is None or not MEMORY_MIN_MIB <= mem <= MEMORY_MAX_MIB:
-        return [Issue(("memory",), "is not a memory size Cloud Run offers", res.memory, allowed="512Mi to 32Gi",
-                      fix="write e.g. 2Gi")]
-    for gib, cpus in MEMORY_CPU_STEPS:
-        if mem > gib * 1024 and res.cpu < cpus:
-            return [Issue(("cpu",), f"memory above {gib}Gi needs at least {cpus} CPUs", res.cpu,
-                          fix=f"set cpu to {cpus} or more, or lower the memory")]
-    return []
 
 
 class FeatureStoreSpec(Spec):

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import yaml
 
-from components.gcp.featurestore.feast_materialization import ENTRY_POINT, RUN_API
+from components.gcp.cloudrun.cloud_run_job import RUN_API
+from components.gcp.featurestore.feature_store_spec import ENTRY_POINT
 from tests.conftest import ROOT, run_config, run_stack, stack_config
 
 TOP = "mlinfra-features"
 IMAGE = "us-central1-docker.pkg.dev/acme-ml-dev/mlinfra-hybrid-dev/feast-materialize:1"
 MATERIALIZER = "serviceAccount:mlinfra-features-materialize@acme-ml-dev.iam.gserviceaccount.com"
 READER = "serviceAccount:mlinfra-features-reader@acme-ml-dev.iam.gserviceaccount.com"
-RUNNER = "serviceAccount:mlinfra-features-job-runner@acme-ml-dev.iam.gserviceaccount.com"
+RUNNER = "serviceAccount:mlinfra-features-job-scheduler@acme-ml-dev.iam.gserviceaccount.com"
 DEV_TYPES = {
     ("gcp:bigquery/dataset:Dataset", "mlinfra-features-offline"),
     ("gcp:bigquery/datasetIamMember:DatasetIamMember", "mlinfra-features-offline-mlinfra-features-materialize-dataeditor"),
@@ -22,13 +23,13 @@ DEV_TYPES = {
     ("gcp:storage/bucketIAMMember:BucketIAMMember", "mlinfra-features-registry-mlinfra-features-reader-read"),
     ("gcp:serviceaccount/account:Account", "mlinfra-features-materialize"),
     ("gcp:serviceaccount/account:Account", "mlinfra-features-reader"),
-    ("gcp:serviceaccount/account:Account", "mlinfra-features-job-runner"),
+    ("gcp:serviceaccount/account:Account", "mlinfra-features-job-scheduler"),
     ("gcp:projects/iAMMember:IAMMember", "mlinfra-features-materialize-bigquery-jobuser"),
     ("gcp:projects/iAMMember:IAMMember", "mlinfra-features-materialize-bigquery-readsessionuser"),
     ("gcp:memorystore/instance:Instance", "mlinfra-features-online"),
     ("gcp:cloudrunv2/job:Job", "mlinfra-features-job"),
-    ("gcp:cloudrunv2/jobIamMember:JobIamMember", "mlinfra-features-job-runner-runs"),
-    ("gcp:cloudscheduler/job:Job", "mlinfra-features-job"),
+    ("gcp:cloudrunv2/jobIamMember:JobIamMember", "mlinfra-features-job-scheduler-runs"),
+    ("gcp:cloudscheduler/job:Job", "mlinfra-features-job-schedule"),
 }
 
 
@@ -130,7 +131,7 @@ def test_each_identity_holds_only_the_roles_feast_uses_on_the_narrowest_resource
         ("project", "roles/bigquery.readSessionUser", MATERIALIZER),
         ("bucket", "roles/storage.objectUser", MATERIALIZER),
         ("bucket", "roles/storage.objectViewer", READER),
-        ("job", "roles/run.invoker", RUNNER),
+        ("job", "roles/run.jobsExecutor", RUNNER),
     }
 
 
@@ -161,7 +162,7 @@ def test_the_materialization_job_runs_the_entry_point_as_the_materializer_on_the
     assert job.inputs["name"] == "mlinfra-hybrid-dev-feast-materialize" and job.delete_before_replace
     task = job.inputs["template"]["template"]
     [container] = task["containers"]
-    assert container["image"] == IMAGE and container["commands"] == ENTRY_POINT == ["python", "-m", "materialize.main"]
+    assert container["image"] == IMAGE and container["commands"] == list(ENTRY_POINT) == ["python", "-m", "materialize.main"]
     assert "args" not in container
     assert container["resources"] == {"limits": {"cpu": "1", "memory": "2Gi"}}
     env = {e["name"]: e["value"] for e in container["envs"]}
@@ -191,14 +192,14 @@ def test_a_bigtable_job_needs_no_vpc_and_named_views_become_arguments():
 
 def test_the_schedule_starts_the_job_through_the_run_api_as_the_runner():
     found = store_resources(run_stack("hybrid-dev"))
-    schedule = found[("gcp:cloudscheduler/job:Job", "mlinfra-features-job")]
+    schedule = found[("gcp:cloudscheduler/job:Job", "mlinfra-features-job-schedule")]
     target = schedule.inputs["httpTarget"]
     assert target["uri"] == RUN_API.format(project="acme-ml-dev", region="us-central1",
                                            job="mlinfra-hybrid-dev-feast-materialize")
     assert target["httpMethod"] == "POST"
     assert target["oauthToken"]["serviceAccountEmail"] == RUNNER.split(":", 1)[1]
     assert (schedule.inputs["schedule"], schedule.inputs["timeZone"]) == ("15 * * * *", "Etc/UTC")
-    runner = found[("gcp:cloudrunv2/jobIamMember:JobIamMember", "mlinfra-features-job-runner-runs")]
+    runner = found[("gcp:cloudrunv2/jobIamMember:JobIamMember", "mlinfra-features-job-scheduler-runs")]
     assert runner.inputs["name"] == "mlinfra-hybrid-dev-feast-materialize"
 
 
@@ -247,7 +248,7 @@ def test_the_feast_fixtures_are_what_the_program_exports_now():
 
 def test_the_image_runs_the_entry_point_the_job_names_and_ships_the_pinned_requirements():
     dockerfile = (ROOT / "featurestore" / "materialize" / "Dockerfile").read_text()
-    assert f'ENTRYPOINT {str(ENTRY_POINT).replace(chr(39), chr(34))}' in dockerfile
+    assert f'ENTRYPOINT {str(list(ENTRY_POINT)).replace(chr(39), chr(34))}' in dockerfile
     assert "COPY requirements.txt constraints.txt ./" in dockerfile and "COPY materialize/ materialize/" in dockerfile
     assert "-r requirements.txt -c constraints.txt" in dockerfile
 
@@ -264,3 +265,31 @@ def test_the_entry_point_reads_the_variables_the_component_sets():
     assert constants["YAML_ENV"] == YAML_ENV
     assert constants["CA_PEM_ENV"] == fsy.CA_PEM_ENV and constants["CA_FILE_ENV"] == fsy.CA_FILE_ENV
 
+
+
+def test_the_shared_job_runs_as_a_given_account_and_refuses_an_env_name_set_twice():
+    import pulumi
+    import pytest
+
+    from components.core.issues import InputError
+    from components.gcp.cloudrun.cloud_run_job import CloudRunJob, CloudRunJobArgs
+    from components.gcp.cloudrun.cloud_run_job_spec import CloudRunJobSpec
+    from components.gcp.iam.service_account import ServiceAccount
+    from tests.conftest import run_component
+
+    spec = CloudRunJobSpec(name="j", image=IMAGE, env={"A": "1"})
+
+    def program(output_env):
+        def build():
+            account = ServiceAccount("own")
+            CloudRunJob("j", CloudRunJobArgs(spec=spec, job_name="j", region="us-central1", project="acme-test",
+                                             account=account, output_env=output_env))
+        return build
+
+    rec = run_component(program({"B": pulumi.Output.from_input("2")}))
+    assert [r.name for r in rec.of_type("gcp:serviceaccount/account:Account")] == ["own"]
+    task = rec.one("gcp:cloudrunv2/job:Job").inputs["template"]["template"]
+    assert task["serviceAccount"] == rec.one("gcp:serviceaccount/account:Account").outputs["email"]
+    assert task["containers"][0]["envs"] == [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
+    with pytest.raises(InputError, match="output_env.A: is in the spec's env too"):
+        run_component(program({"A": "again"}))
