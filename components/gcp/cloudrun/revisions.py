@@ -26,7 +26,9 @@ def revision_name(service_name: str, variant: CloudRunServiceSpec, context: Opti
     # stable revision of a running canary: add fields that do not shape the template here (the
     # golden snapshots show any rename). `extraArgs` shapes it through the launch's args.
     settings = variant.model_dump(mode="json", exclude={"name", "rollout", "public", "invokers", "ingress", "slo",
-                                                        "extra_args"})
+                                                        "extra_args", "cache"})
+    if variant.cache:  # the cache's variables shape the template; its absence keeps the names it had
+        settings["cache"] = True
     run = variant.launch(gpu=variant.resources.gpu is not None)
     payload = {"spec": settings, "launch": run.__dict__, "context": context or {}, "template": TEMPLATE_VERSION}
     fingerprint = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:6]

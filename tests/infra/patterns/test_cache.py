@@ -9,7 +9,8 @@ import copy
 import pytest
 
 from tests.conftest import BASE_CONFIG, run_config, run_stack, stack_config
-from tests.infra.test_config import assert_one_error
+from infra.errors import ConfigError, key_path
+from tests.infra.test_config import assert_one_error, load
 
 VALKEY = "gcp:memorystore/instance:Instance"
 REDIS = "gcp:redis/instance:Instance"
@@ -234,3 +235,31 @@ def test_a_variable_mlinfra_sets_for_the_cache_is_refused_on_both_platforms():
     values["mlinfra:services"] = copy.deepcopy(values["mlinfra:services"])
     values["mlinfra:services"][0]["env"] = {"CACHE_PORT": "1"}
     assert_one_error(values, "mlinfra:services[0].env.CACHE_PORT", "set by mlinfra")
+
+
+def test_an_eks_service_or_job_asking_for_a_cache_fails_naming_it():
+    values = stack_config("eks-dev")
+    values["mlinfra:services"] = copy.deepcopy(values["mlinfra:services"])
+    values["mlinfra:services"][0]["cache"] = True
+    values["mlinfra:jobs"] = [{**copy.deepcopy(values["mlinfra:jobs"][0]), "cache": True}]
+    with pytest.raises(ConfigError) as caught:
+        load(values)
+    found = {key_path(i.path): i.fix for i in caught.value.issues}
+    assert found["mlinfra:services[0].cache"] == found["mlinfra:jobs[0].cache"] == "remove `cache: true` (AWS stacks have no cache)"
+
+
+def test_the_network_component_alone_adds_each_engines_connectivity_and_nothing_without_one():
+    from components.gcp.network.network import Network, NetworkArgs
+    from components.gcp.network.network_spec import NetworkSpec
+    from tests.conftest import run_component
+
+    def net(engines):
+        return lambda: Network("net", NetworkArgs(spec=NetworkSpec(), region="us-central1", memorystore=engines))
+
+    types = lambda rec: {r.type for r in rec.custom()}  # noqa: E731
+    both = run_component(net(("valkey", "redis")))
+    assert {POLICY, "gcp:compute/globalAddress:GlobalAddress", "gcp:servicenetworking/connection:Connection"} <= types(both)
+    assert both.one(POLICY).delete_before_replace is True
+    none = run_component(net(()))
+    assert types(none).isdisjoint({POLICY, "gcp:compute/globalAddress:GlobalAddress",
+                                   "gcp:servicenetworking/connection:Connection"})
