@@ -123,6 +123,7 @@ def build(recording: Recording) -> Graph:
                            + (f": {detail}" if detail else ""), cluster))
 
     functions: dict[str, str] = {}
+    run_jobs: dict[str, str] = {}  # the tail of a Cloud Run job's `jobs.run` URL -> its node
     for r in regs:
         if r.type in ("gcp:cloudrunv2/service:Service", "gcp:cloudrunv2/job:Job"):
             template = r.inputs.get("template") or {}
@@ -131,6 +132,8 @@ def build(recording: Recording) -> Graph:
             gpu = (template.get("nodeSelector") or {}).get("accelerator")
             label = f"Cloud Run {kind} {_name(r)}" + (f": {gpu}" if gpu else "")
             workload = graph.add(Node(node_id(kind, _name(r)), kind, label))
+            if kind == "job":
+                run_jobs[f"/jobs/{_name(r)}:run"] = workload
             mounted = [str((v.get("gcs") or {}).get("bucket")) for v in template.get("volumes") or [] if v.get("gcs")]
             uses(workload, template.get("serviceAccount"), mounted)
         elif r.type == "gcp:cloudfunctionsv2/function:Function":
@@ -145,10 +148,11 @@ def build(recording: Recording) -> Graph:
             graph.link(buckets.get(str(r.inputs.get("bucket"))), topics.get(_last(r.inputs.get("topic"))), "notifies")
         elif r.type == "gcp:cloudscheduler/job:Job":
             target = (r.inputs.get("httpTarget") or {}).get("uri")
-            if target in functions:
+            runs = next((node for tail, node in run_jobs.items() if str(target or "").endswith(tail)), None)
+            if target in functions or runs:
                 cron = r.inputs.get("schedule", "")
                 schedule = graph.add(Node(node_id("schedule", f"{r.name}"), "schedule", f"schedule {cron}"))
-                graph.link(schedule, functions[target], "invokes")
+                graph.link(schedule, functions.get(target) or runs, "runs" if runs else "invokes")
 
     _kubernetes(regs, graph, clusters, uses)
     return graph

@@ -26,6 +26,7 @@ CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
 BUCKET = "gcp:storage/bucket:Bucket"
 RUN_SERVICE = "gcp:cloudrunv2/service:Service"
+RUN_JOB = "gcp:cloudrunv2/job:Job"
 FUNCTION = "gcp:cloudfunctionsv2/function:Function"
 REPOSITORY = "gcp:artifactregistry/repository:Repository"
 
@@ -210,6 +211,10 @@ def _public_endpoints(resources, ctx):
     public = {(r.get("name"), r.type) for r in _of(resources, RUN_SERVICE, FUNCTION) if r.labels.get("public") == "true"}
     public_names = {name for name, _ in public}
     for m in resources:
+        if m.type in ("gcp:cloudrunv2/jobIamMember:JobIamMember", "gcp:cloudrunv2/jobIamBinding:JobIamBinding"):
+            exposed = [x for x in [m.get("member")] + list(m.get("members") or []) if x in PUBLIC_MEMBERS]
+            if exposed:  # a job serves nothing: no stack says it is public
+                yield m, f"{exposed[0]} may run or change job {m.get('name')}"
         if m.type in ("gcp:cloudrunv2/serviceIamMember:ServiceIamMember", "gcp:cloudrunv2/serviceIamBinding:ServiceIamBinding",
                       "gcp:cloudfunctionsv2/functionIamMember:FunctionIamMember"):
             members = [m.get("member")] + list(m.get("members") or [])
@@ -348,7 +353,7 @@ def _prod_protection(resources, ctx):
                 yield r, "a stateful resource is not protected in prod"
             if r.type == BUCKET and r.retain_on_delete is False:
                 yield r, "a prod bucket is not retained when removed from the stack"
-        if r.type in (CLUSTER, RUN_SERVICE) and r.get("deletionProtection") is not True:
+        if r.type in (CLUSTER, RUN_SERVICE, RUN_JOB) and r.get("deletionProtection") is not True:
             yield r, "deletion protection is off in prod"
 
 
@@ -378,7 +383,7 @@ RULES: tuple[Rule, ...] = (
     Rule("MLI-GCS-003", "The model-artifact bucket is versioned", "mlinfra", _versioned_artifacts, (BUCKET,)),
     Rule("MLI-IAM-001", "No basic roles (owner, editor, viewer) are granted", "mlinfra", _basic_roles),
     Rule("MLI-RUN-001", "No allUsers on Cloud Run or functions unless the stack says public: true", "mlinfra",
-         _public_endpoints, (RUN_SERVICE, FUNCTION)),
+         _public_endpoints, (RUN_SERVICE, FUNCTION, "gcp:cloudrunv2/jobIamMember:JobIamMember")),
     Rule("MLI-K8S-001", "Containers run as non-root", "PSS restricted: Running as Non-root", _non_root, WORKLOAD_KINDS),
     Rule("MLI-K8S-002", "No privilege escalation", "PSS restricted: Privilege Escalation", _privilege_escalation, WORKLOAD_KINDS),
     Rule("MLI-K8S-003", "All capabilities dropped", "PSS restricted: Capabilities", _capabilities, WORKLOAD_KINDS),

@@ -40,9 +40,12 @@ def cluster_needed(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
     """A cluster section when the pattern requires one or a workload runs on it."""
     needs = on_cluster(config.services) + on_cluster(config.jobs)
     if config.cluster is None and (pattern.requires_cluster or needs):
+        serverless = [p for p in pattern.platforms if not PLATFORMS[p].needs_cluster]
         return [Issue(("cluster",), f"the {config.pattern} pattern needs a cluster for its services and jobs on "
                       f"{' or '.join(p for p in pattern.platforms if PLATFORMS[p].needs_cluster)}",
-                      fix="add mlinfra:cluster with at least one entry in nodePools (see the README example)")]
+                      fix="add mlinfra:cluster with at least one entry in nodePools (see the README example)"
+                          + (f", or set `platform: {serverless[0]}` on them (the default is {pattern.default_platform})"
+                             if serverless and not pattern.requires_cluster else ""))]
     return []
 
 

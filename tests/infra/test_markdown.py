@@ -159,6 +159,16 @@ def test_kubernetes_diagram_puts_pools_in_the_cluster_and_workloads_on_it():
     assert "server_ranker -->|mounts| bucket_acme_ml_prod_k8s_artifacts" in text
 
 
+def test_hybrid_diagram_shows_the_schedule_running_the_cloud_run_job_off_the_cluster():
+    text = diagram(markdown.render(plan_of("hybrid-dev")))
+    assert 'job_batch_score_hybrid_dev[/"Cloud Run job batch-score-hybrid-dev"/]' in text
+    assert re.search(r"schedule_\w+ -->\|runs\| job_batch_score_hybrid_dev", text)
+    assert "job_batch_score_hybrid_dev -->|reads| bucket_acme_ml_dev_hybrid_dev_data_lake" in text
+    assert "job_batch_score_hybrid_dev -->|reads, writes| bucket_acme_ml_dev_hybrid_dev_artifacts" in text
+    assert "job_batch_score_hybrid_dev -->|runs on|" not in text
+    assert re.search(r"job_retrain_ranker -->\|runs on\| cluster_\w+", text)
+
+
 def test_the_same_stack_gives_the_same_diagram_on_a_fresh_run():
     again = run_config(stack_config("k8s-dev"), stack="k8s-dev")
     first = architecture.mermaid(architecture.build(run_stack("k8s-dev")))

@@ -238,6 +238,24 @@ def test_a_service_that_says_public_may_be_invoked_by_all_users():
     assert findings(marked) == []
 
 
+def test_a_prod_cloud_run_job_holds_and_is_found_unprotected_or_runnable_by_anyone():
+    from tests.conftest import run_config
+
+    rec = run_config({"gcp:project": "acme-ml-prod", "gcp:region": "us-central1", "mlinfra:pattern": "hybrid",
+                      "mlinfra:environment": "prod", "mlinfra:jobs": [
+                          {"name": "score", "platform": "cloudrun", "image": "x/score:1", "schedule": "0 2 * * *"}]},
+                     stack="jobs-prod")
+    clean = resources_of(rec)
+    assert findings(clean) == []
+
+    def changed(name: str, **inputs: Any) -> list[Resource]:
+        return [dataclasses.replace(r, inputs={**r.inputs, **inputs}) if r.name == name else r for r in clean]
+    assert findings(changed("mlinfra-job-score", deletionProtection=False)) == [
+        ("MLI-PRD-001", "mlinfra-job-score", "deletion protection is off in prod")]
+    assert findings(changed("mlinfra-job-score-scheduler-runs", member="allUsers")) == [
+        ("MLI-RUN-001", "mlinfra-job-score-scheduler-runs", "allUsers may run or change job score-jobs-prod")]
+
+
 def test_a_waiver_turns_a_violation_into_a_shown_exception():
     broken = mutate(K8S, "mlinfra-svc-ranker-stable-hpa", setting(("spec", "minReplicas"), 1))
     waiver = Waiver("MLI-K8S-007", "the ranker tolerates a short outage during upgrades",

@@ -99,6 +99,7 @@ def test_a_job_defaults_to_gke_and_fails_without_a_cluster_naming_the_key():
         load(hybrid(jobs=[{k: v for k, v in SCORE.items() if k != "platform"}]))
     assert [key_path(i.path) for i in caught.value.issues] == ["mlinfra:cluster"]
     assert "needs a cluster for its services and jobs on gke" in str(caught.value)
+    assert "or set `platform: cloudrun` on them (the default is gke)" in str(caught.value)
 
 
 CPU_CLUSTER = {"zone": "us-central1-a", "nodePools": [{"name": "general", "machineType": "e2-standard-4"}]}
