@@ -282,11 +282,12 @@ def test_the_shared_job_runs_as_a_given_account_and_refuses_an_env_name_set_twic
     def program(output_env):
         def build():
             account = ServiceAccount("own")
+            outputs = {k: pulumi.Output.from_input(v) for k, v in output_env.items()}
             CloudRunJob("j", CloudRunJobArgs(spec=spec, job_name="j", region="us-central1", project="acme-test",
-                                             account=account, output_env=output_env))
+                                             account=account, output_env=outputs))
         return build
 
-    rec = run_component(program({"B": pulumi.Output.from_input("2")}))
+    rec = run_component(program({"B": "2"}))
     assert [r.name for r in rec.of_type("gcp:serviceaccount/account:Account")] == ["own"]
     task = rec.one("gcp:cloudrunv2/job:Job").inputs["template"]["template"]
     assert task["serviceAccount"] == rec.one("gcp:serviceaccount/account:Account").outputs["email"]
