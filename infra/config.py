@@ -188,8 +188,8 @@ def _workloads_on_the_patterns_platforms(raw: dict[str, Any]) -> tuple[dict[str,
     for section, platforms, known in (("services", pattern.platforms, PLATFORMS),
                                       ("jobs", pattern.job_platforms, job_platforms())):
         entries = raw.get(section)
-        if not isinstance(entries, list) or not platforms:
-            continue
+        if not isinstance(entries, list) or not platforms or section not in pattern.sections:
+            continue  # a section the pattern lacks is reported as that, whatever its platforms
         fixed = []
         for i, entry in enumerate(entries):
             platform = entry.get("platform") if isinstance(entry, dict) else None
@@ -270,7 +270,7 @@ def _shape_issues(config: MlinfraConfig, pattern: Any) -> list[Issue]:
                                 allowed=f"patterns {', '.join(allowing)}",
                                 fix=f"remove mlinfra:{section}, or set mlinfra:pattern to {' or '.join(allowing)}"))
     for i, service in enumerate(config.services):
-        if service.platform not in pattern.platforms:
+        if "services" in pattern.sections and service.platform not in pattern.platforms:
             issues += _shape_issues_of_platform(pattern, "services", i, service.platform)
     for i, job in enumerate(config.jobs):  # an AWS stack's jobs have no platform
         if hasattr(job, "platform") and "jobs" in pattern.sections and job.platform not in pattern.job_platforms:

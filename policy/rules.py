@@ -26,7 +26,6 @@ CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
 BUCKET = "gcp:storage/bucket:Bucket"
 RUN_SERVICE = "gcp:cloudrunv2/service:Service"
-RUN_JOB = "gcp:cloudrunv2/job:Job"
 FUNCTION = "gcp:cloudfunctionsv2/function:Function"
 REPOSITORY = "gcp:artifactregistry/repository:Repository"
 
@@ -207,16 +206,12 @@ def _versioned_artifacts(resources, ctx):
             yield b, "the model-artifact bucket keeps no versions: an overwritten model is lost"
 
 
-def _public_endpoints(resources, ctx):
+def _public_endpoints(resources, ctx):  # a job never says public: anyone who may run it is a finding
     public = {(r.get("name"), r.type) for r in _of(resources, RUN_SERVICE, FUNCTION) if r.labels.get("public") == "true"}
     public_names = {name for name, _ in public}
     for m in resources:
-        if m.type in ("gcp:cloudrunv2/jobIamMember:JobIamMember", "gcp:cloudrunv2/jobIamBinding:JobIamBinding"):
-            exposed = [x for x in [m.get("member")] + list(m.get("members") or []) if x in PUBLIC_MEMBERS]
-            if exposed:  # a job serves nothing: no stack says it is public
-                yield m, f"{exposed[0]} may run or change job {m.get('name')}"
         if m.type in ("gcp:cloudrunv2/serviceIamMember:ServiceIamMember", "gcp:cloudrunv2/serviceIamBinding:ServiceIamBinding",
-                      "gcp:cloudfunctionsv2/functionIamMember:FunctionIamMember"):
+                      "gcp:cloudfunctionsv2/functionIamMember:FunctionIamMember", "gcp:cloudrunv2/jobIamMember:JobIamMember"):
             members = [m.get("member")] + list(m.get("members") or [])
             exposed = [x for x in members if x in PUBLIC_MEMBERS]
             if exposed and m.get("name") not in public_names and m.get("cloudFunction") not in public_names:
@@ -353,7 +348,7 @@ def _prod_protection(resources, ctx):
                 yield r, "a stateful resource is not protected in prod"
             if r.type == BUCKET and r.retain_on_delete is False:
                 yield r, "a prod bucket is not retained when removed from the stack"
-        if r.type in (CLUSTER, RUN_SERVICE, RUN_JOB) and r.get("deletionProtection") is not True:
+        if r.type in (CLUSTER, RUN_SERVICE, "gcp:cloudrunv2/job:Job") and r.get("deletionProtection") is not True:
             yield r, "deletion protection is off in prod"
 
 

@@ -144,6 +144,23 @@ def test_schema_shaped_configs_validate_and_plan_or_name_every_key(values):
     validate_and_plan(values, FUZZ_STACK)
 
 
+@st.composite
+def hybrid_job_configs(draw) -> dict[str, Any]:
+    """A hybrid stack of Cloud Run jobs (and maybe a GKE one beside them) generated from the schema."""
+    jobs = [{**job, "platform": "cloudrun"} for job in gen_list(draw, "CloudRunJobSpec", 3, without=("platform",), least=1)]
+    values = {"gcp:project": PROJECT_ID, "gcp:region": pick(draw, ["us-central1", "us-west1"]),
+              "mlinfra:pattern": "hybrid", "mlinfra:environment": pick(draw, ["dev", "prod"]), "mlinfra:jobs": jobs}
+    if chance(draw, 30):
+        values["mlinfra:jobs"] = jobs + gen_list(draw, "GkeJobSpec", 1, without=("platform",))
+    return values
+
+
+@_settings(300)
+@given(values=hybrid_job_configs())
+def test_cloud_run_job_configs_validate_and_plan_or_name_every_key(values):
+    validate_and_plan(values, FUZZ_STACK)
+
+
 # --- (c) raw stack-file text ------------------------------------------------------------------
 
 TEXTS = {name: PROJECT.stack_file(name).read_text() for name in STACKS}

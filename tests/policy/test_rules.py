@@ -253,7 +253,7 @@ def test_a_prod_cloud_run_job_holds_and_is_found_unprotected_or_runnable_by_anyo
     assert findings(changed("mlinfra-job-score", deletionProtection=False)) == [
         ("MLI-PRD-001", "mlinfra-job-score", "deletion protection is off in prod")]
     assert findings(changed("mlinfra-job-score-scheduler-runs", member="allUsers")) == [
-        ("MLI-RUN-001", "mlinfra-job-score-scheduler-runs", "allUsers may run or change job score-jobs-prod")]
+        ("MLI-RUN-001", "mlinfra-job-score-scheduler-runs", "allUsers may invoke score-jobs-prod, which does not say public: true")]
 
 
 def test_a_waiver_turns_a_violation_into_a_shown_exception():

@@ -155,7 +155,8 @@ class CloudRunJob(Component):
             schedule=spec.schedule.strip(),
             time_zone=spec.time_zone,
             attempt_deadline="180s",
-            # `jobs.run` answers once the execution exists; a failed call started nothing, so retry it.
+            # `jobs.run` answers (an operation) once the execution exists, well inside the deadline;
+            # a call answered with an error started nothing, so it is retried.
             retry_config=gcp.cloudscheduler.JobRetryConfigArgs(retry_count=3, min_backoff_duration="60s"),
             http_target=gcp.cloudscheduler.JobHttpTargetArgs(
                 uri=RUN_API.format(project=args.project, region=args.region, job=args.job_name),

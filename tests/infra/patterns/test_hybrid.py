@@ -159,3 +159,11 @@ def test_a_cloud_run_job_mistake_fails_with_one_message_naming_the_key(values, k
     found = [key_path(i.path) for i in caught.value.issues]
     assert found == [key], found
     assert fragment in str(caught.value)
+
+
+def test_jobs_in_a_pattern_without_jobs_are_one_mistake_whatever_their_platform():
+    for platform in ("gke", "cloudrun"):
+        with pytest.raises(ConfigError) as caught:
+            load({**BASE_CONFIG, "mlinfra:jobs": [{**SCORE, "platform": platform}]})
+        assert [key_path(i.path) for i in caught.value.issues] == ["mlinfra:jobs"]
+        assert "the serverless pattern has no jobs" in str(caught.value)
