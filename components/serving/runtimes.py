@@ -84,8 +84,10 @@ PRESETS: dict[str, Runtime] = {
 
 def triton_redis_cache_args(tls: bool, ca_file: str) -> list[str]:
     """Triton's response cache in Redis/Valkey (the `redis` cache implementation of
-    triton-inference-server/redis_cache): `--cache-config <cache>,<key>=<value>`, repeated; host
-    and port are required, `tls_enabled=true` with `cacert` verifies the server. Each model opts
+    triton-inference-server/redis_cache, shipped in Triton's containers under
+    /opt/tritonserver/caches since 23.02, its TLS options since mid-2023): `--cache-config
+    <cache>,<key>=<value>`, repeated; host and port are required, `tls_enabled=true` with
+    `cacert` verifies the server. Each model opts
     in with `response_cache { enable: true }` in its config.pbtxt; Triton keys an entry by the
     model's name, version and inputs, so a new model version never reads the old one's results."""
     args = ["--cache-config", "redis,host=$(CACHE_HOST)", "--cache-config", "redis,port=$(CACHE_PORT)"]
