@@ -22,7 +22,7 @@ MERMAID_DIR   := tools/mermaid
 MERMAID_STAMP := $(MERMAID_DIR)/node_modules/.installed
 
 .PHONY: install plan plan-all validate schema docs golden test scan bench clean \
-        pipelines-install pipelines-test feast-install feast-test mermaid-install chromium-install shellcheck-install mermaid-check \
+        pipelines-install pipelines-test feast-install feast-test feast-fixtures mermaid-install chromium-install shellcheck-install mermaid-check \
         workflows workflows-check
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-backend.txt pyproject.toml
@@ -87,6 +87,10 @@ feast-install: $(FEAST_STAMP)
 # materialization entry point runs end to end on Feast's local provider (featurestore/tests/).
 feast-test: $(FEAST_STAMP)
 	$(FEAST_VENV)/bin/pytest featurestore
+
+# Rewrite those feature_store.yaml fixtures from offline plans (main virtualenv); a test fails when stale.
+feast-fixtures: install
+	$(BIN)/python -m tests.feast_fixtures
 
 $(MERMAID_STAMP): $(MERMAID_DIR)/package.json $(MERMAID_DIR)/package-lock.json
 	@command -v npm >/dev/null || { echo "mermaid-install needs node 20+ and npm (apt-get install nodejs npm)" >&2; exit 1; }
