@@ -11,6 +11,10 @@ CHECKOV_STAMP   := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 # The Dataflow pipelines run in their own virtualenv too: Beam and Pulumi pin conflicting dill.
 BEAM_VENV  := .venv-beam
 BEAM_STAMP := $(BEAM_VENV)/.installed
+# Feast too (the feature store's materialization and its config tests): its Google Cloud clients
+# need protobuf 6.33+, pulumi-policy pins protobuf 5.29.
+FEAST_VENV  := .venv-feast
+FEAST_STAMP := $(FEAST_VENV)/.installed
 
 # mermaid (its own parser, under node) checks the diagrams of the markdown plan; pinned by
 # tools/mermaid/package-lock.json.
@@ -18,7 +22,7 @@ MERMAID_DIR   := tools/mermaid
 MERMAID_STAMP := $(MERMAID_DIR)/node_modules/.installed
 
 .PHONY: install plan plan-all validate schema docs golden test scan bench clean \
-        pipelines-install pipelines-test mermaid-install chromium-install shellcheck-install mermaid-check \
+        pipelines-install pipelines-test feast-install feast-test feast-fixtures mermaid-install chromium-install shellcheck-install mermaid-check \
         workflows workflows-check
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-backend.txt pyproject.toml
@@ -72,6 +76,22 @@ pipelines-install: $(BEAM_STAMP)
 pipelines-test: $(BEAM_STAMP)
 	$(BEAM_VENV)/bin/pytest pipelines
 
+$(FEAST_STAMP): featurestore/requirements.txt featurestore/requirements-test.txt featurestore/constraints.txt
+	test -x $(FEAST_VENV)/bin/python || $(PYTHON) -m venv $(FEAST_VENV)
+	$(FEAST_VENV)/bin/pip install --quiet --disable-pip-version-check -r featurestore/requirements-test.txt
+	touch $@
+
+feast-install: $(FEAST_STAMP)
+
+# The generated feature_store.yaml files load in Feast's own config classes, and the
+# materialization entry point runs end to end on Feast's local provider (featurestore/tests/).
+feast-test: $(FEAST_STAMP)
+	$(FEAST_VENV)/bin/pytest featurestore
+
+# Rewrite those feature_store.yaml fixtures from offline plans (main virtualenv); a test fails when stale.
+feast-fixtures: install
+	$(BIN)/python -m tests.feast_fixtures
+
 $(MERMAID_STAMP): $(MERMAID_DIR)/package.json $(MERMAID_DIR)/package-lock.json
 	@command -v npm >/dev/null || { echo "mermaid-install needs node 20+ and npm (apt-get install nodejs npm)" >&2; exit 1; }
 	cd $(MERMAID_DIR) && npm ci --no-audit --no-fund --loglevel=error
@@ -114,4 +134,4 @@ bench: install
 	$(BIN)/python bench/validation.py
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) $(BEAM_VENV) $(MERMAID_DIR)/node_modules build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(BEAM_VENV) $(FEAST_VENV) $(MERMAID_DIR)/node_modules build *.egg-info .pytest_cache

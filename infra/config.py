@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, Mapping, Optional
 
 from pydantic import ValidationError, model_validator
+from pydantic.alias_generators import to_snake
 
 from components.core.issues import Issue, duplicate_names
 from components.core.labels import default_labels, label_issues, override_issues
@@ -24,6 +25,7 @@ from components.core.names import stack_name_issues
 from components.core.spec import Context, Spec, validate
 from components.gcp.compute.regions import region_issues
 from components.gcp.dataflow.pipeline_spec import PipelineSpec
+from components.gcp.featurestore.feature_store_spec import FeatureStoreSpec
 from components.gcp.functions.cloud_function_spec import CloudFunctionSpec
 from components.gcp.gke.cluster_spec import ClusterSpec
 from components.gcp.memorystore.cache_spec import CacheSpec
@@ -71,6 +73,9 @@ class MlinfraConfig(Spec):
     """Usage the plan's monthly cost estimate assumes (hours, scale, requests, GB stored)."""
     pipelines: list[PipelineSpec] = []
     """Dataflow pipelines, batch or streaming, from Flex Templates (dataflow pattern)."""
+    feature_store: Optional[FeatureStoreSpec] = None
+    """Feast's infrastructure: BigQuery offline store, registry bucket, online store (its own
+    Memorystore, or Bigtable) and scheduled materialization (GCP patterns). Defaults to none."""
     cache: Optional[CacheSpec] = None
     """The prediction cache and pre-compute store: one Memorystore (Valkey or Redis) instance on
     the stack's VPC, for services and jobs with `cache: true` (hybrid, serverless and kubernetes
@@ -259,7 +264,7 @@ def _shape_issues(config: MlinfraConfig, pattern: Any) -> list[Issue]:
         issues.append(Issue(("pattern",), f"the {pattern.name} pattern is not built yet (planned in {pattern.tracking_issue})",
                             pattern.name, allowed=", ".join(built), fix=f"use one of: {', '.join(built)}"))
     for section in OPTIONAL_SECTIONS:
-        if section in config.model_fields_set and section not in pattern.sections:
+        if to_snake(section) in config.model_fields_set and section not in pattern.sections:
             allowing = patterns_allowing(section)
             issues.append(Issue((section,), f"the {config.pattern} pattern has no {section}",
                                 allowed=f"patterns {', '.join(allowing)}",

@@ -161,6 +161,24 @@ def test_cloud_run_job_configs_validate_and_plan_or_name_every_key(values):
     validate_and_plan(values, FUZZ_STACK)
 
 
+@st.composite
+def feature_store_configs(draw) -> dict[str, Any]:
+    """A stack of any GCP pattern with a feature store generated from the schema (sometimes without a VPC)."""
+    pattern = pick(draw, ["hybrid", "serverless", "dataflow"])
+    values = {"gcp:project": PROJECT_ID, "gcp:region": pick(draw, ["us-central1", "europe-west4"]),
+              "mlinfra:pattern": pattern, "mlinfra:environment": pick(draw, ["dev", "prod"]),
+              "mlinfra:featureStore": gen_object(draw, "FeatureStoreSpec", 1)}
+    if chance(draw, 20):
+        values["mlinfra:network"] = {"egress": "none"}
+    return values
+
+
+@_settings(300)
+@given(values=feature_store_configs())
+def test_feature_store_configs_validate_and_plan_or_name_every_key(values):
+    validate_and_plan(values, FUZZ_STACK)
+
+
 # --- (c) raw stack-file text ------------------------------------------------------------------
 
 TEXTS = {name: PROJECT.stack_file(name).read_text() for name in STACKS}

@@ -29,7 +29,7 @@ NAT_PORTS_PER_IP, NAT_MIN_PORTS_PER_VM = 64512, 64  # one NAT IP serves 1008 VMs
 FREE_PREFIXES = (
     "gcp:projects/", "gcp:serviceaccount/", "gcp:compute/firewall:", "gcp:compute/network:",
     "gcp:compute/router:Router", "gcp:compute/subnetwork:", "gcp:cloudrunv2/serviceIamMember:",
-    "gcp:cloudrunv2/jobIamMember:",
+    "gcp:cloudrunv2/jobIamMember:", "gcp:bigquery/datasetIamMember:", "gcp:bigtable/instanceIamMember:",
     "gcp:storage/bucketIAMMember:", "gcp:storage/bucketObject:", "gcp:storage/notification:",
     "gcp:pubsub/topicIAMMember:", "gcp:secretmanager/secretIamMember:", "kubernetes:", "pulumi:providers:",
     # Cloud Monitoring services, objectives and channels (alert policies' conditions may be billed).
@@ -43,6 +43,14 @@ MEMORYSTORE_NOT_PRICED = (
     "Memorystore is not in the price table: no stored copy of its pricing page rendered the rates. Valkey bills "
     "per node-hour by node type, times (1 + replicas); Redis per GB-hour by tier "
     "and capacity band")
+
+# Resources that cost money the table does not price, and why (listed as not priced, never zero).
+NOT_PRICED = {
+    "gcp:bigquery/dataset:Dataset": "BigQuery bills the bytes its tables store and its queries scan, "
+                                    "which the feature tables and their queries decide",
+    "gcp:bigtable/instance:Instance": "Bigtable bills node-hours (autoscaled between minNodes and maxNodes) "
+                                      "and GB stored; no confirmed Bigtable rates in the table",
+}
 
 
 @dataclass
@@ -364,7 +372,7 @@ def estimate(registrations: Iterable[Any], region: str, spec: CostSpec = CostSpe
         elif t == "gcp:compute/subnetwork:Subnetwork" and i.get("logConfig"):
             unpriced.append(Unpriced(r.name, t, "VPC flow logs: Cloud Logging ingestion depends on traffic"))
         elif not t.startswith(FREE_PREFIXES):
-            unpriced.append(Unpriced(r.name, t, "not in the price table"))
+            unpriced.append(Unpriced(r.name, t, NOT_PRICED.get(t, "not in the price table")))
     for r in nats:  # after the pools: the gateway is billed by the VMs that use it
         lines.append(nat(r.name, r.type, tuple(vms), spec))
     assumptions = {k: v for k, v in spec.model_dump(by_alias=True).items()}

@@ -15,7 +15,9 @@ def cache_wired(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
     cache = getattr(config, "cache", None)
     issues: list[Issue] = []
     asking = [(("services", i, "cache"), "service") for i, s in enumerate(config.services) if s.cache]
-    asking += [(("jobs", i, "cache"), "job") for i, j in enumerate(getattr(config, "jobs", [])) if j.cache]
+    # Only GKE jobs take `cache` (a Cloud Run job's spec, from branch hybrid-jobs, has no such key yet).
+    asking += [(("jobs", i, "cache"), "job") for i, j in enumerate(getattr(config, "jobs", []))
+               if getattr(j, "cache", False)]
     if cache is None:
         on_aws = getattr(config, "cloud", "gcp") == "aws"
         for where, what in asking:

@@ -287,3 +287,13 @@ def _missing(key: tuple, what: str, name: str, names: list[str], section: str, p
                      fix=f"add it under mlinfra:{section}" if have else
                      f"the {pattern.name} pattern has no {section}: remove the trigger's run")
     return Issue(key, f"is not a {what} of this stack", name, allowed=", ".join(names), fix=f"use one of: {', '.join(names)}")
+
+
+def feature_store_has_a_network(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
+    """A Memorystore online store lives on the stack's VPC: `egress: none` leaves it none."""
+    store = config.feature_store
+    if store is None or store.online.type != "redis" or config.network.egress != "none":
+        return []
+    return [Issue(("featureStore", "online", "type"), "Memorystore is reachable only on the stack's VPC, and "
+                  "`network.egress: none` creates none", "redis", allowed="bigtable, or a network",
+                  fix="set `online: {type: bigtable}`, or remove `egress: none` from mlinfra:network")]

@@ -36,7 +36,8 @@ class Hybrid(PatternComponent):
     """Outputs: service_urls (Cloud Run), services (GKE), cluster, kubernetes_version, gateway,
     jobs (every job's name, either platform), cloud_run_jobs (Cloud Run job names and their
     accounts), pipelines, topics, datasets (with pipelines), trigger_urls, workflows (triggers
-    with run), buckets, image_repository, network."""
+    with run), buckets, image_repository, network, and cache, feature_store_yaml and
+    feature_store when the stack has them."""
 
     Args = HybridArgs
 

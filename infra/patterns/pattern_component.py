@@ -29,6 +29,8 @@ from components.serving.slo_spec import SloSpec
 from components.gcp.memorystore.cache_spec import CacheSpec
 from infra.patterns.cache import build_cache, cache_apis, network_engines
 from infra.patterns.cache import export as export_cache
+from components.gcp.featurestore.feature_store_spec import FeatureStoreSpec
+from infra.patterns import features
 from infra.platforms.registry import PLATFORMS
 
 
@@ -52,6 +54,8 @@ class PatternArgs:
     """The directory trigger sources are relative to (the project root). Defaults to the working directory."""
     cache: Optional[CacheSpec] = None
     """The prediction cache and pre-compute store. Defaults to none."""
+    feature_store: Optional[FeatureStoreSpec] = None
+    """Feast's offline store, registry, online store and materialization. Defaults to none."""
 
     @property
     def prod(self) -> bool:
@@ -78,14 +82,16 @@ class PatternComponent(Component):
         watched = args.services and (args.prod or any(s.slo for s in args.services))
         self.apis = ProjectServices(f"{name}-apis", ProjectServicesArgs(
             apis=tuple(apis) + (TRIGGER_APIS if args.triggers else ()) + (("monitoring.googleapis.com",) if watched else ())
-            + (CHAIN_APIS if any(t.run for t in args.triggers) else ()) + cache_apis(args.cache),
+            + (CHAIN_APIS if any(t.run for t in args.triggers) else ()) + cache_apis(args.cache)
+            + features.apis(args.feature_store),
             project=args.project), opts=self.child())
         self.after_apis = self.child(depends_on=self.apis.resources)
         # `egress: none`: no VPC at all (serverless stacks whose services need no private egress).
         self.network: Optional[Network] = None if args.network.egress == "none" else Network(
             f"{name}-network", NetworkArgs(spec=args.network, region=args.region, flow_logs=args.prod,
                                            proxy_only_subnet=proxy_only_subnet, project=args.project,
-                                           memorystore=network_engines(args.cache)),
+                                           memorystore=network_engines(args.cache)
+                                           + features.network_engines(args.feature_store)),
             opts=self.after_apis)
         self.storage = Storage(f"{name}-storage", StorageArgs(
             spec=args.storage, project=args.project, stack=args.stack, region=args.region, protect=args.prod),
@@ -94,6 +100,7 @@ class PatternComponent(Component):
             repository_id=dns_name("mlinfra", args.stack), location=args.region,
             immutable_tags=args.prod, protect=args.prod), opts=self.after_apis)
         self.cache = build_cache(self)
+        self.feature_store = features.build(self, args.feature_store)
         self.triggers: Optional[TriggerSet] = None
         self.chains: dict[str, Any] = {}
         self.services: dict[str, Any] = {}
@@ -153,4 +160,5 @@ class PatternComponent(Component):
             "image_repository": self.images.url,
             "network": self.network.network_name if self.network else None,
             **export_cache(self),
+            **features.export(self.feature_store),
         }

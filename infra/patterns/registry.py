@@ -68,52 +68,54 @@ _DATAFLOW = frozenset({"pulumi_gcp.bigquery", "pulumi_gcp.dataflow", "pulumi_gcp
 # Memorystore and the private connectivity the network adds for it (stacks with `mlinfra:cache`).
 _CACHE = frozenset({"pulumi_gcp.memorystore", "pulumi_gcp.redis", "pulumi_gcp.networkconnectivity",
                     "pulumi_gcp.servicenetworking"})
+# Feast (`mlinfra:featureStore`): BigQuery, Bigtable or Memorystore (with its connectivity), its job.
+_FEATURE_STORE = _CACHE | {"pulumi_gcp.bigquery", "pulumi_gcp.bigtable"}
 
 PATTERNS: dict[str, Pattern] = {
     "serverless": Pattern(
         "serverless",
         "Cloud Run model servers (GPU optional) and Cloud Functions triggers; scales to zero.",
-        frozenset({"services", "triggers", "cache"}), ("cloudrun",),
-        "infra.patterns.serverless:Serverless", _GCP_BASE | _CACHE,
+        frozenset({"services", "triggers", "cache", "featureStore"}), ("cloudrun",),
+        "infra.patterns.serverless:Serverless", _GCP_BASE | _FEATURE_STORE,
         couplings=(couplings.models_in_artifact_bucket, couplings.serverless_names_unique,
                    couplings.prod_alerts_go_somewhere, couplings.run_targets_exist,
-                   cache_couplings.cache_wired),
+                   cache_couplings.cache_wired, couplings.feature_store_has_a_network),
     ),
     "kubernetes": Pattern(
         "kubernetes",
         "GKE with CPU, GPU and spot node pools, autoscalers, model servers and jobs.",
-        frozenset({"cluster", "services", "jobs", "triggers", "cache"}), ("gke",),
-        "infra.patterns.kubernetes:Kubernetes", _GCP_BASE | _GKE | _CACHE,
+        frozenset({"cluster", "services", "jobs", "triggers", "cache", "featureStore"}), ("gke",),
+        "infra.patterns.kubernetes:Kubernetes", _GCP_BASE | _GKE | _FEATURE_STORE,
         couplings=(couplings.cluster_needed, couplings.gke_names_fit, couplings.placement_on_pools,
                    couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,
                    couplings.models_in_artifact_bucket, couplings.network_fits_cluster,
                    couplings.prod_alerts_go_somewhere, couplings.run_targets_exist,
-                   cache_couplings.cache_wired),
+                   cache_couplings.cache_wired, couplings.feature_store_has_a_network),
         requires_cluster=True,
     ),
     "dataflow": Pattern(
         "dataflow",
         "Batch and streaming Dataflow pipelines with their Pub/Sub topics, buckets and sinks.",
-        frozenset({"pipelines", "triggers"}), ("cloudrun",),
+        frozenset({"pipelines", "triggers", "featureStore"}), ("cloudrun",),
         "infra.patterns.dataflow:Dataflow",
-        _GCP_BASE | _DATAFLOW,
+        _GCP_BASE | _DATAFLOW | _FEATURE_STORE,
         couplings=(couplings.pipeline_models_in_artifact_bucket, couplings.pipeline_topics_and_tables,
                    couplings.workers_have_a_network, couplings.prod_alerts_go_somewhere,
-                   couplings.run_targets_exist),
+                   couplings.run_targets_exist, couplings.feature_store_has_a_network),
     ),
     "hybrid": Pattern(
         "hybrid",
         "A real-time path (services on Cloud Run or GKE) beside a batch path (jobs on GKE or Cloud Run Jobs, "
         "pipelines), wired by events.",
-        frozenset({"cluster", "services", "jobs", "pipelines", "triggers", "cache"}), ("gke", "cloudrun"),
-        "infra.patterns.hybrid:Hybrid", _GCP_BASE | _GKE | _DATAFLOW | _CACHE,
+        frozenset({"cluster", "services", "jobs", "pipelines", "triggers", "cache", "featureStore"}), ("gke", "cloudrun"),
+        "infra.patterns.hybrid:Hybrid", _GCP_BASE | _GKE | _DATAFLOW | _CACHE | _FEATURE_STORE,
         couplings=(couplings.cluster_needed, couplings.gke_names_fit, couplings.placement_on_pools,
                    couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,
                    couplings.models_in_artifact_bucket, couplings.network_fits_cluster,
                    couplings.serverless_names_unique, couplings.prod_alerts_go_somewhere,
                    couplings.pipeline_models_in_artifact_bucket, couplings.pipeline_topics_and_tables,
                    couplings.workers_have_a_network, couplings.run_targets_exist,
-                   cache_couplings.cache_wired),
+                   cache_couplings.cache_wired, couplings.feature_store_has_a_network),
     ),
 }
 
@@ -142,8 +144,8 @@ def pattern_for(cloud: str, name: str) -> Optional[Pattern]:
     return CLOUDS.get(cloud, {}).get(name)
 
 
-# Every section some pattern allows; each pattern allows a subset.
-OPTIONAL_SECTIONS = ("cluster", "services", "jobs", "pipelines", "triggers", "cache")
+# Every section some pattern allows, by its stack-file key; each pattern allows a subset.
+OPTIONAL_SECTIONS = ("cluster", "services", "jobs", "pipelines", "triggers", "cache", "featureStore")
 
 
 def patterns_allowing(section: str) -> list[str]:

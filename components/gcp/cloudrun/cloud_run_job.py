@@ -12,8 +12,8 @@ job: run.jobs.run and run.executions.cancel, nothing else) and calls the Run Adm
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_gcp as gcp
@@ -58,6 +58,11 @@ class CloudRunJobArgs:
     """Cloud Run deletion protection (prod). Defaults to false (the provider's own default is on)."""
     cache: Optional[CacheConnection] = None
     """The stack's cache, for a job with `cache: true` (reached through the VPC egress). Defaults to none."""
+    account: Optional[ServiceAccount] = None
+    """Run as this account (the caller grants its roles). Defaults to a new account of the job's own."""
+    output_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Environment variables whose values are other resources' outputs, beside the spec's `env`
+    (no name in both). Defaults to none."""
 
 
 class CloudRunJob(Component):
@@ -70,8 +75,10 @@ class CloudRunJob(Component):
         if spec.cache and (args.cache is None or args.network_id is None):
             raise_if_any(f"CloudRunJob {name}", [Issue(("cache",), "needs the stack's cache and VPC egress to it",
                                                        fix="pass cache and network_id")])
+        raise_if_any(f"CloudRunJob {name}", [Issue(("output_env", k), "is in the spec's env too", fix="set it once")
+                                             for k in sorted(set(spec.env) & set(args.output_env))])
 
-        self.account = ServiceAccount(f"{name}-sa", ServiceAccountArgs(
+        self.account = args.account or ServiceAccount(f"{name}-sa", ServiceAccountArgs(
             display_name=f"mlinfra job {spec.name}", project=args.project), opts=self.child())
         grants: list[pulumi.Resource] = [bucket.grant_read(self.account) for bucket in args.read_buckets]
         grants += [bucket.grant_read_write(self.account) for bucket in args.write_buckets]
@@ -112,7 +119,8 @@ class CloudRunJob(Component):
         limits = {"cpu": cpu_string(res.cpu), "memory": res.memory}
         if gpu is not None:
             limits["nvidia.com/gpu"] = str(gpu.count)
-        envs = [gcp.cloudrunv2.JobTemplateTemplateContainerEnvArgs(name=k, value=v) for k, v in sorted(spec.env.items())]
+        env = {**spec.env, **args.output_env}
+        envs = [gcp.cloudrunv2.JobTemplateTemplateContainerEnvArgs(name=k, value=v) for k, v in sorted(env.items())]
         envs += [gcp.cloudrunv2.JobTemplateTemplateContainerEnvArgs(
             name=s.env, value_source=gcp.cloudrunv2.JobTemplateTemplateContainerEnvValueSourceArgs(
                 secret_key_ref=gcp.cloudrunv2.JobTemplateTemplateContainerEnvValueSourceSecretKeyRefArgs(

@@ -43,6 +43,8 @@ class BigQueryDatasetArgs:
     """Its tables. Defaults to none."""
     protect: bool = False
     """Protect dataset and tables and turn on the tables' deletion protection (prod). Defaults to false."""
+    description: str = "mlinfra pipeline sinks"
+    """What the dataset holds. Defaults to "mlinfra pipeline sinks"."""
 
 
 class BigQueryDataset(Component):
@@ -59,7 +61,7 @@ class BigQueryDataset(Component):
             dataset_id=args.dataset_id,
             project=args.project,
             location=args.location,
-            description="mlinfra pipeline sinks",
+            description=args.description,
             delete_contents_on_destroy=not args.protect,
             opts=self.child(protect=args.protect, retain_on_delete=args.protect),
         )

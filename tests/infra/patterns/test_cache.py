@@ -26,8 +26,10 @@ def hybrid(**keys):
 
 
 def hybrid_dev(**changes):
-    """The hybrid-dev stack file, planned as stack `test` (its artifact bucket named as in hybrid-dev)."""
+    """The hybrid-dev stack file, planned as stack `test` (its artifact bucket named as in hybrid-dev),
+    without its feature store (whose own Memorystore instance tests/components/gcp/featurestore/ covers)."""
     values = stack_config("hybrid-dev")
+    values.pop("mlinfra:featureStore", None)
     storage = copy.deepcopy(values["mlinfra:storage"])
     storage["artifacts"]["name"] = "acme-ml-dev-hybrid-dev-artifacts"
     values["mlinfra:storage"] = storage
@@ -37,7 +39,7 @@ def hybrid_dev(**changes):
 
 def test_the_dev_stack_has_one_unprotected_valkey_instance_behind_a_psc_policy_on_its_subnet():
     rec = run_stack("hybrid-dev")
-    inst = rec.one(VALKEY)
+    inst = rec.one(VALKEY, "mlinfra-cache")
     assert {k: inst.inputs[k] for k in ("instanceId", "mode", "shardCount", "nodeType", "replicaCount",
                                         "transitEncryptionMode", "engineConfigs", "deletionProtectionEnabled")} == {
         "instanceId": "mlinfra-hybrid-dev-cache", "mode": "CLUSTER_DISABLED", "shardCount": 1,
@@ -165,7 +167,7 @@ def test_the_cache_is_listed_as_not_priced_with_the_reason():
     from infra.cost.estimate import estimate
 
     rec = run_stack("hybrid-dev")
-    [line] = [u for u in estimate(rec.registrations, "us-central1").unpriced if u.type == VALKEY]
+    [line] = [u for u in estimate(rec.registrations, "us-central1").unpriced if u.type == VALKEY and u.name == "mlinfra-cache"]
     assert line.reason.startswith("SHARED_CORE_NANO x 1 nodes: Memorystore is not in the price table")
 
 

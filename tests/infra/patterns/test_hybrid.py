@@ -57,7 +57,7 @@ RUN_JOB = "gcp:cloudrunv2/job:Job"
 
 def test_the_dev_stack_scores_nightly_on_cloud_run_jobs_beside_the_gke_retraining_job():
     rec = run_stack("hybrid-dev")
-    job = rec.one(RUN_JOB)
+    job = rec.one(RUN_JOB, "mlinfra-job-batch-score")  # beside the feature store's materialization job
     assert (job.name, job.inputs["name"]) == ("mlinfra-job-batch-score", "batch-score-hybrid-dev")
     assert (job.inputs["template"]["taskCount"], job.inputs["template"]["parallelism"]) == (4, 2)
     task = job.inputs["template"]["template"]

@@ -1,0 +1,1 @@
+"""Feast feature store: BigQuery offline store, registry bucket, Memorystore or Bigtable online store, materialization."""
