@@ -68,7 +68,9 @@ def resource_class(type_token: str) -> type:
 
 def args_class(cls: type) -> type:
     """The `<Class>Args` input type beside a resource class (its keyword arguments)."""
-    found = getattr(sys.modules[cls.__module__], f"{cls.__name__}Args", None)
+    module = sys.modules[cls.__module__]
+    # pulumi_kubernetes names a few of them `<Class>InitArgs` (Secret, whose `SecretArgs` would clash).
+    found = getattr(module, f"{cls.__name__}Args", None) or getattr(module, f"{cls.__name__}InitArgs", None)
     if found is None:
         raise NotConvertible(f"{cls.__module__}.{cls.__name__} has no {cls.__name__}Args")
     return found

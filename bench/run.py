@@ -49,7 +49,7 @@ GENERATED = {"gen-100": 13, "gen-500": 80, "gen-1000": 163}
 stack's fixed 23), so about 100, 500 and 1,000 resources."""
 # The largest example stack, the dataflow and hybrid examples, and the generated ones. (eks-dev: the
 # hand-written baseline cannot write pulumi-aws's split S3 resources yet, see bench/README.md.)
-DEFAULT_TARGETS = ["k8s-prod", "dataflow-dev", "hybrid-dev", *GENERATED]
+DEFAULT_TARGETS = ["k8s-prod", "dataflow-dev", "hybrid-dev", "hybrid-prod", *GENERATED]
 SIDES = ("plan", "user", "tuned")
 
 
