@@ -262,3 +262,27 @@ def test_a_prod_stack_with_a_chain_needs_somewhere_for_its_alerts():
     values.setdefault("mlinfra:triggers", []).append(
         {"name": "rescore", "on": {"schedule": {"cron": "0 6 * * 1"}}, "run": {"pipeline": "batch-scoring"}})
     assert_one_error(values, "mlinfra:alerts", "event chains", "dataflow-prod")
+
+
+def test_a_pubsub_message_runs_the_cloud_run_job_with_overrides_granted_on_that_job_only():
+    values = copy.deepcopy(stack_config("hybrid-dev"))
+    values["mlinfra:triggers"].append({"name": "rescore", "on": {"pubsub": {"topic": "rescore-requests"}},
+                                       "run": {"job": "batch-score"}})
+    rec = run_config(values, stack="hybrid-dev")
+    name = "mlinfra-chain-rescore"
+    [grant] = [r for r in rec.of_type("gcp:cloudrunv2/jobIamMember:JobIamMember") if r.name.startswith(name)]
+    assert (grant.inputs["name"], grant.inputs["role"]) == ("batch-score-hybrid-dev", "roles/run.jobsExecutorWithOverrides")
+    assert grant.inputs["member"] == "serviceAccount:" + email_of(rec, f"{name}-sa")
+    assert roles_of(rec, f"{name}-sa") == {"roles/logging.logWriter"}  # nothing project-wide beyond logs
+    trigger = rec.one("gcp:eventarc/trigger:Trigger", f"{name}-eventarc")
+    assert trigger.inputs["transport"]["pubsub"]["topic"] == "projects/acme-ml-dev/topics/rescore-requests"
+    seen = {}
+    result = Interpreter(source_of(rec, name), {
+        "googleapis.run.v2.projects.locations.jobs.run": lambda a: seen.update(a) or {"name": a["name"] + "/executions/x"},
+    }).run({"data": {"message": {"data": base64.b64encode(b"2026-12-01").decode()}}})
+    assert seen["name"] == "projects/acme-ml-dev/locations/us-central1/jobs/batch-score-hybrid-dev"
+    assert seen["body"]["overrides"]["containerOverrides"][0]["env"] == [
+        {"name": "MLINFRA_EVENT_MESSAGE", "value": "2026-12-01"}]
+    # 3600 s per attempt, 2 attempts, 2 waves of tasks (4 tasks, 2 at a time), plus 10 minutes.
+    assert seen["connector_params"] == {"timeout": 3600 * 2 * 2 + 600}
+    assert result["execution"].endswith("/executions/x")
