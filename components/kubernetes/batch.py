@@ -19,7 +19,8 @@ from components.core.spec import Context, Spec
 from components.core.units import memory_mib
 from components.serving import cache_wiring
 from components.kubernetes.pods import (NodeScheme, PlacementSpec, PodResourcesSpec, filesystem, resources,
-                                        restricted_security, scheduling, scratch_volumes)
+                                        restricted_security, scheduling, scratch_volumes,
+                                        with_secret_files)
 
 class KubernetesJobSpec(Spec):
     """One batch job on a Kubernetes cluster."""
@@ -111,9 +112,10 @@ def batch_object(spec: KubernetesJobSpec, metadata: dict, body: dict) -> tuple[s
 
 
 def job_spec(spec: KubernetesJobSpec, service_account: Any, nodes: NodeScheme,
-             cache_secret: Optional[tuple[str, bool]] = None) -> dict:
+             cache_secret: Optional[tuple[str, bool]] = None, secrets_volume: Optional[dict] = None) -> dict:
     """The batch/v1 JobSpec (also a CronJob's jobTemplate.spec); `cache_secret` is `(Secret
-    name, TLS)` of the stack's cache, read into the env and the CA file."""
+    name, TLS)` of the stack's cache, read into the env and the CA file; `secrets_volume` the
+    platform's volume of secret files, exported as environment variables (`pods.with_secret_files`)."""
     pod_security, container_security = restricted_security(spec.read_only_root_filesystem)
     volumes, mounts, env = scratch_volumes(filesystem("custom"))
     env = [{"name": k, "value": v} for k, v in sorted(spec.env.items())] + [e for e in env if e["name"] not in spec.env]
@@ -131,6 +133,7 @@ def job_spec(spec: KubernetesJobSpec, service_account: Any, nodes: NodeScheme,
         "volumeMounts": mounts,
         "securityContext": container_security,
     }
+    with_secret_files(container, volumes, secrets_volume)
     out = {
         "backoffLimit": spec.backoff_limit,
         "ttlSecondsAfterFinished": spec.ttl_seconds_after_finished,

@@ -209,3 +209,25 @@ def label_value(text: str) -> str:
     """A Kubernetes label value: at most 63 characters of [A-Za-z0-9._-], alphanumeric at both ends."""
     cleaned = "".join(c if c.isalnum() or c in "._-" else "-" for c in text)[:63]
     return cleaned.strip("._-")
+
+
+SECRETS_DIR = "/var/run/secrets/mlinfra"
+"""Where a platform mounts a workload's secrets, one file per environment variable name."""
+SECRETS_VOLUME = "mlinfra-secrets"
+# Each file under SECRETS_DIR becomes the environment variable it is named after, then the
+# container's own command runs in the shell's place (exec: it stays PID 1 and gets the signals).
+EXPORT_SECRETS = (f'for f in {SECRETS_DIR}/*; do [ -f "$f" ] && export "${{f##*/}}=$(cat "$f")"; done; '
+                  'exec "$@"')
+
+
+def with_secret_files(container: dict[str, Any], volumes: list[dict[str, Any]],
+                      volume: Optional[dict[str, Any]]) -> None:
+    """Mount `volume` (the platform's secret files) read-only at SECRETS_DIR and start the
+    container through a shell that exports each file as its variable. The container must have
+    a command (a runtime preset's, or the spec's `command`) and an image with /bin/sh."""
+    if volume is None:
+        return
+    volumes.append(volume)
+    container["volumeMounts"] = [*container.get("volumeMounts", []),
+                                 {"name": volume["name"], "mountPath": SECRETS_DIR, "readOnly": True}]
+    container["command"] = ["/bin/sh", "-c", EXPORT_SECRETS, "mlinfra-secrets", *container["command"]]

@@ -18,7 +18,8 @@ from components.core.issues import Issue, first_per_key
 from components.core.spec import Context, Spec
 from components.core.units import memory_mib
 from components.kubernetes.pods import (NodeScheme, PlacementSpec, PodResourcesSpec, filesystem, label_value,
-                                        resources, restricted_security, scheduling, scratch_volumes)
+                                        resources, restricted_security, scheduling, scratch_volumes,
+                                        with_secret_files)
 from components.serving import cache_wiring, runtimes
 from components.serving.model_serving_spec import CanarySpec, ModelServingSpec, ProbeSpec
 
@@ -230,13 +231,15 @@ def _probe(probe: ProbeSpec, path: Optional[str], failures: int) -> dict:
 
 def pod_template(spec: KubernetesServingSpec, track: str, *, service_account: Any, environment: str,
                  nodes: NodeScheme, model_volume: Optional[tuple[dict, dict]] = None,
-                 cache_secret: Optional[tuple[str, bool]] = None) -> dict:
+                 cache_secret: Optional[tuple[str, bool]] = None, secrets_volume: Optional[dict] = None) -> dict:
     """The Deployment's pod template for one track (`spec` already the track's variant).
 
     `model_volume` is `(volume, pod annotations)` of the platform's mount of the model version
     (GKE: the Cloud Storage FUSE CSI driver), mounted read-only at the runtime's model directory.
     `cache_secret` is `(Secret name, TLS)` of the stack's cache: its address and CA reach the
-    container, and a runtime with its own response cache (Triton) is pointed at it."""
+    container, and a runtime with its own response cache (Triton) is pointed at it.
+    `secrets_volume` is the platform's volume of secret files, exported as environment
+    variables (`pods.with_secret_files`)."""
     run = spec.launch(gpu=spec.resources.gpu is not None)
     gpu = spec.resources.gpu
     fs = filesystem(spec.runtime)
@@ -244,6 +247,10 @@ def pod_template(spec: KubernetesServingSpec, track: str, *, service_account: An
     pod_security, container_security = restricted_security(read_only)
     volumes, mounts, env = scratch_volumes(fs, spec.resources.memory)
     annotations: dict[str, str] = {}
+    if spec.model is not None and spec.model.is_hf:
+        # The runtime downloads the model into its cache directory: size it for the model.
+        volumes = [{**v, "emptyDir": {**v["emptyDir"], "sizeLimit": spec.model.download_size}}
+                   if v["name"] == "cache" else v for v in volumes]
     if spec.model is not None and model_volume is not None:
         mount = runtimes.model_dir(spec.model_name, spec.model.version)
         volume, annotations = model_volume
@@ -284,6 +291,7 @@ def pod_template(spec: KubernetesServingSpec, track: str, *, service_account: An
         "livenessProbe": _probe(spec.probes.liveness or ProbeSpec(),
                                 (spec.probes.liveness.path if spec.probes.liveness else None) or run.live_path, 3),
     }
+    with_secret_files(container, volumes, secrets_volume)
     metadata: dict = {"labels": {**labels(spec, track), "mlinfra.dev/environment": label_value(environment),
                                  "mlinfra.dev/model-version": label_value(spec.version) or "unknown"}}
     if annotations:

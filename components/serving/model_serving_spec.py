@@ -19,27 +19,69 @@ from components.serving import runtimes
 from components.serving.slo_spec import SloSpec
 
 
+HF_SCHEME = "hf://"
+HF_TOKEN_ENV = "HF_TOKEN"
+"""The variable Hugging Face's libraries (and so vLLM) read a token from."""
+HF_RUNTIMES = ("vllm",)
+"""Presets that load a Hugging Face model id themselves."""
+
+
 class ModelSpec(Spec):
-    uri: str = Field(pattern=r"^gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/[^\s]*)?$")
-    """gs://<artifact bucket>/<path>: the directory holding one subdirectory per version."""
+    uri: str = Field(pattern=r"^(gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/[^\s]*)?"
+                             r"|hf://[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95})$")
+    """gs://<artifact bucket>/<path>: the directory holding one subdirectory per version; or
+    gs://<another bucket>/<path> with `external: true`; or hf://<org>/<model>, a Hugging Face
+    model id (runtime vllm), downloaded by the server at start."""
     version: str = Field(pattern=r"^[A-Za-z0-9._-]{1,40}$")
-    """The version to serve: the subdirectory `<uri>/<version>/`."""
+    """The version to serve: the subdirectory `<uri>/<version>/`; for a Hugging Face model, the
+    revision (a branch, tag or commit hash, e.g. main)."""
+    external: bool = False
+    """The gs:// URI is in a bucket the stack does not own (another of your buckets, named in
+    full): the server's account gets read access on that bucket (objectViewer, a binding on the
+    bucket, which your deploy identity must be allowed to set). Defaults to false: the model
+    must be in the stack's artifact bucket."""
+    token_secret: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9_-]{1,255}$")
+    """For an hf:// model that is gated or private: the Secret Manager secret (created outside the
+    stack) holding a Hugging Face token, which the server reads as HF_TOKEN. Defaults to none
+    (a public model)."""
+    download_size: str = "32Gi"
+    """For an hf:// model on Kubernetes: the local disk its download may use (the cache
+    directory's size limit; the node's boot disk must hold it). Defaults to 32Gi."""
 
     def issues(self, ctx: Context) -> list[Issue]:
+        issues: list[Issue] = []
         if "," in self.uri:
-            return [Issue(("uri",), "cannot contain a comma (it ends the FUSE mount's only-dir option)", self.uri,
-                          fix="move the model to a path without commas")]
-        return []
+            issues.append(Issue(("uri",), "cannot contain a comma (it ends the FUSE mount's only-dir option)", self.uri,
+                                fix="move the model to a path without commas"))
+        if self.is_hf and self.external:
+            issues.append(Issue(("external",), "applies to a gs:// model in another bucket; a Hugging Face model is "
+                                "downloaded from the Hub", fix="remove external"))
+        if not self.is_hf and self.token_secret is not None:
+            issues.append(Issue(("tokenSecret",), "is the Hugging Face token of an hf:// model; a gs:// model is read "
+                                "with the server's own account", self.token_secret, fix="remove tokenSecret"))
+        if not self.is_hf and "download_size" in self.model_fields_set:
+            issues.append(Issue(("downloadSize",), "sizes an hf:// model's download; a gs:// model is mounted, not "
+                                "copied", self.download_size, fix="remove downloadSize"))
+        return issues
+
+    @property
+    def is_hf(self) -> bool:
+        return self.uri.startswith(HF_SCHEME)
+
+    @property
+    def hf_id(self) -> Optional[str]:
+        """`org/model` of a Hugging Face model, else None."""
+        return self.uri[len(HF_SCHEME):] if self.is_hf else None
 
     @property
     def bucket(self) -> str:
-        return self.uri[len("gs://"):].split("/", 1)[0]
+        return self.uri[len("gs://"):].split("/", 1)[0] if not self.is_hf else ""
 
     @property
     def prefix(self) -> str:
         """The path inside the bucket, without slashes at either end."""
         parts = self.uri[len("gs://"):].split("/", 1)
-        return parts[1].strip("/") if len(parts) > 1 else ""
+        return parts[1].strip("/") if len(parts) > 1 and not self.is_hf else ""
 
 
 class ProbeSpec(Spec):
@@ -124,6 +166,10 @@ class ModelServingSpec(Spec):
         if model is not None and runtime is None:
             issues.append(Issue(("runtime",), "a model to load needs a runtime to serve it",
                                 allowed=one_of(runtimes.RUNTIMES), fix="add `runtime:` (custom with your own image)"))
+        elif model is not None and model.is_hf and runtime not in HF_RUNTIMES:
+            issues.append(Issue(("model", "uri"), f"is a Hugging Face model id, which runtime {runtime} cannot load "
+                                "(it serves a directory)", model.uri, allowed=f"runtime {one_of(HF_RUNTIMES)}",
+                                fix="set runtime: vllm, or copy the model into the artifact bucket and use its gs:// URI"))
         if image is not None:
             issues += image_issues(image, key=("image",))
         return issues + self.extra_args_issues()
@@ -176,6 +222,23 @@ class ModelServingSpec(Spec):
                                     fix="remove `version:` from the canary and set `image:`"))
         return issues
 
+    def model_secret_issues(self, secrets: list[SecretRef]) -> list[Issue]:
+        """The model's token variable is set once: not by the spec's `env` or `secrets` too."""
+        if not self.model_secrets():
+            return []
+        issues = [Issue(("secrets", i, "env"), f"is the variable model.tokenSecret sets", s.env,
+                        fix="remove this secret (model.tokenSecret provides it)")
+                  for i, s in enumerate(secrets) if s.env == HF_TOKEN_ENV]
+        if HF_TOKEN_ENV in getattr(self, "env", {}):
+            issues.append(Issue(("env", HF_TOKEN_ENV), "is the variable model.tokenSecret sets", fix="remove it"))
+        return issues
+
+    def model_secrets(self) -> list[SecretRef]:
+        """Secrets the model itself needs (a Hugging Face token), beside the spec's own `secrets`."""
+        if self.model is not None and self.model.token_secret is not None:
+            return [SecretRef(env=HF_TOKEN_ENV, secret=self.model.token_secret)]
+        return []
+
     @property
     def model_name(self) -> str:
         return self.model.uri.rstrip("/").rsplit("/", 1)[-1] if self.model else self.name
@@ -190,6 +253,7 @@ class ModelServingSpec(Spec):
         gpu_spec = getattr(getattr(self, "resources", None), "gpu", None)
         return runtimes.launch(self.runtime, image=self.image, gpu=gpu, model_name=self.model_name,
                                version=self.model.version if self.model else None, port=self.port,
+                               model_source=self.model.hf_id if self.model else None,
                                args=self.args, command=self.command, extra_args=self.extra_args,
                                gpus=getattr(gpu_spec, "count", 1) if gpu and gpu_spec is not None else 0)
 

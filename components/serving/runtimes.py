@@ -123,20 +123,23 @@ def model_dir(model_name: str, version: str) -> str:
 
 def launch(runtime: Optional[str], *, image: Optional[str], gpu: bool, model_name: str,
            version: Optional[str], port: Optional[int], args: Optional[list[str]],
-           command: Optional[list[str]], gpus: int = 0, extra_args: Sequence[str] = ()) -> Launch:
+           command: Optional[list[str]], gpus: int = 0, extra_args: Sequence[str] = (),
+           model_source: Optional[str] = None) -> Launch:
     """Resolve what the container runs. Explicit `image`, `port`, `args`, `command` win; `gpus`
     (per server) adds the preset's GPU args to its default args; `extra_args` are appended to
-    whichever arguments that gives."""
+    whichever arguments that gives. `model_source` is a Hugging Face model id the runtime loads
+    itself, at the revision `version`, instead of the mounted directory (vllm)."""
     preset = PRESETS.get(runtime or "custom")
     if preset is None:  # custom, or model-in-image without a runtime
         return Launch(image, list(command or []), list(args or []) + list(extra_args), port or 8080, None, None, None)
-    path = model_dir(model_name, version or "0")
+    path = model_source or model_dir(model_name, version or "0")
     chosen_port = port or preset.port
+    revision = ["--revision", version] if model_source and version else []
     return Launch(
         image=image or (preset.gpu_image if gpu else preset.cpu_image),
         command=list(command) if command is not None else list(preset.command),
-        args=(list(args) if args is not None else preset.args(model_name, path, chosen_port) + preset.gpu_args(gpus))
-        + list(extra_args),
+        args=(list(args) if args is not None else
+              preset.args(model_name, path, chosen_port) + revision + preset.gpu_args(gpus)) + list(extra_args),
         port=chosen_port,
         ready_path=preset.ready_path(model_name),
         live_path=preset.live_path(model_name),

@@ -84,10 +84,18 @@ def models_in_artifact_bucket(config: Any, ctx: Context, pattern: Any) -> list[I
         return []  # the bucket's own name is wrong (storage.artifacts.name says so): a model URI cannot match it yet
     issues = []
     for i, service in enumerate(config.services):
-        if service.model is not None and service.model.bucket != artifacts:
-            issues.append(Issue(("services", i, "model", "uri"), "is not in the stack's artifact bucket", service.model.uri,
-                                allowed=f"gs://{artifacts}/<path>",
-                                fix=f"upload the model there and set uri: gs://{artifacts}/<path>"))
+        model = service.model
+        if model is None or model.is_hf:
+            continue
+        if model.external and model.bucket == artifacts:
+            issues.append(Issue(("services", i, "model", "external"), "the URI is in the stack's own artifact bucket",
+                                fix="remove external"))
+        elif not model.external and model.bucket != artifacts:
+            issues.append(Issue(("services", i, "model", "uri"), "is not in the stack's artifact bucket", model.uri,
+                                allowed=f"gs://{artifacts}/<path>; another bucket of yours with external: true; "
+                                        "hf://<org>/<model> (runtime vllm)",
+                                fix=f"upload the model there and set uri: gs://{artifacts}/<path>, or set "
+                                    "external: true to read it where it is"))
     return issues
 
 

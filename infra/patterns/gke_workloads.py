@@ -32,7 +32,9 @@ def build_cluster(pattern: Any, spec: ClusterSpec, services: Sequence[Any]) -> N
     pattern.cluster = GkeCluster(f"{name}-gke", GkeClusterArgs(
         spec=spec, project=args.project, region=args.region, environment=args.environment,
         network_id=pattern.network.network_id, subnetwork_id=pattern.network.subnetwork_id,
-        pods_range=pattern.network.pods_range, services_range=pattern.network.services_range), opts=pattern.after_apis)
+        pods_range=pattern.network.pods_range, services_range=pattern.network.services_range,
+        secret_manager=any(getattr(w, "secrets", None) for w in [*services, *getattr(args, "jobs", ())]
+                           if getattr(w, "platform", "gke") == "gke")), opts=pattern.after_apis)
     provider = pattern.cluster.provider
     pattern.on_cluster = pattern.child(provider=provider)
 

@@ -83,7 +83,10 @@ class PatternComponent(Component):
         self.apis = ProjectServices(f"{name}-apis", ProjectServicesArgs(
             apis=tuple(apis) + (TRIGGER_APIS if args.triggers else ()) + (("monitoring.googleapis.com",) if watched else ())
             + (CHAIN_APIS if any(t.run for t in args.triggers) else ()) + cache_apis(args.cache)
-            + features.apis(args.feature_store),
+            + features.apis(args.feature_store)
+            # Secrets by reference (Cloud Run, functions, GKE's Secret Manager add-on) read Secret Manager.
+            + (("secretmanager.googleapis.com",) if any(getattr(w, "secrets", None) for w in [
+                *args.services, *getattr(args, "jobs", ()), *args.triggers]) else ()),
             project=args.project), opts=self.child())
         self.after_apis = self.child(depends_on=self.apis.resources)
         # `egress: none`: no VPC at all (serverless stacks whose services need no private egress).
@@ -105,6 +108,7 @@ class PatternComponent(Component):
         self.chains: dict[str, Any] = {}
         self.services: dict[str, Any] = {}
         self._channels: Optional[list] = None
+        self._existing_buckets: dict[str, Any] = {}
 
     def serve(self) -> dict[str, Any]:
         """Build every service through its platform's builder (infra/platforms/), then its
@@ -127,6 +131,22 @@ class PatternComponent(Component):
         for platform in dict.fromkeys(job.platform for job in jobs):
             self.jobs.update(PLATFORMS[platform].build_jobs()(self, [j for j in jobs if j.platform == platform]))
         return self.jobs
+
+    def model_bucket(self, spec: Any) -> Any:
+        """Where a service's model is read from: the artifact bucket, another bucket the stack
+        does not own (`model.external`, one component per bucket for every service reading it),
+        or none (a Hugging Face model, or no model)."""
+        model = getattr(spec, "model", None)
+        if model is None or model.is_hf:
+            return None
+        if not model.external:
+            return self.storage.artifacts
+        if model.bucket not in self._existing_buckets:
+            from components.gcp.storage.existing_bucket import ExistingBucket
+
+            self._existing_buckets[model.bucket] = ExistingBucket(
+                f"{self.name}-bucket-{model.bucket}", model.bucket, opts=self.child())
+        return self._existing_buckets[model.bucket]
 
     def alert_channels(self) -> list:
         """The names of the channels every alert of the stack notifies (`mlinfra:alerts`), made once."""

@@ -24,7 +24,9 @@ def build(pattern, spec: CloudRunServiceSpec) -> CloudRunModelServer:
         spec=spec, service_name=cloud_run_service_name(spec.name, args.stack), region=args.region,
         project=args.project, network_id=pattern.network.network_id if pattern.network else None,
         subnetwork_id=pattern.network.subnetwork_id if pattern.network else None,
-        egress=args.network.egress, model_bucket=pattern.storage.artifacts, deletion_protection=args.prod,
+        egress=args.network.egress, deletion_protection=args.prod,
+        # A server without a model keeps the artifact bucket in its revisions' fingerprint, as before.
+        model_bucket=pattern.model_bucket(spec) if spec.model is not None else pattern.storage.artifacts,
         cache=connection(pattern) if spec.cache else None),
         opts=pattern.after_apis)
 

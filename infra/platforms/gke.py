@@ -14,7 +14,7 @@ def build(pattern, spec: GkeServiceSpec) -> GkeModelServer:
     args = pattern.args
     return GkeModelServer(f"{pattern.name}-svc-{spec.name}", GkeModelServerArgs(
         spec=spec, project=args.project, namespace=dns_name("ml", spec.name), provider=pattern.cluster.provider,
-        model_bucket=pattern.storage.artifacts, workload_pool=pattern.cluster.workload_pool,
+        model_bucket=pattern.model_bucket(spec), workload_pool=pattern.cluster.workload_pool,
         gateway=pattern.gateway_ref, path_prefix=f"/{spec.name}", environment=args.environment,
         # The Gateway's proxies connect from Google's ranges and, for a regional Gateway, the proxy-only subnet.
         lb_source_ranges=GOOGLE_LB_RANGES + (args.network.proxy_only_cidr,),

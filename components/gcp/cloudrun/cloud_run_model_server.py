@@ -69,12 +69,13 @@ class CloudRunModelServer(Component):
         self.account = ServiceAccount(f"{name}-sa", ServiceAccountArgs(
             display_name=f"mlinfra model server {spec.name}", project=args.project), opts=self.child())
         grants: list[pulumi.Resource] = []
-        if spec.model is not None:
+        if spec.model is not None and not spec.model.is_hf:
             if args.model_bucket is None:
                 raise_if_any(f"CloudRunModelServer {name}", [Issue(("model",), "needs the artifact bucket to mount",
                                                                     fix="pass model_bucket")])
             grants.append(args.model_bucket.grant_read(self.account))
-        for secret in sorted({s.secret for s in spec.secrets}):
+        secrets = [*spec.secrets, *spec.model_secrets()]
+        for secret in sorted({s.secret for s in secrets}):
             grants.append(gcp.secretmanager.SecretIamMember(
                 f"{name}-secret-{secret}", project=args.project, secret_id=secret,
                 role="roles/secretmanager.secretAccessor", member=self.account.member, opts=self.child()))
@@ -127,7 +128,7 @@ class CloudRunModelServer(Component):
 
         envs = [gcp.cloudrunv2.ServiceTemplateContainerEnvArgs(name=k, value=v) for k, v in sorted(spec.env.items())]
         volumes, mounts = [], []
-        if spec.model is not None:
+        if spec.model is not None and not spec.model.is_hf:
             prefix = spec.model.prefix
             mount = runtimes.model_dir(model_name, spec.model.version)
             envs += [gcp.cloudrunv2.ServiceTemplateContainerEnvArgs(name=k, value=v) for k, v in (
@@ -141,7 +142,7 @@ class CloudRunModelServer(Component):
         envs += [gcp.cloudrunv2.ServiceTemplateContainerEnvArgs(
             name=s.env, value_source=gcp.cloudrunv2.ServiceTemplateContainerEnvValueSourceArgs(
                 secret_key_ref=gcp.cloudrunv2.ServiceTemplateContainerEnvValueSourceSecretKeyRefArgs(
-                    secret=s.secret, version=s.version))) for s in spec.secrets]
+                    secret=s.secret, version=s.version))) for s in [*spec.secrets, *spec.model_secrets()]]
         if spec.cache:
             envs += [gcp.cloudrunv2.ServiceTemplateContainerEnvArgs(name=e["name"], value=e["value"])
                      for e in cache_env(args.cache)]

@@ -139,7 +139,7 @@ class CloudRunServiceSpec(ModelServingSpec):
     def issues(self, ctx: Context) -> list[Issue]:
         """Everything Cloud Run would reject at apply time, checked before planning."""
         spec, region = self, ctx.region
-        issues: list[Issue] = []
+        issues: list[Issue] = spec.model_secret_issues(spec.secrets)
         res, gpu = spec.resources, spec.resources.gpu
         preset = runtimes.PRESETS.get(spec.runtime or "")
 

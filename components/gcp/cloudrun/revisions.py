@@ -29,6 +29,11 @@ def revision_name(service_name: str, variant: CloudRunServiceSpec, context: Opti
                                                         "extra_args", "cache"})
     if variant.cache:  # the cache's variables shape the template; its absence keeps the names it had
         settings["cache"] = True
+    if settings.get("model"):
+        # Model keys at their defaults keep the names revisions had before the keys existed.
+        settings["model"] = variant.model.model_dump(mode="json", exclude_defaults=True,
+                                                     exclude={"uri", "version"}) | {
+            "uri": variant.model.uri, "version": variant.model.version}
     run = variant.launch(gpu=variant.resources.gpu is not None)
     payload = {"spec": settings, "launch": run.__dict__, "context": context or {}, "template": TEMPLATE_VERSION}
     fingerprint = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:6]

@@ -77,6 +77,8 @@ class GkeClusterArgs:
     """The subnet's secondary range for services."""
     cluster_name: Optional[str] = None
     """The GKE cluster's name. Defaults to one Pulumi derives from the component's name."""
+    secret_manager: bool = False
+    """Turn on GKE's Secret Manager add-on (workloads with `secrets`). Defaults to false."""
 
 
 class GkeCluster(Component):
@@ -116,6 +118,9 @@ class GkeCluster(Component):
                     cidr_block=n.cidr, display_name=n.name) for n in spec.authorized_networks])
             if spec.authorized_networks else None,
             workload_identity_config=gcp.container.ClusterWorkloadIdentityConfigArgs(workload_pool=self.workload_pool),
+            # Its CSI driver mounts Secret Manager secrets into pods, read as the pod's identity.
+            secret_manager_config=gcp.container.ClusterSecretManagerConfigArgs(enabled=True)
+            if args.secret_manager else None,
             datapath_provider="ADVANCED_DATAPATH",
             enable_shielded_nodes=True,
             release_channel=gcp.container.ClusterReleaseChannelArgs(channel=spec.release_channel),

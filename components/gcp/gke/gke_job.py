@@ -30,6 +30,7 @@ from components.core.issues import Issue, raise_if_any
 from components.core.spec import Context, ensure_valid
 from components.gcp.gke.gke_job_spec import GkeJobSpec
 from components.gcp.gke.node_labels import GKE_NODES
+from components.gcp.gke.secret_manager import secret_access
 from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
 from components.gcp.storage.bucket import Bucket
 from components.serving import cache_wiring
@@ -100,14 +101,21 @@ class GkeJob(Component):
                                                    opts=k8s_opts)
             cache_secret = (secret, args.cache.tls)
             grants.append(self.cache_secret)
+        # Secrets as in-memory files from Secret Manager (GKE's add-on), read as the job's account.
+        secrets_volume, secret_grants = secret_access(
+            self, name, project=args.project, namespace=args.namespace, class_name=f"{spec.name}-secrets",
+            secrets=spec.secrets, member=self.account.member, provider=args.provider, labels=job_labels(spec))
+        grants += secret_grants
         # What a triggered run is created from (by the trigger's workflow, named per run).
         self.run_manifest = {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata,
-                             "spec": job_spec(spec, ksa_name, GKE_NODES, cache_secret=cache_secret)}
+                             "spec": job_spec(spec, ksa_name, GKE_NODES, cache_secret=cache_secret,
+                                              secrets_volume=secrets_volume)}
         self.grants = grants
         self.job = None
         self.kind = "CronJob" if spec.schedule is not None else ("none" if args.on_events else "Job")
         if self.kind != "none":
-            body = job_spec(spec, self.ksa.metadata.name, GKE_NODES, cache_secret=cache_secret)
+            body = job_spec(spec, self.ksa.metadata.name, GKE_NODES, cache_secret=cache_secret,
+                            secrets_volume=secrets_volume)
             job_opts = self.child(provider=args.provider, depends_on=grants)
             self.kind, job_metadata, job_body = batch_object(spec, metadata, body)
             kind = k8s.batch.v1.CronJob if self.kind == "CronJob" else k8s.batch.v1.Job

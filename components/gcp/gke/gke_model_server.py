@@ -25,6 +25,7 @@ from components.core.component import Component
 from components.core.issues import Issue, raise_if_any
 from components.core.spec import Context, ensure_valid
 from components.gcp.gke.gcs_fuse import gcs_fuse_volume
+from components.gcp.gke.secret_manager import secret_access
 from components.gcp.gke.gke_service_spec import GkeServiceSpec
 from components.gcp.gke.node_labels import GKE_NODES
 from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
@@ -83,7 +84,7 @@ class GkeModelServer(Component):
         spec = args.spec
         ensure_valid(f"GkeModelServer {name}", spec, Context(project=args.project, environment=args.environment))
         issues = []
-        if spec.model is not None and args.model_bucket is None:
+        if spec.model is not None and not spec.model.is_hf and args.model_bucket is None:
             issues.append(Issue(("model",), "needs the artifact bucket to mount", fix="pass model_bucket"))
         if spec.cache and args.cache is None:
             issues.append(Issue(("cache",), "needs the stack's cache", fix="pass cache (the MemorystoreInstance's outputs)"))
@@ -96,7 +97,7 @@ class GkeModelServer(Component):
         self.account = ServiceAccount(f"{name}-sa", ServiceAccountArgs(
             display_name=f"mlinfra model server {spec.name} (GKE)", project=args.project), opts=self.child())
         grants: list[pulumi.Resource] = []
-        if spec.model is not None:
+        if spec.model is not None and not spec.model.is_hf:
             grants.append(args.model_bucket.grant_read(self.account))
         # The member names the cluster's pool, so the binding waits for the cluster: IAM rejects
         # a pool that does not exist yet.
@@ -131,6 +132,13 @@ class GkeModelServer(Component):
                                                    opts=k8s_opts)
             cache_secret = (cache_wiring.SECRET_NAME, args.cache.tls)
 
+        # Secrets as in-memory files from Secret Manager (GKE's add-on), read as the server's account.
+        secrets_volume, secret_grants = secret_access(
+            self, name, project=args.project, namespace=ns, class_name=f"{spec.name}-secrets",
+            secrets=[*spec.secrets, *spec.model_secrets()],
+            member=self.account.member, provider=args.provider, labels=labels(spec))
+        grants += secret_grants
+
         replicas = track_replicas(spec)
         weights = track_weights(spec)
         run = spec.launch(gpu=spec.resources.gpu is not None)
@@ -140,13 +148,15 @@ class GkeModelServer(Component):
             object_name = f"{spec.name}-{track}"
             variant = spec.variant(canary=track == "canary")
             model_volume = gcs_fuse_volume(bucket_name, "/".join(
-                p for p in (variant.model.prefix, variant.model.version) if p)) if variant.model is not None else None
+                p for p in (variant.model.prefix, variant.model.version) if p)) \
+                if variant.model is not None and not variant.model.is_hf else None
             # No `replicas`: the HPA owns the count, and a declared count would be reset on every update.
             self.deployments[track] = k8s.apps.v1.Deployment(f"{name}-{track}", metadata=meta(object_name, track), spec={
                 "selector": {"matchLabels": selector(spec, track)},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
                 "template": pod_template(variant, track, service_account=self.ksa.metadata.name,
                                          environment=args.environment, nodes=GKE_NODES, model_volume=model_volume,
+                                         secrets_volume=secrets_volume,
                                          cache_secret=cache_secret),
             }, opts=self.child(provider=args.provider, depends_on=grants + ([self.cache_secret] if self.cache_secret else []),
                                # A new GPU node and a model load can take longer than the 10 min default.

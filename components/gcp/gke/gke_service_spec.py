@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from typing import Literal
 
+from components.core.issues import Issue
+from components.core.spec import Context
+from components.gcp.gke.gke_job_spec import secret_issues
 from components.kubernetes.serving import KubernetesServingSpec
+from components.serving import runtimes
+from components.serving.model_serving_spec import SecretRef
 
 
 class GkeServiceSpec(KubernetesServingSpec):
@@ -13,3 +18,14 @@ class GkeServiceSpec(KubernetesServingSpec):
 
     platform: Literal["gke"] = "gke"
     """Where it runs: gke (the kubernetes pattern's default)."""
+    secrets: list[SecretRef] = []
+    """Environment variables from Secret Manager, by reference: GKE's Secret Manager add-on
+    mounts them as in-memory files (their values never pass through Pulumi), the container's
+    shell exports them before the runtime starts, and the server's account may read only these.
+    Needs a runtime preset or `command`, and an image with /bin/sh. Defaults to none."""
+
+    def issues(self, ctx: Context) -> list[Issue]:
+        known = bool(self.command) or runtimes.PRESETS.get(self.runtime or "custom") is not None
+        return (super().issues(ctx) + self.model_secret_issues(self.secrets)
+                + secret_issues(self.env, self.secrets, known,
+                                "set `command` to the image's entrypoint, or use a runtime preset"))
