@@ -67,7 +67,7 @@ def build_cluster(pattern: Any, spec: ClusterSpec, services: Sequence[Any]) -> N
             project=pattern.network.project,  # a Shared VPC's rules live in its host project
             source_ranges=[spec.master_cidr],
             allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=[str(ADAPTER_PORT)])],
-            target_service_accounts=[pattern.cluster.node_service_account],
+            target_service_accounts=pattern.cluster.node_service_accounts,
             description="GKE control plane to the custom metrics adapter.", opts=pattern.after_apis)
 
 

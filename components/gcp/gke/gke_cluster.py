@@ -163,10 +163,24 @@ class GkeCluster(Component):
             opts=self.child(depends_on=grants, protect=prod, ignore_changes=["nodeConfig"]),
         )
 
+        # A pool may run as an account of its own (`serviceAccount: dedicated`, the node roles
+        # only) or as an existing one; the others share the cluster's node account.
+        self.pool_accounts: dict[str, pulumi.Input[str]] = {}
+        pool_grants: dict[str, list] = {}
+        for pool in spec.node_pools:
+            if pool.service_account == "dedicated":
+                account = ServiceAccount(f"{name}-{pool.name}-nodes", ServiceAccountArgs(
+                    display_name=f"mlinfra GKE nodes of pool {pool.name}", project=args.project), opts=self.child())
+                # Its nodes start only once the account holds its roles (the cluster waits for the shared one's).
+                pool_grants[pool.name] = [account.grant_project_role(role) for role in NODE_ROLES]
+                self.pool_accounts[pool.name] = account.email
+            else:
+                self.pool_accounts[pool.name] = pool.service_account or self.nodes.email
         self.node_pools = [
             GkeNodePool(f"{name}-{pool.name}", GkeNodePoolArgs(
                 spec=pool, cluster=self.cluster.name, location=location, project=args.project,
-                service_account=self.nodes.email), opts=self.child())
+                service_account=self.pool_accounts[pool.name]),
+                opts=self.child(depends_on=pool_grants.get(pool.name)))
             for pool in spec.node_pools
         ]
 
@@ -174,6 +188,7 @@ class GkeCluster(Component):
         self.endpoint = self.cluster.endpoint
         self.location = location
         self.node_service_account = self.nodes.email
+        self.node_service_accounts = list(dict.fromkeys(self.pool_accounts.values())) or [self.nodes.email]
         self.kubernetes_minor = KUBERNETES_MINOR[spec.release_channel]
         self.kubeconfig = pulumi.Output.all(self.cluster.name, self.cluster.endpoint, self.cluster.master_auth).apply(
             lambda a: kubeconfig(f"gke_{args.project}_{location}_{a[0]}", a[1], _ca_certificate(a[2])))

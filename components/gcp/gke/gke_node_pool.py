@@ -59,7 +59,8 @@ class GkeNodePool(Component):
             node_locations=list(spec.zones) or None,
             initial_node_count=scaling.min if scaling.per_zone else 0,
             autoscaling=autoscaling,
-            management=gcp.container.NodePoolManagementArgs(auto_repair=True, auto_upgrade=True),
+            # Flex-start nodes are not repaired (GKE requires auto-repair off): they are replaced at the end of their run.
+            management=gcp.container.NodePoolManagementArgs(auto_repair=not spec.flex_start, auto_upgrade=True),
             upgrade_settings=gcp.container.NodePoolUpgradeSettingsArgs(
                 strategy="SURGE", max_surge=spec.max_surge, max_unavailable=spec.max_unavailable),
             node_config=gcp.container.NodePoolNodeConfigArgs(
@@ -79,12 +80,34 @@ class GkeNodePool(Component):
                 spot=spec.spot,
                 gcfs_config=gcp.container.NodePoolNodeConfigGcfsConfigArgs(enabled=args.image_streaming),
                 guest_accelerators=[self._accelerator(spec.gpu)] if spec.gpu is not None else None,
+                tags=list(spec.network_tags) or None,
+                **self._capacity(spec),
             ),
             # The initial size forces a new pool when changed; the autoscaler owns the size after creation.
             opts=self.child(ignore_changes=["initialNodeCount"]),
         )
         self.pool_name = self.node_pool.name
         self.register_outputs({"pool_name": self.pool_name})
+
+    @staticmethod
+    def _capacity(spec: NodePoolSpec) -> dict:
+        """Flex-start and local SSDs: the node-config keys they set (none by default)."""
+        out: dict = {}
+        if spec.flex_start:
+            out["flex_start"] = True
+            # Flex-start capacity is its own: the pool never consumes a reservation.
+            out["reservation_affinity"] = gcp.container.NodePoolNodeConfigReservationAffinityArgs(
+                consume_reservation_type="NO_RESERVATION")
+            if spec.max_run_hours is not None:
+                out["max_run_duration"] = f"{spec.max_run_hours * 3600}s"
+        ssd = spec.local_ssd
+        if ssd is not None and ssd.use == "ephemeral":
+            out["ephemeral_storage_local_ssd_config"] = \
+                gcp.container.NodePoolNodeConfigEphemeralStorageLocalSsdConfigArgs(local_ssd_count=ssd.count)
+        elif ssd is not None:
+            out["local_nvme_ssd_block_config"] = \
+                gcp.container.NodePoolNodeConfigLocalNvmeSsdBlockConfigArgs(local_ssd_count=ssd.count)
+        return out
 
     @staticmethod
     def _accelerator(g: NodeGpuSpec) -> gcp.container.NodePoolNodeConfigGuestAcceleratorArgs:

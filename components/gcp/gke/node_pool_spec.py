@@ -82,6 +82,17 @@ class PoolAutoscalingSpec(Spec):
     """min and max count per zone (true) or in total across the pool's zones (false). Defaults to true."""
 
 
+class LocalSsdSpec(Spec):
+    """Local NVMe SSDs on every node: fast scratch for model weights and datasets."""
+
+    count: int = Field(ge=1, le=24)
+    """SSDs per node (375 GB each). Machine types with built-in SSDs (a3, g2 from g2-standard-32)
+    take their fixed count. Required."""
+    use: Literal["ephemeral", "block"] = "ephemeral"
+    """ephemeral: the node's ephemeral storage (emptyDirs, image layers) lives on them; block: raw
+    block devices for a local PersistentVolume. Defaults to ephemeral."""
+
+
 class NodePoolSpec(Spec):
     """One node pool."""
 
@@ -111,6 +122,20 @@ class NodePoolSpec(Spec):
     """Extra nodes created during an upgrade. Defaults to 1."""
     max_unavailable: int = Field(0, ge=0, le=100)
     """Nodes that may be down at once during an upgrade. Defaults to 0."""
+    flex_start: bool = False
+    """Provision GPU nodes with flex-start (Dynamic Workload Scheduler): a pending pod's nodes are
+    created when capacity frees up, at a discount, for at most 7 days each; for batch work that
+    can wait. Needs a GPU, on-demand (not spot), autoscaling.min 0; GKE 1.32.2 or later.
+    Defaults to false."""
+    max_run_hours: Optional[int] = Field(None, ge=1, le=168)
+    """With flexStart: hours a node runs before GKE removes it (at most 168). Defaults to 168."""
+    local_ssd: Optional[LocalSsdSpec] = None
+    """Local SSDs on every node (ephemeral storage or raw block). Defaults to none."""
+    network_tags: list[str] = []
+    """Compute Engine network tags on the nodes, for firewall rules of your own. Defaults to none."""
+    service_account: Optional[str] = None
+    """The nodes' Google service account: `dedicated` (one of the pool's own, with the node roles
+    only), or the email of an existing account. Defaults to the cluster's shared node account."""
 
     def issues(self, ctx: Context) -> list[Issue]:
         return node_pool_issues(self, ctx.region)
@@ -157,6 +182,7 @@ def node_pool_issues(spec: "NodePoolSpec", region: str) -> list[Issue]:
         issues += gpus.gpu_issues(g.type, g.count, spec.machine_type, region, g.partition_size,
                                   (g.sharing.strategy, g.sharing.max_shared_clients) if g.sharing else None)
 
+    issues += _capacity_issues(spec, machine)
     for key, value in spec.labels.items():
         bad = _key_issue(("labels", key), key)
         if bad:
@@ -184,6 +210,42 @@ def node_pool_issues(spec: "NodePoolSpec", region: str) -> list[Issue]:
             issues.append(Issue(("taints", i, "value"), "is not a Kubernetes taint value", taint.value,
                                 allowed="up to 63 letters, digits, '-', '_', '.', starting and ending alphanumeric",
                                 fix="shorten or clean the value"))
+    return issues
+
+
+_NETWORK_TAG = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+_ACCOUNT_EMAIL = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]@[a-z][-a-z0-9.]+\.iam\.gserviceaccount\.com$")
+
+
+def _capacity_issues(spec: "NodePoolSpec", machine_issues: list) -> list[Issue]:
+    """Flex-start, local SSDs, tags and the pool's account, as GKE would refuse them."""
+    issues: list[Issue] = []
+    if spec.flex_start:
+        if spec.gpu is None:
+            issues.append(Issue(("flexStart",), "provisions accelerator nodes; this pool has no GPU", True,
+                                fix="add gpu, or remove flexStart"))
+        if spec.spot:
+            issues.append(Issue(("flexStart",), "and spot are two provisioning models; a pool has one", True,
+                                fix="remove spot (flex-start is discounted too), or flexStart"))
+        if spec.autoscaling.min != 0:
+            issues.append(Issue(("autoscaling", "min"), "must be 0 on a flex-start pool: nodes exist only while "
+                                "pods wait for them", spec.autoscaling.min, fix="set min: 0"))
+    elif spec.max_run_hours is not None:
+        issues.append(Issue(("maxRunHours",), "applies to flex-start nodes", spec.max_run_hours,
+                            fix="add flexStart: true, or remove maxRunHours"))
+    if spec.local_ssd is not None and not machine_issues and spec.machine_type.startswith(("e2-", "t2a-", "t2d-")):
+        issues.append(Issue(("localSsd",), f"{spec.machine_type.split('-')[0].upper()} machine types take no local SSD",
+                            spec.machine_type, fix="use an N2, C3, G2 or A2/A3 machine type, or remove localSsd"))
+    for i, tag in enumerate(spec.network_tags):
+        if not _NETWORK_TAG.match(tag):
+            issues.append(Issue(("networkTags", i), "is not a network tag", tag,
+                                allowed="1-63 lowercase letters, digits and hyphens, starting with a letter",
+                                fix="rename it"))
+    account = spec.service_account
+    if account is not None and account != "dedicated" and not _ACCOUNT_EMAIL.match(account):
+        issues.append(Issue(("serviceAccount",), "is neither `dedicated` nor a service account's email", account,
+                            allowed="dedicated, or <name>@<project>.iam.gserviceaccount.com",
+                            fix="write `dedicated` for an account of the pool's own"))
     return issues
 
 
@@ -222,8 +284,8 @@ def pool_taints(spec: "NodePoolSpec") -> list[TaintSpec]:
 
 
 def location_policy(spec: "NodePoolSpec") -> str:
-    """ANY for spot (scale up wherever capacity is, fewer preemptions), BALANCED otherwise."""
-    return "ANY" if spec.spot else "BALANCED"
+    """ANY for spot and flex-start (scale up wherever capacity is), BALANCED otherwise."""
+    return "ANY" if spec.spot or spec.flex_start else "BALANCED"
 
 
 def pool_labels(spec: "NodePoolSpec") -> dict[str, str]:
