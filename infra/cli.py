@@ -60,6 +60,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from infra.rollout import add_parser as add_rollout_parser
 
     add_rollout_parser(sub)
+    from infra.adopt import add_parser as add_import_parser
+
+    add_import_parser(sub)
 
     args = parser.parse_args(argv)
     try:
@@ -101,6 +104,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from infra.ci.command import run as run_ci
 
         return run_ci(args, project)
+    if args.command == "import-file":
+        from infra.adopt import run as run_import
+
+        return run_import(args, project)
     if args.command == "rollout":
         from infra.rollout import run as run_rollout
 

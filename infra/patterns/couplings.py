@@ -162,9 +162,17 @@ def system_pods_have_a_pool(config: Any, ctx: Context, pattern: Any) -> list[Iss
 def serverless_names_unique(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
     """A function runs as a Cloud Run service of its own name: a trigger and a Cloud Run service
     whose derived names meet collide in the region (the second deploy fails: it exists)."""
-    services = {cloud_run_service_name(s.name, ctx.stack): i for i, s in enumerate(config.services)
-                if s.platform == "cloudrun"}
+    services: dict[str, int] = {}
     issues = []
+    for i, s in enumerate(config.services):
+        if s.platform != "cloudrun":
+            continue
+        name = cloud_run_service_name(s.name, ctx.stack, s.service_name)
+        if name in services and config.services[services[name]].name != s.name:  # same name: reported as a duplicate
+            issues.append(Issue(("services", i, "serviceName" if s.service_name else "name"),
+                                f"the Cloud Run service would be {name}, which services[{services[name]}] already is",
+                                s.service_name or s.name, fix="give each service its own name"))
+        services.setdefault(name, i)
     for i, trigger in enumerate(config.triggers):
         name = function_name(trigger.name, ctx.stack)
         if name in services:

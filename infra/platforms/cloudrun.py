@@ -21,7 +21,7 @@ JOB_APIS = APIS + ("cloudscheduler.googleapis.com",)
 def build(pattern, spec: CloudRunServiceSpec) -> CloudRunModelServer:
     args = pattern.args
     return CloudRunModelServer(f"{pattern.name}-svc-{spec.name}", CloudRunModelServerArgs(
-        spec=spec, service_name=cloud_run_service_name(spec.name, args.stack), region=args.region,
+        spec=spec, service_name=cloud_run_service_name(spec.name, args.stack, spec.service_name), region=args.region,
         project=args.project, network_id=pattern.network.network_id if pattern.network else None,
         subnetwork_id=pattern.network.subnetwork_id if pattern.network else None,
         egress=args.network.egress, deletion_protection=args.prod,
@@ -48,7 +48,7 @@ def monitor(pattern, spec: CloudRunServiceSpec, server: CloudRunModelServer, slo
     canary counts against the budget too)."""
     from components.gcp.monitoring.service_slo import ServiceSlo, ServiceSloArgs  # only stacks with objectives
 
-    service = cloud_run_service_name(spec.name, pattern.args.stack)
+    service = cloud_run_service_name(spec.name, pattern.args.stack, spec.service_name)
     requests = (f'metric.type="run.googleapis.com/request_count" resource.type="cloud_run_revision" '
                 f'resource.label."service_name"="{service}"')
     return ServiceSlo(f"{pattern.name}-slo-{spec.name}", ServiceSloArgs(

@@ -67,7 +67,8 @@ class CloudRunModelServer(Component):
         ensure_valid(f"CloudRunModelServer {name}", spec, Context(project=args.project, region=args.region))
 
         self.account = ServiceAccount(f"{name}-sa", ServiceAccountArgs(
-            display_name=f"mlinfra model server {spec.name}", project=args.project), opts=self.child())
+            display_name=f"mlinfra model server {spec.name}", project=args.project, existing=spec.service_account),
+            opts=self.child())
         grants: list[pulumi.Resource] = []
         if spec.model is not None and not spec.model.is_hf:
             if args.model_bucket is None:

@@ -16,7 +16,7 @@ from components.core.issues import Issue, first_per_key, one_of
 from components.core.naming import DNS_LABEL, dns_name
 from components.core.spec import Context, Spec
 from components.core.units import memory_mib
-from components.gcp.iam.principals import iam_member_issues
+from components.gcp.iam.principals import SERVICE_ACCOUNT_EMAIL, iam_member_issues
 from components.serving import cache_wiring, runtimes
 from components.serving.env_rules import CLOUD_RUN_RESERVED, env_issues
 from components.serving.model_serving_spec import CanarySpec, ModelServingSpec, ProbeSpec, SecretRef
@@ -37,10 +37,10 @@ INGRESS = {
 EGRESS = {"privateRangesOnly": "PRIVATE_RANGES_ONLY", "allTraffic": "ALL_TRAFFIC"}
 
 
-def cloud_run_service_name(name: str, stack: str) -> str:
+def cloud_run_service_name(name: str, stack: str, exact: Optional[str] = None) -> str:
     """The Cloud Run service a stack's `services[].name` becomes (at most 40 characters, so the
-    tagged URLs of its revisions fit Cloud Run's limits)."""
-    return dns_name(name, stack, max_len=40)
+    tagged URLs of its revisions fit Cloud Run's limits), or its `serviceName`."""
+    return exact or dns_name(name, stack, max_len=40)
 
 
 class GpuSpec(Spec):
@@ -107,6 +107,12 @@ class CloudRunServiceSpec(ModelServingSpec):
 
     platform: Literal["cloudrun"] = "cloudrun"
     """Where it runs: cloudrun (the serverless pattern's default)."""
+    service_name: Optional[str] = Field(None, pattern=DNS_LABEL, max_length=40)
+    """The Cloud Run service's exact name, e.g. to adopt an existing service with `pulumi import`.
+    Defaults to `<name>-<stack>`."""
+    service_account: Optional[str] = Field(None, pattern=SERVICE_ACCOUNT_EMAIL)
+    """Run as an existing service account (by email) instead of one the stack creates; the
+    stack's read grants go to it. Defaults to an account of the service's own."""
     env: dict[str, str] = {}
     """Plain environment variables."""
     secrets: list[SecretRef] = []

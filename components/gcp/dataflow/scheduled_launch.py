@@ -109,7 +109,7 @@ class ScheduledLaunch(Component):
             self.launcher.grant_project_role(LAUNCHER_ROLE),
             # Acting as the worker account is what lets a launch name it; granted on that account only.
             gcp.serviceaccount.IAMMember(
-                f"{name}-launcher-acts-as-worker", service_account_id=args.worker.account.name,
+                f"{name}-launcher-acts-as-worker", service_account_id=args.worker.resource_name,
                 role="roles/iam.serviceAccountUser", member=self.launcher.member, opts=self.child()),
             args.template_bucket.grant_read(self.launcher),
         ]

@@ -126,7 +126,7 @@ class CloudFunctionTrigger(Component):
             build_config=gcp.cloudfunctionsv2.FunctionBuildConfigArgs(
                 runtime=spec.runtime,
                 entry_point=spec.entry_point,
-                service_account=args.build_account.account.name,
+                service_account=args.build_account.resource_name,
                 source=gcp.cloudfunctionsv2.FunctionBuildConfigSourceArgs(
                     storage_source=gcp.cloudfunctionsv2.FunctionBuildConfigSourceStorageSourceArgs(
                         bucket=args.source_bucket.bucket_name, object=self.source.name)),

@@ -78,7 +78,7 @@ class GkeJob(Component):
         grants: list[pulumi.Resource] = [bucket.grant_read(self.account) for bucket in args.read_buckets]
         grants += [bucket.grant_read_write(self.account) for bucket in args.write_buckets]
         grants.append(gcp.serviceaccount.IAMMember(
-            f"{name}-wi", service_account_id=self.account.account.name, role="roles/iam.workloadIdentityUser",
+            f"{name}-wi", service_account_id=self.account.resource_name, role="roles/iam.workloadIdentityUser",
             member=pulumi.Output.concat("serviceAccount:", args.workload_pool, f"[{args.namespace}/{ksa_name}]"),
             opts=self.child()))
 

@@ -60,7 +60,7 @@ class GkeMetricsAdapter(Component):
             display_name="mlinfra custom metrics adapter", project=args.project), opts=self.child())
         viewer = self.account.grant_project_role("roles/monitoring.viewer")
         binding = gcp.serviceaccount.IAMMember(
-            f"{name}-wi", service_account_id=self.account.account.name, role="roles/iam.workloadIdentityUser",
+            f"{name}-wi", service_account_id=self.account.resource_name, role="roles/iam.workloadIdentityUser",
             member=pulumi.Output.concat("serviceAccount:", args.workload_pool, f"[{NAMESPACE}/{ADAPTER}]"),
             opts=self.child())
 

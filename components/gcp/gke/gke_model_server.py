@@ -95,14 +95,15 @@ class GkeModelServer(Component):
 
         # Google identity: reads the model bucket and nothing else.
         self.account = ServiceAccount(f"{name}-sa", ServiceAccountArgs(
-            display_name=f"mlinfra model server {spec.name} (GKE)", project=args.project), opts=self.child())
+            display_name=f"mlinfra model server {spec.name} (GKE)", project=args.project,
+            existing=spec.service_account), opts=self.child())
         grants: list[pulumi.Resource] = []
         if spec.model is not None and not spec.model.is_hf:
             grants.append(args.model_bucket.grant_read(self.account))
         # The member names the cluster's pool, so the binding waits for the cluster: IAM rejects
         # a pool that does not exist yet.
         grants.append(gcp.serviceaccount.IAMMember(
-            f"{name}-wi", service_account_id=self.account.account.name, role="roles/iam.workloadIdentityUser",
+            f"{name}-wi", service_account_id=self.account.resource_name, role="roles/iam.workloadIdentityUser",
             member=pulumi.Output.concat("serviceAccount:", args.workload_pool, f"[{args.namespace}/{ksa_name}]"),
             opts=self.child()))
 

@@ -3,11 +3,14 @@ spec, placed on the stack's GKE cluster."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Optional
+
+from pydantic import Field
 
 from components.core.issues import Issue
 from components.core.spec import Context
 from components.gcp.gke.gke_job_spec import secret_issues
+from components.gcp.iam.principals import SERVICE_ACCOUNT_EMAIL
 from components.kubernetes.serving import KubernetesServingSpec
 from components.serving import runtimes
 from components.serving.model_serving_spec import SecretRef
@@ -18,6 +21,10 @@ class GkeServiceSpec(KubernetesServingSpec):
 
     platform: Literal["gke"] = "gke"
     """Where it runs: gke (the kubernetes pattern's default)."""
+    service_account: Optional[str] = Field(None, pattern=SERVICE_ACCOUNT_EMAIL)
+    """Run as an existing Google service account (by email) instead of one the stack creates: the
+    stack binds the server's Kubernetes account to it by Workload Identity (a binding on that
+    account) and gives it the read grants. Defaults to an account of the server's own."""
     secrets: list[SecretRef] = []
     """Environment variables from Secret Manager, by reference: GKE's Secret Manager add-on
     mounts them as in-memory files (their values never pass through Pulumi), the container's

@@ -20,6 +20,7 @@ from components.gcp.compute.machine_types import machine_type_issues
 from components.gcp.compute.regions import zone_issues
 from components.gcp.gke import gpus
 from components.gcp.gke.node_labels import GPU_TAINT, SPOT_TAINT
+from components.gcp.iam.principals import SERVICE_ACCOUNT_EMAIL
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 POOL_LABEL = "mlinfra.dev/pool"
@@ -214,7 +215,7 @@ def node_pool_issues(spec: "NodePoolSpec", region: str) -> list[Issue]:
 
 
 _NETWORK_TAG = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
-_ACCOUNT_EMAIL = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]@[a-z][-a-z0-9.]+\.iam\.gserviceaccount\.com$")
+_ACCOUNT_EMAIL = re.compile(SERVICE_ACCOUNT_EMAIL)
 
 
 def _capacity_issues(spec: "NodePoolSpec", machine_issues: list) -> list[Issue]:

@@ -30,6 +30,10 @@ def iam_member_issues(members: Sequence[str], key: str = "invokers") -> list[Iss
     return issues
 
 
+SERVICE_ACCOUNT_EMAIL = r"^[a-z][-a-z0-9]{4,28}[a-z0-9]@[a-z][-a-z0-9.]+\.iam\.gserviceaccount\.com$"
+"""A user-managed service account's email (an existing account a workload may run as)."""
+
+
 class Principal(Protocol):
     """Anything that can be granted access: a name for resource names and an IAM member."""
 

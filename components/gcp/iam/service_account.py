@@ -30,6 +30,9 @@ class ServiceAccountArgs:
     """Defaults to none."""
     project: Optional[str] = None
     """Defaults to the provider's project."""
+    existing: Optional[str] = None
+    """The email of an account that exists already (the stack's bindings go to it, nothing
+    creates or deletes it). Defaults to none: a new account."""
 
 
 class ServiceAccount(Component):
@@ -41,16 +44,24 @@ class ServiceAccount(Component):
         args = args or ServiceAccountArgs()
         self.principal_name = name
         self.project = args.project
-        self.account = gcp.serviceaccount.Account(
-            name,
-            account_id=args.account_id or account_id(name),
-            display_name=args.display_name or f"mlinfra {name}",
-            description=args.description,
-            project=args.project,
-            opts=self.child(),
-        )
-        self.email = self.account.email
-        self.member = pulumi.Output.concat("serviceAccount:", self.account.email)
+        if args.existing is not None:
+            self.account = None
+            self.email = args.existing
+            # An account's resource name takes its own project, from its email's domain.
+            own_project = args.existing.split("@", 1)[1].split(".", 1)[0]
+            self.resource_name = f"projects/{own_project}/serviceAccounts/{args.existing}"
+        else:
+            self.account = gcp.serviceaccount.Account(
+                name,
+                account_id=args.account_id or account_id(name),
+                display_name=args.display_name or f"mlinfra {name}",
+                description=args.description,
+                project=args.project,
+                opts=self.child(),
+            )
+            self.email = self.account.email
+            self.resource_name = self.account.name
+        self.member = pulumi.Output.concat("serviceAccount:", self.email)
         self.register_outputs({"email": self.email})
 
     def grant_project_role(self, role: str, condition: Optional[tuple[str, str]] = None) -> gcp.projects.IAMMember:

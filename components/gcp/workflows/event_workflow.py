@@ -199,7 +199,7 @@ class EventWorkflow(Component):
             return [
                 self.account.grant_project_role("roles/dataflow.developer"),
                 gcp.serviceaccount.IAMMember(
-                    f"{name}-acts-as-worker", service_account_id=target.worker.account.name,
+                    f"{name}-acts-as-worker", service_account_id=target.worker.resource_name,
                     role="roles/iam.serviceAccountUser", member=member, opts=self.child()),
                 target.template_bucket.grant_read(self.account),
             ]
