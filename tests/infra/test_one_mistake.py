@@ -158,6 +158,10 @@ MISTAKES: list[tuple[str, str, str, str, object, str]] = [
     ("vLLM left at the default memory", "k8s-dev", "resources: {cpu: 4, memory: 16Gi, gpu: {type: nvidia-l4, count: 1}}",
      "resources: {gpu: {type: nvidia-l4, count: 1}}", "mlinfra:services[0].resources.memory",
      "cannot run in the default 2Gi"),
+    ("KV-cache target as a percent", "k8s-dev", "metric: kvCacheUsage, target: 0.8", "metric: kvCacheUsage, target: 80",
+     "mlinfra:services[0].scaling.target", "is a fraction for kvCacheUsage"),
+    ("fractional queue target", "k8s-dev", "metric: kvCacheUsage, target: 0.8", "metric: queueDepth, target: 2.5",
+     "mlinfra:services[0].scaling.target", "a whole number"),
     ("pool name typed twice", "k8s-dev", "      - name: spot-l4\n", "      - name: general\n", "mlinfra:cluster.nodePools[1].name",
      "is also the name of nodePools[0]"),
 ]
