@@ -69,7 +69,7 @@ MISTAKES: list[tuple[str, str, str, str, object, str]] = [
     ("source with a dash", "dev", "source: functions/on_upload", "source: functions/on-upload", "mlinfra:triggers[0].source",
      "is not a directory of the project"),
     ("entry point main.py lacks", "dev", "source: functions/on_upload\n", "source: functions/on_upload\n      entryPoint: main\n",
-     "mlinfra:triggers[0].entryPoint", "allowed: functions main.py defines: describe, handle"),
+     "mlinfra:triggers[0].entryPoint", "allowed: functions main.py defines: describe, describe_object, handle"),
     ("On for on", "dev", "      on:\n        storage", "      On:\n        storage", "mlinfra:triggers[0].On",
      "did you mean mlinfra:triggers[0].on?"),
     # The file itself.
