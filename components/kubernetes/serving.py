@@ -10,9 +10,9 @@ return the objects' specs as Kubernetes API dicts; a platform's component (GKE's
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Literal, Optional
+from typing import Any, Callable, Literal, Optional, Union
 
-from pydantic import Field
+from pydantic import Field, StrictFloat, StrictInt
 
 from components.core.issues import Issue, first_per_key
 from components.core.spec import Context, Spec
@@ -35,12 +35,20 @@ SERVICE_PORT = 80
 # vLLM's gauges: https://docs.vllm.ai/en/latest/serving/metrics.html; Triton's pending request
 # count ("awaiting execution by a backend"): its metrics guide,
 # https://docs.nvidia.com/deeplearning/triton-inference-server/user-guide/docs/user_guide/metrics.html.
+# vLLM's KV-cache usage (a 0..1 gauge, "1 means 100 percent usage") is `vllm:gpu_cache_usage_perc`
+# in the pinned v0.8.5; vLLM 0.9 added `vllm:kv_cache_usage_perc` and deprecated the old name
+# (vllm/v1/metrics/loggers.py: "Deprecated in 0.9 - Renamed as vllm:kv_cache_usage_perc"), so a
+# newer vLLM image names the new gauge with `prometheusMetric`.
 SERVER_METRICS: dict[tuple[str, str], str] = {
     ("vllm", "requestsInFlight"): "vllm:num_requests_running",
     ("vllm", "queueDepth"): "vllm:num_requests_waiting",
+    ("vllm", "kvCacheUsage"): "vllm:gpu_cache_usage_perc",
     ("triton", "queueDepth"): "nv_inference_pending_request_count",
 }
-DEFAULT_TARGETS = {"cpu": 70, "requestsInFlight": 16, "queueDepth": 5}
+DEFAULT_TARGETS: dict[str, Union[int, float]] = {"cpu": 70, "requestsInFlight": 16, "queueDepth": 5, "kvCacheUsage": 0.8}
+RATIO_METRICS = ("kvCacheUsage",)
+"""Metrics that are a fraction 0..1: their target is a ratio, written to the HPA in milli-units."""
+COUNT_MAX = 100000
 
 
 class PodScalingSpec(Spec):
@@ -48,17 +56,21 @@ class PodScalingSpec(Spec):
     """Pods kept running, split between the tracks while a canary runs (each at least 1). Defaults to 1."""
     max_replicas: int = Field(5, ge=1, le=1000)
     """Upper bound on pods (a cost control: each GPU pod holds its GPUs), split like minReplicas. Defaults to 5."""
-    metric: Literal["cpu", "requestsInFlight", "queueDepth"] = "cpu"
+    metric: Literal["cpu", "requestsInFlight", "queueDepth", "kvCacheUsage"] = "cpu"
     """What the autoscaler follows: cpu (utilization of the CPU request), requestsInFlight (requests
-    the server is processing; vllm) or queueDepth (requests waiting; vllm, triton). Defaults to cpu."""
-    target: Optional[int] = Field(None, ge=1, le=100000)
-    """The per-pod value to hold. Defaults to 70 (percent) for cpu; 16 requests for requestsInFlight
-    (set it near the concurrent batch at which your latency target still holds, well below vLLM's
+    the server is processing; vllm), queueDepth (requests waiting; vllm, triton) or kvCacheUsage
+    (the fraction of vLLM's KV cache in use, 0 to 1; vllm). Defaults to cpu."""
+    target: Optional[Union[StrictInt, StrictFloat]] = None
+    """The per-pod value to hold: a whole percent 1 to 100 for cpu, a whole number of requests for
+    requestsInFlight and queueDepth, a fraction above 0 and at most 1 (three decimals at most) for
+    kvCacheUsage. Defaults to 70 (percent) for cpu; 16 requests for requestsInFlight (set it near
+    the concurrent batch at which your latency target still holds, well below vLLM's
     --max-num-seqs); 5 waiting requests for queueDepth (a queue that stays above a few requests
-    means the pod is saturated)."""
+    means the pod is saturated); 0.8 for kvCacheUsage (a cache near full preempts requests)."""
     prometheus_metric: Optional[str] = Field(None, pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-    """For a custom runtime with requestsInFlight or queueDepth: the Prometheus gauge your server
-    exports on metricsPort. Defaults to the runtime's own metric."""
+    """For a custom runtime scaled on a server metric: the Prometheus gauge your server exports on
+    metricsPort; for a runtime whose `image` you replaced, the gauge that image exports instead of
+    the preset's (e.g. vllm:kv_cache_usage_perc from vLLM 0.9 on). Defaults to the runtime's own metric."""
 
 
 class PodProbesSpec(Spec):
@@ -135,13 +147,11 @@ class KubernetesServingSpec(ModelServingSpec):
         if scaling.min_replicas > scaling.max_replicas:
             issues.append(Issue(("scaling", "maxReplicas"), f"is below minReplicas ({scaling.min_replicas})",
                                 scaling.max_replicas, fix=f"set maxReplicas to at least {scaling.min_replicas}"))
+        issues += target_issues(scaling)
         if scaling.metric == "cpu":
-            if scaling.target is not None and scaling.target > 100:
-                issues.append(Issue(("scaling", "target"), "is a CPU utilization percent; limits equal requests, so it never exceeds 100",
-                                    scaling.target, allowed="1 to 100", fix="set a percent such as 70"))
             if scaling.prometheus_metric is not None:
-                issues.append(Issue(("scaling", "prometheusMetric"), "only applies to requestsInFlight or queueDepth",
-                                    scaling.prometheus_metric, fix="remove it, or set metric to requestsInFlight or queueDepth"))
+                issues.append(Issue(("scaling", "prometheusMetric"), "only applies to a server metric", scaling.prometheus_metric,
+                                    fix="remove it, or set metric to requestsInFlight, queueDepth or kvCacheUsage"))
         else:
             runtime = spec.runtime or "custom"
             exporters = sorted({r for r, m in SERVER_METRICS if m == scaling.metric})
@@ -156,9 +166,10 @@ class KubernetesServingSpec(ModelServingSpec):
                 issues.append(Issue(("scaling", "metric"), f"runtime {runtime} exports no {scaling.metric} metric", scaling.metric,
                                     allowed=f"cpu; {scaling.metric} with runtime {' or '.join(exporters + ['custom'])}",
                                     fix="scale on cpu, or use a runtime that exports it"))
-            elif scaling.prometheus_metric is not None:
-                issues.append(Issue(("scaling", "prometheusMetric"), f"runtime {runtime} has its own {scaling.metric} metric",
-                                    scaling.prometheus_metric, fix="remove it (or use runtime custom)"))
+            elif scaling.prometheus_metric is not None and spec.image is None:
+                issues.append(Issue(("scaling", "prometheusMetric"), f"runtime {runtime} has its own {scaling.metric} metric "
+                                    f"({SERVER_METRICS[(runtime, scaling.metric)]}) in the preset's image",
+                                    scaling.prometheus_metric, fix="remove it (or use runtime custom, or your own `image:`)"))
 
         if spec.cache:
             issues += [Issue(("env", name), "is set by mlinfra for the cache (`cache: true`)", name,
@@ -166,6 +177,35 @@ class KubernetesServingSpec(ModelServingSpec):
                        for name in spec.env if name in cache_wiring.ENV_NAMES]
         issues += spec.canary_issues(spec.rollout.canary)
         return first_per_key(issues)
+
+
+def target_issues(scaling: PodScalingSpec) -> list[Issue]:
+    """A target fits its metric: whole percents and request counts, a fraction for a ratio."""
+    t, metric, key = scaling.target, scaling.metric, ("scaling", "target")
+    if t is None:
+        return []
+    if metric in RATIO_METRICS:
+        if not 0 < t <= 1:
+            return [Issue(key, f"is a fraction for {metric} (1 means a full cache)", t, allowed="above 0, at most 1",
+                          fix="set a fraction such as 0.8")]
+        if abs(t * 1000 - round(t * 1000)) > 1e-9:
+            return [Issue(key, "has more than three decimals (the HPA's quantity is in thousandths)", t,
+                          allowed="e.g. 0.8 or 0.875", fix=f"round it to {round(t, 3)}")]
+        return []
+    top, what = (100, "a CPU utilization percent; limits equal requests, so it never exceeds 100") if metric == "cpu" \
+        else (COUNT_MAX, f"a number of requests per pod for {metric}")
+    if isinstance(t, float) or not 1 <= t <= top:
+        return [Issue(key, f"is {what}: a whole number", t, allowed=f"1 to {top}",
+                      fix="set a percent such as 70" if metric == "cpu" else f"set a whole number such as {DEFAULT_TARGETS[metric]}")]
+    return []
+
+
+def quantity(value: Union[int, float]) -> str:
+    """A Kubernetes quantity in its canonical form (what the API server stores, so no diff): whole
+    numbers as they are, fractions in milli-units (0.8 -> 800m)."""
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    return f"{round(value * 1000)}m"
 
 
 def track_weights(spec: KubernetesServingSpec) -> dict[str, int]:
@@ -193,12 +233,12 @@ def hpa_metric(spec: KubernetesServingSpec, metric_name: Callable[[str], str]) -
     """The HPA's one metric: CPU utilization, or the runtime's gauge averaged per pod, named as
     the platform's metrics adapter serves it (`metric_name`)."""
     scaling = spec.scaling
-    target = scaling.target or DEFAULT_TARGETS[scaling.metric]
+    target = scaling.target if scaling.target is not None else DEFAULT_TARGETS[scaling.metric]
     if scaling.metric == "cpu":
         return {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": target}}}
     gauge = scaling.prometheus_metric or SERVER_METRICS[(spec.runtime or "custom", scaling.metric)]
     return {"type": "Pods", "pods": {"metric": {"name": metric_name(gauge)},
-                                     "target": {"type": "AverageValue", "averageValue": str(target)}}}
+                                     "target": {"type": "AverageValue", "averageValue": quantity(target)}}}
 
 
 def metrics_port_of(spec: KubernetesServingSpec) -> Optional[int]:

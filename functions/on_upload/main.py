@@ -1,13 +1,20 @@
 """Runs for each object that lands in the data lake under the configured prefix.
 
-The bucket notification publishes the object's metadata (JSON API v1) to Pub/Sub; this
-function receives that message as a CloudEvent and logs a structured record of the upload.
+The event arrives in one of two shapes, as the trigger's `on.storage.delivery` says:
+- notification: the bucket notification publishes the object's metadata (JSON API v1) to
+  Pub/Sub, and the function receives that message as a CloudEvent
+  (`google.cloud.pubsub.topic.v1.messagePublished`, data `{"message": {...}}`);
+- eventarc: Cloud Storage's own `google.cloud.storage.object.v1.finalized` CloudEvent, whose
+  data is the object's metadata itself.
+Either way it logs a structured record of the upload.
 """
 
 import base64
 import json
 
 import functions_framework
+
+STORAGE_FINALIZED = "google.cloud.storage.object.v1.finalized"
 
 
 def describe(message: dict) -> dict:
@@ -25,6 +32,22 @@ def describe(message: dict) -> dict:
     }
 
 
+def describe_object(event_type: str, data: dict) -> dict:
+    """The upload as a log record, from a Cloud Storage CloudEvent (data: the object)."""
+    return {
+        "severity": "INFO",
+        "message": "object uploaded",
+        "bucket": data.get("bucket"),
+        "object": data.get("name"),
+        "event": event_type,
+        "size": int(data.get("size", 0)),
+        "contentType": data.get("contentType"),
+    }
+
+
 @functions_framework.cloud_event
 def handle(event):
-    print(json.dumps(describe(event.data["message"])))
+    if event["type"] == STORAGE_FINALIZED:
+        print(json.dumps(describe_object(event["type"], event.data)))
+    else:
+        print(json.dumps(describe(event.data["message"])))

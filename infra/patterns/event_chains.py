@@ -74,6 +74,6 @@ def build_chains(pattern: Any, topics: dict) -> dict[str, EventWorkflow]:
             spec=spec, workflow_name=workflow_name(spec.name, args.stack), project=args.project, region=args.region,
             target=target, bucket=pattern.storage.buckets[spec.on.storage.bucket] if spec.on.storage else None,
             topic=topics.get(spec.on.pubsub.topic) if spec.on.pubsub else None, prod=args.prod,
-            alert_channels=channels),
+            alert_channels=channels, storage_agent_grant=pattern.triggers.storage_agent_grant if pattern.triggers else None),
             opts=pattern.after_apis)
     return chains

@@ -249,7 +249,7 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("function FUNCTION_TARGET", trigger(env={"FUNCTION_TARGET": "main"}), "mlinfra:triggers[0].env.FUNCTION_TARGET",
      "sets FUNCTION_TARGET itself"),
     ("entry point main.py lacks", trigger(entryPoint="main"), "mlinfra:triggers[0].entryPoint",
-     "allowed: functions main.py defines: describe, handle"),
+     "allowed: functions main.py defines: describe, describe_object, handle"),
     ("entry point typo", trigger(entryPoint="handler"), "mlinfra:triggers[0].entryPoint", "is not defined in functions/on_upload/main.py"),
     ("storage prefix as a URL", trigger(on={"storage": {"bucket": "dataLake", "prefix": "gs://acme-test-test-data-lake/uploads/"}}),
      "mlinfra:triggers[0].on.storage.prefix", "fix: write 'uploads/'"),

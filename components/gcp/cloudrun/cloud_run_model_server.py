@@ -23,7 +23,7 @@ from components.core.naming import dns_name
 from components.core.spec import Context, ensure_valid
 from components.core.units import cpu_string
 from components.gcp.cloudrun.cloud_run_service_spec import EGRESS, INGRESS, CloudRunServiceSpec
-from components.gcp.cloudrun.revisions import traffic_split
+from components.gcp.cloudrun.revisions import template_revision, traffic_split
 from components.gcp.iam.principals import member_slug
 from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
 from components.gcp.storage.bucket import Bucket
@@ -86,6 +86,12 @@ class CloudRunModelServer(Component):
                                                                 fix="pass cache and network_id")])
         context = {"egress": args.egress, "model_bucket": args.model_bucket.global_name if args.model_bucket else None}
         split = traffic_split(args.service_name, spec, context)
+        revisions = [rev for rev, _, _ in split]
+        if len(set(revisions)) < len(revisions):
+            # A same-image canary of unchanged settings, or a tag on the stable or canary revision.
+            raise_if_any(f"CloudRunModelServer {name}", [Issue(
+                ("rollout",), "names one revision twice in the traffic split", ", ".join(revisions),
+                fix="change the settings the canary runs, or tag another revision")])
         template_spec = spec.variant(canary=spec.rollout.canary is not None)
         self.service = gcp.cloudrunv2.Service(
             name,
@@ -98,7 +104,7 @@ class CloudRunModelServer(Component):
             labels={"public": "true"} if spec.public else None,
             # Declared so the API's filled-in default does not show as a diff on every preview.
             scaling=gcp.cloudrunv2.ServiceScalingArgs(min_instance_count=0, max_instance_count=spec.max_replicas),
-            template=self._template(template_spec, split[-1][0], args),
+            template=self._template(template_spec, template_revision(split), args),
             traffics=[gcp.cloudrunv2.ServiceTrafficArgs(
                 type="TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", revision=rev, percent=pct, tag=tag)
                 for rev, pct, tag in split],

@@ -35,6 +35,10 @@ INGRESS = {
     "internalAndLoadBalancer": "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER",
 }
 EGRESS = {"privateRangesOnly": "PRIVATE_RANGES_ONLY", "allTraffic": "ALL_TRAFFIC"}
+TRACK_TAGS = ("stable", "canary")
+TAG_AND_SERVICE_MAX = 46
+"""Cloud Run refuses a traffic tag whose length plus the service name's exceeds 46 (gcloud: "Combined
+traffic tag and service name cannot exceed 46 characters": they form the tagged URL's DNS label)."""
 
 
 def cloud_run_service_name(name: str, stack: str, exact: Optional[str] = None) -> str:
@@ -94,12 +98,30 @@ class ProbesSpec(Spec):
     """Restarts a stuck instance. Defaults to the runtime's liveness endpoint when it has one."""
 
 
+class TrafficTagSpec(Spec):
+    tag: str = Field(pattern=r"^[a-z][a-z0-9-]*[a-z0-9]$", min_length=3)
+    """The tag: its own URL (`https://<tag>---<service>-...run.app`) reaches the revision whatever
+    its percent. Lowercase letters, digits and hyphens, at least 3; with the service's name at
+    most 46 characters."""
+    revision: str = Field(pattern=DNS_LABEL, max_length=63)
+    """An existing revision of the service, by name (see the `service_revisions` output): Cloud
+    Run creates one revision per deployment (the template's), so a tag can only point at one
+    deployed before, e.g. the previous stable."""
+    percent: int = Field(0, ge=0, le=100)
+    """Its share of traffic, taken from stable's. Defaults to 0 (reachable at its tag only)."""
+
+
 class RolloutSpec(Spec):
     canary: Optional[CanarySpec] = None
-    """Run a new model version beside the stable one with a share of traffic."""
+    """Run a new model version beside the stable one with a share of traffic. With stableRevision
+    set, a canary without version or image runs the service's current settings as a new revision
+    (a same-image canary of a settings change)."""
     stable_revision: Optional[str] = Field(None, pattern=DNS_LABEL, max_length=63)
     """Pin the stable side of a canary to this revision. Defaults to the revision the stable
     settings produce (the one deployed before the canary was added); see `service_revisions`."""
+    tags: list[TrafficTagSpec] = []
+    """More revisions in the traffic split, each under a tag of its own: stable keeps 100 minus
+    the canary's and these percents. Defaults to none."""
 
 
 class CloudRunServiceSpec(ModelServingSpec):
@@ -183,8 +205,44 @@ class CloudRunServiceSpec(ModelServingSpec):
         if spec.rollout.stable_revision is not None and canary is None:
             issues.append(Issue(("rollout", "stableRevision"), "only applies while a canary runs",
                                 fix="remove it, or add rollout.canary"))
-        issues += spec.canary_issues(canary)
+        canary_issues = spec.canary_issues(canary)
+        if canary is not None and spec.rollout.stable_revision is not None and canary.version is None and canary.image is None:
+            # A same-image canary: the current settings as a new revision beside the pinned stable one.
+            canary_issues = [i for i in canary_issues if i.path[-1] not in ("version", "image")]
+        issues += canary_issues + tag_issues(spec, ctx.stack)
         return first_per_key(issues)
+
+
+def tag_issues(spec: "CloudRunServiceSpec", stack: str) -> list[Issue]:
+    """Extra tagged revisions: unique tags Cloud Run accepts, distinct revisions, a split that
+    leaves stable a share (0 or more) of 100."""
+    rollout, issues = spec.rollout, []
+    service = cloud_run_service_name(spec.name, stack)
+    seen_tags: set[str] = set()
+    seen_revisions = {rollout.stable_revision} - {None}
+    for i, t in enumerate(rollout.tags):
+        key = ("rollout", "tags", i)
+        if t.tag in TRACK_TAGS:
+            issues.append(Issue(key + ("tag",), f"is the tag mlinfra gives the {t.tag} revision", t.tag,
+                                allowed=f"any tag but {', '.join(TRACK_TAGS)}", fix="name it after the revision, e.g. previous"))
+        elif t.tag in seen_tags:
+            issues.append(Issue(key + ("tag",), "is also the tag of an earlier entry", t.tag, fix="give each its own tag"))
+        elif len(t.tag) + len(service) > TAG_AND_SERVICE_MAX:
+            issues.append(Issue(key + ("tag",), f"is too long for service {service}: Cloud Run refuses a tag and service "
+                                f"name longer than {TAG_AND_SERVICE_MAX} together", t.tag,
+                                allowed=f"at most {TAG_AND_SERVICE_MAX - len(service)} characters",
+                                fix="shorten the tag (or the service name)"))
+        if t.revision in seen_revisions:
+            issues.append(Issue(key + ("revision",), "is already in the traffic split (stableRevision or an earlier "
+                                "tag): a revision takes one share", t.revision, fix="remove this entry or tag another revision"))
+        seen_tags.add(t.tag)
+        seen_revisions.add(t.revision)
+    taken = sum(t.percent for t in rollout.tags) + (rollout.canary.percent if rollout.canary else 0)
+    if rollout.tags and taken > 100:
+        issues.append(Issue(("rollout", "tags"), f"take {taken} % with the canary: the split must sum to 100, with stable "
+                            "taking what is left", taken, allowed="canary and tags together at most 100",
+                            fix="lower the percents"))
+    return issues
 
 
 def instance_issues(cpu: float, memory: str, gpu: Optional[str], region: str) -> list[Issue]:

@@ -44,14 +44,24 @@ def revision_name(service_name: str, variant: CloudRunServiceSpec, context: Opti
 
 def traffic_split(service_name: str, spec: CloudRunServiceSpec,
                   context: Optional[dict] = None) -> list[tuple[str, int, str]]:
-    """[(revision, percent, tag)]: all to stable, or stable and canary by the canary's percent.
+    """[(revision, percent, tag)]: stable, then the canary (by its percent), then the extra tagged
+    revisions of `rollout.tags`; stable gets what the others leave of 100.
 
     While a canary runs, change only the canary: any other edit changes the stable settings'
     revision name too, so pin the deployed one with `rollout.stableRevision`."""
-    canary = spec.rollout.canary
+    canary, tags = spec.rollout.canary, spec.rollout.tags
     stable = revision_name(service_name, spec.variant(canary=False), context)
+    extra = [(t.revision, t.percent, t.tag) for t in tags]
+    others = sum(t.percent for t in tags)
     if canary is None:
-        return [(stable, 100, "stable")]
+        return [(stable, 100 - others, "stable")] + extra
     stable = spec.rollout.stable_revision or stable
-    return [(stable, 100 - canary.percent, "stable"),
-            (revision_name(service_name, spec.variant(canary=True), context), canary.percent, "canary")]
+    return [(stable, 100 - canary.percent - others, "stable"),
+            (revision_name(service_name, spec.variant(canary=True), context), canary.percent, "canary")] + extra
+
+
+def template_revision(split: list[tuple[str, int, str]]) -> str:
+    """The revision the service's template creates: the canary's while one runs, else stable's
+    (tagged revisions exist already)."""
+    tracks = {tag: rev for rev, _, tag in split}
+    return tracks.get("canary", tracks["stable"])

@@ -17,6 +17,8 @@ from components.core.spec import Context, Spec
 from components.core.units import memory_mib
 from components.gcp.iam.principals import iam_member_issues
 from components.gcp.pubsub.names import topic_name_issues
+from components.gcp.storage.locations import location_issues
+from components.gcp.storage.names import bucket_name_issues
 from components.gcp.storage.storage_spec import BUCKET_ROLES
 from components.serving.env_rules import FUNCTION_RESERVED, FUNCTION_RESERVED_PREFIX, env_issues
 from components.gcp.workflows.run_spec import RunSpec
@@ -27,6 +29,9 @@ FUNCTION_RUNTIMES = ("python311", "python312", "python313", "nodejs20", "nodejs2
 ENTRY_FILES = {"python": ("main.py",), "nodejs": ("package.json", "index.js"), "go": ("go.mod",),
                "java": ("pom.xml", "build.gradle")}
 PUBSUB_EVENT = "google.cloud.pubsub.topic.v1.messagePublished"
+STORAGE_FINALIZED = "google.cloud.storage.object.v1.finalized"
+"""Cloud Storage's direct event through Eventarc (a CloudEvent whose data is the object's metadata)."""
+EXTERNAL_BUCKET = "gs://"
 
 
 def function_name(name: str, stack: str) -> str:
@@ -49,12 +54,59 @@ class PubsubEventSpec(Spec):
 
 class StorageEventSpec(Spec):
     bucket: str
-    """Which of the stack's buckets: dataLake or artifacts."""
+    """Which bucket: one of the stack's (dataLake or artifacts), or gs://<name>, a bucket the stack
+    does not own, named in full (the function's account gets read access on it, a binding on that
+    bucket, and the notification is created on it: your deploy identity must be allowed both)."""
     prefix: str = ""
     """Only objects whose name starts with this. Defaults to every object."""
     marker: Optional[str] = Field(None, pattern=r"^[^/\x00]{1,255}$")
     """Start work only when an object with this file name lands (the producer writes it last).
     Defaults to `_READY` for a trigger with `run`; none for a function (every object)."""
+    delivery: Literal["notification", "eventarc"] = "notification"
+    """How the event arrives: notification (a bucket notification filtered by prefix publishes to a
+    topic of the trigger, delivered as a Pub/Sub message) or eventarc (Cloud Storage's
+    google.cloud.storage.object.v1.finalized event, a CloudEvent whose data is the object; it
+    filters by bucket only, and the bucket must be in the stack's project). Defaults to notification."""
+    project: Optional[str] = Field(None, pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+    """For a gs:// bucket in another project, with notification delivery: that project (its Cloud
+    Storage service agent publishes the events). Defaults to the stack's project."""
+    location: Optional[str] = None
+    """For a gs:// bucket with eventarc delivery: the bucket's location, where the Eventarc trigger
+    must be (e.g. us-central1, or us for the US multi-region). Defaults to the stack's region."""
+
+    @property
+    def external(self) -> bool:
+        return self.bucket.startswith(EXTERNAL_BUCKET)
+
+    @property
+    def bucket_name(self) -> Optional[str]:
+        """The full name of a gs:// bucket, else None (a stack bucket, named by role)."""
+        return self.bucket[len(EXTERNAL_BUCKET):] if self.external else None
+
+    def issues(self, ctx: Context) -> list[Issue]:
+        issues: list[Issue] = []
+        if self.external:
+            name = self.bucket_name or ""
+            if "/" in name:
+                bare, path = name.split("/", 1)
+                issues.append(Issue(("bucket",), "names a bucket; the path inside it is the prefix", self.bucket,
+                                    fix=f"write bucket: gs://{bare} and prefix: {path.rstrip('/') + '/' if path else ''}"))
+            else:
+                issues += bucket_name_issues(name, key=("bucket",))
+        if self.project is not None and not (self.external and self.delivery == "notification"):
+            issues.append(Issue(("project",), "names the project of a gs:// bucket with notification delivery "
+                                + ("(Eventarc's storage events come from buckets of the trigger's own project)"
+                                   if self.delivery == "eventarc" else "(the stack's buckets are in its project)"),
+                                self.project, fix="remove project" + (", or use delivery notification"
+                                                                      if self.delivery == "eventarc" else "")))
+        if self.location is not None:
+            if not (self.external and self.delivery == "eventarc"):
+                issues.append(Issue(("location",), "is where the Eventarc trigger of a gs:// bucket goes (with "
+                                    "delivery eventarc); a stack bucket's location is known", self.location,
+                                    fix="remove location"))
+            else:
+                issues += location_issues(self.location, key=("location",))
+        return issues
 
 
 class ScheduleEventSpec(Spec):
@@ -72,7 +124,7 @@ class EventSpec(Spec):
     pubsub: Optional[PubsubEventSpec] = None
     """Each message published to the topic."""
     storage: Optional[StorageEventSpec] = None
-    """Each object finalized in one of the stack's buckets under a prefix."""
+    """Each object finalized in a bucket (one of the stack's, or another named in full) under a prefix."""
     schedule: Optional[ScheduleEventSpec] = None
     """A Cloud Scheduler job calling the function with an OIDC token."""
 
@@ -157,6 +209,11 @@ def run_issues(spec: "CloudFunctionSpec", buckets: Mapping[str, object]) -> list
     if spec.on.http is not None:
         issues.append(Issue(("on", "http"), "a trigger with run starts on storage, pubsub or schedule events",
                             allowed="storage, pubsub, schedule", fix="use a schedule, or a function for HTTP calls"))
+    if spec.on.storage is not None and spec.on.storage.external:
+        issues.append(Issue(("on", "storage", "bucket"), "a trigger with run starts work that reads the stack's "
+                            "buckets with its own account; a bucket the stack does not own is for functions so far",
+                            spec.on.storage.bucket, allowed=one_of(buckets),
+                            fix="use one of the stack's buckets, or a function (source) on that bucket"))
     if spec.run.propose_rollout is not None and spec.on.kind not in (None, "storage"):
         issues.append(Issue(("on",), "proposeRollout reads the version from the marker's directory: it needs a "
                             "storage event", allowed="storage", fix="use on.storage on the artifacts bucket"))
@@ -171,9 +228,10 @@ def _event_issues(spec: "CloudFunctionSpec", buckets: Mapping[str, object]) -> l
     if len(given) != 1:
         issues.append(Issue(("on",), f"needs exactly one event, got {len(given)}" + (f" ({', '.join(given)})" if given else ""),
                             allowed="http, pubsub, storage, schedule", fix="keep one of them"))
-    if on.storage is not None and on.storage.bucket not in buckets:
+    if on.storage is not None and not on.storage.external and on.storage.bucket not in buckets:
         issues.append(Issue(("on", "storage", "bucket"), "is not one of the stack's buckets", on.storage.bucket,
-                            allowed=one_of(buckets), fix=f"use one of {one_of(buckets)}"))
+                            allowed=f"{one_of(buckets)}, or gs://<bucket> for a bucket the stack does not own",
+                            fix=f"use one of {one_of(buckets)}, or name another bucket in full as gs://<name>"))
     if on.schedule is not None:
         issues += cron_issues(on.schedule.cron, "scheduler", key=("on", "schedule", "cron"))
         issues += time_zone_issues(on.schedule.time_zone, key=("on", "schedule", "timeZone"))
@@ -194,6 +252,12 @@ def _event_issues(spec: "CloudFunctionSpec", buckets: Mapping[str, object]) -> l
 
 def function_issues(spec: "CloudFunctionSpec", buckets: Mapping[str, object], source_root: Path) -> list[Issue]:
     issues = _event_issues(spec, buckets)
+    storage = spec.on.storage
+    if storage is not None and storage.delivery == "eventarc" and storage.prefix:
+        issues.append(Issue(("on", "storage", "prefix"), "cannot filter Eventarc's storage events: they filter by "
+                            "bucket only, so the function would run for every object", storage.prefix,
+                            fix="use delivery notification (filtered at the bucket), or remove prefix and check "
+                                "the object's name in the function"))
     if spec.on.storage is not None and spec.on.storage.marker is not None:
         issues.append(Issue(("on", "storage", "marker"), "applies to a trigger with run; a function receives every "
                             "object under the prefix and checks the name itself", spec.on.storage.marker,

@@ -2,7 +2,13 @@
 
 One of four events starts it: an HTTP call (IAM-checked), a message on a Pub/Sub topic, an
 object landing in a bucket under a prefix, or a schedule. Object events go through a bucket
-notification filtered by prefix, so the function only runs for the objects it cares about.
+notification filtered by prefix, so the function only runs for the objects it cares about, or
+(`delivery: eventarc`) come as Cloud Storage's own finalized CloudEvent through Eventarc: the
+trigger account then needs `roles/eventarc.eventReceiver`, and the project's Cloud Storage
+service agent `roles/pubsub.publisher` on the project (Cloud Functions' storage-trigger
+permissions, https://cloud.google.com/functions/docs/calling/storage; granted once per stack
+by the TriggerSet). The bucket may be one the stack does not own (`gs://<name>`): the function
+reads it through a binding on that bucket alone.
 Each function runs as its own service account; events and schedules call it as a second,
 trigger service account that may do nothing but invoke it.
 """
@@ -19,10 +25,12 @@ import pulumi_gcp as gcp
 from components.core.component import Component
 from components.core.issues import Issue, raise_if_any
 from components.core.spec import Context, ensure_valid
-from components.gcp.functions.cloud_function_spec import PUBSUB_EVENT, CloudFunctionSpec, source_digest
+from components.gcp.functions.cloud_function_spec import (PUBSUB_EVENT, STORAGE_FINALIZED, CloudFunctionSpec,
+                                                         source_digest)
 from components.gcp.iam.principals import member_slug
 from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
 from components.gcp.storage.bucket import Bucket
+from components.gcp.storage.existing_bucket import ExistingBucket
 
 TYPE = "mlinfra:gcp:CloudFunctionTrigger"
 
@@ -55,6 +63,18 @@ class CloudFunctionTriggerArgs:
     """The topic of a pubsub event. Defaults to none; required for pubsub events."""
     egress: str = "privateRangesOnly"
     """Which outbound traffic goes through the VPC. Defaults to privateRangesOnly."""
+    storage_agent_grant: Optional[pulumi.Resource] = None
+    """The Cloud Storage service agent's Pub/Sub publisher role on the project, which Eventarc's
+    storage events need (`delivery: eventarc`); the trigger waits for it. Defaults to none."""
+
+
+def storage_agent_publisher(name: str, project: str, opts: pulumi.ResourceOptions) -> gcp.projects.IAMMember:
+    """The project's Cloud Storage service agent may publish to Pub/Sub: Eventarc's direct storage
+    events need it. One per stack: a second binding of the same member and role would take it
+    away from every trigger when its own trigger is removed."""
+    agent = gcp.storage.get_project_service_account_output(project=project)
+    return gcp.projects.IAMMember(name, project=project, role="roles/pubsub.publisher",
+                                  member=pulumi.Output.concat("serviceAccount:", agent.email_address), opts=opts)
 
 
 class CloudFunctionTrigger(Component):
@@ -98,21 +118,38 @@ class CloudFunctionTrigger(Component):
                 trigger_region=args.region, event_type=PUBSUB_EVENT, pubsub_topic=args.topic.id,
                 retry_policy=retry, service_account_email=self.trigger_account.email)
         elif on.storage is not None:
-            bucket = args.buckets[on.storage.bucket]
+            storage = on.storage
+            bucket = ExistingBucket(f"{name}-bucket", storage.bucket_name, opts=self.child()) \
+                if storage.external else args.buckets[storage.bucket]
             grants.append(bucket.grant_read(self.account))
-            self.topic = gcp.pubsub.Topic(f"{name}-events", project=args.project,
-                                          message_retention_duration="86400s", opts=self.child())
-            agent = gcp.storage.get_project_service_account_output(project=args.project)
-            publisher = gcp.pubsub.TopicIAMMember(
-                f"{name}-events-publisher", project=args.project, topic=self.topic.name, role="roles/pubsub.publisher",
-                member=pulumi.Output.concat("serviceAccount:", agent.email_address), opts=self.child())
-            self.notification = gcp.storage.Notification(
-                f"{name}-notification", bucket=bucket.bucket_name, topic=self.topic.id, payload_format="JSON_API_V1",
-                event_types=["OBJECT_FINALIZE"], object_name_prefix=on.storage.prefix or None,
-                opts=self.child(depends_on=[publisher]))
-            event_trigger = gcp.cloudfunctionsv2.FunctionEventTriggerArgs(
-                trigger_region=args.region, event_type=PUBSUB_EVENT, pubsub_topic=self.topic.id,
-                retry_policy=retry, service_account_email=self.trigger_account.email)
+            if storage.delivery == "eventarc":
+                if args.storage_agent_grant is None:
+                    raise_if_any(f"CloudFunctionTrigger {name}", [Issue(
+                        ("on", "storage", "delivery"), "needs the Cloud Storage service agent's publisher role",
+                        fix="pass storage_agent_grant (storage_agent_publisher)")])
+                grants += [args.storage_agent_grant, self.trigger_account.grant_project_role("roles/eventarc.eventReceiver")]
+                location = storage.location or (args.region if storage.external else bucket.location)
+                event_trigger = gcp.cloudfunctionsv2.FunctionEventTriggerArgs(
+                    # The trigger is where the bucket is (a multi-region's lowercase name, e.g. us).
+                    trigger_region=location.lower(), event_type=STORAGE_FINALIZED,
+                    event_filters=[gcp.cloudfunctionsv2.FunctionEventTriggerEventFilterArgs(
+                        attribute="bucket", value=bucket.bucket_name)],
+                    retry_policy=retry, service_account_email=self.trigger_account.email)
+            else:
+                self.topic = gcp.pubsub.Topic(f"{name}-events", project=args.project,
+                                              message_retention_duration="86400s", opts=self.child())
+                # The service agent of the bucket's project publishes its notifications.
+                agent = gcp.storage.get_project_service_account_output(project=storage.project or args.project)
+                publisher = gcp.pubsub.TopicIAMMember(
+                    f"{name}-events-publisher", project=args.project, topic=self.topic.name, role="roles/pubsub.publisher",
+                    member=pulumi.Output.concat("serviceAccount:", agent.email_address), opts=self.child())
+                self.notification = gcp.storage.Notification(
+                    f"{name}-notification", bucket=bucket.bucket_name, topic=self.topic.id, payload_format="JSON_API_V1",
+                    event_types=["OBJECT_FINALIZE"], object_name_prefix=storage.prefix or None,
+                    opts=self.child(depends_on=[publisher]))
+                event_trigger = gcp.cloudfunctionsv2.FunctionEventTriggerArgs(
+                    trigger_region=args.region, event_type=PUBSUB_EVENT, pubsub_topic=self.topic.id,
+                    retry_policy=retry, service_account_email=self.trigger_account.email)
 
         egress = {"privateRangesOnly": "VPC_EGRESS_PRIVATE_RANGES_ONLY", "allTraffic": "VPC_EGRESS_ALL_TRAFFIC"}
         self.function = gcp.cloudfunctionsv2.Function(

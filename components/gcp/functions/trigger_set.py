@@ -14,7 +14,8 @@ import pulumi_gcp as gcp
 from components.core.component import Component
 from components.core.naming import dns_name
 from components.gcp.functions.cloud_function_spec import CloudFunctionSpec, function_name
-from components.gcp.functions.cloud_function_trigger import CloudFunctionTrigger, CloudFunctionTriggerArgs
+from components.gcp.functions.cloud_function_trigger import (CloudFunctionTrigger, CloudFunctionTriggerArgs,
+                                                            storage_agent_publisher)
 from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
 from components.gcp.storage.bucket import Bucket, BucketArgs, LifecycleRule
 
@@ -60,6 +61,10 @@ class TriggerSet(Component):
                 opts=self.child())
             for topic in topics
         }
+        # Eventarc's storage events (functions' and workflows') need the storage agent to publish.
+        self.storage_agent_grant = storage_agent_publisher(
+            f"{name}-storage-agent-publisher", args.project, self.child()) if any(
+            t.on.storage is not None and t.on.storage.delivery == "eventarc" for t in args.triggers) else None
         self.functions: dict[str, CloudFunctionTrigger] = {}
         self.urls: dict = {}
         if not functions:  # only workflows (`run`): no sources, no builds
@@ -84,7 +89,7 @@ class TriggerSet(Component):
                 build_account=self.build_account, build_grants=self.build_grants, network_id=args.network_id,
                 subnetwork_id=args.subnetwork_id, buckets=args.buckets,
                 topic=self.topics.get(spec.on.pubsub.topic) if spec.on.pubsub else None,
-                egress=args.egress), opts=self.child())
+                egress=args.egress, storage_agent_grant=self.storage_agent_grant), opts=self.child())
             for spec in functions
         }
         self.urls = {n: f.url for n, f in self.functions.items()}

@@ -62,6 +62,7 @@ class Bucket(Component):
     def __init__(self, name: str, args: BucketArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(TYPE, name, opts)
         self.global_name = args.name
+        self.location = args.location
         rules = [self._rule(r) for r in args.lifecycle]
         self.bucket = gcp.storage.Bucket(
             name,

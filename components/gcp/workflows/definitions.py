@@ -5,9 +5,11 @@ fails. Pure functions of plain values, so the definitions are tested offline ste
 
 Every definition has one `main` with the event as its argument:
 - a storage event arrives from a bucket notification through Pub/Sub and Eventarc, as
-  `event.data.message.attributes.{bucketId, objectId}`; only an object named after the
-  completion marker (`_READY` by default) starts work, every other object is acknowledged and
-  ignored, and the work is told the marker's directory;
+  `event.data.message.attributes.{bucketId, objectId}`, or (`delivery: eventarc`) as Cloud
+  Storage's own finalized CloudEvent, the object in `event.data.{bucket, name}`: Eventarc
+  filters those by bucket only, so the workflow ignores objects outside the prefix itself; only
+  an object named after the completion marker (`_READY` by default) starts work, every other
+  object is acknowledged and ignored, and the work is told the marker's directory;
 - a Pub/Sub event carries the message's base64 `data`;
 - a schedule's Cloud Scheduler job passes `{"schedule": <cron>}`.
 The work sees the event as environment variables (MLINFRA_EVENT_*). Nothing is retried by the
@@ -38,15 +40,23 @@ def quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def read_event(kind: str, marker: Optional[str] = None, prefix: str = "") -> list[dict[str, Any]]:
+def read_event(kind: str, marker: Optional[str] = None, prefix: str = "",
+               delivery: str = "notification") -> list[dict[str, Any]]:
     """Steps that turn the event into `event_env` (name/value pairs for the work) and, for storage
-    events, `bucket`, `object` and `directory`; an object that is not the marker ends the run."""
+    events, `bucket`, `object` and `directory`; an object that is not the marker ends the run, and
+    so does (with eventarc delivery, which cannot filter by prefix) one outside `prefix`."""
     if kind == "storage":
         marker = marker or ""
+        where = ("event.data.bucket", "event.data.name") if delivery == "eventarc" else \
+            ("event.data.message.attributes.bucketId", "event.data.message.attributes.objectId")
         steps: list[dict[str, Any]] = [{"read_object": {"assign": [
-            {"bucket": expr("event.data.message.attributes.bucketId")},
-            {"object": expr("event.data.message.attributes.objectId")},
+            {"bucket": expr(where[0])},
+            {"object": expr(where[1])},
         ]}}]
+        if delivery == "eventarc" and prefix:
+            steps.append({"only_the_prefix": {"switch": [{
+                "condition": expr(f"not text.match_regex(object, {quote('^' + _regex_escape(prefix))})"),
+                "return": {"ignored": expr("object"), "reason": f"outside the prefix {prefix}"}}]}})
         if marker:
             steps.append({"only_the_marker": {"switch": [{
                 "condition": expr(f"not text.match_regex(object, {quote('(^|/)' + _regex_escape(marker) + '$')})"),

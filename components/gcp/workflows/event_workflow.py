@@ -4,7 +4,11 @@ it. Each link runs as its own account with only the roles it needs:
 
 - storage events: the bucket's notification (filtered by prefix) publishes to a topic of this
   chain; only the Cloud Storage service agent may publish to it. An Eventarc trigger delivers
-  each message to the workflow; the workflow starts work only for the completion marker;
+  each message to the workflow; the workflow starts work only for the completion marker. With
+  `delivery: eventarc`, an Eventarc trigger on Cloud Storage's finalized event for the bucket
+  (in the bucket's location) delivers the CloudEvent itself: the trigger account also gets
+  `roles/eventarc.eventReceiver`, the storage agent publishes on the project (the TriggerSet's
+  one grant), and the workflow checks the prefix, which Eventarc cannot filter by;
 - Pub/Sub events: an Eventarc trigger on the stack's topic;
 - schedules: a Cloud Scheduler job creates an execution with an OAuth token;
 - the trigger account may create executions (`roles/workflows.invoker`: Workflows has no
@@ -29,7 +33,8 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.core.component import Component
-from components.gcp.functions.cloud_function_spec import PUBSUB_EVENT, CloudFunctionSpec
+from components.core.issues import Issue, raise_if_any
+from components.gcp.functions.cloud_function_spec import PUBSUB_EVENT, STORAGE_FINALIZED, CloudFunctionSpec
 from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
 from components.gcp.storage.bucket import Bucket
 from components.gcp.workflows import definitions
@@ -109,6 +114,9 @@ class EventWorkflowArgs:
     """Deletion protection on the workflow. Defaults to false."""
     alert_channels: Optional[Sequence[pulumi.Input[str]]] = None
     """Alert on every failed execution, to these channels. Defaults to none: no alert."""
+    storage_agent_grant: Optional[pulumi.Resource] = None
+    """The Cloud Storage service agent's Pub/Sub publisher role on the project, which an eventarc
+    storage event needs (the TriggerSet's). Defaults to none."""
 
 
 class EventWorkflow(Component):
@@ -126,7 +134,9 @@ class EventWorkflow(Component):
 
         kind = on.kind
         marker = (on.storage.marker or DEFAULT_MARKER) if on.storage is not None else None
-        read = definitions.read_event(kind, marker=marker)
+        delivery = on.storage.delivery if on.storage is not None else "notification"
+        read = definitions.read_event(kind, marker=marker, prefix=on.storage.prefix if on.storage else "",
+                                      delivery=delivery)
         self.source = self._work(target, args).apply(lambda work: definitions.source(definitions.definition(read, work)))
         self.workflow = gcp.workflows.Workflow(
             name,
@@ -229,7 +239,8 @@ class EventWorkflow(Component):
         self.notification = None
         self.eventarc = None
         self.schedule = None
-        if on.storage is not None:
+        direct = on.storage is not None and on.storage.delivery == "eventarc"
+        if on.storage is not None and not direct:
             self.topic = gcp.pubsub.Topic(f"{name}-events", project=args.project,
                                           message_retention_duration="86400s", opts=self.child())
             agent = gcp.storage.get_project_service_account_output(project=args.project)
@@ -240,7 +251,27 @@ class EventWorkflow(Component):
                 f"{name}-notification", bucket=args.bucket.bucket_name, topic=self.topic.id,
                 payload_format="JSON_API_V1", event_types=["OBJECT_FINALIZE"],
                 object_name_prefix=on.storage.prefix or None, opts=self.child(depends_on=[publisher]))
-        if on.storage is not None or on.pubsub is not None:
+        if direct:
+            if args.storage_agent_grant is None:
+                raise_if_any(f"EventWorkflow {name}", [Issue(
+                    ("on", "storage", "delivery"), "needs the Cloud Storage service agent's publisher role",
+                    fix="pass storage_agent_grant")])
+            receiver = self.trigger_account.grant_project_role("roles/eventarc.eventReceiver")
+            self.eventarc = gcp.eventarc.Trigger(
+                f"{name}-eventarc",
+                name=args.workflow_name,
+                project=args.project,
+                # Where the bucket is: a region, or a multi- or dual-region's lowercase name.
+                location=args.bucket.location.lower(),
+                matching_criterias=[gcp.eventarc.TriggerMatchingCriteriaArgs(attribute="type", value=STORAGE_FINALIZED),
+                                    gcp.eventarc.TriggerMatchingCriteriaArgs(attribute="bucket", value=args.bucket.bucket_name)],
+                event_data_content_type="application/json",
+                destination=gcp.eventarc.TriggerDestinationArgs(workflow=self.workflow.id),
+                service_account=self.trigger_account.email,
+                retry_policy=None if args.spec.retries else gcp.eventarc.TriggerRetryPolicyArgs(max_attempts=1),
+                opts=self.child(depends_on=[invoker, receiver, args.storage_agent_grant], delete_before_replace=True),
+            )
+        elif on.storage is not None or on.pubsub is not None:
             self.eventarc = gcp.eventarc.Trigger(
                 f"{name}-eventarc",
                 name=args.workflow_name,

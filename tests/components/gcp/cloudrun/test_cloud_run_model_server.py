@@ -10,6 +10,7 @@ import pytest
 from components.core import naming
 from components.core.issues import InputError
 from components.core.labels import labels_transformation
+from components.core.spec import Context, validate
 from components.core.units import cpu_string, memory_mib
 from components.gcp.cloudrun.cloud_run_model_server import CloudRunModelServer, CloudRunModelServerArgs
 from components.gcp.cloudrun.cloud_run_service_spec import CloudRunServiceSpec
@@ -53,6 +54,72 @@ def serve(spec: CloudRunServiceSpec, region: str = "us-central1"):
             spec=spec, service_name="llm-dev", region=region, project="acme-test", network_id="net", subnetwork_id="sub",
             model_bucket=art))
     return run_component(program)
+
+
+def with_rollout(spec: CloudRunServiceSpec, **rollout) -> CloudRunServiceSpec:
+    return CloudRunServiceSpec.model_validate({**spec.model_dump(by_alias=True, exclude_defaults=True),
+                                               "rollout": rollout})
+
+
+def test_tagged_revisions_join_the_split_and_stable_keeps_the_rest():
+    spec = with_rollout(GPU, canary={"version": "8", "percent": 20},
+                        tags=[{"tag": "previous", "revision": "llm-dev-v6-0a1b2c", "percent": 5},
+                              {"tag": "shadow", "revision": "llm-dev-v5-3d4e5f"}])
+    # The revisions the service without tags runs: tags do not shape a revision, so no name changes.
+    stable, canary = (t["revision"] for t in serve(GPU).one("gcp:cloudrunv2/service:Service").inputs["traffics"])
+    svc = serve(spec).one("gcp:cloudrunv2/service:Service")
+    assert svc.inputs["traffics"] == [
+        {"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", "revision": stable, "percent": 75, "tag": "stable"},
+        {"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", "revision": canary, "percent": 20, "tag": "canary"},
+        {"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", "revision": "llm-dev-v6-0a1b2c", "percent": 5, "tag": "previous"},
+        {"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", "revision": "llm-dev-v5-3d4e5f", "percent": 0, "tag": "shadow"}]
+    assert svc.inputs["template"]["revision"] == canary, "the template is the canary's, never a tagged revision"
+    alone = with_rollout(GPU, tags=[{"tag": "previous", "revision": "llm-dev-v6-0a1b2c", "percent": 10}])
+    svc = serve(alone).one("gcp:cloudrunv2/service:Service")
+    assert [(t["revision"], t["percent"], t["tag"]) for t in svc.inputs["traffics"]] == [
+        (stable, 90, "stable"), ("llm-dev-v6-0a1b2c", 10, "previous")]
+    assert svc.inputs["template"]["revision"] == stable
+
+
+def traffic_of(spec: CloudRunServiceSpec) -> list[tuple[str, int, str]]:
+    return [(t["revision"], t["percent"], t["tag"]) for t in serve(spec).one("gcp:cloudrunv2/service:Service").inputs["traffics"]]
+
+
+def test_a_same_image_canary_runs_changed_settings_as_a_new_revision_beside_the_pinned_stable():
+    [(deployed, _, _)] = traffic_of(with_rollout(GPU))
+    changed = CloudRunServiceSpec.model_validate({**GPU.model_dump(by_alias=True, exclude_defaults=True),
+                                                  "env": {"VLLM_LOGGING_LEVEL": "DEBUG"},
+                                                  "rollout": {"stableRevision": deployed, "canary": {"percent": 10}}})
+    assert validate(changed, Context()) == []
+    (stable, s_pct, _), (canary, c_pct, tag) = traffic_of(changed)
+    assert (stable, s_pct, c_pct, tag) == (deployed, 90, 10, "canary")
+    assert canary.startswith("llm-dev-v7-") and canary != deployed, "same version, new settings, new revision name"
+    # Unchanged settings would make the canary the pinned revision itself: refused at plan.
+    with pytest.raises(InputError, match="names one revision twice"):
+        serve(with_rollout(GPU, stableRevision=deployed, canary={"percent": 10}))
+    # Without a pinned stable revision a canary still needs its version.
+    found = {".".join(map(str, i.path)): i.message for i in validate(with_rollout(GPU, canary={"percent": 10}), Context())}
+    assert "needs the new model version" in found["rollout.canary.version"]
+
+
+@pytest.mark.parametrize("rollout, key, fragment", [
+    ({"tags": [{"tag": "canary", "revision": "llm-dev-v6-0a1b2c"}]}, "rollout.tags.0.tag", "the tag mlinfra gives"),
+    ({"tags": [{"tag": "old", "revision": "llm-dev-v6-0a1b2c"}, {"tag": "old", "revision": "llm-dev-v5-0a1b2c"}]},
+     "rollout.tags.1.tag", "also the tag of an earlier entry"),
+    ({"tags": [{"tag": "a-very-long-tag-name-x", "revision": "llm-dev-v6-0a1b2c"}]}, "rollout.tags.0.tag",
+     "Cloud Run refuses a tag and service name longer than 46"),
+    ({"tags": [{"tag": "old", "revision": "llm-dev-v6-0a1b2c"}, {"tag": "older", "revision": "llm-dev-v6-0a1b2c"}]},
+     "rollout.tags.1.revision", "is already in the traffic split"),
+    ({"canary": {"version": "8", "percent": 60}, "tags": [{"tag": "old", "revision": "llm-dev-v6-0a1b2c", "percent": 50}]},
+     "rollout.tags", "take 110 % with the canary"),
+])
+def test_a_bad_tagged_revision_fails_naming_its_key(rollout, key, fragment):
+    spec = with_rollout(GPU.model_copy(update={"name": "llm-summarizer-service"}), **rollout)
+    found = {".".join(map(str, i.path)): i.message for i in validate(spec, Context(stack="dev"))}
+    assert key in found, found
+    assert fragment in found[key]
+    with pytest.raises(ValueError, match="at least 3"):
+        with_rollout(GPU, tags=[{"tag": "v1", "revision": "llm-dev-v6-0a1b2c"}])
 
 
 def test_model_server_runs_vllm_on_an_l4_with_the_model_mounted_read_only():

@@ -206,6 +206,50 @@ def test_requests_in_flight_and_triton_queue_name_their_own_gauges():
         {"name": "http", "containerPort": 8000, "protocol": "TCP"}, {"name": "metrics", "containerPort": 8002, "protocol": "TCP"}]
 
 
+def test_kv_cache_usage_scales_on_the_gauge_the_pinned_vllm_exports_with_a_fractional_target():
+    rec = serve(spec_of(scaling={"metric": "kvCacheUsage", "target": 0.75}, rollout={}))
+    assert rec.one(HPA).inputs["spec"]["metrics"] == [{"type": "Pods", "pods": {
+        "metric": {"name": "prometheus.googleapis.com|vllm:gpu_cache_usage_perc|gauge"},
+        "target": {"type": "AverageValue", "averageValue": "750m"}}}]
+    # The default target is 0.8, in the API server's canonical form (no diff after it stores it).
+    rec = serve(spec_of(scaling={"metric": "kvCacheUsage"}, rollout={}))
+    assert rec.one(HPA).inputs["spec"]["metrics"][0]["pods"]["target"] == {"type": "AverageValue", "averageValue": "800m"}
+    assert serve(spec_of(scaling={"metric": "kvCacheUsage", "target": 1}, rollout={})).one(HPA).inputs[
+        "spec"]["metrics"][0]["pods"]["target"]["averageValue"] == "1"
+    # vLLM 0.9 and later (your own image) export the gauge under its new name.
+    rec = serve(spec_of(image="vllm/vllm-openai:v0.10.1", rollout={},
+                        scaling={"metric": "kvCacheUsage", "prometheusMetric": "vllm:kv_cache_usage_perc"}))
+    assert rec.one(HPA).inputs["spec"]["metrics"][0]["pods"]["metric"]["name"] == \
+        "prometheus.googleapis.com|vllm:kv_cache_usage_perc|gauge"
+
+
+@pytest.mark.parametrize("scaling, message", [
+    ({"metric": "kvCacheUsage", "target": 80}, "is a fraction for kvCacheUsage"),
+    ({"metric": "kvCacheUsage", "target": 0}, "is a fraction for kvCacheUsage"),
+    ({"metric": "kvCacheUsage", "target": -0.5}, "is a fraction for kvCacheUsage"),
+    ({"metric": "kvCacheUsage", "target": 0.8125}, "has more than three decimals"),
+    ({"metric": "queueDepth", "target": 2.5}, "a number of requests per pod for queueDepth: a whole number"),
+    ({"metric": "requestsInFlight", "target": 0}, "a number of requests per pod for requestsInFlight"),
+    ({"metric": "requestsInFlight", "target": 200000}, "a number of requests per pod"),
+    ({"metric": "cpu", "target": 0.7}, "CPU utilization percent"),
+])
+def test_a_target_must_fit_its_metric(scaling, message):
+    found = issue_messages(scaling=scaling, rollout={})
+    assert message in found["scaling.target"], found
+
+
+def test_kv_cache_usage_is_vllms_alone_and_the_preset_names_its_gauge():
+    found = issue_messages(runtime="triton", scaling={"metric": "kvCacheUsage"}, rollout={})
+    assert found["scaling.metric"] == "runtime triton exports no kvCacheUsage metric"
+    found = issue_messages(scaling={"metric": "kvCacheUsage", "prometheusMetric": "vllm:kv_cache_usage_perc"}, rollout={})
+    assert "has its own kvCacheUsage metric (vllm:gpu_cache_usage_perc)" in found["scaling.prometheusMetric"]
+    assert gke_service_issues(spec_of(scaling={"metric": "kvCacheUsage", "target": 0.875}, rollout={})) == []
+    # A quoted number or true is not a target (pydantic names scaling.target).
+    for bad in ("0.8", True):
+        with pytest.raises(ValueError, match="scaling.target"):
+            GkeServiceSpec.model_validate({**LLM, "scaling": {"metric": "kvCacheUsage", "target": bad}})
+
+
 @pytest.mark.parametrize("memory, shm", [("32Gi", "8Gi"), ("26Gi", "6656Mi"), ("3Gi", "1Gi")])
 def test_shared_memory_is_a_quarter_of_the_pod_and_at_least_1gi(memory, shm):
     resources = {**LLM["resources"], "memory": memory}

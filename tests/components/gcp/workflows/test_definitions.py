@@ -60,6 +60,33 @@ def test_a_failed_execution_is_logged_and_fails_the_workflow():
     assert "batch-score-hybrid-dev failed" in machine.logs[0]["json"]["message"]
 
 
+def storage_cloud_event(obj: str, bucket: str = "acme-ml-dev-hybrid-dev-data-lake") -> dict:
+    """Cloud Storage's finalized CloudEvent as Workflows receives it from Eventarc: the object in data."""
+    return {"type": "google.cloud.storage.object.v1.finalized", "source": f"//storage.googleapis.com/projects/_/buckets/{bucket}",
+            "subject": f"objects/{obj}", "data": {"bucket": bucket, "name": obj, "size": "12", "contentType": "text/csv"}}
+
+
+def test_a_cloud_storage_event_through_eventarc_runs_the_job_only_for_the_marker_under_the_prefix():
+    wf = d.definition(d.read_event("storage", marker="_READY", prefix="labels/", delivery="eventarc"),
+                      d.cloud_run_job_steps(JOB_ID, 7200))
+    seen = {}
+    machine = Interpreter(wf, {"googleapis.run.v2.projects.locations.jobs.run":
+                               lambda a: seen.update(a) or {"name": JOB_ID + "/executions/x1"}})
+    assert machine.run(storage_cloud_event("labels/2026-12-01/_READY")) == {"execution": JOB_ID + "/executions/x1"}
+    assert seen["body"]["overrides"]["containerOverrides"][0]["env"] == [
+        {"name": "MLINFRA_EVENT_BUCKET", "value": "acme-ml-dev-hybrid-dev-data-lake"},
+        {"name": "MLINFRA_EVENT_OBJECT", "value": "gs://acme-ml-dev-hybrid-dev-data-lake/labels/2026-12-01/_READY"},
+        {"name": "MLINFRA_EVENT_PREFIX", "value": "gs://acme-ml-dev-hybrid-dev-data-lake/labels/2026-12-01/"},
+    ]
+    # Eventarc delivers every object of the bucket: outside the prefix, even a marker starts nothing.
+    for obj, reason in (("scores/2026-12-01/_READY", "outside the prefix labels/"),
+                        ("labelsX/_READY", "outside the prefix labels/"),
+                        ("labels/2026-12-01/part-1.csv", "not the completion marker _READY")):
+        machine = Interpreter(wf, {})
+        assert machine.run(storage_cloud_event(obj)) == {"ignored": obj, "reason": reason}
+        assert machine.calls == []
+
+
 def test_a_pubsub_message_reaches_the_work_decoded():
     seen = {}
     wf = d.definition(d.read_event("pubsub"), d.cloud_run_job_steps(JOB_ID, 600))

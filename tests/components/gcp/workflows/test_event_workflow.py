@@ -286,3 +286,37 @@ def test_a_pubsub_message_runs_the_cloud_run_job_with_overrides_granted_on_that_
     # 3600 s per attempt, 2 attempts, 2 waves of tasks (4 tasks, 2 at a time), plus 10 minutes.
     assert seen["connector_params"] == {"timeout": 3600 * 2 * 2 + 600}
     assert result["execution"].endswith("/executions/x")
+
+
+def test_new_labels_through_eventarc_directly_reach_the_workflow_as_cloud_storages_event():
+    values = stack_config("hybrid-dev")
+    values["mlinfra:triggers"][0]["on"]["storage"]["delivery"] = "eventarc"
+    rec = run_config(values, stack="hybrid-dev")
+    assert [n.name for n in rec.of_type("gcp:storage/notification:Notification")] == ["mlinfra-chain-on-new-ranker-notification"]
+    trigger = rec.one("gcp:eventarc/trigger:Trigger", f"{CHAIN}-eventarc")
+    assert trigger.inputs["matchingCriterias"] == [
+        {"attribute": "type", "value": "google.cloud.storage.object.v1.finalized"},
+        {"attribute": "bucket", "value": "acme-ml-dev-hybrid-dev-data-lake"}]
+    assert trigger.inputs["location"] == "us-central1"  # the data lake's location
+    assert trigger.inputs["eventDataContentType"] == "application/json"
+    assert "transport" not in trigger.inputs
+    assert trigger.inputs["retryPolicy"] == {"maxAttempts": 1}
+    assert trigger.inputs["destination"]["workflow"].endswith("/workflows/on-new-labels-hybrid-dev")
+    assert roles_of(rec, f"{CHAIN}-trigger") == {"roles/workflows.invoker", "roles/eventarc.eventReceiver"}
+    # The storage agent publishes on the project (once for the stack), and the trigger waits for it.
+    agent = rec.one("gcp:projects/iAMMember:IAMMember", "mlinfra-fn-storage-agent-publisher")
+    assert agent.inputs["role"] == "roles/pubsub.publisher"
+    assert agent.inputs["member"].endswith("@gs-project-accounts.iam.gserviceaccount.com")
+    assert agent.urn in trigger.dependencies
+    # The workflow reads the CloudEvent's object and checks the prefix Eventarc cannot filter by.
+    machine = Interpreter(source_of(rec, CHAIN), {"gke.create_job": lambda a: a["job"], "gke.await_job": lambda a: {}})
+    assert machine.run({"data": {"bucket": "acme-ml-dev-hybrid-dev-data-lake", "name": "scores/x/_READY"}}) == {
+        "ignored": "scores/x/_READY", "reason": "outside the prefix labels/"}
+    result = machine.run({"data": {"bucket": "acme-ml-dev-hybrid-dev-data-lake", "name": "labels/2026-12-01/_READY"}})
+    assert list(result) == ["job"]
+
+
+def test_a_run_trigger_on_a_bucket_the_stack_does_not_own_fails_naming_the_bucket():
+    values = stack_config("hybrid-dev")
+    values["mlinfra:triggers"][0]["on"]["storage"]["bucket"] = "gs://partner-labels"
+    assert_one_error(values, "mlinfra:triggers[0].on.storage.bucket", "is for functions so far", "hybrid-dev")
