@@ -60,7 +60,7 @@ class KubernetesJobSpec(Spec):
     Defaults to true; set false if your code writes elsewhere."""
     cache: bool = False
     """Connect the job to the stack's cache (`mlinfra:cache`) to write pre-computed predictions:
-    it gets CACHE_HOST, CACHE_PORT and CACHE_TLS from a Secret in its namespace and the CA as a
+    it gets CACHE_HOST, CACHE_PORT and CACHE_TLS from a ConfigMap in its namespace and the CA as a
     file at CACHE_CA_FILE. Defaults to false."""
 
     def issues(self, ctx: Context) -> list[Issue]:
@@ -120,8 +120,8 @@ def job_spec(spec: KubernetesJobSpec, service_account: Any, nodes: NodeScheme,
     volumes, mounts, env = scratch_volumes(filesystem("custom"))
     env = [{"name": k, "value": v} for k, v in sorted(spec.env.items())] + [e for e in env if e["name"] not in spec.env]
     if cache_secret is not None:
-        env += cache_wiring.secret_env(cache_secret[1], cache_secret[0])
-        cache_volumes, cache_mounts = cache_wiring.secret_volume(cache_secret[1], cache_secret[0])
+        env += cache_wiring.config_env(cache_secret[1], cache_secret[0])
+        cache_volumes, cache_mounts = cache_wiring.config_volume(cache_secret[1], cache_secret[0])
         volumes, mounts = volumes + cache_volumes, mounts + cache_mounts
     container = {
         "name": "job",

@@ -303,8 +303,8 @@ def pod_template(spec: KubernetesServingSpec, track: str, *, service_account: An
     args = list(run.args)
     if cache_secret is not None:
         secret, tls = cache_secret
-        env += cache_wiring.secret_env(tls, secret)
-        cache_volumes, cache_mounts = cache_wiring.secret_volume(tls, secret)
+        env += cache_wiring.config_env(tls, secret)
+        cache_volumes, cache_mounts = cache_wiring.config_volume(tls, secret)
         volumes, mounts = volumes + cache_volumes, mounts + cache_mounts
         if spec.args is None:  # with `args` the whole argument list is the spec's own
             args += runtimes.cache_args(spec.runtime, tls, cache_wiring.CA_FILE)

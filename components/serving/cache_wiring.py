@@ -16,7 +16,7 @@ ENV_HOST, ENV_PORT, ENV_TLS = "CACHE_HOST", "CACHE_PORT", "CACHE_TLS"
 ENV_CA_FILE, ENV_CA_CERT = "CACHE_CA_FILE", "CACHE_CA_CERT"
 ENV_NAMES = (ENV_HOST, ENV_PORT, ENV_TLS, ENV_CA_FILE, ENV_CA_CERT)
 """Names mlinfra sets on a workload with `cache: true` (a spec's own `env` may not set them)."""
-SECRET_NAME = "mlinfra-cache"
+CONFIG_MAP_NAME = "mlinfra-cache"
 """The Kubernetes Secret in the workload's namespace: keys `host`, `port`, `ca.crt`."""
 CA_DIR = "/etc/mlinfra/cache"
 CA_FILE = f"{CA_DIR}/ca.crt"
@@ -46,8 +46,8 @@ def cache_env(cache: CacheConnection) -> list[dict[str, Any]]:
     return env
 
 
-def secret_data(cache: CacheConnection) -> dict[str, Any]:
-    """The Secret's `stringData`."""
+def config_data(cache: CacheConnection) -> dict[str, Any]:
+    """The ConfigMap's `data`."""
     from pulumi import Output
 
     data = {"host": cache.host, "port": Output.from_input(cache.port).apply(str)}
@@ -56,21 +56,22 @@ def secret_data(cache: CacheConnection) -> dict[str, Any]:
     return data
 
 
-def secret_env(tls: bool, secret: str = SECRET_NAME) -> list[dict[str, Any]]:
-    """Container env entries reading host and port from the Secret (Kubernetes expands `$(CACHE_HOST)`
-    in args from them), TLS and the CA file's path."""
-    env = [{"name": ENV_HOST, "valueFrom": {"secretKeyRef": {"name": secret, "key": "host"}}},
-           {"name": ENV_PORT, "valueFrom": {"secretKeyRef": {"name": secret, "key": "port"}}},
+def config_env(tls: bool, config_map: str = CONFIG_MAP_NAME) -> list[dict[str, Any]]:
+    """Container env entries reading host and port from the ConfigMap (Kubernetes expands
+    `$(CACHE_HOST)` in args from them), TLS and the CA file's path. None of it is secret: the
+    instance is reached only on the VPC, and the CA is a public certificate."""
+    env = [{"name": ENV_HOST, "valueFrom": {"configMapKeyRef": {"name": config_map, "key": "host"}}},
+           {"name": ENV_PORT, "valueFrom": {"configMapKeyRef": {"name": config_map, "key": "port"}}},
            {"name": ENV_TLS, "value": "true" if tls else "false"}]
     if tls:
         env.append({"name": ENV_CA_FILE, "value": CA_FILE})
     return env
 
 
-def secret_volume(tls: bool, secret: str = SECRET_NAME) -> tuple[list[dict], list[dict]]:
-    """`(volumes, mounts)`: the Secret's CA as a read-only file at CA_FILE (none without TLS)."""
+def config_volume(tls: bool, config_map: str = CONFIG_MAP_NAME) -> tuple[list[dict], list[dict]]:
+    """`(volumes, mounts)`: the ConfigMap's CA as a read-only file at CA_FILE (none without TLS)."""
     if not tls:
         return [], []
-    return ([{"name": "cache-ca", "secret": {"secretName": secret, "items": [{"key": "ca.crt", "path": "ca.crt"}],
-                                             "defaultMode": 0o444}}],
+    return ([{"name": "cache-ca", "configMap": {"name": config_map, "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                                                "defaultMode": 0o444}}],
             [{"name": "cache-ca", "mountPath": CA_DIR, "readOnly": True}])

@@ -143,7 +143,7 @@ class ModelServingSpec(Spec):
     """Serving port. Defaults to the runtime's, else 8080."""
     cache: bool = False
     """Connect the server to the stack's cache (`mlinfra:cache`): it gets CACHE_HOST, CACHE_PORT,
-    CACHE_TLS and the CA (GKE: a Secret, the CA as a file at CACHE_CA_FILE; Cloud Run: plain
+    CACHE_TLS and the CA (GKE: a ConfigMap, the CA as a file at CACHE_CA_FILE; Cloud Run: plain
     variables, the CA's PEM in CACHE_CA_CERT), and Triton (on GKE, with the preset's arguments)
     keeps its response cache there. Defaults to false."""
     slo: Optional[SloSpec] = None

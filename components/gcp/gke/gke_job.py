@@ -94,11 +94,10 @@ class GkeJob(Component):
             if args.cache is None:
                 raise_if_any(f"GkeJob {name}", [Issue(("cache",), "needs the stack's cache",
                                                       fix="pass cache (the MemorystoreInstance's outputs)")])
-            # One Secret per job (jobs share a namespace; each job's objects are its own).
+            # One ConfigMap per job (jobs share a namespace; each job's objects are its own).
             secret = f"{spec.name}-cache"
-            self.cache_secret = k8s.core.v1.Secret(f"{name}-cache", metadata={**metadata, "name": secret},
-                                                   type="Opaque", string_data=cache_wiring.secret_data(args.cache),
-                                                   opts=k8s_opts)
+            self.cache_secret = k8s.core.v1.ConfigMap(f"{name}-cache", metadata={**metadata, "name": secret},
+                                                      data=cache_wiring.config_data(args.cache), opts=k8s_opts)
             cache_secret = (secret, args.cache.tls)
             grants.append(self.cache_secret)
         # Secrets as in-memory files from Secret Manager (GKE's add-on), read as the job's account.

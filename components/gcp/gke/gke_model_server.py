@@ -127,11 +127,11 @@ class GkeModelServer(Component):
         self.cache_secret = None
         cache_secret = None
         if spec.cache:
-            # The address and CA in a Secret of the server's own namespace, never a ConfigMap.
-            self.cache_secret = k8s.core.v1.Secret(f"{name}-cache", metadata=meta(cache_wiring.SECRET_NAME),
-                                                   type="Opaque", string_data=cache_wiring.secret_data(args.cache),
-                                                   opts=k8s_opts)
-            cache_secret = (cache_wiring.SECRET_NAME, args.cache.tls)
+            # The address and CA (nothing secret: no password, a public certificate) in a
+            # ConfigMap of the server's own namespace.
+            self.cache_secret = k8s.core.v1.ConfigMap(f"{name}-cache", metadata=meta(cache_wiring.CONFIG_MAP_NAME),
+                                                      data=cache_wiring.config_data(args.cache), opts=k8s_opts)
+            cache_secret = (cache_wiring.CONFIG_MAP_NAME, args.cache.tls)
 
         # Secrets as in-memory files from Secret Manager (GKE's add-on), read as the server's account.
         secrets_volume, secret_grants = secret_access(

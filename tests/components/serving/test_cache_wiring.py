@@ -24,12 +24,12 @@ def test_cache_env_gives_host_port_tls_and_the_ca_pem_for_platforms_taking_plain
 
 
 def test_the_secret_volume_holds_only_the_ca_and_only_with_tls():
-    volumes, mounts = cache_wiring.secret_volume(True, "s")
-    assert volumes == [{"name": "cache-ca", "secret": {"secretName": "s", "items": [{"key": "ca.crt", "path": "ca.crt"}],
+    volumes, mounts = cache_wiring.config_volume(True, "s")
+    assert volumes == [{"name": "cache-ca", "configMap": {"name": "s", "items": [{"key": "ca.crt", "path": "ca.crt"}],
                                                       "defaultMode": 0o444}}]
     assert mounts == [{"name": "cache-ca", "mountPath": "/etc/mlinfra/cache", "readOnly": True}]
-    assert cache_wiring.secret_volume(False) == ([], [])
-    assert [e["name"] for e in cache_wiring.secret_env(False)] == ["CACHE_HOST", "CACHE_PORT", "CACHE_TLS"]
+    assert cache_wiring.config_volume(False) == ([], [])
+    assert [e["name"] for e in cache_wiring.config_env(False)] == ["CACHE_HOST", "CACHE_PORT", "CACHE_TLS"]
 
 
 def test_only_triton_has_its_own_cache_flags():
