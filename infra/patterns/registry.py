@@ -59,7 +59,7 @@ _GCP_BASE = frozenset({"pulumi_gcp.artifactregistry", "pulumi_gcp.cloudfunctions
                        "pulumi_gcp.monitoring", "pulumi_gcp.secretmanager", "pulumi_gcp.serviceaccount", "pulumi_gcp.storage",
                        "pulumi_gcp.workflows"})
 
-_GKE = frozenset({"pulumi_gcp.container", "pulumi_kubernetes.apiextensions", "pulumi_kubernetes.apiregistration",
+_GKE = frozenset({"pulumi_gcp.certificatemanager", "pulumi_gcp.container", "pulumi_kubernetes.apiextensions", "pulumi_kubernetes.apiregistration",
                   "pulumi_kubernetes.apps", "pulumi_kubernetes.autoscaling", "pulumi_kubernetes.batch",
                   "pulumi_kubernetes.core", "pulumi_kubernetes.meta", "pulumi_kubernetes.networking",
                   "pulumi_kubernetes.policy", "pulumi_kubernetes.rbac"})
