@@ -239,3 +239,32 @@ def test_each_bad_gateway_value_fails_naming_its_key(gateway, key, message):
 def test_the_guardrails_external_classes_cover_every_class_the_spec_builds_outside():
     assert gateway_spec.EXTERNAL_CLASSES <= gateway_rules.EXTERNAL_CLASSES
     assert not set(gateway_spec.GATEWAY_CLASSES.values()) - gateway_spec.EXTERNAL_CLASSES & gateway_rules.EXTERNAL_CLASSES
+
+
+@pytest.mark.parametrize("gateway,prefix,resource", [
+    (None, "loadbalancing.googleapis.com/https", "https_lb_rule"),
+    ({"exposure": "external", "scope": "regional", "hostname": HOST}, "loadbalancing.googleapis.com/https/external/regional",
+     "http_external_regional_lb_rule"),
+    ({"hostname": HOST}, "loadbalancing.googleapis.com/https/internal", "internal_http_lb_rule"),
+])
+def test_objectives_read_the_metrics_of_the_gateways_load_balancer(gateway, prefix, resource):
+    rec = run_config(llm_dev(gateway, slo={"availability": 99.5, "latency": {"thresholdMs": 2000, "percent": 95}}),
+                     stack="llm-dev")
+    rule = f'resource.type="{resource}" resource.label."matched_url_path_rule"="/chat"'
+    slos = {r.inputs["sloId"]: r.inputs["requestBasedSli"] for r in rec.of_type("gcp:monitoring/slo:Slo")}
+    assert slos["availability"]["goodTotalRatio"] == {
+        "totalServiceFilter": f'metric.type="{prefix}/request_count" {rule}',
+        "badServiceFilter": f'metric.type="{prefix}/request_count" {rule} metric.label."response_code_class"=500'}
+    assert slos["latency"]["distributionCut"]["distributionFilter"] == f'metric.type="{prefix}/total_latencies" {rule}'
+
+
+def test_the_hybrid_pattern_exposes_its_gke_servers_through_the_same_keys():
+    values = stack_config("hybrid-dev")
+    values["mlinfra:cluster"]["gateway"] = {"exposure": "external", "hostname": HOST}
+    rec = run_config(values, stack="hybrid-dev")
+    assert rec.one(GATEWAY).inputs["spec"]["gatewayClassName"] == "gke-l7-global-external-managed"
+    assert rec.one(CERT).inputs["managed"]["domains"] == [HOST]
+    gke_routes = [r.inputs["spec"] for r in rec.of_type(ROUTE) if r.name != "mlinfra-gateway-redirect"]
+    assert gke_routes and all(r["hostnames"] == [HOST] and r["parentRefs"][0]["sectionName"] == "https"
+                              for r in gke_routes)
+    assert rec.outputs["gateway_hostname"] == HOST
