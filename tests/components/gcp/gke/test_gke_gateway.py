@@ -268,3 +268,13 @@ def test_the_hybrid_pattern_exposes_its_gke_servers_through_the_same_keys():
     assert gke_routes and all(r["hostnames"] == [HOST] and r["parentRefs"][0]["sectionName"] == "https"
                               for r in gke_routes)
     assert rec.outputs["gateway_hostname"] == HOST
+
+
+def test_gateway_keys_without_a_server_on_the_cluster_fail_at_gateway():
+    values = llm_dev({"exposure": "external", "hostname": HOST})
+    values["mlinfra:services"] = []
+    values["mlinfra:jobs"] = [{"name": "score", "image": "us-central1-docker.pkg.dev/acme-ml-dev/x/score:1",
+                               "resources": {"cpu": 1, "memory": "2Gi"}}]
+    found = errors_of(values)
+    assert [k for k, _ in found] == ["mlinfra:cluster.gateway"]
+    assert "no service runs on the cluster" in found[0][1]
