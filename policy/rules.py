@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
 
-from policy import dataflow
+from policy import dataflow, gateway
 from policy.aws_rules import AWS_RULES
 
 PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
@@ -396,5 +396,5 @@ RULES: tuple[Rule, ...] = (
     Rule("MLI-BQ-001", "BigQuery datasets and tables are protected in prod", "mlinfra", dataflow.protected_bigquery,
          (dataflow.DATASET, dataflow.TABLE)),
 )
-RULES += tuple(Rule(*entry) for entry in AWS_RULES)
+RULES += tuple(Rule(*entry) for entry in (*gateway.GATEWAY_RULES, *AWS_RULES))
 RULE_IDS = frozenset(rule.id for rule in RULES)

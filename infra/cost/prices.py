@@ -84,6 +84,14 @@ MACHINES: dict[tuple[str, str], MachinePrice] = {
         _vm(0.853788, "G2 Instance Core / Ram and Nvidia L4 GPU running in Americas (1 L4 bundled)"),
         _spot(0.341500, "Spot Preemptible G2 Instance Core / Ram and Nvidia L4 GPU (1 L4 bundled)"),
         gpus_included=1),
+    # Two L4s: the G2 shape rates that give g2-standard-4 ($0.706832) and g2-standard-8 (one L4 at
+    # $0.559876, each vCPU with its 4 GB at $0.036739) times 24 vCPU, 96 GB and 2 L4s.
+    ("us-central1", "g2-standard-24"): MachinePrice(
+        _vm(2.001488, "G2 Instance Core / Ram and Nvidia L4 GPU running in Americas (2 L4 bundled)",
+            note="not confirmed: derived from the g2-standard-4 and g2-standard-8 figures (recalled) by shape"),
+        _spot(0.800595, "Spot Preemptible G2 Instance Core / Ram and Nvidia L4 GPU (2 L4 bundled)",
+              note="not confirmed: the on-demand figure with the ~60 % Spot discount the g2-standard-8 row shows"),
+        gpus_included=2),
     ("europe-west4", "e2-standard-4"): MachinePrice(
         _vm(0.147476, "E2 Instance Core / Ram running in Netherlands (4 x 0.024007 + 16 x 0.003215)"),
         _spot(0.058990, "Spot Preemptible E2 Instance Core / Ram running in Netherlands", note=_DERIVED)),
@@ -95,6 +103,11 @@ MACHINES: dict[tuple[str, str], MachinePrice] = {
         _spot(0.375650, "Spot Preemptible G2 Instance Core / Ram and Nvidia L4 GPU running in Netherlands",
               note=_DERIVED),
         gpus_included=1),
+    ("europe-west4", "g2-standard-24"): MachinePrice(
+        _vm(2.201637, "G2 Instance Core / Ram and Nvidia L4 GPU running in Netherlands (2 L4 bundled)", note=_DERIVED),
+        _spot(0.880654, "Spot Preemptible G2 Instance Core / Ram and Nvidia L4 GPU running in Netherlands",
+              note=_DERIVED),
+        gpus_included=2),
 }
 
 # Series whose machine types bundle their GPUs (the machine type fixes model and count).

@@ -49,6 +49,14 @@ def cluster_needed(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
     return []
 
 
+def gateway_has_servers(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
+    """`cluster.gateway` set while no service runs on the cluster: no Gateway is built to apply it to."""
+    if config.cluster is None or not config.cluster.gateway.model_fields_set or on_cluster(config.services):
+        return []
+    return [Issue(("cluster", "gateway"), "no service runs on the cluster, so the stack builds no Gateway",
+                  fix="remove gateway, or add a service with platform: gke")]
+
+
 def gke_names_fit(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
     """GKE's 40-character names for the cluster and its pools, as the cluster component derives them."""
     if config.cluster is None:

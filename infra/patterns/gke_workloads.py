@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 
 from components.gcp.gke.cluster_spec import ClusterSpec
 from components.gcp.gke.gke_cluster import GkeCluster, GkeClusterArgs
+from components.gcp.gke.gke_gateway import GkeGateway, GkeGatewayArgs
 from components.gcp.gke.gke_job import GkeJob, GkeJobArgs
 from components.gcp.gke.gke_job_spec import GkeJobSpec
 from components.gcp.gke.gke_metrics_adapter import PORT as ADAPTER_PORT
@@ -39,20 +40,16 @@ def build_cluster(pattern: Any, spec: ClusterSpec, services: Sequence[Any]) -> N
     pattern.on_cluster = pattern.child(provider=provider)
 
     pattern.gateway_ref: Optional[tuple[str, str]] = None
+    pattern.gateway = None
     if services:
-        namespace = k8s.core.v1.Namespace(f"{name}-gateway-ns", metadata={
-            "name": GATEWAY_NAMESPACE, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}},
-            opts=pattern.on_cluster)
-        # An internal Application Load Balancer in the VPC: clients reach model servers
-        # privately; each server attaches an HTTPRoute that carries its canary weights.
-        pattern.gateway = k8s.apiextensions.CustomResource(
-            f"{name}-gateway", api_version="gateway.networking.k8s.io/v1", kind="Gateway",
-            metadata={"name": "mlinfra", "namespace": GATEWAY_NAMESPACE},
-            spec={"gatewayClassName": "gke-l7-rilb",
-                  "listeners": [{"name": "http", "protocol": "HTTP", "port": 80,
-                                 "allowedRoutes": {"namespaces": {"from": "All"}}}]},
-            opts=pattern.child(provider=provider, depends_on=[r for r in (namespace, pattern.network.proxy_only) if r]))
-        pattern.gateway_ref = ("mlinfra", GATEWAY_NAMESPACE)
+        # An internal Application Load Balancer in the VPC unless the stack says otherwise:
+        # each server attaches an HTTPRoute that carries its canary weights.
+        pattern.gateway = GkeGateway(f"{name}-gateway", GkeGatewayArgs(
+            spec=spec.gateway, project=args.project, region=args.region, environment=args.environment,
+            provider=provider, namespace=GATEWAY_NAMESPACE, subnetwork_id=pattern.network.subnetwork_id,
+            depends_on=[r for r in (pattern.network.proxy_only,) if r], former_parent=pattern),
+            opts=pattern.child(provider=provider))
+        pattern.gateway_ref = pattern.gateway.ref
 
     # Serving metrics (requests in flight, queue depth) reach the HPA through this adapter.
     pattern.metrics_adapter = None
@@ -103,5 +100,20 @@ def cluster_outputs(pattern: Any) -> dict[str, Any]:
         "cluster": pattern.cluster.cluster_name,
         "kubernetes_version": pattern.cluster.kubernetes_minor,
         "gateway": f"{GATEWAY_NAMESPACE}/mlinfra" if pattern.gateway_ref else None,
+        **gateway_outputs(pattern.gateway),
         "jobs": sorted(pattern.jobs),
     }
+
+
+def gateway_outputs(gateway: Optional[GkeGateway]) -> dict[str, Any]:
+    """For an HTTPS Gateway: its hostname, the address its A record points at, and the CNAME
+    record that authorizes its certificate (both to add to the domain's DNS zone)."""
+    if gateway is None or gateway.hostname is None:
+        return {}
+    return {"gateway_hostname": gateway.hostname, "gateway_address": gateway.address,
+            "gateway_dns_authorization": gateway.dns_authorization_record}
+
+
+def apis(spec: Optional[ClusterSpec]) -> tuple[str, ...]:
+    """The APIs a cluster needs: Certificate Manager too for an HTTPS Gateway."""
+    return APIS + (("certificatemanager.googleapis.com",) if spec is not None and spec.gateway.https else ())

@@ -46,7 +46,7 @@ class Hybrid(PatternComponent):
         jobs_on_cluster = [j for j in args.jobs if PLATFORMS[j.platform].needs_cluster]
         needs_cluster = bool(on_cluster or jobs_on_cluster)
         serverless_jobs = len(jobs_on_cluster) < len(args.jobs)
-        apis = (CLOUD_RUN_JOB_APIS if serverless_jobs else CLOUD_RUN_APIS) + (gke_workloads.APIS if needs_cluster else ()) + \
+        apis = (CLOUD_RUN_JOB_APIS if serverless_jobs else CLOUD_RUN_APIS) + (gke_workloads.apis(args.cluster) if needs_cluster else ()) + \
             (dataflow_workloads.APIS if args.pipelines else ())
         super().__init__(TYPE, name, args, apis, opts, proxy_only_subnet=bool(on_cluster))
         self.gateway_ref = None

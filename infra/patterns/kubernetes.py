@@ -33,7 +33,8 @@ class Kubernetes(PatternComponent):
 
     def __init__(self, name: str, args: KubernetesArgs, opts: Optional[pulumi.ResourceOptions] = None):
         # The internal Gateway the model servers sit behind needs a proxy-only subnet.
-        super().__init__(TYPE, name, args, gke_workloads.APIS, opts, proxy_only_subnet=bool(args.services))
+        super().__init__(TYPE, name, args, gke_workloads.apis(args.cluster), opts,
+                         proxy_only_subnet=bool(args.services))
         gke_workloads.build_cluster(self, args.cluster, args.services)
         # Servers share the Gateway, each under its own path: /<service>/...
         self.serve()

@@ -59,7 +59,8 @@ _GCP_BASE = frozenset({"pulumi_gcp.artifactregistry", "pulumi_gcp.cloudfunctions
                        "pulumi_gcp.monitoring", "pulumi_gcp.secretmanager", "pulumi_gcp.serviceaccount", "pulumi_gcp.storage",
                        "pulumi_gcp.workflows"})
 
-_GKE = frozenset({"pulumi_gcp.container", "pulumi_kubernetes.apiextensions", "pulumi_kubernetes.apiregistration",
+_GKE = frozenset({"pulumi_gcp.certificatemanager", "pulumi_gcp.container", "pulumi_kubernetes.apiextensions",
+                  "pulumi_kubernetes.apiregistration",
                   "pulumi_kubernetes.apps", "pulumi_kubernetes.autoscaling", "pulumi_kubernetes.batch",
                   "pulumi_kubernetes.core", "pulumi_kubernetes.meta", "pulumi_kubernetes.networking",
                   "pulumi_kubernetes.policy", "pulumi_kubernetes.rbac"})
@@ -86,7 +87,8 @@ PATTERNS: dict[str, Pattern] = {
         "GKE with CPU, GPU and spot node pools, autoscalers, model servers and jobs.",
         frozenset({"cluster", "services", "jobs", "triggers", "cache", "featureStore"}), ("gke",),
         "infra.patterns.kubernetes:Kubernetes", _GCP_BASE | _GKE | _FEATURE_STORE,
-        couplings=(couplings.cluster_needed, couplings.gke_names_fit, couplings.placement_on_pools,
+        couplings=(couplings.cluster_needed, couplings.gateway_has_servers, couplings.gke_names_fit,
+                   couplings.placement_on_pools,
                    couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,
                    couplings.models_in_artifact_bucket, couplings.network_fits_cluster,
                    couplings.prod_alerts_go_somewhere, couplings.run_targets_exist,
@@ -109,7 +111,8 @@ PATTERNS: dict[str, Pattern] = {
         "pipelines), wired by events.",
         frozenset({"cluster", "services", "jobs", "pipelines", "triggers", "cache", "featureStore"}), ("gke", "cloudrun"),
         "infra.patterns.hybrid:Hybrid", _GCP_BASE | _GKE | _DATAFLOW | _CACHE | _FEATURE_STORE,
-        couplings=(couplings.cluster_needed, couplings.gke_names_fit, couplings.placement_on_pools,
+        couplings=(couplings.cluster_needed, couplings.gateway_has_servers, couplings.gke_names_fit,
+                   couplings.placement_on_pools,
                    couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,
                    couplings.models_in_artifact_bucket, couplings.network_fits_cluster,
                    couplings.serverless_names_unique, couplings.prod_alerts_go_somewhere,

@@ -16,23 +16,43 @@ def build(pattern, spec: GkeServiceSpec) -> GkeModelServer:
         spec=spec, project=args.project, namespace=dns_name("ml", spec.name), provider=pattern.cluster.provider,
         model_bucket=pattern.model_bucket(spec), workload_pool=pattern.cluster.workload_pool,
         gateway=pattern.gateway_ref, path_prefix=f"/{spec.name}", environment=args.environment,
+        **exposure(pattern.gateway),
         # The Gateway's proxies connect from Google's ranges and, for a regional Gateway, the proxy-only subnet.
         lb_source_ranges=GOOGLE_LB_RANGES + (args.network.proxy_only_cidr,),
         cache=connection(pattern) if spec.cache else None), opts=pattern.on_cluster)
 
 
+def exposure(gateway) -> dict:
+    """What the stack's Gateway asks of each server: its hostname and listener, Cloud Armor, IAP."""
+    if gateway is None:
+        return {}
+    return {"hostnames": [gateway.hostname] if gateway.hostname else [],
+            "gateway_listener": gateway.listener if gateway.hostname else None,
+            "security_policy": gateway.security_policy, "iap": gateway.iap}
+
+
+# Each GKE Gateway class's load balancer: its request and latency metrics and their resource type.
+LB_METRICS = {
+    "gke-l7-rilb": ("loadbalancing.googleapis.com/https/internal", "internal_http_lb_rule"),
+    "gke-l7-regional-external-managed": ("loadbalancing.googleapis.com/https/external/regional",
+                                         "http_external_regional_lb_rule"),
+    "gke-l7-global-external-managed": ("loadbalancing.googleapis.com/https", "https_lb_rule"),
+}
+
+
 def monitor(pattern, spec: GkeServiceSpec, server: GkeModelServer, slo, channels):
-    """Objectives from the stack's internal Gateway (an internal Application Load Balancer): the
+    """Objectives from the stack's Gateway (the Application Load Balancer of its class): the
     requests its URL map routes by the server's path rule, every track together."""
     from components.gcp.monitoring.service_slo import ServiceSlo, ServiceSloArgs  # only stacks with objectives
 
-    requests = ('metric.type="loadbalancing.googleapis.com/https/internal/request_count" '
-                f'resource.type="internal_http_lb_rule" resource.label."matched_url_path_rule"="/{spec.name}"')
+    gateway = getattr(pattern, "gateway", None)
+    prefix, resource = LB_METRICS[gateway.gateway_class if gateway is not None else "gke-l7-rilb"]
+    rule = f'resource.type="{resource}" resource.label."matched_url_path_rule"="/{spec.name}"'
+    requests = f'metric.type="{prefix}/request_count" {rule}'
     return ServiceSlo(f"{pattern.name}-slo-{spec.name}", ServiceSloArgs(
         service=spec.name, slo=slo, project=pattern.args.project, requests_filter=requests,
         errors_filter=f'{requests} metric.label."response_code_class"=500',
-        latency_filter=('metric.type="loadbalancing.googleapis.com/https/internal/total_latencies" '
-                        f'resource.type="internal_http_lb_rule" resource.label."matched_url_path_rule"="/{spec.name}"'),
+        latency_filter=f'metric.type="{prefix}/total_latencies" {rule}',
         channels=channels, runbook=f"Check the Deployments in namespace {server.namespace} (`kubectl get pods`), the "
                                    "HPA's replicas against maxReplicas, and the canary track's weight."),
         opts=pattern.after_apis)

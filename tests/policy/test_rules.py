@@ -91,6 +91,7 @@ def test_every_rule_is_judged_on_some_stack():
 
 
 K8S, SVC, DF, DF_PROD, EKS = "k8s-prod", "prod", "dataflow-dev", "dataflow-prod", "eks-prod"
+LLM = "llm-dev"  # the external HTTPS Gateway
 STREAM_JOB, LAUNCH = "mlinfra-df-streaming-features", "mlinfra-df-batch-scoring-launch"
 
 
@@ -174,6 +175,12 @@ MUTATIONS = [
     ("MLI-PRD-001", K8S, "mlinfra-gke", setting(("deletionProtection",), False), {}, "deletion protection is off in prod"),
     ("MLI-PRD-001", SVC, "mlinfra-svc-ranker", setting(("deletionProtection",), False), {}, "deletion protection is off in prod"),
     ("MLI-LBL-001", K8S, "mlinfra-storage-artifacts", lambda i: i["labels"].pop("stack"), {}, "labels missing: stack"),
+    ("MLI-GW-001", LLM, "mlinfra-gateway", lambda i: i["metadata"]["labels"].pop("mlinfra.dev/exposure"), {},
+     "reachable from the internet, but the stack does not say exposure: external"),
+    ("MLI-GW-001", LLM, "mlinfra-gateway", lambda i: i["metadata"]["labels"].update({"mlinfra.dev/exposure": "internal"}),
+     {}, "the gke-l7-global-external-managed Gateway is reachable from the internet"),
+    ("MLI-GW-002", LLM, "mlinfra-gateway", lambda i: i["spec"]["listeners"].pop(), {},
+     "the external Gateway serves no HTTPS listener"),
     ("MLI-DFL-001", DF, STREAM_JOB, setting(("ipConfiguration",), "WORKER_IP_PUBLIC"), {},
      "the job gives its workers public IP addresses"),
     ("MLI-DFL-001", DF, LAUNCH, launch_env(ipConfiguration="WORKER_IP_PUBLIC"), {},
@@ -236,6 +243,13 @@ def test_a_service_that_says_public_may_be_invoked_by_all_users():
     marked = [dataclasses.replace(r, inputs={**r.inputs, "labels": {**r.labels, "public": "true"}})
               if r.name == "mlinfra-svc-ranker" else r for r in broken]
     assert findings(marked) == []
+
+
+def test_an_external_gateway_may_serve_plain_http_when_the_stack_says_so():
+    def plain(i):
+        i["spec"]["listeners"].pop()
+        i["metadata"]["labels"]["mlinfra.dev/plain-http"] = "allowed"
+    assert findings(mutate(LLM, "mlinfra-gateway", plain), LLM) == []
 
 
 def test_a_prod_cloud_run_job_holds_and_is_found_unprotected_or_runnable_by_anyone():

@@ -15,6 +15,7 @@ from components.core.spec import Context, Spec
 from components.core.schedules import recurrence_issues
 from components.gcp.compute.regions import zone_issues
 from components.gcp.gke import gpus
+from components.gcp.gke.gateway_spec import GatewaySpec
 from components.gcp.gke.node_pool_spec import NodePoolSpec, resource_name_issues
 
 # The Kubernetes minor version new clusters get in each release channel ("Default patch version
@@ -109,6 +110,9 @@ class ClusterSpec(Spec):
     """Maintenance window. Defaults to weekends 03:00-11:00 UTC."""
     node_pools: list[NodePoolSpec] = []
     """Node pools. Defaults to none (then autoProvisioning must be on)."""
+    gateway: GatewaySpec = GatewaySpec()
+    """The Gateway the cluster's model servers share, each under /<service>/. Defaults to an
+    internal HTTP Gateway (gke-l7-rilb on port 80)."""
 
     def issues(self, ctx: Context) -> list[Issue]:
         return cluster_issues(self, ctx.region, ctx.environment)

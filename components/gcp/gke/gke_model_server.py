@@ -24,6 +24,7 @@ import pulumi_kubernetes as k8s
 from components.core.component import Component
 from components.core.issues import Issue, raise_if_any
 from components.core.spec import Context, ensure_valid
+from components.gcp.gke.gateway_spec import IapSpec
 from components.gcp.gke.gcs_fuse import gcs_fuse_volume
 from components.gcp.gke.secret_manager import secret_access
 from components.gcp.gke.gke_service_spec import GkeServiceSpec
@@ -67,6 +68,13 @@ class GkeModelServerArgs:
     """`(name, namespace)` of the Gateway the HTTPRoute attaches to. Defaults to none (no route)."""
     hostnames: Sequence[str] = ()
     """Hostnames the route answers on. Defaults to any."""
+    gateway_listener: Optional[str] = None
+    """The Gateway listener the route attaches to (`https` on an HTTPS Gateway, whose `http` one only
+    redirects). Defaults to every listener that admits it."""
+    security_policy: Optional[pulumi.Input[str]] = None
+    """The Cloud Armor policy (name) on the server's backends, through a GCPBackendPolicy. Defaults to none."""
+    iap: Optional[IapSpec] = None
+    """Identity-Aware Proxy on the server's backends, through the same GCPBackendPolicy. Defaults to none."""
     path_prefix: Optional[str] = None
     """A path prefix to share the Gateway by, stripped before the request reaches the server. Defaults to none."""
     lb_source_ranges: Sequence[str] = GOOGLE_LB_RANGES
@@ -74,6 +82,17 @@ class GkeModelServerArgs:
     Defaults to Google's load-balancer ranges."""
     cache: Optional[CacheConnection] = None
     """The stack's cache, for a server with `cache: true` (a Secret in its namespace). Defaults to none."""
+
+
+def backend_policy(security_policy: Optional[pulumi.Input[str]], iap: Optional[IapSpec]) -> dict:
+    """GCPBackendPolicy's `default` for Cloud Armor and IAP; empty when neither is on. IAP's client
+    secret is a Kubernetes Secret named here, never a value."""
+    config: dict = {}
+    if security_policy is not None:
+        config["securityPolicy"] = security_policy
+    if iap is not None:
+        config["iap"] = {"enabled": True, "clientID": iap.client_id, "oauth2ClientSecret": {"name": iap.client_secret}}
+    return config
 
 
 class GkeModelServer(Component):
@@ -145,6 +164,7 @@ class GkeModelServer(Component):
         run = spec.launch(gpu=spec.resources.gpu is not None)
         bucket_name = args.model_bucket.bucket_name if args.model_bucket is not None else None
         self.deployments, self.services, self.autoscalers, self.budgets, self.health_checks = {}, {}, {}, {}, {}
+        self.backend_policies: dict = {}
         for track in weights:
             object_name = f"{spec.name}-{track}"
             variant = spec.variant(canary=track == "canary")
@@ -190,6 +210,13 @@ class GkeModelServer(Component):
                     spec={"default": {"config": check},
                           "targetRef": {"group": "", "kind": "Service", "name": object_name}},
                     opts=self.child(provider=args.provider, depends_on=[self.services[track]]))
+                backend = backend_policy(args.security_policy, args.iap)
+                if backend:
+                    self.backend_policies[track] = k8s.apiextensions.CustomResource(
+                        f"{name}-{track}-backend", api_version="networking.gke.io/v1", kind="GCPBackendPolicy",
+                        metadata=meta(object_name, track),
+                        spec={"default": backend, "targetRef": {"group": "", "kind": "Service", "name": object_name}},
+                        opts=self.child(provider=args.provider, depends_on=[self.services[track]]))
 
         metrics_port = metrics_port_of(spec)
         ingress = [{"ports": [{"protocol": "TCP", "port": run.port}], "from": [{"podSelector": {}}] + (
@@ -223,7 +250,10 @@ class GkeModelServer(Component):
                 rule["matches"] = [{"path": {"type": "PathPrefix", "value": args.path_prefix}}]
                 rule["filters"] = [{"type": "URLRewrite", "urlRewrite": {
                     "path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/"}}}]
-            route_spec: dict = {"parentRefs": [{"name": gateway_name, "namespace": gateway_namespace}], "rules": [rule]}
+            parent = {"name": gateway_name, "namespace": gateway_namespace}
+            if args.gateway_listener:
+                parent["sectionName"] = args.gateway_listener
+            route_spec: dict = {"parentRefs": [parent], "rules": [rule]}
             if args.hostnames:
                 route_spec["hostnames"] = args.hostnames
             self.route = k8s.apiextensions.CustomResource(
