@@ -42,8 +42,9 @@ class KarpenterSpec(Spec):
     version: str = Field(DEFAULT_VERSION, pattern=r"^1\.[0-9]+\.[0-9]+$")
     """Karpenter's Helm chart version (and its CRDs' chart). Defaults to 1.14.1."""
     ami_version: str = Field("latest", pattern=r"^(latest|v[0-9]{8})$")
-    """The EKS-optimized AL2023 AMI release (`al2023@<version>`): latest, or a release such as
-    v20250505 to pin it (a new release then rolls nodes only when you change this). Defaults to latest."""
+    """The EKS-optimized AL2023 AMI release (`al2023@<version>`): latest, or a release tag of
+    awslabs/amazon-eks-ami (vYYYYMMDD) to pin it (a new release then rolls the nodes only when you
+    change this). Defaults to latest."""
     expire_after: str = Field("720h", pattern=DURATION)
     """A node's maximum age before Karpenter replaces it (picks up new AMIs and patches). Defaults to 720h (30 days)."""
     consolidate_after: str = Field("5m", pattern=DURATION)

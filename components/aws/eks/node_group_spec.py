@@ -39,7 +39,7 @@ class EksAutoscalingSpec(Spec):
     """The node group's bounds; the cluster autoscaler (or Karpenter) picks the size between them."""
 
     min: int = Field(1, ge=0, le=1000)
-    """Fewest nodes. Defaults to 1."""
+    """Fewest nodes (a node group's; Karpenter keeps no minimum, so leave it out there). Defaults to 1."""
     max: int = Field(3, ge=1, le=1000)
     """Most nodes. Defaults to 3."""
 
