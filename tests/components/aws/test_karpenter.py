@@ -353,3 +353,20 @@ def test_a_karpenter_pool_without_instance_types_that_fit_its_gpu_is_refused():
     assert "g5.2xlarge carries 1 nvidia-a10g GPU(s), not 1 nvidia-l4" in found["mlinfra:cluster.nodePools[1].instanceTypes"]
     spec["nodePools"][1]["instanceTypes"] = ["g6.4xlarge"]
     assert "two instance types" in errors_of(spec)["mlinfra:cluster.nodePools[1].instanceTypes"]
+
+
+def test_an_on_demand_gpu_workload_needs_a_pool_that_launches_on_demand_gpus():
+    services = copy.deepcopy(stack_config(STACK)["mlinfra:services"])
+    services[0]["placement"] = {"spot": "never"}
+    spec = cluster()
+    spec["nodePools"][1].pop("onDemandFallback")
+    values = {**stack_config(STACK), "mlinfra:cluster": spec, "mlinfra:services": services}
+    with pytest.raises(ConfigError) as caught:
+        load(values)
+    found = {key_path(i.path): i.message for i in caught.value.issues}
+    assert found["mlinfra:services[0].placement.spot"] == "no on-demand node pool has nvidia-l4 GPUs"
+    # With the fallback the same pool launches on-demand L4s for it.
+    values["mlinfra:cluster"] = cluster()
+    with pytest.raises(ConfigError) as caught:
+        load(values)
+    assert "mlinfra:services[0].placement.spot" not in {key_path(i.path) for i in caught.value.issues}
