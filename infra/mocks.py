@@ -217,7 +217,13 @@ def aws_outputs(m: CloudMocks, typ: str, name: str, s: dict) -> dict:
     elif typ == "aws:eks/cluster:Cluster":
         ca = base64.b64encode(f"offline-plan CA of {own}".encode()).decode()
         out.update(endpoint=f"https://{_hash(own, 32).upper()}.gr7.{m.region}.eks.amazonaws.com",
-                   certificateAuthority={"data": ca}, status="ACTIVE")
+                   certificateAuthority={"data": ca}, status="ACTIVE", arn=f"arn:aws:eks:{m.region}:{AWS_ACCOUNT}:cluster/{own}",
+                   vpcConfig={**(s.get("vpcConfig") or {}), "clusterSecurityGroupId": f"sg-{_hash(own, 17)}"})
+    elif typ == "aws:cloudwatch/eventRule:EventRule":
+        out.update(name=own, arn=f"arn:aws:events:{m.region}:{AWS_ACCOUNT}:rule/{own}", __id=own)
+    elif typ == "aws:sqs/queue:Queue":
+        out.update(arn=f"arn:aws:sqs:{m.region}:{AWS_ACCOUNT}:{own}", url=f"https://sqs.{m.region}.amazonaws.com/{AWS_ACCOUNT}/{own}",
+                   __id=f"https://sqs.{m.region}.amazonaws.com/{AWS_ACCOUNT}/{own}")
     elif typ == "aws:eks/nodeGroup:NodeGroup":
         out.update(__id=f"{s.get('clusterName')}:{s.get('nodeGroupName')}")
     return out

@@ -214,12 +214,15 @@ def write_json(plan: Plan, path: Path) -> None:
     path.write_text(json.dumps(preview_json(plan), indent=2, sort_keys=False) + "\n")
 
 
+HELM_RELEASE = "kubernetes:helm.sh/"
+
+
 def kubernetes_objects(plan: Plan) -> list[dict[str, Any]]:
     """Every Kubernetes object the program creates, as the manifest the provider would apply."""
     objects = []
     for r in plan.recording.tree_order():
-        if not r.custom or not r.type.startswith("kubernetes:") or r.type.startswith("pulumi:providers:"):
-            continue
+        if not r.custom or not r.type.startswith("kubernetes:") or r.type.startswith(HELM_RELEASE):
+            continue  # a Helm release is no object: its chart's objects are rendered in the cluster
         _, group_version, kind = r.type.split(":")
         group, version = group_version.rsplit("/", 1)
         obj = _jsonable(dict(r.inputs))

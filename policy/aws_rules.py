@@ -12,6 +12,7 @@ from typing import Any, Iterator
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+NODE_CLASS = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
 SUBNET = "aws:ec2/subnet:Subnet"
 S3_BUCKET = "aws:s3/bucket:Bucket"
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
@@ -60,6 +61,9 @@ def _no_public_node_ips(resources, ctx):
         for ni in t.get("networkInterfaces") or []:
             if str(ni.get("associatePublicIpAddress")).lower() == "true":
                 yield t, "nodes get public IP addresses"
+    for c in _of(resources, NODE_CLASS):
+        if (c.get("spec") or {}).get("associatePublicIPAddress") is True:
+            yield c, "the nodes Karpenter launches get public IP addresses"
 
 
 def _imdsv2(resources, ctx):
@@ -73,6 +77,13 @@ def _imdsv2(resources, ctx):
     for g in _of(resources, NODE_GROUP):
         if not g.get("launchTemplate"):
             yield g, "the node group has no launch template requiring IMDSv2"
+    for c in _of(resources, NODE_CLASS):
+        # An EC2NodeClass without metadataOptions gets the API's default: required, hop limit 1.
+        meta = (c.get("spec") or {}).get("metadataOptions") or {}
+        if meta.get("httpTokens", "required") != "required":
+            yield c, "IMDSv1 is allowed on Karpenter's nodes: set spec.metadataOptions.httpTokens to required"
+        if int(meta.get("httpPutResponseHopLimit") or 1) > 1:
+            yield c, "pods can reach the instance metadata of Karpenter's nodes (hop limit above 1)"
 
 
 def _access_entries(resources, ctx):
@@ -133,8 +144,10 @@ AWS_RULES = (
     ("MLI-EKS-002", "EKS secrets are envelope-encrypted with KMS", "CIS EKS 5.3.1", _secrets_encryption, (EKS_CLUSTER,)),
     ("MLI-EKS-003", "EKS control-plane logging (api, audit, authenticator) is on", "CIS EKS 2.1.1",
      _control_plane_logs, (EKS_CLUSTER,)),
-    ("MLI-EKS-004", "EKS nodes get no public IP addresses", "CIS EKS 5.4.3", _no_public_node_ips, (NODE_GROUP,)),
-    ("MLI-EKS-005", "EKS nodes require IMDSv2 with a hop limit of 1", "CIS AWS 5.6", _imdsv2, (NODE_GROUP, LAUNCH_TEMPLATE)),
+    ("MLI-EKS-004", "EKS nodes get no public IP addresses", "CIS EKS 5.4.3", _no_public_node_ips,
+     (NODE_GROUP, NODE_CLASS)),
+    ("MLI-EKS-005", "EKS nodes require IMDSv2 with a hop limit of 1", "CIS AWS 5.6", _imdsv2,
+     (NODE_GROUP, LAUNCH_TEMPLATE, NODE_CLASS)),
     ("MLI-EKS-006", "EKS access is by access entries only (authentication mode API)", "mlinfra", _access_entries,
      (EKS_CLUSTER,)),
     ("MLI-S3-001", "S3 buckets block all public access", "CIS AWS 2.1.4", _public_access_block, (S3_BUCKET,)),

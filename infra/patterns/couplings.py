@@ -250,6 +250,12 @@ def eks_placement_on_pools(config: Any, ctx: Context, pattern: Any) -> list[Issu
         if workload.placement.spot == "require" and not eks_spot_pools(cluster):
             issues.append(Issue(where + ("placement", "spot"), "requires spot nodes, but no node pool is spot", "require",
                                 allowed="never, prefer", fix="add a node pool with `spot: true`, or use prefer"))
+        if gpu is not None and gpu.type in offered and workload.placement.spot == "never" and not any(
+                p.gpu is not None and p.gpu.type == gpu.type and (not p.spot or p.on_demand_fallback)
+                for p in cluster.node_pools):
+            issues.append(Issue(where + ("placement", "spot"), f"no on-demand node pool has {gpu.type} GPUs", "never",
+                                allowed="prefer, require", fix="add an on-demand pool with this GPU (with Karpenter, "
+                                "`onDemandFallback: true` on the spot pool), or tolerate spot"))
     return issues
 
 

@@ -65,7 +65,8 @@ class EksKubernetes(Component):
         super().__init__(TYPE, name, opts)
         self.args = args
         cluster_name = dns_name("mlinfra", args.stack, max_len=100)
-        self.network = Vpc(f"{name}-vpc", VpcArgs(spec=args.network, region=args.region, cluster_name=cluster_name),
+        self.network = Vpc(f"{name}-vpc", VpcArgs(spec=args.network, region=args.region, cluster_name=cluster_name,
+                                                  karpenter_discovery=args.cluster.autoscaler == "karpenter"),
                            opts=self.child())
         self.storage = S3Storage(f"{name}-storage", S3StorageArgs(
             spec=args.storage, stack=args.stack, region=args.region, protect=args.prod), opts=self.child())
@@ -74,7 +75,7 @@ class EksKubernetes(Component):
             opts=self.child())
         self.cluster = EksCluster(f"{name}-eks", EksClusterArgs(
             spec=args.cluster, cluster_name=cluster_name, region=args.region, environment=args.environment,
-            subnet_ids=self.network.private_subnet_ids), opts=self.child())
+            subnet_ids=self.network.private_subnet_ids, tags=args.labels), opts=self.child())
         provider = self.cluster.provider
         self.on_cluster = self.child(provider=provider)
 
@@ -89,6 +90,7 @@ class EksKubernetes(Component):
                 opts=self.child(provider=provider, depends_on=[jobs_ns]))
             self.jobs = {spec.name: EksJob(f"{name}-job-{spec.name}", EksJobArgs(
                 spec=spec, namespace=JOBS_NAMESPACE, provider=provider, cluster_name=self.cluster.cluster_name,
+                nodes=self.cluster.nodes,
                 region=args.region, kms_key_arn=self.storage.kms_key_arn, read_buckets=[self.storage.data_lake],
                 write_buckets=[self.storage.artifacts]), opts=self.child(provider=provider, depends_on=[jobs_ns]))
                 for spec in args.jobs}

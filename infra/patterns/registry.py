@@ -125,7 +125,9 @@ PATTERNS: dict[str, Pattern] = {
 _AWS_K8S = frozenset({"pulumi_aws.cloudwatch", "pulumi_aws.ec2", "pulumi_aws.ecr", "pulumi_aws.eks", "pulumi_aws.iam",
                       "pulumi_aws.kms", "pulumi_aws.s3", "pulumi_kubernetes.apps", "pulumi_kubernetes.autoscaling",
                       "pulumi_kubernetes.batch", "pulumi_kubernetes.core", "pulumi_kubernetes.meta",
-                      "pulumi_kubernetes.networking", "pulumi_kubernetes.policy", "pulumi_kubernetes.rbac"})
+                      "pulumi_kubernetes.networking", "pulumi_kubernetes.policy", "pulumi_kubernetes.rbac",
+                      # Karpenter (cluster.autoscaler: karpenter): its queue, its charts, its NodePools.
+                      "pulumi_aws.sqs", "pulumi_kubernetes.helm", "pulumi_kubernetes.apiextensions"})
 
 # Patterns on AWS (`mlinfra:cloud: aws`), by the same names as on Google Cloud.
 AWS_PATTERNS: dict[str, Pattern] = {

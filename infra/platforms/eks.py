@@ -12,6 +12,6 @@ def build(pattern, spec: EksServiceSpec) -> EksModelServer:
     args = pattern.args
     return EksModelServer(f"{pattern.name}-svc-{spec.name}", EksModelServerArgs(
         spec=spec, namespace=dns_name("ml", spec.name), provider=pattern.cluster.provider,
-        cluster_name=pattern.cluster.cluster_name, region=args.region, environment=args.environment,
+        cluster_name=pattern.cluster.cluster_name, nodes=pattern.cluster.nodes, region=args.region, environment=args.environment,
         model_bucket=pattern.storage.artifacts, kms_key_arn=pattern.storage.kms_key_arn, vpc_cidr=args.network.cidr,
         path_prefix=f"/{spec.name}"), opts=pattern.on_cluster)

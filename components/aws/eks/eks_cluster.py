@@ -8,17 +8,21 @@ behind a node role with the minimum managed policies; a Kubernetes provider for 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.aws.eks.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
-from components.aws.eks.eks_cluster_spec import EksClusterSpec
+from components.aws.eks.eks_cluster_spec import SYSTEM_POOL, EksClusterSpec
 from components.aws.eks.eks_node_group import EksNodeGroup, EksNodeGroupArgs
 from components.aws.eks.iam_policies import MANAGED, POD_IDENTITY_TRUST, assume_role
+from components.aws.eks.karpenter import Karpenter, KarpenterArgs
+from components.aws.eks.karpenter_manifests import DISCOVERY_TAG
+from components.aws.eks.node_group_spec import EksNodePoolSpec
+from components.aws.eks.node_labels import EKS_NODES, KARPENTER_NODES
 from components.aws.eks.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
 from components.core.component import Component
 from components.core.spec import Context, ensure_valid
@@ -42,6 +46,8 @@ class EksClusterArgs:
     """dev, staging or prod: prod turns on deletion protection."""
     subnet_ids: Sequence[pulumi.Input[str]]
     """Private subnets for the control plane's interfaces and the nodes."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags of the instances Karpenter launches (the other resources get theirs from the pattern). Defaults to none."""
 
 
 class EksCluster(Component):
@@ -110,9 +116,12 @@ class EksCluster(Component):
         node_role = aws.iam.Role(f"{name}-nodes", assume_role_policy=assume_role("ec2.amazonaws.com"), opts=self.child())
         node_policies = [aws.iam.RolePolicyAttachment(f"{name}-nodes-{p}", role=node_role.name, policy_arn=f"{MANAGED}{p}",
                                                       opts=self.child()) for p in NODE_POLICIES]
+        karpenter = spec.autoscaler == "karpenter"
+        # With Karpenter the pools become NodePools; its controller runs on a small managed group.
+        groups_of = [system_pool(spec)] if karpenter else spec.node_pools
         self.node_groups = {pool.name: EksNodeGroup(f"{name}-{pool.name}", EksNodeGroupArgs(
             spec=pool, cluster_name=cluster_name, node_role_arn=node_role.arn, subnet_ids=args.subnet_ids,
-            version=spec.version), opts=self.child(depends_on=node_policies + early)) for pool in spec.node_pools}
+            version=spec.version), opts=self.child(depends_on=node_policies + early)) for pool in groups_of}
         groups = [g.node_group for g in self.node_groups.values()]
         # These run as Deployments: they wait for nodes.
         self.addons = {a.addon_name: a for a in early}
@@ -124,19 +133,42 @@ class EksCluster(Component):
             lambda parts: json.dumps(kubeconfig(parts[0], parts[1], parts[2], args.region)))
         self.provider = k8s.Provider(f"{name}-k8s", kubeconfig=self.kubeconfig, opts=self.child(depends_on=groups))
 
-        # Node groups leave their size to it.
-        self.autoscaler = ClusterAutoscaler(f"{name}-autoscaler", ClusterAutoscalerArgs(
-            provider=self.provider, cluster_name=cluster_name, region=args.region, kubernetes_minor=spec.version),
-            opts=self.child(provider=self.provider, depends_on=[self.addons["coredns"]]))
+        self.autoscaler, self.karpenter, self.nodes = None, None, EKS_NODES
+        if karpenter:
+            # Karpenter finds the private subnets by their tag (the VPC sets it) and the cluster's security group by this one.
+            aws.ec2.Tag(f"{name}-cluster-sg-discovery", resource_id=self.cluster.vpc_config.cluster_security_group_id,
+                        key=DISCOVERY_TAG, value=cluster_name, opts=self.child())
+            self.karpenter = Karpenter(f"{name}-karpenter", KarpenterArgs(
+                settings=spec.karpenter, pools=spec.node_pools, provider=self.provider, cluster_name=cluster_name,
+                cluster_arn=self.cluster.arn, region=args.region, node_policies=NODE_POLICIES,
+                system_node_label={"mlinfra.dev/node-pool": SYSTEM_POOL}, tags=args.tags),
+                opts=self.child(depends_on=[self.addons["coredns"]]))
+            self.nodes = KARPENTER_NODES
+        else:
+            # Node groups leave their size to it.
+            self.autoscaler = ClusterAutoscaler(f"{name}-autoscaler", ClusterAutoscalerArgs(
+                provider=self.provider, cluster_name=cluster_name, region=args.region, kubernetes_minor=spec.version),
+                opts=self.child(provider=self.provider, depends_on=[self.addons["coredns"]]))
 
         self.device_plugin = None
         if any(pool.gpu is not None for pool in spec.node_pools):
-            self.device_plugin = NvidiaDevicePlugin(f"{name}-nvidia", NvidiaDevicePluginArgs(provider=self.provider),
+            self.device_plugin = NvidiaDevicePlugin(f"{name}-nvidia", NvidiaDevicePluginArgs(
+                provider=self.provider, spot_label=self.nodes.spot_label),
                                                     opts=self.child(provider=self.provider))
 
         self.cluster_name = cluster_name
         self.kubernetes_minor = spec.version
         self.register_outputs({"cluster_name": cluster_name, "endpoint": self.cluster.endpoint, "version": spec.version})
+
+
+def system_pool(spec: EksClusterSpec) -> EksNodePoolSpec:
+    """The managed node group Karpenter's controller and the cluster's add-ons run on: fixed size,
+    tainted CriticalAddonsOnly so workloads go to the NodePools (the controller, CoreDNS and the
+    EBS CSI controller tolerate it)."""
+    system = spec.karpenter.system_nodes
+    return EksNodePoolSpec(name=SYSTEM_POOL, instance_types=list(system.instance_types),
+                           autoscaling={"min": system.count, "max": system.count},
+                           taints=[{"key": "CriticalAddonsOnly", "value": "true", "effect": "NO_SCHEDULE"}])
 
 
 def kubeconfig(cluster: str, endpoint: str, ca: str, region: str) -> dict:

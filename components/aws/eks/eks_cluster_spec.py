@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from components.aws.eks.karpenter_spec import KarpenterSpec, karpenter_pool_issues
 from components.aws.eks.node_group_spec import EksNodePoolSpec
 from components.core.issues import Issue, duplicate_names
 from components.core.spec import Context, Spec
@@ -19,6 +20,8 @@ DEFAULT_VERSION = "1.34"
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 # The managed add-ons every mlinfra cluster runs.
 ADDONS = ("vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "eks-pod-identity-agent")
+# Karpenter's controller runs on this managed node group.
+SYSTEM_POOL = "system"
 
 
 class EksClusterSpec(Spec):
@@ -38,7 +41,13 @@ class EksClusterSpec(Spec):
     """IAM role or user ARNs given cluster-admin through access entries. Defaults to none (the
     identity running `pulumi up` is bootstrapped as admin)."""
     node_pools: list[EksNodePoolSpec] = []
-    """Managed node groups: CPU, GPU and spot."""
+    """Node pools: CPU, GPU and spot (managed node groups, or Karpenter NodePools)."""
+    autoscaler: Literal["cluster-autoscaler", "karpenter"] = "cluster-autoscaler"
+    """Who sizes the nodes: cluster-autoscaler (one managed node group per pool, sized between
+    min and max) or karpenter (one NodePool per pool, nodes launched for pending pods, spot
+    interruptions drained through an SQS queue). Defaults to cluster-autoscaler."""
+    karpenter: KarpenterSpec = KarpenterSpec()
+    """Karpenter's settings (with autoscaler: karpenter)."""
 
     def issues(self, ctx: Context) -> list[Issue]:
         issues: list[Issue] = []
@@ -64,6 +73,21 @@ class EksClusterSpec(Spec):
         if not self.node_pools:
             issues.append(Issue(("nodePools",), "needs at least one node group", [], fix="add a node pool, e.g. {name: general}"))
         issues += duplicate_names("nodePools", [p.name for p in self.node_pools])
+        if self.autoscaler == "karpenter":
+            for i, pool in enumerate(self.node_pools):
+                issues += [issue.under("nodePools", i) for issue in karpenter_pool_issues(pool)]
+                if pool.name == SYSTEM_POOL:
+                    issues.append(Issue(("nodePools", i, "name"), "is the name of Karpenter's own managed node group",
+                                        pool.name, fix="rename the pool"))
+        else:
+            if "karpenter" in self.model_fields_set:
+                issues.append(Issue(("karpenter",), "has no effect: the autoscaler is cluster-autoscaler",
+                                    fix="set autoscaler: karpenter, or remove karpenter"))
+            for i, pool in enumerate(self.node_pools):
+                if pool.on_demand_fallback:
+                    issues.append(Issue(("nodePools", i, "onDemandFallback"), "needs Karpenter: a managed node group "
+                                        "is either spot or on-demand", True,
+                                        fix="set autoscaler: karpenter, or add an on-demand pool beside the spot one"))
         return issues
 
 

@@ -21,6 +21,7 @@ from components.aws.storage.s3_bucket import S3Bucket
 from components.core.component import Component
 from components.core.spec import Context, ensure_valid
 from components.kubernetes.batch import batch_object, job_labels, job_spec
+from components.kubernetes.pods import NodeScheme
 
 TYPE = "mlinfra:aws:EksJob"
 
@@ -43,6 +44,8 @@ class EksJobArgs:
     """Buckets the job may read. Defaults to none."""
     write_buckets: Sequence[S3Bucket] = ()
     """Buckets the job may read, write and delete in. Defaults to none."""
+    nodes: NodeScheme = EKS_NODES
+    """How the cluster labels its spot and GPU nodes (Karpenter's differ). Defaults to the managed node groups'."""
 
 
 class EksJob(Component):
@@ -62,7 +65,7 @@ class EksJob(Component):
         metadata = {"name": spec.name, "namespace": args.namespace, "labels": job_labels(spec)}
         self.ksa = k8s.core.v1.ServiceAccount(f"{name}-ksa", metadata=metadata, automount_service_account_token=False,
                                               opts=self.child(provider=args.provider))
-        body = job_spec(spec, spec.name, EKS_NODES)
+        body = job_spec(spec, spec.name, args.nodes)
         job_opts = self.child(provider=args.provider, depends_on=[self.identity, self.ksa])
         self.kind, job_metadata, job_body = batch_object(spec, metadata, body)
         kind = k8s.batch.v1.CronJob if self.kind == "CronJob" else k8s.batch.v1.Job

@@ -27,7 +27,7 @@ from components.aws.storage.s3_bucket import S3Bucket
 from components.core.component import Component
 from components.core.issues import Issue, raise_if_any
 from components.core.spec import Context, ensure_valid
-from components.kubernetes.pods import RUN_AS, restricted_security
+from components.kubernetes.pods import RUN_AS, NodeScheme, restricted_security
 from components.kubernetes.serving import (SERVICE_PORT, hpa_metric, labels, pod_template, selector, track_replicas,
                                            track_weights)
 from components.serving import runtimes
@@ -62,6 +62,8 @@ class EksModelServerArgs:
     """The path the server answers under on the shared load balancer. Defaults to none (no Ingress)."""
     hostnames: Sequence[str] = ()
     """Hostnames the Ingress answers on. Defaults to any."""
+    nodes: NodeScheme = EKS_NODES
+    """How the cluster labels its spot and GPU nodes (Karpenter's differ). Defaults to the managed node groups'."""
 
 
 def model_sync(spec: EksServiceSpec, bucket: pulumi.Input[str], mount: str, region: str) -> pulumi.Output:
@@ -123,7 +125,7 @@ class EksModelServer(Component):
             variant = spec.variant(canary=track == "canary")
             model_volume = ({"name": "model", "emptyDir": {"sizeLimit": MODEL_CACHE}}, {}) if variant.model else None
             template = pod_template(variant, track, service_account=ksa_name, environment=args.environment,
-                                    nodes=EKS_NODES, model_volume=model_volume)
+                                    nodes=args.nodes, model_volume=model_volume)
             if variant.model is not None:
                 mount = runtimes.model_dir(variant.model_name, variant.model.version)
                 sync = model_sync(variant, args.model_bucket.bucket_name, mount, args.region)

@@ -39,7 +39,7 @@ class EksAutoscalingSpec(Spec):
     """The node group's bounds; the cluster autoscaler (or Karpenter) picks the size between them."""
 
     min: int = Field(1, ge=0, le=1000)
-    """Fewest nodes. Defaults to 1."""
+    """Fewest nodes (a node group's; Karpenter keeps no minimum, so leave it out there). Defaults to 1."""
     max: int = Field(3, ge=1, le=1000)
     """Most nodes. Defaults to 3."""
 
@@ -57,6 +57,10 @@ class EksNodePoolSpec(Spec):
     spot: bool = False
     """Spot capacity: tainted so only work that tolerates reclaims lands there; needs at least two
     instance types. Defaults to false."""
+    on_demand_fallback: bool = False
+    """With spot and Karpenter: one pool of spot and on-demand nodes (Karpenter launches spot first
+    and on-demand when spot runs out; not tainted, the workloads' placement keeps `never` off
+    spot). Defaults to false."""
     gpu: Optional[EksNodeGpuSpec] = None
     """The NVIDIA GPUs of each node (AMI AL2023_x86_64_NVIDIA, tainted nvidia.com/gpu). Defaults to none."""
     autoscaling: EksAutoscalingSpec = EksAutoscalingSpec()
@@ -87,6 +91,9 @@ def node_pool_issues(pool: EksNodePoolSpec) -> list[Issue]:
                             "capacity runs out on its own", pool.instance_types,
                             allowed="two or more types of the same size, e.g. [g6.2xlarge, g5.2xlarge]",
                             fix="add another instance type with the same GPUs and size"))
+    if pool.on_demand_fallback and not pool.spot:
+        issues.append(Issue(("onDemandFallback",), "falls back from spot, and the pool is not spot", True,
+                            fix="set spot: true, or remove onDemandFallback (the pool is on-demand already)"))
     good = [t for t in pool.instance_types if t not in bad]
     if pool.gpu is None:
         for t in good:

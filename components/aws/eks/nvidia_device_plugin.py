@@ -30,9 +30,11 @@ class NvidiaDevicePluginArgs:
     """The cluster's Kubernetes provider."""
     image: str = IMAGE
     """The plugin's image. Defaults to NVIDIA's v0.17.4."""
+    spot_label: str = CAPACITY_LABEL
+    """The key of the spot nodes' taint (Karpenter's differs). Defaults to the managed node groups'."""
 
 
-def daemonset_spec(image: str) -> dict:
+def daemonset_spec(image: str, spot_label: str = CAPACITY_LABEL) -> dict:
     labels = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "mlinfra"}
     return {
         "selector": {"matchLabels": {"app.kubernetes.io/name": NAME}},
@@ -46,7 +48,7 @@ def daemonset_spec(image: str) -> dict:
                 "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
                     {"matchExpressions": [{"key": ACCELERATOR_LABEL, "operator": "Exists"}]}]}}},
                 "tolerations": [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},
-                                {"key": CAPACITY_LABEL, "operator": "Exists", "effect": "NoSchedule"}],
+                                {"key": spot_label, "operator": "Exists", "effect": "NoSchedule"}],
                 "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
                 "containers": [{
                     "name": "nvidia-device-plugin",
@@ -77,7 +79,7 @@ class NvidiaDevicePlugin(Component):
                                         spec={"podSelector": {}, "policyTypes": ["Ingress"]},
                                         opts=self.child(provider=args.provider, depends_on=[namespace]))
         self.daemonset = k8s.apps.v1.DaemonSet(name, metadata={"name": NAME, "namespace": NAMESPACE},
-                                               spec=daemonset_spec(args.image),
+                                               spec=daemonset_spec(args.image, args.spot_label),
                                                opts=self.child(provider=args.provider, depends_on=[namespace]))
         self.namespace = NAMESPACE
         self.register_outputs({"namespace": NAMESPACE})

@@ -31,6 +31,8 @@ class VpcArgs:
     """The EKS cluster whose subnet tags to set. Defaults to none."""
     flow_log_retention_days: int = 90
     """Days CloudWatch keeps the flow logs. Defaults to 90."""
+    karpenter_discovery: bool = False
+    """Tag the private subnets `karpenter.sh/discovery: <cluster>`, where Karpenter places its nodes. Defaults to false."""
 
 
 class Vpc(Component):
@@ -41,6 +43,7 @@ class Vpc(Component):
         spec = args.spec
         plan = subnet_plan(spec, args.region)
         cluster_tags = {f"kubernetes.io/cluster/{args.cluster_name}": "shared"} if args.cluster_name else {}
+        discovery = {"karpenter.sh/discovery": args.cluster_name} if args.karpenter_discovery and args.cluster_name else {}
         self.vpc = aws.ec2.Vpc(name, cidr_block=spec.cidr, enable_dns_hostnames=True, enable_dns_support=True,
                                tags={"Name": name}, opts=self.child())
         # The default security group of a new VPC allows all traffic between its members: empty it.
@@ -70,7 +73,7 @@ class Vpc(Component):
             private = aws.ec2.Subnet(f"{name}-private-{suffix}", vpc_id=self.vpc.id, cidr_block=private_cidr,
                                      availability_zone=zone, map_public_ip_on_launch=False,
                                      tags={"Name": f"{name}-private-{suffix}", "kubernetes.io/role/internal-elb": "1",
-                                           **cluster_tags}, opts=self.child())
+                                           **cluster_tags, **discovery}, opts=self.child())
             private_rt = aws.ec2.RouteTable(f"{name}-private-{suffix}", vpc_id=self.vpc.id, routes=[
                 aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
                 tags={"Name": f"{name}-private-{suffix}"}, opts=self.child())
