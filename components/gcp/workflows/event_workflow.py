@@ -128,6 +128,7 @@ class EventWorkflow(Component):
         marker = (on.storage.marker or DEFAULT_MARKER) if on.storage is not None else None
         read = definitions.read_event(kind, marker=marker)
         self.source = self._work(target, args).apply(lambda work: definitions.source(definitions.definition(read, work)))
+        self.workflow_name = args.workflow_name
         self.workflow = gcp.workflows.Workflow(
             name,
             name=args.workflow_name,
