@@ -79,7 +79,7 @@ class PatternComponent(Component):
             transformations=[labels_transformation(args.labels)]))
         super().__init__(type_, name, opts)
         self.args = args
-        watched = args.services and (args.prod or any(s.slo for s in args.services))
+        watched = (args.services and (args.prod or any(s.slo for s in args.services))) or args.alerts.dashboard
         self.apis = ProjectServices(f"{name}-apis", ProjectServicesArgs(
             apis=tuple(apis) + (TRIGGER_APIS if args.triggers else ()) + (("monitoring.googleapis.com",) if watched else ())
             + (CHAIN_APIS if any(t.run for t in args.triggers) else ()) + cache_apis(args.cache)

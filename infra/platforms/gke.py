@@ -53,7 +53,8 @@ def watch_gpus(pattern, spec: GkeServiceSpec, server: GkeModelServer):
         return None
     return GpuAlerts(f"{pattern.name}-gpu-{spec.name}", GpuAlertsArgs(
         service=spec.name, namespace=namespace(spec), cluster_name=pattern.cluster.cluster_name,
-        project=pattern.args.project, spec=alerts, channels=pattern.alert_channels()), opts=pattern.after_apis)
+        project=pattern.args.project, spec=alerts, runtime=spec.runtime, channels=pattern.alert_channels()),
+        opts=pattern.after_apis)
 
 
 def charts(pattern, spec: GkeServiceSpec, cluster: str) -> list:

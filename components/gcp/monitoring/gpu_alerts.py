@@ -38,24 +38,27 @@ class Condition(NamedTuple):
     runbook: str
 
 
-def conditions(spec: GpuAlertsSpec, cluster: str, namespace: str) -> list[Condition]:
-    """The PromQL of each alert, for the server's pods in `namespace` on `cluster`."""
+def conditions(spec: GpuAlertsSpec, cluster: str, namespace: str, memory: Optional[float]) -> list[Condition]:
+    """The PromQL of each alert, for the server's pods in `namespace` on `cluster`; a memory
+    alert above `memory` percent (none without it)."""
     sel = f'{{cluster="{cluster}",exported_namespace="{namespace}"}}'
     util, used, free = (prometheus_name(m) for m in METRICS)
-    return [
+    found = [
         Condition("gpu-idle", f"avg by (exported_pod) (avg_over_time({util}{sel}[5m])) < {spec.idle_percent:g}",
                   f"{spec.idle_minutes * 60}s", "WARNING",
                   f"GPU utilization below {spec.idle_percent:g} % for {spec.idle_minutes} min",
                   "Its GPUs are paid for and unused. Check the request rate and the HPA: lower `scaling.minReplicas`, "
                   "share the GPU (`nodePools[].gpu.sharing`) or use a smaller GPU type; a server still loading its "
                   "model is idle until it is ready."),
-        Condition("gpu-memory", f"max by (exported_pod) (100 * {used}{sel} / ({used}{sel} + {free}{sel})) "
-                                f"> {spec.memory_percent:g}",
-                  "300s", "ERROR", f"GPU memory above {spec.memory_percent:g} % for 5 min",
-                  "The next batch or a longer sequence may fail with CUDA out-of-memory. Check the runtime's "
-                  "memory settings (vLLM's --gpu-memory-utilization and --max-model-len, Triton's batch sizes), "
-                  "the model's size against the GPU's memory, and the pod's logs for OOM errors."),
     ]
+    if memory is not None:
+        found.append(Condition(
+            "gpu-memory", f"max by (exported_pod) (100 * {used}{sel} / ({used}{sel} + {free}{sel})) > {memory:g}",
+            "300s", "ERROR", f"GPU memory above {memory:g} % for 5 min",
+            "The next batch or a longer sequence may fail with CUDA out-of-memory. Check the runtime's "
+            "memory settings (vLLM's --gpu-memory-utilization and --max-model-len, Triton's batch sizes), "
+            "the model's size against the GPU's memory, and the pod's logs for OOM errors."))
+    return found
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,6 +73,8 @@ class GpuAlertsArgs:
     """The project whose Cloud Monitoring holds the alerts."""
     spec: GpuAlertsSpec = GpuAlertsSpec()
     """Thresholds, as the stack file says them."""
+    runtime: Optional[str] = None
+    """The server's runtime preset, which picks the memory alert's default threshold. Defaults to custom."""
     channels: Sequence[pulumi.Input[str]] = ()
     """Notification channels the alerts notify. Defaults to none."""
 
@@ -79,10 +84,11 @@ class GpuAlerts(Component):
 
     def __init__(self, name: str, args: GpuAlertsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(TYPE, name, opts)
+        memory = args.spec.memory_threshold(args.runtime)
         found = pulumi.Output.from_input(args.cluster_name).apply(
-            lambda cluster: conditions(args.spec, cluster, args.namespace))
+            lambda cluster: conditions(args.spec, cluster, args.namespace, memory))
         self.policies = {}
-        for i, c in enumerate(conditions(args.spec, "<cluster>", args.namespace)):
+        for i, c in enumerate(conditions(args.spec, "<cluster>", args.namespace, memory)):
             self.policies[c.key] = gcp.monitoring.AlertPolicy(
                 f"{name}-{c.key}", project=args.project, combiner="OR", severity=c.severity,
                 display_name=f"{args.service}: {c.title}",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 from pydantic import Field
 
 from components.core.spec import Spec
@@ -19,6 +21,19 @@ class GpuAlertsSpec(Spec):
     idle_minutes: int = Field(default=60, ge=10, le=1440)
     """Idle alert: how long, in minutes (10 to 1440), utilization must stay below idlePercent.
     Defaults to 60."""
-    memory_percent: float = Field(default=90, ge=50, le=100)
+    memory_percent: Optional[float] = Field(default=None, ge=50, le=100)
     """Memory alert: fire when a GPU's used framebuffer (DCGM_FI_DEV_FB_USED over used plus free)
-    stays above this percent (50 to 100) for five minutes. Defaults to 90."""
+    stays above this percent (50 to 100) for five minutes. Defaults to 90; for vllm to 98 (vLLM
+    reserves 90 % of the GPU's memory for weights and KV cache at start, so its framebuffer
+    always reads about 90 %); for tfserving to no memory alert (TensorFlow maps nearly all of the
+    GPU's memory at start), unless set."""
+
+    def memory_threshold(self, runtime: Optional[str]) -> Optional[float]:
+        """The memory alert's threshold for a server on `runtime`, or None for no memory alert."""
+        if self.memory_percent is not None:
+            return self.memory_percent
+        return MEMORY_DEFAULTS.get(runtime or "custom", 90)
+
+
+MEMORY_DEFAULTS: dict[str, Optional[float]] = {"vllm": 98, "tfserving": None}
+"""Runtimes whose framebuffer use says nothing at 90 %: they reserve memory up front."""

@@ -131,4 +131,19 @@ def test_rejects_gpu_alerts_on_a_server_without_a_gpu():
 
 
 def test_the_defaults_are_the_documented_ones():
-    assert GpuAlertsSpec().model_dump(by_alias=True) == {"idlePercent": 10, "idleMinutes": 60, "memoryPercent": 90}
+    assert GpuAlertsSpec().model_dump(by_alias=True) == {"idlePercent": 10, "idleMinutes": 60, "memoryPercent": None}
+    assert [GpuAlertsSpec().memory_threshold(r) for r in (None, "custom", "triton", "torchserve", "vllm", "tfserving")] \
+        == [90, 90, 90, 90, 98, None]
+    assert GpuAlertsSpec(memory_percent=80).memory_threshold("tfserving") == 80
+
+
+def test_runtimes_that_reserve_gpu_memory_up_front_get_a_memory_threshold_that_means_something():
+    found = gpu_policies(run_config(with_gpu_alerts("k8s-dev", {}), stack="k8s-dev"))
+    assert promql(found["mlinfra-gpu-summarizer-gpu-memory"])["query"].endswith(") > 98")  # vLLM reserves 90 %
+    values = with_gpu_alerts("k8s-dev", {})
+    values["mlinfra:services"][0].update(runtime="tfserving", scaling={"minReplicas": 1, "maxReplicas": 2})
+    values["mlinfra:services"][0].pop("extraArgs")
+    assert sorted(gpu_policies(run_config(values, stack="k8s-dev"))) == ["mlinfra-gpu-summarizer-gpu-idle"]
+    values["mlinfra:services"][0]["gpuAlerts"] = {"memoryPercent": 99}
+    assert sorted(gpu_policies(run_config(values, stack="k8s-dev"))) == [
+        "mlinfra-gpu-summarizer-gpu-idle", "mlinfra-gpu-summarizer-gpu-memory"]

@@ -129,6 +129,14 @@ def test_dev_stacks_have_no_dashboard_unless_asked_and_prod_can_turn_it_off():
     values["mlinfra:alerts"] = {"dashboard": True}
     board = body(run_config(values, stack="k8s-dev"))
     assert [t["widget"]["title"] for t in board["mosaicLayout"]["tiles"]][-1] == "summarizer: GPU utilization (%)"
+    assert run_stack("dev").of_type(DASHBOARD) == []
+    values = stack_config("dev")
+    values["mlinfra:alerts"] = {"dashboard": True}
+    rec = run_config(values, stack="dev")
+    assert [t.split(": ")[1] for t in titles(rec)][:3] == ["requests/s by response class", "latency (ms)", "instances"]
+    apis = {r.inputs["service"] for r in rec.of_type("gcp:projects/service:Service")}
+    assert "monitoring.googleapis.com" in apis and "monitoring.googleapis.com" not in {
+        r.inputs["service"] for r in run_stack("dev").of_type("gcp:projects/service:Service")}
     values = stack_config("prod")
     values["mlinfra:alerts"]["dashboard"] = False
     assert run_config(values, stack="prod").of_type(DASHBOARD) == []
