@@ -32,8 +32,10 @@ FREE_PREFIXES = (
     "gcp:cloudrunv2/jobIamMember:", "gcp:bigquery/datasetIamMember:", "gcp:bigtable/instanceIamMember:",
     "gcp:storage/bucketIAMMember:", "gcp:storage/bucketObject:", "gcp:storage/notification:",
     "gcp:pubsub/topicIAMMember:", "gcp:secretmanager/secretIamMember:", "kubernetes:", "pulumi:providers:",
-    # Cloud Monitoring services, objectives and channels (alert policies' conditions may be billed).
+    # Cloud Monitoring services, objectives, channels and dashboards (alert policies' conditions
+    # may be billed: they stay "not priced").
     "gcp:monitoring/customService:", "gcp:monitoring/slo:", "gcp:monitoring/notificationChannel:",
+    "gcp:monitoring/dashboard:",
     # An Eventarc trigger on a Pub/Sub topic: its messages are priced on the topic.
     "gcp:eventarc/trigger:", "gcp:cloudrunv2/jobIamMember:",
     # Memorystore's private connectivity: a policy, an address range and a peering carry no charge.

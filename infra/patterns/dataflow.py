@@ -37,6 +37,7 @@ class Dataflow(PatternComponent):
         super().__init__(TYPE, name, args, APIS, opts)
         dataflow_workloads.build_pipelines(self, args.pipelines)
         self.build_triggers()
+        self.build_dashboard()
 
         self.outputs = {**dataflow_workloads.pipeline_outputs(self), **self.common_outputs()}
         self.register_outputs(self.outputs)

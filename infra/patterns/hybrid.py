@@ -57,6 +57,7 @@ class Hybrid(PatternComponent):
         if args.pipelines:
             dataflow_workloads.build_pipelines(self, args.pipelines)
         self.build_triggers()
+        self.build_dashboard()
 
         platforms = {spec.name: PLATFORMS[spec.platform] for spec in args.services}
         cloud_run = {n: s for n, s in self.services.items() if not platforms[n].needs_cluster}

@@ -40,6 +40,7 @@ class Kubernetes(PatternComponent):
         self.serve()
         self.run_jobs(args.jobs)
         self.build_triggers()
+        self.build_dashboard()
 
         self.outputs = {
             **gke_workloads.cluster_outputs(self),

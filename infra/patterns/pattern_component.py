@@ -79,7 +79,7 @@ class PatternComponent(Component):
             transformations=[labels_transformation(args.labels)]))
         super().__init__(type_, name, opts)
         self.args = args
-        watched = args.services and (args.prod or any(s.slo for s in args.services))
+        watched = (args.services and (args.prod or any(s.slo for s in args.services))) or args.alerts.dashboard
         self.apis = ProjectServices(f"{name}-apis", ProjectServicesArgs(
             apis=tuple(apis) + (TRIGGER_APIS if args.triggers else ()) + (("monitoring.googleapis.com",) if watched else ())
             + (CHAIN_APIS if any(t.run for t in args.triggers) else ()) + cache_apis(args.cache)
@@ -122,7 +122,38 @@ class PatternComponent(Component):
             channels = self.alert_channels()
             self.objectives = {spec.name: PLATFORMS[spec.platform].monitoring()(
                 self, spec, self.services[spec.name], slo, channels) for spec, slo in watched}
+        # GPU servers' idle and memory alerts (prod always, dev with `gpuAlerts`).
+        gpus = {spec.name: PLATFORMS[spec.platform].gpu_monitoring()(self, spec, self.services[spec.name])
+                for spec in args.services if PLATFORMS[spec.platform].gpu_monitor}
+        self.gpu_alerts: dict[str, Any] = {n: a for n, a in gpus.items() if a is not None}
         return self.services
+
+    def build_dashboard(self) -> None:
+        """The stack's dashboard (`mlinfra:alerts.dashboard`, on by default in prod): every
+        service's charts through its platform, streaming pipelines' lag and watermark age, chains'
+        failed runs. Call it after the workloads and triggers."""
+        args = self.args
+        self.dashboard = None
+        if not (args.alerts.dashboard if args.alerts.dashboard is not None else args.prod):
+            return
+        from components.gcp.monitoring.dashboard_layout import chain_charts, dataflow_charts
+        from components.gcp.monitoring.stack_dashboard import StackDashboard, StackDashboardArgs
+
+        pipelines = getattr(self, "pipelines", {})
+        streaming = [(p.name, pipelines[p.name].job_name) for p in getattr(args, "pipelines", ())
+                     if p.mode == "streaming"]
+        chains = [(n, c.workflow_name) for n, c in self.chains.items()]
+
+        def charts(cluster):
+            return ([c for spec in args.services if PLATFORMS[spec.platform].charts
+                     for c in PLATFORMS[spec.platform].dashboard_charts()(self, spec, cluster)]
+                    + [c for p, job in streaming for c in dataflow_charts(p, job)]
+                    + [c for t, w in chains for c in chain_charts(t, w)])
+
+        cluster = getattr(self, "cluster", None)
+        self.dashboard = StackDashboard(f"{self.name}-dashboard", StackDashboardArgs(
+            stack=args.stack, project=args.project, charts=charts,
+            cluster_name=cluster.cluster_name if cluster is not None else None), opts=self.after_apis)
 
     def run_jobs(self, jobs: Sequence[Any]) -> dict[str, Any]:
         """Build the jobs through each one's platform (infra/platforms/registry.py `job_builder`),

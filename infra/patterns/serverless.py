@@ -33,6 +33,7 @@ class Serverless(PatternComponent):
         super().__init__(TYPE, name, args, APIS, opts)
         self.serve()
         self.build_triggers()
+        self.build_dashboard()
 
         self.outputs = {
             "service_urls": {n: s.url for n, s in self.services.items()},

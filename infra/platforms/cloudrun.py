@@ -59,3 +59,10 @@ def monitor(pattern, spec: CloudRunServiceSpec, server: CloudRunModelServer, slo
         channels=channels, runbook=f"Check the revisions of Cloud Run service {service} (`mlinfra plan` shows the "
                                    "traffic split), their logs and their instance count against maxReplicas."),
         opts=pattern.after_apis)
+
+
+def charts(pattern, spec: CloudRunServiceSpec, cluster) -> list:
+    """The service's dashboard charts: requests by response class, latency, instances."""
+    from components.gcp.monitoring.dashboard_layout import cloud_run_charts
+
+    return cloud_run_charts(spec.name, cloud_run_service_name(spec.name, pattern.args.stack))

@@ -10,10 +10,15 @@ from components.gcp.network.network_spec import GOOGLE_LB_RANGES
 from infra.patterns.cache import connection
 
 
+def namespace(spec: GkeServiceSpec) -> str:
+    """The namespace a server's component creates for it."""
+    return dns_name("ml", spec.name)
+
+
 def build(pattern, spec: GkeServiceSpec) -> GkeModelServer:
     args = pattern.args
     return GkeModelServer(f"{pattern.name}-svc-{spec.name}", GkeModelServerArgs(
-        spec=spec, project=args.project, namespace=dns_name("ml", spec.name), provider=pattern.cluster.provider,
+        spec=spec, project=args.project, namespace=namespace(spec), provider=pattern.cluster.provider,
         model_bucket=pattern.model_bucket(spec), workload_pool=pattern.cluster.workload_pool,
         gateway=pattern.gateway_ref, path_prefix=f"/{spec.name}", environment=args.environment,
         **exposure(pattern.gateway),
@@ -56,3 +61,24 @@ def monitor(pattern, spec: GkeServiceSpec, server: GkeModelServer, slo, channels
         channels=channels, runbook=f"Check the Deployments in namespace {server.namespace} (`kubectl get pods`), the "
                                    "HPA's replicas against maxReplicas, and the canary track's weight."),
         opts=pattern.after_apis)
+
+
+def watch_gpus(pattern, spec: GkeServiceSpec, server: GkeModelServer):
+    """Idle and memory alerts on a GPU server's GPUs: in prod always, in dev with `gpuAlerts`."""
+    from components.gcp.monitoring.gpu_alerts import GpuAlerts, GpuAlertsArgs
+    from components.gcp.monitoring.gpu_alerts_spec import GpuAlertsSpec
+
+    alerts = spec.gpu_alerts or (GpuAlertsSpec() if pattern.args.prod else None)
+    if spec.resources.gpu is None or alerts is None:
+        return None
+    return GpuAlerts(f"{pattern.name}-gpu-{spec.name}", GpuAlertsArgs(
+        service=spec.name, namespace=namespace(spec), cluster_name=pattern.cluster.cluster_name,
+        project=pattern.args.project, spec=alerts, runtime=spec.runtime, channels=pattern.alert_channels()),
+        opts=pattern.after_apis)
+
+
+def charts(pattern, spec: GkeServiceSpec, cluster: str) -> list:
+    """The server's dashboard charts: at the Gateway by its path rule, its replicas, its GPUs."""
+    from components.gcp.monitoring.dashboard_layout import gke_charts
+
+    return gke_charts(spec.name, namespace(spec), cluster, gpu=spec.resources.gpu is not None)

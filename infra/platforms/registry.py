@@ -26,6 +26,12 @@ class ServingPlatform:
     """`module:function(pattern, spec)` that creates the server's component inside a pattern."""
     monitor: str = ""
     """`module:function(pattern, spec, server, slo, channels)` that builds its objectives and alerts."""
+    gpu_monitor: str = ""
+    """`module:function(pattern, spec, server)` that builds a server's GPU alerts, or returns None
+    when it has none; empty: the platform has no GPU alerts."""
+    charts: str = ""
+    """`module:function(pattern, spec, cluster) -> [Chart]`: a server's charts on the stack's
+    dashboard; empty: the platform has none."""
     needs_cluster: bool = False
     """Whether a service or job on it runs on the stack's cluster (`mlinfra:cluster`)."""
     job_spec: str = ""
@@ -41,6 +47,12 @@ class ServingPlatform:
 
     def monitoring(self) -> Callable[..., Any]:
         return _load(self.monitor)
+
+    def gpu_monitoring(self) -> Callable[..., Any]:
+        return _load(self.gpu_monitor)
+
+    def dashboard_charts(self) -> Callable[..., Any]:
+        return _load(self.charts)
 
     def job_spec_class(self) -> type:
         return _load(self.job_spec)
@@ -59,12 +71,13 @@ PLATFORMS: dict[str, ServingPlatform] = {
     "cloudrun": ServingPlatform(
         "cloudrun", "Cloud Run (v2) services: serverless, GPU optional, canary by revision",
         "components.gcp.cloudrun.cloud_run_service_spec:CloudRunServiceSpec", "infra.platforms.cloudrun:build",
-        monitor="infra.platforms.cloudrun:monitor",
+        monitor="infra.platforms.cloudrun:monitor", charts="infra.platforms.cloudrun:charts",
         job_spec="components.gcp.cloudrun.cloud_run_job_spec:CloudRunJobSpec", job_builder="infra.platforms.cloudrun:build_jobs"),
     "gke": ServingPlatform(
         "gke", "GKE Deployments per track behind the stack's Gateway, canary by route weight",
         "components.gcp.gke.gke_service_spec:GkeServiceSpec", "infra.platforms.gke:build", needs_cluster=True,
-        monitor="infra.platforms.gke:monitor",
+        monitor="infra.platforms.gke:monitor", gpu_monitor="infra.platforms.gke:watch_gpus",
+        charts="infra.platforms.gke:charts",
         job_spec="components.gcp.gke.gke_job_spec:GkeJobSpec", job_builder="infra.patterns.gke_workloads:build_jobs"),
     "eks": ServingPlatform(
         "eks", "EKS Deployments per track behind the stack's internal ALB, canary by weighted target groups",

@@ -29,6 +29,12 @@ from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArg
 TYPE = "mlinfra:gcp:GkeCluster"
 
 
+def has_gpus(spec: ClusterSpec) -> bool:
+    """Whether the cluster may run GPU nodes: a GPU pool, or auto-provisioning with GPU types."""
+    return any(p.gpu is not None for p in spec.node_pools) or bool(
+        spec.auto_provisioning.enabled and spec.auto_provisioning.gpus)
+
+
 def kubeconfig(context: str, endpoint: str, ca_certificate: str) -> str:
     """A kubeconfig authenticating with gke-gcloud-auth-plugin, as GKE documents
     (https://cloud.google.com/kubernetes-engine/docs/how-to/cluster-access-for-kubectl); JSON is YAML."""
@@ -140,8 +146,11 @@ class GkeCluster(Component):
                     enable_secure_boot=True, enable_integrity_monitoring=True),
                 metadata={"disable-legacy-endpoints": "true"},
             ),
+            # With GPUs, GKE's managed DCGM metrics too: GKE runs DCGM-Exporter on the GPU nodes and
+            # scrapes it into Managed Service for Prometheus (cloud.google.com/kubernetes-engine/docs/
+            # how-to/dcgm-metrics; needs managed Prometheus; GKE installs its managed drivers for it).
             monitoring_config=gcp.container.ClusterMonitoringConfigArgs(
-                enable_components=["SYSTEM_COMPONENTS"],
+                enable_components=["SYSTEM_COMPONENTS"] + (["DCGM"] if has_gpus(spec) else []),
                 managed_prometheus=gcp.container.ClusterMonitoringConfigManagedPrometheusArgs(enabled=True)),
             addons_config=gcp.container.ClusterAddonsConfigArgs(
                 gcs_fuse_csi_driver_config=gcp.container.ClusterAddonsConfigGcsFuseCsiDriverConfigArgs(enabled=True),

@@ -11,6 +11,7 @@ from components.core.issues import Issue
 from components.core.spec import Context
 from components.gcp.gke.gke_job_spec import secret_issues
 from components.gcp.iam.principals import SERVICE_ACCOUNT_EMAIL
+from components.gcp.monitoring.gpu_alerts_spec import GpuAlertsSpec
 from components.kubernetes.serving import KubernetesServingSpec
 from components.serving import runtimes
 from components.serving.model_serving_spec import SecretRef
@@ -30,9 +31,14 @@ class GkeServiceSpec(KubernetesServingSpec):
     mounts them as in-memory files (their values never pass through Pulumi), the container's
     shell exports them before the runtime starts, and the server's account may read only these.
     Needs a runtime preset or `command`, and an image with /bin/sh. Defaults to none."""
+    gpu_alerts: Optional[GpuAlertsSpec] = None
+    """Alerts on its GPUs (idle, memory near full), from GKE's managed DCGM metrics. Needs
+    `resources.gpu`. Defaults to none; in prod, a server with a GPU gets them at their defaults."""
 
     def issues(self, ctx: Context) -> list[Issue]:
         known = bool(self.command) or runtimes.PRESETS.get(self.runtime or "custom") is not None
-        return (super().issues(ctx) + self.model_secret_issues(self.secrets)
+        gpu = ([Issue(("gpuAlerts",), "watches the server's GPUs, but it has none", fix="add `resources.gpu`, "
+                      "or remove gpuAlerts")] if self.gpu_alerts is not None and self.resources.gpu is None else [])
+        return (gpu + super().issues(ctx) + self.model_secret_issues(self.secrets)
                 + secret_issues(self.env, self.secrets, known,
                                 "set `command` to the image's entrypoint, or use a runtime preset"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Optional
 
 from components.core.issues import Issue
 from components.core.spec import Context, Spec
@@ -12,13 +13,17 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
 
 
 class AlertsSpec(Spec):
-    """Notification channels every alert of the stack notifies."""
+    """Notification channels every alert of the stack notifies, and the stack's dashboard."""
 
     channels: list[str] = []
     """Existing Cloud Monitoring channels, `projects/<project>/notificationChannels/<id>` (a pager,
     a chat room, the rollback topic). Defaults to none."""
     emails: list[str] = []
     """Addresses the stack creates email channels for. Defaults to none."""
+    dashboard: Optional[bool] = None
+    """Build the stack's Cloud Monitoring dashboard (requests, latency and instances or replicas of
+    every service, GPU utilization, streaming pipelines' lag and watermark age, chains' failed
+    runs). Defaults to true in prod, false elsewhere."""
 
     def issues(self, ctx: Context) -> list[Issue]:
         issues = [Issue(("channels", i), "is not a notification channel's resource name", c,

@@ -5,7 +5,10 @@ so a delta distribution is never aligned with a rate (the API refuses it at appl
 Metric kinds from cloud.google.com/monitoring/api/metrics_gcp (run, loadbalancing) and
 .../metrics_kubernetes (kubernetes.io/container/accelerator/*), checked 2026-12-01; dataflow_job
 metrics (dataflow.googleapis.com/job/*) and Workflows' finished_execution_count (with its `status`
-label) as Google's metrics list gives them, not re-checked here; aligners
+label) as Google's metrics list gives them, not re-checked here; run's container/instance_count
+(GAUGE INT64, label `state`) and kubernetes.io/container/uptime (GAUGE DOUBLE) from the same lists;
+Prometheus metrics (Managed Service for Prometheus: a gauge is
+prometheus.googleapis.com/<name>/gauge on the prometheus_target resource, GAUGE DOUBLE); aligners
 per kind from the Aligner reference (cloud.google.com/monitoring/api/ref_v3/rest/v3/projects.alertPolicies).
 """
 
@@ -34,7 +37,18 @@ METRICS: dict[str, Metric] = {
     "dataflow.googleapis.com/job/system_lag": Metric("GAUGE", "INT64", "dataflow_job"),
     "dataflow.googleapis.com/job/data_watermark_age": Metric("GAUGE", "INT64", "dataflow_job"),
     "workflows.googleapis.com/finished_execution_count": Metric("DELTA", "INT64", "workflows.googleapis.com/Workflow"),
+    "run.googleapis.com/container/instance_count": Metric("GAUGE", "INT64", "cloud_run_revision"),
+    "kubernetes.io/container/uptime": Metric("GAUGE", "DOUBLE", "k8s_container"),
+    # GKE's managed DCGM collection, through Managed Service for Prometheus: a Prometheus gauge
+    # `<name>` is stored as prometheus.googleapis.com/<name>/gauge, GAUGE DOUBLE.
+    **{f"prometheus.googleapis.com/{name}/gauge": Metric("GAUGE", "DOUBLE", "prometheus_target")
+       for name in ("DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE")},
 }
+
+
+def prometheus_name(metric: str) -> str:
+    """The PromQL name of a Prometheus metric Cloud Monitoring stores as `metric`."""
+    return metric.removeprefix("prometheus.googleapis.com/").rsplit("/", 1)[0]
 
 _NUMERIC_GAUGE = {"ALIGN_NONE", "ALIGN_MEAN", "ALIGN_MIN", "ALIGN_MAX", "ALIGN_SUM", "ALIGN_COUNT", "ALIGN_STDDEV",
                   "ALIGN_NEXT_OLDER", "ALIGN_INTERPOLATE", "ALIGN_PERCENTILE_99", "ALIGN_PERCENTILE_95",

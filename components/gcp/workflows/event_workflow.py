@@ -138,6 +138,7 @@ class EventWorkflow(Component):
         read = definitions.read_event(kind, marker=marker, prefix=on.storage.prefix if on.storage else "",
                                       delivery=delivery)
         self.source = self._work(target, args).apply(lambda work: definitions.source(definitions.definition(read, work)))
+        self.workflow_name = args.workflow_name
         self.workflow = gcp.workflows.Workflow(
             name,
             name=args.workflow_name,

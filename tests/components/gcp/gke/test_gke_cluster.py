@@ -8,7 +8,8 @@ import pytest
 
 from components.core.issues import InputError, format_path
 from components.core.spec import Context, validate
-from components.gcp.gke.cluster_spec import (KUBERNETES_MINOR, ClusterSpec, MaintenanceSpec,
+from components.gcp.gke.cluster_spec import (KUBERNETES_MINOR, AutoProvisioningGpuSpec, AutoProvisioningSpec,
+                                             ClusterSpec, MaintenanceSpec,
                                              maintenance_hours_per_32_days, maintenance_window, offered_gpus, spot_pools)
 from components.gcp.gke.gke_cluster import GkeCluster, GkeClusterArgs, kubeconfig
 from components.gcp.gke.gke_node_pool import GkeNodePool, GkeNodePoolArgs
@@ -291,6 +292,16 @@ def test_cluster_is_private_with_workload_identity_shielded_nodes_and_no_legacy_
     assert c["verticalPodAutoscaling"] == {"enabled": True}
 
 
+def test_dcgm_metrics_follow_the_gpus_a_pool_or_auto_provisioning_may_bring():
+    cpu_only = SPEC.model_copy(update={"node_pools": [p for p in SPEC.node_pools if p.gpu is None]})
+    assert cpu_only.node_pools and len(cpu_only.node_pools) < len(SPEC.node_pools)
+    assert make_cluster(cpu_only).one(CLUSTER).inputs["monitoringConfig"]["enableComponents"] == ["SYSTEM_COMPONENTS"]
+    nap = cpu_only.model_copy(update={"auto_provisioning": AutoProvisioningSpec(
+        enabled=True, gpus=[AutoProvisioningGpuSpec(type="nvidia-l4", max=4)])})
+    assert make_cluster(nap).one(CLUSTER).inputs["monitoringConfig"]["enableComponents"] == [
+        "SYSTEM_COMPONENTS", "DCGM"]
+
+
 def test_the_default_pool_is_removed_and_safe_while_it_lives():
     c = make_cluster().one(CLUSTER)
     assert (c.inputs["removeDefaultNodePool"], c.inputs["initialNodeCount"]) == (True, 1)
@@ -303,7 +314,9 @@ def test_cluster_addons_monitoring_gateway_image_streaming_and_maintenance():
     assert c["addonsConfig"] == {"gcsFuseCsiDriverConfig": {"enabled": True},
                                  "gcePersistentDiskCsiDriverConfig": {"enabled": True},
                                  "httpLoadBalancing": {"disabled": False}}
-    assert c["monitoringConfig"] == {"enableComponents": ["SYSTEM_COMPONENTS"], "managedPrometheus": {"enabled": True}}
+    # SPEC has a GPU pool: GKE's managed DCGM metrics too.
+    assert c["monitoringConfig"] == {"enableComponents": ["SYSTEM_COMPONENTS", "DCGM"],
+                                     "managedPrometheus": {"enabled": True}}
     assert c["gatewayApiConfig"] == {"channel": "CHANNEL_STANDARD"}
     assert c["nodePoolDefaults"] == {"nodeConfigDefaults": {"gcfsConfig": {"enabled": True}}}
     assert c["maintenancePolicy"] == {"recurringWindow": {
