@@ -20,7 +20,7 @@ from typing import Any
 from infra.ci import scripts
 from infra.ci.scripts import BRANCH_PREFIX
 from infra.ci.stacks import CIStack
-from infra.ci.workflows import CHECKOUT, PYTHON_VERSION, RUNNER, SCRIPT, SETUP_PYTHON
+from infra.ci.actions import CHECKOUT, PYTHON_VERSION, RUNNER, SCRIPT, SETUP_PYTHON
 
 FILE = "propose-rollout.yml"
 BASE = "main"

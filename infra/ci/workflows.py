@@ -21,22 +21,11 @@ from typing import Any
 import yaml
 
 from infra.ci import scripts
+from infra.ci.rollout_workflow import FILE, rollout_workflow
 from infra.ci.stacks import CIError, CIStack
 
-# Pinned: a major tag is what these actions publish for consumers and what actionlint knows;
-# the Pulumi CLI itself is pinned to the SDK version of requirements.txt.
-CHECKOUT = "actions/checkout@v6"
-SETUP_PYTHON = "actions/setup-python@v6"
-SETUP_NODE = "actions/setup-node@v6"
-UPLOAD = "actions/upload-artifact@v7"
-DOWNLOAD = "actions/download-artifact@v8"
-SCRIPT = "actions/github-script@v8"
-AUTH = "google-github-actions/auth@v3"
-AWS_AUTH = "aws-actions/configure-aws-credentials@v6"
-PULUMI = "pulumi/actions@v7"
-RUNNER = "ubuntu-24.04"
-PYTHON_VERSION = "3.11"
-NODE_VERSION = "20"
+from infra.ci.actions import (AUTH, AWS_AUTH, CHECKOUT, DOWNLOAD, NODE_VERSION, PULUMI, PYTHON_VERSION,
+                              RUNNER, SCRIPT, SETUP_NODE, SETUP_PYTHON, UPLOAD)
 
 PR_NAME = "pull request"
 SAME_REPO = "github.event.pull_request.head.repo.full_name == github.repository"
@@ -284,7 +273,6 @@ def dump(workflow: dict[str, Any]) -> str:
 
 def generate(stacks: list[CIStack], version: str) -> dict[str, str]:
     """File name -> text of every workflow, in a fixed order."""
-    from infra.ci.rollout_workflow import FILE, rollout_workflow
 
     return {
         "pr.yml": dump(pr_workflow(stacks, version)),
