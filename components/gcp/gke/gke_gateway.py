@@ -23,6 +23,7 @@ import pulumi_kubernetes as k8s
 from components.core.component import Component
 from components.core.spec import Context, ensure_valid
 from components.gcp.gke.gateway_spec import GatewaySpec
+from components.gcp.network.edge import certificate_map, managed_certificate, security_policy
 
 TYPE = "mlinfra:gcp:GkeGateway"
 GATEWAY_NAME = "mlinfra"
@@ -30,8 +31,6 @@ GATEWAY_NAME = "mlinfra"
 # (the guardrails MLI-GW-001 and MLI-GW-002 read them, policy/gateway.py).
 EXPOSURE_LABEL = "mlinfra.dev/exposure"
 PLAIN_HTTP_LABEL = "mlinfra.dev/plain-http"
-# OWASP ModSecurity Core Rule Set 3.3 expressions Cloud Armor preconfigures.
-WAF_RULES = (("sqli-v33-stable", "SQL injection"), ("xss-v33-stable", "cross-site scripting"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,31 +85,17 @@ class GkeGateway(Component):
         self.ssl_policy = None
         if spec.https:
             addresses, self.address = self._address(name, args, regional)
-            self.dns_authorization = gcp.certificatemanager.DnsAuthorization(
-                f"{name}-dns-auth", domain=spec.hostname, location=location, project=args.project,
-                description=f"mlinfra Gateway {spec.hostname}", opts=self.child())
-            self.certificate = gcp.certificatemanager.Certificate(
-                f"{name}-cert", location=location, project=args.project,
-                description=f"mlinfra Gateway {spec.hostname} (Google-managed)",
-                managed=gcp.certificatemanager.CertificateManagedArgs(
-                    domains=[spec.hostname], dns_authorizations=[self.dns_authorization.id]),
-                opts=self.child())
-            record = self.dns_authorization.dns_resource_records.apply(lambda rs: rs[0] if rs else None)
-            self.dns_authorization_record = record.apply(
-                lambda r: None if r is None else {"name": _get(r, "name"), "type": _get(r, "type"),
-                                                  "data": _get(r, "data")})
+            cert = managed_certificate(self, name, spec.hostname, args.project, location, "mlinfra Gateway")
+            self.dns_authorization, self.certificate = cert.dns_authorization, cert.certificate
+            self.dns_authorization_record = cert.record
             https_listener = {"name": "https", "protocol": "HTTPS", "port": 443, "hostname": spec.hostname,
                               "allowedRoutes": {"namespaces": {"from": "All"}}}
             if regional:
                 https_listener["tls"] = {"mode": "Terminate",
                                          "options": {"networking.gke.io/cert-manager-certs": self.certificate.name}}
             else:
-                cert_map = gcp.certificatemanager.CertificateMap(
-                    f"{name}-certmap", project=args.project, description=f"mlinfra Gateway {spec.hostname}",
-                    opts=self.child())
-                gcp.certificatemanager.CertificateMapEntry(
-                    f"{name}-certmap-entry", map=cert_map.name, certificates=[self.certificate.id],
-                    hostname=spec.hostname, project=args.project, opts=self.child())
+                cert_map, _ = certificate_map(self, name, spec.hostname, args.project, self.certificate,
+                                              "mlinfra Gateway")
                 annotations["networking.gke.io/certmap"] = cert_map.name
             self.ssl_policy = (gcp.compute.RegionSslPolicy(
                 f"{name}-ssl", region=args.region, project=args.project, min_tls_version="TLS_1_2",
@@ -120,7 +105,8 @@ class GkeGateway(Component):
 
         self.security_policy = None
         if spec.cloud_armor is not None:
-            self.security_policy = spec.cloud_armor.policy or self._security_policy(name, args).name
+            self.security_policy = spec.cloud_armor.policy or security_policy(
+                self, name, args.project, spec.cloud_armor.rate_limit_per_minute).name
 
         listeners = [{"name": "http", "protocol": "HTTP", "port": 80, "allowedRoutes": {
             # With HTTPS, port 80 only redirects: the redirect route lives beside the Gateway.
@@ -180,31 +166,3 @@ class GkeGateway(Component):
                                           subnetwork=args.subnetwork_id,
                                           description=f"mlinfra Gateway {spec.hostname}", opts=self.child())
         return [{"type": "NamedAddress", "value": address.name}], address.address
-
-    def _security_policy(self, name: str, args: GkeGatewayArgs) -> gcp.compute.SecurityPolicy:
-        """OWASP SQL-injection and XSS rules, a per-IP rate limit, allow for the rest."""
-        armor = args.spec.cloud_armor
-        rules = [gcp.compute.SecurityPolicyRuleArgs(
-            priority=1000 + i, action="deny(403)", description=f"OWASP CRS 3.3: {what}",
-            match=gcp.compute.SecurityPolicyRuleMatchArgs(
-                expr=gcp.compute.SecurityPolicyRuleMatchExprArgs(expression=f"evaluatePreconfiguredWaf('{rule}')")))
-            for i, (rule, what) in enumerate(WAF_RULES)]
-        rules.append(gcp.compute.SecurityPolicyRuleArgs(
-            priority=2000, action="throttle", description=f"{armor.rate_limit_per_minute} requests a minute per client IP",
-            match=gcp.compute.SecurityPolicyRuleMatchArgs(
-                versioned_expr="SRC_IPS_V1", config=gcp.compute.SecurityPolicyRuleMatchConfigArgs(src_ip_ranges=["*"])),
-            rate_limit_options=gcp.compute.SecurityPolicyRuleRateLimitOptionsArgs(
-                conform_action="allow", exceed_action="deny(429)", enforce_on_key="IP",
-                rate_limit_threshold=gcp.compute.SecurityPolicyRuleRateLimitOptionsRateLimitThresholdArgs(
-                    count=armor.rate_limit_per_minute, interval_sec=60))))
-        rules.append(gcp.compute.SecurityPolicyRuleArgs(
-            priority=2147483647, action="allow", description="default rule",
-            match=gcp.compute.SecurityPolicyRuleMatchArgs(
-                versioned_expr="SRC_IPS_V1", config=gcp.compute.SecurityPolicyRuleMatchConfigArgs(src_ip_ranges=["*"]))))
-        return gcp.compute.SecurityPolicy(
-            f"{name}-armor", project=args.project, type="CLOUD_ARMOR", rules=rules,
-            description="mlinfra model servers: OWASP rules and a per-IP rate limit", opts=self.child())
-
-
-def _get(record, key: str):
-    return record.get(key) if isinstance(record, dict) else getattr(record, key, None)
