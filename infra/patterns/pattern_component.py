@@ -15,6 +15,7 @@ from components.core.component import Component
 from components.core.labels import labels_transformation
 from components.core.naming import dns_name
 from components.gcp.artifactregistry.artifact_registry import ArtifactRegistry, ArtifactRegistryArgs
+from components.gcp.cloudrun.cloud_run_load_balancer import APIS as LOAD_BALANCER_APIS
 from components.gcp.functions.cloud_function_spec import CloudFunctionSpec
 from components.gcp.functions.trigger_set import APIS as TRIGGER_APIS
 from components.gcp.functions.trigger_set import TriggerSet, TriggerSetArgs
@@ -84,6 +85,7 @@ class PatternComponent(Component):
             apis=tuple(apis) + (TRIGGER_APIS if args.triggers else ()) + (("monitoring.googleapis.com",) if watched else ())
             + (CHAIN_APIS if any(t.run for t in args.triggers) else ()) + cache_apis(args.cache)
             + features.apis(args.feature_store)
+            + (LOAD_BALANCER_APIS if any(getattr(s, "load_balancer", None) for s in args.services) else ())
             # Secrets by reference (Cloud Run, functions, GKE's Secret Manager add-on) read Secret Manager.
             + (("secretmanager.googleapis.com",) if any(getattr(w, "secrets", None) for w in [
                 *args.services, *getattr(args, "jobs", ()), *args.triggers]) else ()),
@@ -212,4 +214,13 @@ class PatternComponent(Component):
             "network": self.network.network_name if self.network else None,
             **export_cache(self),
             **features.export(self.feature_store),
+            **self._load_balancer_outputs(),
         }
+
+    def _load_balancer_outputs(self) -> dict[str, Any]:
+        """`service_load_balancers`: per Cloud Run service behind a load balancer, its hostname, the
+        address its A record points at, the certificate's DNS authorization record and IAP."""
+        lbs = {n: s.load_balancer for n, s in self.services.items() if getattr(s, "load_balancer", None) is not None}
+        return {"service_load_balancers": {n: {
+            "hostname": lb.hostname, "address": lb.address, "dns_authorization_record": lb.dns_authorization_record,
+            "iap": lb.iap} for n, lb in lbs.items()}} if lbs else {}

@@ -181,6 +181,8 @@ MUTATIONS = [
      {}, "the gke-l7-global-external-managed Gateway is reachable from the internet"),
     ("MLI-GW-002", LLM, "mlinfra-gateway", lambda i: i["spec"]["listeners"].pop(), {},
      "the external Gateway serves no HTTPS listener"),
+    ("MLI-LB-001", "dev", "mlinfra-svc-summarizer", setting(("ingress",), "INGRESS_TRAFFIC_ALL"), {},
+     "takes ingress INGRESS_TRAFFIC_ALL: its run.app URL bypasses the load balancer"),
     ("MLI-DFL-001", DF, STREAM_JOB, setting(("ipConfiguration",), "WORKER_IP_PUBLIC"), {},
      "the job gives its workers public IP addresses"),
     ("MLI-DFL-001", DF, LAUNCH, launch_env(ipConfiguration="WORKER_IP_PUBLIC"), {},

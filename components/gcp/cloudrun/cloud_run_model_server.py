@@ -22,6 +22,7 @@ from components.core.issues import Issue, raise_if_any
 from components.core.naming import dns_name
 from components.core.spec import Context, ensure_valid
 from components.core.units import cpu_string
+from components.gcp.cloudrun.cloud_run_load_balancer import CloudRunLoadBalancer, CloudRunLoadBalancerArgs
 from components.gcp.cloudrun.cloud_run_service_spec import EGRESS, INGRESS, CloudRunServiceSpec
 from components.gcp.cloudrun.revisions import template_revision, traffic_split
 from components.gcp.iam.principals import member_slug
@@ -98,7 +99,7 @@ class CloudRunModelServer(Component):
             name=args.service_name,
             location=args.region,
             project=args.project,
-            ingress=INGRESS[spec.ingress],
+            ingress=INGRESS[spec.resolved_ingress],
             deletion_protection=args.deletion_protection,
             # Read by the guardrails: allUsers may invoke only a service that says it is public.
             labels={"public": "true"} if spec.public else None,
@@ -113,7 +114,9 @@ class CloudRunModelServer(Component):
 
         # Named from the member, so removing one invoker leaves the others' bindings alone;
         # the alias adopts a binding 0.1 named by its place in the list.
-        members = (["allUsers"] if spec.public else []) + list(spec.invokers)
+        # Behind IAP, the invokers are the principals IAP admits and only IAP's agent invokes.
+        iap = spec.load_balancer is not None and spec.load_balancer.iap
+        members = (["allUsers"] if spec.public else []) + ([] if iap else list(spec.invokers))
         self.invoker_grants = [
             gcp.cloudrunv2.ServiceIamMember(
                 f"{name}-invoker-{member_slug(member)}", project=args.project, location=args.region,
@@ -121,6 +124,12 @@ class CloudRunModelServer(Component):
                 opts=self.child(aliases=[pulumi.Alias(name=f"{name}-invoker-{i}")]))
             for i, member in enumerate(members)
         ]
+
+        self.load_balancer = None
+        if spec.load_balancer is not None:
+            self.load_balancer = CloudRunLoadBalancer(f"{name}-lb", CloudRunLoadBalancerArgs(
+                spec=spec.load_balancer, service=self.service, project=args.project, region=args.region,
+                iap_members=spec.invokers if iap else ()), opts=self.child())
 
         self.url = self.service.uri
         self.revisions = {tag: rev for rev, _, tag in split}

@@ -16,6 +16,7 @@ from components.core.issues import Issue, first_per_key, one_of
 from components.core.naming import DNS_LABEL, dns_name
 from components.core.spec import Context, Spec
 from components.core.units import memory_mib
+from components.gcp.cloudrun.load_balancer_spec import LoadBalancerSpec, load_balancer_issues
 from components.gcp.iam.principals import SERVICE_ACCOUNT_EMAIL, iam_member_issues
 from components.serving import cache_wiring, runtimes
 from components.serving.env_rules import CLOUD_RUN_RESERVED, env_issues
@@ -152,9 +153,20 @@ class CloudRunServiceSpec(ModelServingSpec):
     invokers: list[str] = []
     """IAM members allowed to call the service, e.g. serviceAccount:app@acme.iam.gserviceaccount.com."""
     ingress: Literal["all", "internal", "internalAndLoadBalancer"] = "all"
-    """Where requests may come from (IAM still applies). Defaults to all."""
+    """Where requests may come from (IAM still applies). Defaults to all; with a loadBalancer,
+    to internalAndLoadBalancer (the only value it allows)."""
+    load_balancer: Optional[LoadBalancerSpec] = None
+    """Put the service behind a global external Application Load Balancer of its own: HTTPS on a
+    hostname, optionally IAP and Cloud Armor. Defaults to none (the service's run.app URL)."""
     rollout: RolloutSpec = RolloutSpec()
     """Model versioning: canary rollout."""
+
+    @property
+    def resolved_ingress(self) -> str:
+        """The ingress as written; unwritten behind a load balancer, internalAndLoadBalancer."""
+        if self.load_balancer is not None and "ingress" not in self.model_fields_set:
+            return "internalAndLoadBalancer"
+        return self.ingress
 
     @property
     def max_replicas(self) -> int:
@@ -197,6 +209,8 @@ class CloudRunServiceSpec(ModelServingSpec):
                                 fix=f"lower it to {gpu.quota}, or set resources.gpu.quota after Google raises your quota"))
 
         issues += iam_member_issues(spec.invokers)
+        issues += load_balancer_issues(spec.load_balancer, "ingress" in spec.model_fields_set, spec.ingress,
+                                       spec.public, spec.invokers)
         issues += env_issues(spec.env, [s.env for s in spec.secrets], platform="Cloud Run", reserved=CLOUD_RUN_RESERVED,
                              set_by_mlinfra=(("MODEL_NAME", "MODEL_VERSION", "MODEL_DIR") if spec.model else ())
                              + (cache_wiring.ENV_NAMES if spec.cache else ()))

@@ -34,6 +34,8 @@ EXTERNAL_CLASSES = frozenset(c for (exposure, _), c in GATEWAY_CLASSES.items() i
 # table; regional external Gateways do not, whatever regional Cloud Armor does on hand-built LBs).
 CLOUD_ARMOR_CLASSES = frozenset({"gke-l7-global-external-managed"})
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+HOSTNAME = _HOSTNAME
+"""A DNS name a Google-managed certificate can cover (no wildcard)."""
 _OAUTH_CLIENT = re.compile(r"^[0-9]+-[a-z0-9]+\.apps\.googleusercontent\.com$")
 
 
