@@ -40,6 +40,9 @@ FREE_PREFIXES = (
     "gcp:eventarc/trigger:", "gcp:cloudrunv2/jobIamMember:",
     # Memorystore's private connectivity: a policy, an address range and a peering carry no charge.
     "gcp:networkconnectivity/serviceConnectionPolicy:", "gcp:compute/globalAddress:", "gcp:servicenetworking/",
+    # A load balancer's plumbing: its forwarding rules and processed bytes carry the charge.
+    "gcp:compute/regionNetworkEndpointGroup:", "gcp:compute/backendService:", "gcp:compute/uRLMap:",
+    "gcp:compute/targetHttpsProxy:", "gcp:compute/targetHttpProxy:", "gcp:compute/sSLPolicy:", "gcp:iap/",
 )
 MEMORYSTORE_NOT_PRICED = (
     "Memorystore is not in the price table: no stored copy of its pricing page rendered the rates. Valkey bills "
@@ -50,6 +53,9 @@ MEMORYSTORE_NOT_PRICED = (
 NOT_PRICED = {
     "gcp:bigquery/dataset:Dataset": "BigQuery bills the bytes its tables store and its queries scan, "
                                     "which the feature tables and their queries decide",
+    "gcp:compute/globalForwardingRule:GlobalForwardingRule": "Cloud Load Balancing bills forwarding-rule hours and "
+                                                             "the GB the load balancer processes; no confirmed "
+                                                             "rates in the table",
     "gcp:bigtable/instance:Instance": "Bigtable bills node-hours (autoscaled between minNodes and maxNodes) "
                                       "and GB stored; no confirmed Bigtable rates in the table",
 }

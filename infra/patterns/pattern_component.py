@@ -15,7 +15,7 @@ from components.core.component import Component
 from components.core.labels import labels_transformation
 from components.core.naming import dns_name
 from components.gcp.artifactregistry.artifact_registry import ArtifactRegistry, ArtifactRegistryArgs
-from components.gcp.cloudrun.cloud_run_load_balancer import APIS as LOAD_BALANCER_APIS
+from components.gcp.cloudrun.cloud_run_load_balancer import apis as load_balancer_apis
 from components.gcp.functions.cloud_function_spec import CloudFunctionSpec
 from components.gcp.functions.trigger_set import APIS as TRIGGER_APIS
 from components.gcp.functions.trigger_set import TriggerSet, TriggerSetArgs
@@ -85,7 +85,7 @@ class PatternComponent(Component):
             apis=tuple(apis) + (TRIGGER_APIS if args.triggers else ()) + (("monitoring.googleapis.com",) if watched else ())
             + (CHAIN_APIS if any(t.run for t in args.triggers) else ()) + cache_apis(args.cache)
             + features.apis(args.feature_store)
-            + (LOAD_BALANCER_APIS if any(getattr(s, "load_balancer", None) for s in args.services) else ())
+            + load_balancer_apis([getattr(s, "load_balancer", None) for s in args.services])
             # Secrets by reference (Cloud Run, functions, GKE's Secret Manager add-on) read Secret Manager.
             + (("secretmanager.googleapis.com",) if any(getattr(w, "secrets", None) for w in [
                 *args.services, *getattr(args, "jobs", ()), *args.triggers]) else ()),

@@ -27,8 +27,14 @@ from components.gcp.cloudrun.load_balancer_spec import LoadBalancerSpec
 from components.gcp.network.edge import certificate_map, managed_certificate, security_policy
 
 TYPE = "mlinfra:gcp:CloudRunLoadBalancer"
-APIS = ("compute.googleapis.com", "certificatemanager.googleapis.com", "iap.googleapis.com")
-"""What a service's load balancer needs enabled: Compute Engine, Certificate Manager and IAP."""
+APIS = ("compute.googleapis.com", "certificatemanager.googleapis.com")
+"""What a service's load balancer needs enabled: Compute Engine and Certificate Manager (and IAP's API with iap)."""
+
+
+def apis(specs: Sequence[Optional[LoadBalancerSpec]]) -> tuple[str, ...]:
+    """The APIs the stack's load balancers (None: a service without one) need enabled."""
+    lbs = [lb for lb in specs if lb is not None]
+    return (APIS if lbs else ()) + (("iap.googleapis.com",) if any(lb.iap for lb in lbs) else ())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,7 +84,7 @@ class CloudRunLoadBalancer(Component):
             self.iap_grants.append(gcp.cloudrunv2.ServiceIamMember(
                 f"{name}-iap-invoker", project=args.project, location=args.region, name=args.service.name,
                 role="roles/run.invoker",
-                member=pulumi.Output.concat("serviceAccount:service-", number, "@gcp-sa-iap.iam.gserviceaccount.com"),
+                member=number.apply(lambda n: f"serviceAccount:service-{n}@gcp-sa-iap.iam.gserviceaccount.com"),
                 opts=self.child(depends_on=[agent])))
             self.iap_grants += [gcp.iap.WebBackendServiceIamMember(
                 f"{name}-iap-user-{member_slug(member)}", project=args.project, web_backend_service=self.backend.name,

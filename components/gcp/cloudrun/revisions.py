@@ -25,8 +25,9 @@ def revision_name(service_name: str, variant: CloudRunServiceSpec, context: Opti
     # spec field changes every fingerprint (its default joins the dump), which would rename the
     # stable revision of a running canary: add fields that do not shape the template here (the
     # golden snapshots show any rename). `extraArgs` shapes it through the launch's args.
-    settings = variant.model_dump(mode="json", exclude={"name", "rollout", "public", "invokers", "ingress", "load_balancer", "slo",
-                                                        "extra_args", "cache", "service_name", "service_account"})
+    settings = variant.model_dump(mode="json", exclude={"name", "rollout", "public", "invokers", "ingress", "slo",
+                                                        "load_balancer", "extra_args", "cache", "service_name",
+                                                        "service_account"})
     if variant.service_account:  # the account shapes the template; its absence keeps the names revisions had
         settings["service_account"] = variant.service_account
     if variant.cache:  # the cache's variables shape the template; its absence keeps the names it had

@@ -60,8 +60,24 @@ def invokers(rec, service: str) -> list[str]:
     return sorted(r.inputs["member"] for r in rec.of_type(INVOKER) if r.inputs["name"] == service)
 
 
-def test_the_dev_summarizer_sits_behind_https_with_iap_and_only_iap_invokes_it():
+def test_the_dev_summarizer_sits_behind_https_on_its_hostname_and_its_invokers_keep_their_grants():
     rec = run_stack("dev")
+    run = rec.one(RUN, "mlinfra-svc-summarizer")
+    assert run.inputs["ingress"] == "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
+    assert rec.one(RUN, "mlinfra-svc-churn").inputs["ingress"] == "INGRESS_TRAFFIC_ALL", "only the summarizer moves"
+    assert invokers(rec, "summarizer-dev") == ["group:ml-engineers@acme.example"]
+    assert rec.one(BACKEND).inputs.get("iap") is None and not rec.of_type(IAP_USER) and not rec.of_type(AGENT)
+    assert rec.one(BACKEND).inputs.get("securityPolicy") is None and not rec.of_type(ARMOR)
+    assert rec.one(DNS_AUTH).inputs["domain"] == HOST and len(rec.of_type(RULE)) == 2
+    lb_out = rec.outputs["service_load_balancers"]["summarizer"]
+    assert (lb_out["hostname"], lb_out["iap"]) == (HOST, False)
+    apis = {r.inputs["service"] for r in rec.of_type(SERVICE_API)}
+    assert {"compute.googleapis.com", "certificatemanager.googleapis.com"} <= apis
+    assert "iap.googleapis.com" not in apis
+
+
+def test_with_iap_the_summarizer_is_reached_through_https_and_only_iap_invokes_it():
+    rec = run_config(dev(loadBalancer={"hostname": HOST, "iap": True}), stack="dev")
     run = rec.one(RUN, "mlinfra-svc-summarizer")
     assert run.inputs["ingress"] == "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
     assert rec.one(RUN, "mlinfra-svc-churn").inputs["ingress"] == "INGRESS_TRAFFIC_ALL", "only the summarizer moves"
@@ -111,8 +127,7 @@ def test_the_dev_summarizer_sits_behind_https_with_iap_and_only_iap_invokes_it()
     assert not rec.of_type(ARMOR)
     apis = {r.inputs["service"] for r in rec.of_type(SERVICE_API)}
     assert {"compute.googleapis.com", "certificatemanager.googleapis.com", "iap.googleapis.com"} <= apis
-    lb_out = rec.outputs["service_load_balancers"]["summarizer"]
-    assert (lb_out["hostname"], lb_out["iap"]) == (HOST, True)
+    assert rec.outputs["service_load_balancers"]["summarizer"]["iap"] is True
 
 
 def test_without_iap_the_invokers_keep_their_grants_and_cloud_armor_guards_the_backend():
@@ -127,7 +142,7 @@ def test_without_iap_the_invokers_keep_their_grants_and_cloud_armor_guards_the_b
     throttle = next(r for r in armor.inputs["rules"] if r["action"] == "throttle")
     assert throttle["rateLimitOptions"]["rateLimitThreshold"] == {"count": 120, "intervalSec": 60}
     assert rec.one(SSL).inputs["profile"] == "RESTRICTED"
-    assert "iap.googleapis.com" in {r.inputs["service"] for r in rec.of_type(SERVICE_API)}
+    assert "iap.googleapis.com" not in {r.inputs["service"] for r in rec.of_type(SERVICE_API)}
 
 
 def test_an_existing_armor_policy_is_named_and_a_public_service_says_so():
