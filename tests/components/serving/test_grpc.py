@@ -99,3 +99,13 @@ def test_kubernetes_platforms_refuse_grpc_naming_the_key(platform):
     spec = cls.model_validate({"name": "s", "image": "us-docker.pkg.dev/acme/serve/s:1", "protocol": "grpc"})
     found = [i for i in spec.issues(None) if i.path == ("protocol",)]
     assert len(found) == 1 and "Cloud Run only so far" in found[0].message and platform in found[0].message
+
+
+def test_a_stack_file_with_a_grpc_service_plans_it_beside_an_http_one():
+    from tests.conftest import run_config
+    from tests.infra.test_config import with_keys
+    grpc = {**TFS, "name": "tfs-grpc", "model": {"uri": ART, "version": "2"}, "protocol": "grpc"}
+    plan = run_config(with_keys(services=[{**TFS, "model": {"uri": ART, "version": "2"}}, grpc]))
+    ports = sorted((s.inputs["name"], s.inputs["template"]["containers"][0]["ports"]["name"])
+                   for s in plan.of_type("gcp:cloudrunv2/service:Service"))
+    assert ports == [("tfs-grpc-test", "h2c"), ("tfs-test", "http1")]
