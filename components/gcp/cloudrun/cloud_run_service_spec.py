@@ -196,6 +196,13 @@ class CloudRunServiceSpec(ModelServingSpec):
                                 spec.scaling.max_replicas,
                                 fix=f"lower it to {gpu.quota}, or set resources.gpu.quota after Google raises your quota"))
 
+        if spec.protocol == "grpc":
+            # The container's one port speaks HTTP/2 only: an HTTP/1.1 probe there never passes.
+            issues += [Issue(("probes", kind, "path"), "is an HTTP/1.1 probe on the gRPC (h2c) port, which only "
+                             "speaks HTTP/2", probe.path, fix="remove it: gRPC services are probed with gRPC "
+                             "health checks (Triton) or a TCP check")
+                       for kind, probe in (("startup", spec.probes.startup), ("liveness", spec.probes.liveness))
+                       if probe is not None and probe.path is not None]
         issues += iam_member_issues(spec.invokers)
         issues += env_issues(spec.env, [s.env for s in spec.secrets], platform="Cloud Run", reserved=CLOUD_RUN_RESERVED,
                              set_by_mlinfra=(("MODEL_NAME", "MODEL_VERSION", "MODEL_DIR") if spec.model else ())
