@@ -221,11 +221,12 @@ def yaml_texts(draw) -> tuple[str, bytes]:
 
 @pytest.fixture(scope="module")
 def scratch_project():
-    """A project like this one (its functions/ linked in) whose stack files the test writes."""
+    """A project like this one (its functions/ and pipelines/ linked in) whose stack files the test writes."""
     root = Path(tempfile.mkdtemp(prefix="mlinfra-fuzz-"))
     shutil.copy(PROJECT.root / "Pulumi.yaml", root / "Pulumi.yaml")
     (root / PROJECT.stack_dir.relative_to(PROJECT.root)).mkdir(parents=True)
     (root / "functions").symlink_to(PROJECT.root / "functions")
+    (root / "pipelines").symlink_to(PROJECT.root / "pipelines")  # the dataflow stacks' template sources
     yield root
     shutil.rmtree(root)
 

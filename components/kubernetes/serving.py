@@ -123,6 +123,12 @@ class KubernetesServingSpec(ModelServingSpec):
         preset = runtimes.PRESETS.get(spec.runtime or "")
 
         issues += spec.shipping_issues()
+        if spec.protocol == "grpc":
+            # Not yet: a GRPCRoute, h2c Service ports and gRPC health checks on the Gateway (GKE), an
+            # ALB with a gRPC target group (EKS). Refused rather than served as HTTP/1.1.
+            issues.append(Issue(("protocol",), f"gRPC serving is built on Cloud Run only so far (on {getattr(spec, 'platform', 'Kubernetes')} "
+                                "the route, Service port and load-balancer health check are HTTP/1.1)", spec.protocol,
+                                allowed="http", fix="set protocol: http, or run the server on platform: cloudrun"))
         if preset is not None and preset.needs_gpu and gpu is None:
             issues.append(Issue(("resources", "gpu"), f"runtime {spec.runtime} needs a GPU",
                                 fix="add `gpu: {type: nvidia-l4, count: 1}` under resources"))

@@ -146,6 +146,10 @@ class ModelServingSpec(Spec):
     CACHE_TLS and the CA (GKE: a ConfigMap, the CA as a file at CACHE_CA_FILE; Cloud Run: plain
     variables, the CA's PEM in CACHE_CA_CERT), and Triton (on GKE, with the preset's arguments)
     keeps its response cache there. Defaults to false."""
+    protocol: Literal["http", "grpc"] = "http"
+    """What the server speaks: http (HTTP/1.1 REST) or grpc (HTTP/2 end to end on the runtime's gRPC
+    port: triton 8001, tfserving 8500; gRPC health checks where the server has the grpc.health.v1
+    service, Triton's, else TCP checks). Cloud Run only so far. Defaults to http."""
     slo: Optional[SloSpec] = None
     """Service-level objectives, each with a fast and a slow burn-rate alert. Defaults to none;
     in prod to availability 99.5 % over 28 days."""
@@ -172,7 +176,21 @@ class ModelServingSpec(Spec):
                                 fix="set runtime: vllm, or copy the model into the artifact bucket and use its gs:// URI"))
         if image is not None:
             issues += image_issues(image, key=("image",))
-        return issues + self.extra_args_issues()
+        return issues + self.extra_args_issues() + self.protocol_issues()
+
+    def protocol_issues(self) -> list[Issue]:
+        """gRPC needs a runtime with a gRPC server it can expose (or your own image)."""
+        if self.protocol != "grpc" or self.runtime is None or self.runtime == "custom":
+            return []
+        preset = runtimes.PRESETS[self.runtime]
+        if preset.grpc_port is not None:
+            return []
+        why = {"vllm": "vLLM's OpenAI server has no gRPC API",
+               "torchserve": "TorchServe's gRPC API listens on 127.0.0.1 unless a config file sets "
+                             "grpc_inference_address, which the preset does not write"}.get(self.runtime, "")
+        return [Issue(("protocol",), f"runtime {self.runtime} serves no gRPC the platform can reach ({why})", self.protocol,
+                      allowed="grpc with runtime triton, tfserving or custom", fix="set protocol: http, or use "
+                      "runtime custom with an image whose gRPC server listens on 0.0.0.0:<port>")]
 
     def extra_args_issues(self) -> list[Issue]:
         """Extra arguments append to arguments the container is given: a preset's or `args`; they
@@ -255,6 +273,7 @@ class ModelServingSpec(Spec):
                                version=self.model.version if self.model else None, port=self.port,
                                model_source=self.model.hf_id if self.model else None,
                                args=self.args, command=self.command, extra_args=self.extra_args,
+                               protocol=self.protocol,
                                gpus=getattr(gpu_spec, "count", 1) if gpu and gpu_spec is not None else 0)
 
     def variant(self, canary: bool):

@@ -44,6 +44,12 @@ class Runtime:
     cache_args: Callable[[bool, str], list[str]] = lambda tls, ca_file: []
     """(TLS, CA file) -> args that turn on the runtime's own response cache in the stack's cache
     (host and port from `$(CACHE_HOST)`/`$(CACHE_PORT)`, which Kubernetes expands from the env)."""
+    grpc_port: Optional[int] = None
+    """The runtime's gRPC port, for `protocol: grpc`; None: it has no gRPC server it can expose."""
+    grpc_args: Callable[[list[str], int], list[str]] = lambda args, port: args
+    """(HTTP preset args, gRPC port) -> the args that serve gRPC on that port."""
+    grpc_health: bool = False
+    """The gRPC server implements the standard grpc.health.v1 service (gRPC probes); else TCP probes."""
 
 
 PRESETS: dict[str, Runtime] = {
@@ -55,6 +61,10 @@ PRESETS: dict[str, Runtime] = {
         lambda name: "/v2/health/ready", lambda name: "/v2/health/live", 8002,
         public_registry=False,
         cache_args=lambda tls, ca_file: triton_redis_cache_args(tls, ca_file),
+        # gRPC on 8001, Triton's default; grpc.health.v1 since 23.02 (triton-inference-server/server#5267).
+        grpc_port=8001, grpc_health=True,
+        grpc_args=lambda args, port: [a for a in args if a != "--allow-grpc=false"] + [
+            "--allow-grpc=true", f"--grpc-port={port}"],
     ),
     "torchserve": Runtime(
         "torchserve", "pytorch/torchserve:0.12.0-cpu", "pytorch/torchserve:0.12.0-gpu", 8080,
@@ -69,6 +79,9 @@ PRESETS: dict[str, Runtime] = {
         lambda name, path, port: [f"--model_name={name}", f"--model_base_path={path.rsplit('/', 1)[0]}",
                                   f"--rest_api_port={port}", "--port=8500"],
         lambda name: f"/v1/models/{name}", lambda name: f"/v1/models/{name}", None,
+        # `--port` is TF Serving's gRPC port (8500 by default); it has no grpc.health.v1 service.
+        grpc_port=8500,
+        grpc_args=lambda args, port: [a for a in args if not a.startswith("--port=")] + [f"--port={port}"],
     ),
     "vllm": Runtime(
         "vllm", None, "vllm/vllm-openai:v0.8.5", 8000,
@@ -124,24 +137,34 @@ def model_dir(model_name: str, version: str) -> str:
 def launch(runtime: Optional[str], *, image: Optional[str], gpu: bool, model_name: str,
            version: Optional[str], port: Optional[int], args: Optional[list[str]],
            command: Optional[list[str]], gpus: int = 0, extra_args: Sequence[str] = (),
-           model_source: Optional[str] = None) -> Launch:
+           model_source: Optional[str] = None, protocol: str = "http") -> Launch:
     """Resolve what the container runs. Explicit `image`, `port`, `args`, `command` win; `gpus`
     (per server) adds the preset's GPU args to its default args; `extra_args` are appended to
     whichever arguments that gives. `model_source` is a Hugging Face model id the runtime loads
-    itself, at the revision `version`, instead of the mounted directory (vllm)."""
+    itself, at the revision `version`, instead of the mounted directory (vllm). With `protocol`
+    grpc the container serves its gRPC port (the preset's, or `port`) and no HTTP health path."""
     preset = PRESETS.get(runtime or "custom")
     if preset is None:  # custom, or model-in-image without a runtime
         return Launch(image, list(command or []), list(args or []) + list(extra_args), port or 8080, None, None, None)
     path = model_source or model_dir(model_name, version or "0")
-    chosen_port = port or preset.port
+    grpc = protocol == "grpc" and preset.grpc_port is not None
+    chosen_port = port or (preset.grpc_port if grpc else preset.port)
     revision = ["--revision", version] if model_source and version else []
+    preset_args = preset.args(model_name, path, preset.port if grpc else chosen_port)
+    if grpc:
+        preset_args = preset.grpc_args(preset_args, chosen_port)
     return Launch(
         image=image or (preset.gpu_image if gpu else preset.cpu_image),
         command=list(command) if command is not None else list(preset.command),
-        args=(list(args) if args is not None else
-              preset.args(model_name, path, chosen_port) + revision + preset.gpu_args(gpus)) + list(extra_args),
+        args=(list(args) if args is not None else preset_args + revision + preset.gpu_args(gpus)) + list(extra_args),
         port=chosen_port,
-        ready_path=preset.ready_path(model_name),
-        live_path=preset.live_path(model_name),
+        ready_path=None if grpc else preset.ready_path(model_name),
+        live_path=None if grpc else preset.live_path(model_name),
         metrics_port=preset.metrics_port,
     )
+
+
+def grpc_health(runtime: Optional[str]) -> bool:
+    """The runtime's gRPC server answers grpc.health.v1 (so probes can be gRPC checks)."""
+    preset = PRESETS.get(runtime or "custom")
+    return preset.grpc_health if preset is not None else False

@@ -79,6 +79,17 @@ class EksKubernetes(Component):
         provider = self.cluster.provider
         self.on_cluster = self.child(provider=provider)
 
+        # The model servers' Ingresses need the controller that makes them the internal ALB.
+        self.load_balancer_controller = None
+        if args.services:
+            from components.aws.eks.aws_load_balancer_controller import (AwsLoadBalancerController,
+                                                                         AwsLoadBalancerControllerArgs)
+
+            self.load_balancer_controller = AwsLoadBalancerController(
+                f"{name}-lb-controller", AwsLoadBalancerControllerArgs(
+                    cluster_name=self.cluster.cluster_name, region=args.region, vpc_id=self.network.vpc_id,
+                    provider=provider), opts=self.child(provider=provider))
+            self.on_cluster = self.child(provider=provider, depends_on=[self.load_balancer_controller])
         self.services = {spec.name: PLATFORMS[spec.platform].build()(self, spec) for spec in args.services}
 
         self.jobs = {}

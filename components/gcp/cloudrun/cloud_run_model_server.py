@@ -171,17 +171,29 @@ class CloudRunModelServer(Component):
         startup = spec.probes.startup
         startup_path = startup.path or run.ready_path
         startup_failures = startup.failure_threshold or (60 if gpu is not None else 30)
+        # gRPC servers with grpc.health.v1 get gRPC probes (Cloud Run takes them for startup and
+        # liveness); others a TCP startup check (Cloud Run has no TCP liveness probe).
+        grpc_checks = spec.protocol == "grpc" and runtimes.grpc_health(spec.runtime)
         startup_probe = gcp.cloudrunv2.ServiceTemplateContainerStartupProbeArgs(
             initial_delay_seconds=startup.initial_delay_seconds, period_seconds=startup.period_seconds,
             timeout_seconds=startup.timeout_seconds, failure_threshold=startup_failures,
             http_get=gcp.cloudrunv2.ServiceTemplateContainerStartupProbeHttpGetArgs(path=startup_path, port=run.port)
             if startup_path else None,
-            tcp_socket=None if startup_path else gcp.cloudrunv2.ServiceTemplateContainerStartupProbeTcpSocketArgs(port=run.port),
+            grpc=gcp.cloudrunv2.ServiceTemplateContainerStartupProbeGrpcArgs(port=run.port)
+            if grpc_checks and not startup_path else None,
+            tcp_socket=None if startup_path or grpc_checks
+            else gcp.cloudrunv2.ServiceTemplateContainerStartupProbeTcpSocketArgs(port=run.port),
         )
         live = spec.probes.liveness
         live_path = (live.path if live else None) or run.live_path
         liveness_probe = None
-        if live_path:
+        if grpc_checks and not live_path:
+            live = live or ProbeSpec()
+            liveness_probe = gcp.cloudrunv2.ServiceTemplateContainerLivenessProbeArgs(
+                initial_delay_seconds=live.initial_delay_seconds, period_seconds=live.period_seconds,
+                timeout_seconds=live.timeout_seconds, failure_threshold=live.failure_threshold or 3,
+                grpc=gcp.cloudrunv2.ServiceTemplateContainerLivenessProbeGrpcArgs(port=run.port))
+        elif live_path:
             live = live or ProbeSpec()
             liveness_probe = gcp.cloudrunv2.ServiceTemplateContainerLivenessProbeArgs(
                 initial_delay_seconds=live.initial_delay_seconds, period_seconds=live.period_seconds,
@@ -209,7 +221,9 @@ class CloudRunModelServer(Component):
                 image=run.image,
                 commands=run.command or None,
                 args=run.args or None,
-                ports=gcp.cloudrunv2.ServiceTemplateContainerPortsArgs(container_port=run.port, name="http1"),
+                # h2c: Cloud Run speaks HTTP/2 cleartext to the container (gRPC needs HTTP/2 end to end).
+                ports=gcp.cloudrunv2.ServiceTemplateContainerPortsArgs(
+                    container_port=run.port, name="h2c" if spec.protocol == "grpc" else "http1"),
                 envs=envs or None,
                 resources=gcp.cloudrunv2.ServiceTemplateContainerResourcesArgs(
                     limits=limits, cpu_idle=not always_on, startup_cpu_boost=spec.scaling.startup_cpu_boost),

@@ -208,6 +208,13 @@ class CloudRunServiceSpec(ModelServingSpec):
                                 spec.scaling.max_replicas,
                                 fix=f"lower it to {gpu.quota}, or set resources.gpu.quota after Google raises your quota"))
 
+        if spec.protocol == "grpc":
+            # The container's one port speaks HTTP/2 only: an HTTP/1.1 probe there never passes.
+            issues += [Issue(("probes", kind, "path"), "is an HTTP/1.1 probe on the gRPC (h2c) port, which only "
+                             "speaks HTTP/2", probe.path, fix="remove it: gRPC services are probed with gRPC "
+                             "health checks (Triton) or a TCP check")
+                       for kind, probe in (("startup", spec.probes.startup), ("liveness", spec.probes.liveness))
+                       if probe is not None and probe.path is not None]
         issues += iam_member_issues(spec.invokers)
         issues += load_balancer_issues(spec.load_balancer, "ingress" in spec.model_fields_set, spec.ingress,
                                        spec.public, spec.invokers)

@@ -27,9 +27,11 @@ def revision_name(service_name: str, variant: CloudRunServiceSpec, context: Opti
     # golden snapshots show any rename). `extraArgs` shapes it through the launch's args.
     settings = variant.model_dump(mode="json", exclude={"name", "rollout", "public", "invokers", "ingress", "slo",
                                                         "load_balancer", "extra_args", "cache", "service_name",
-                                                        "service_account"})
+                                                        "service_account", "protocol"})
     if variant.service_account:  # the account shapes the template; its absence keeps the names revisions had
         settings["service_account"] = variant.service_account
+    if variant.protocol != "http":  # HTTP/2 and its probes shape the template; http keeps the names it had
+        settings["protocol"] = variant.protocol
     if variant.cache:  # the cache's variables shape the template; its absence keeps the names it had
         settings["cache"] = True
     if settings.get("model"):

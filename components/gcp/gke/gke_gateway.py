@@ -150,19 +150,21 @@ class GkeGateway(Component):
                                "dns_authorization_record": self.dns_authorization_record})
 
     def _address(self, name: str, args: GkeGatewayArgs, regional: bool):
-        """A static address the hostname's A record points at, named in the Gateway's `addresses`."""
+        """A static address the hostname's A record points at, named in the Gateway's `addresses`;
+        protected in prod, where losing it breaks the DNS record until someone repoints it."""
         spec = args.spec
+        keep = self.child(protect=args.environment == "prod")
         if not regional:
             address = gcp.compute.GlobalAddress(f"{name}-ip", project=args.project, ip_version="IPV4",
-                                                description=f"mlinfra Gateway {spec.hostname}", opts=self.child())
+                                                description=f"mlinfra Gateway {spec.hostname}", opts=keep)
         elif spec.external:
             address = gcp.compute.Address(f"{name}-ip", project=args.project, region=args.region,
                                           address_type="EXTERNAL", network_tier="PREMIUM",
-                                          description=f"mlinfra Gateway {spec.hostname}", opts=self.child())
+                                          description=f"mlinfra Gateway {spec.hostname}", opts=keep)
         else:
             # The HTTP and HTTPS forwarding rules share one internal address.
             address = gcp.compute.Address(f"{name}-ip", project=args.project, region=args.region,
                                           address_type="INTERNAL", purpose="SHARED_LOADBALANCER_VIP",
                                           subnetwork=args.subnetwork_id,
-                                          description=f"mlinfra Gateway {spec.hostname}", opts=self.child())
+                                          description=f"mlinfra Gateway {spec.hostname}", opts=keep)
         return [{"type": "NamedAddress", "value": address.name}], address.address

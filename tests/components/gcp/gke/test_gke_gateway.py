@@ -278,3 +278,22 @@ def test_gateway_keys_without_a_server_on_the_cluster_fail_at_gateway():
     found = errors_of(values)
     assert [k for k, _ in found] == ["mlinfra:cluster.gateway"]
     assert "no service runs on the cluster" in found[0][1]
+
+
+def test_the_gateways_static_address_is_protected_in_prod_only():
+    import copy
+
+    from tests.conftest import run_config, stack_config
+
+    values = copy.deepcopy(stack_config("llm-dev"))
+    dev = run_config(values, stack="llm-dev")
+    [address] = [r for r in dev if r.type in ("gcp:compute/globalAddress:GlobalAddress", "gcp:compute/address:Address")
+                 and r.name.endswith("-ip")]
+    assert address.protect is False
+    values["mlinfra:environment"] = "prod"
+    values["mlinfra:alerts"] = {"emails": ["oncall@acme.example"]}
+    values["mlinfra:cluster"].pop("zone", None)  # prod clusters are regional
+    prod = run_config(values, stack="llm-dev")
+    [address] = [r for r in prod if r.type in ("gcp:compute/globalAddress:GlobalAddress", "gcp:compute/address:Address")
+                 and r.name.endswith("-ip")]
+    assert address.protect is True

@@ -53,7 +53,7 @@ def test_local_ssds_hold_ephemeral_storage_or_raw_blocks():
 def test_a_dedicated_pool_account_holds_only_the_node_roles_and_the_adapter_firewall_reaches_it():
     values = with_pool(name="tagged", machineType="n2-standard-8", serviceAccount="dedicated",
                        networkTags=["ml-egress", "allow-metrics"])
-    values["mlinfra:services"][0]["scaling"]["metric"] = "queueDepth"  # needs the metrics adapter
+    values["mlinfra:services"][0]["scaling"].update(metric="queueDepth", target=5)  # the metrics adapter
     rec = run_config(values, stack="k8s-dev")
     pool = planned_pool(rec, "tagged").inputs["nodeConfig"]
     assert pool["tags"] == ["ml-egress", "allow-metrics"]
