@@ -49,6 +49,8 @@ class CloudRunLoadBalancerArgs:
     """The service's region (its serverless NEG lives there)."""
     iap_members: Sequence[str] = ()
     """The principals IAP admits (the service's `invokers`), with IAP on. Defaults to none."""
+    prod: bool = False
+    """Protect the static address (losing it breaks the hostname's A record). Defaults to false."""
 
 
 class CloudRunLoadBalancer(Component):
@@ -102,7 +104,8 @@ class CloudRunLoadBalancer(Component):
             certificate_map=pulumi.Output.concat("//certificatemanager.googleapis.com/", cert_map.id),
             opts=self.child(depends_on=[entry]))
         self.address_object = gcp.compute.GlobalAddress(f"{name}-ip", project=args.project, ip_version="IPV4",
-                                                        description=f"{what} {spec.hostname}", opts=self.child())
+                                                        description=f"{what} {spec.hostname}",
+                                                        opts=self.child(protect=args.prod))
         self.https_rule = gcp.compute.GlobalForwardingRule(
             f"{name}-https", project=args.project, load_balancing_scheme="EXTERNAL_MANAGED", ip_protocol="TCP",
             port_range="443", ip_address=self.address_object.id, target=self.https_proxy.id, opts=self.child())

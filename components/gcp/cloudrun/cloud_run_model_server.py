@@ -129,7 +129,8 @@ class CloudRunModelServer(Component):
         if spec.load_balancer is not None:
             self.load_balancer = CloudRunLoadBalancer(f"{name}-lb", CloudRunLoadBalancerArgs(
                 spec=spec.load_balancer, service=self.service, project=args.project, region=args.region,
-                iap_members=spec.invokers if iap else ()), opts=self.child())
+                iap_members=spec.invokers if iap else (),
+                prod=args.deletion_protection), opts=self.child())
 
         self.url = self.service.uri
         self.revisions = {tag: rev for rev, _, tag in split}

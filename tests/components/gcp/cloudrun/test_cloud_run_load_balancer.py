@@ -192,6 +192,14 @@ def test_bad_load_balancer_settings_fail_naming_their_key(change, key, words):
     assert words in errors[0][1]
 
 
+def test_in_prod_the_address_is_protected():
+    values = copy.deepcopy(stack_config("prod"))
+    values["mlinfra:services"][0]["loadBalancer"] = {"hostname": "ranker.acme.example"}
+    rec = run_config(values, stack="prod")
+    assert rec.one(GLOBAL_IP).protect is True
+    assert not run_stack("dev").one(GLOBAL_IP).protect
+
+
 def test_an_explicit_internal_and_load_balancer_ingress_is_accepted():
     rec = run_config(dev(ingress="internalAndLoadBalancer"), stack="dev")
     assert rec.one(RUN, "mlinfra-svc-summarizer").inputs["ingress"] == "INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER"
