@@ -53,9 +53,10 @@ class Resource:
 
     @property
     def labels(self) -> Mapping[str, str]:
-        # AWS tags (an EKS node group's `labels` are Kubernetes labels); Cloud Monitoring's userLabels.
+        # AWS tags (an EKS node group's `labels` are Kubernetes labels); Cloud Monitoring's userLabels
+        # (a metric descriptor's `labels` is a list of its label keys, not labels).
         keys = ("tags",) if self.type.startswith("aws:") else ("userLabels", "labels", "resourceLabels")
-        return next((v for v in (self.get(k, default=None) for k in keys) if v), {})
+        return next((v for v in (self.get(k, default=None) for k in keys) if v and isinstance(v, Mapping)), {})
 
     @property
     def k8s_kind(self) -> Optional[str]:
