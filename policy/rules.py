@@ -53,8 +53,7 @@ class Resource:
 
     @property
     def labels(self) -> Mapping[str, str]:
-        # AWS tags (an EKS node group's `labels` are Kubernetes labels); Cloud Monitoring's userLabels
-        # (a metric descriptor's `labels` is a list of its label keys, not labels).
+        # AWS tags (EKS node groups' `labels` are Kubernetes'); userLabels; never a metric descriptor's key list.
         keys = ("tags",) if self.type.startswith("aws:") else ("userLabels", "labels", "resourceLabels")
         return next((v for v in (self.get(k, default=None) for k in keys) if v and isinstance(v, Mapping)), {})
 
