@@ -110,6 +110,9 @@ def test_the_drift_job_runs_on_its_schedule_reading_the_table_and_writing_the_me
     assert sorted(r.name for r in everything) == ["mlinfra-drift-svc-jobuser", "mlinfra-drift-svc-metricwriter",
                                                   "mlinfra-drift-svc-reads"]
 
+    assert rec.outputs["request_logs"] == {"svc": {"topic": "projects/acme-test/topics/svc-test-requests",
+                                                   "table": "acme-test.requests_svc_test.records",
+                                                   "drift_job": "drift-svc-test"}}
     descriptor = only(rec, "gcp:monitoring/metricDescriptor:MetricDescriptor")
     assert (descriptor["type"], descriptor["metricKind"], descriptor["valueType"]) == (
         "custom.googleapis.com/mlinfra/drift/psi", "GAUGE", "DOUBLE")
