@@ -53,9 +53,9 @@ class Resource:
 
     @property
     def labels(self) -> Mapping[str, str]:
-        # AWS tags (an EKS node group's `labels` are Kubernetes labels); Cloud Monitoring's userLabels.
+        # AWS tags (EKS node groups' `labels` are Kubernetes'); userLabels; never a metric descriptor's key list.
         keys = ("tags",) if self.type.startswith("aws:") else ("userLabels", "labels", "resourceLabels")
-        return next((v for v in (self.get(k, default=None) for k in keys) if v), {})
+        return next((v for v in (self.get(k, default=None) for k in keys) if v and isinstance(v, Mapping)), {})
 
     @property
     def k8s_kind(self) -> Optional[str]:

@@ -22,6 +22,8 @@ _VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 # Resource arguments that carry cloud labels, by provider (the token's first part). On GCP a
 # `tags` argument means network or resource-manager tags, never labels.
 _LABEL_ARGS = {"gcp": ("user_labels", "labels", "resource_labels"), "aws": ("tags",)}
+_NO_LABELS = ("gcp:monitoring/metricDescriptor:MetricDescriptor",)
+"""Types whose `labels` argument is something else (a metric descriptor's label keys)."""
 
 
 def label_issues(labels: Mapping[str, str]) -> list[Issue]:
@@ -76,6 +78,8 @@ def label_argument(resource_class: type, type_token: str) -> Optional[str]:
     if init is None:
         return None
     params = inspect.signature(init).parameters
+    if type_token in _NO_LABELS:
+        return None
     # Cloud Monitoring's resources take user labels as `user_labels`; a notification channel's
     # `labels` are its type's settings (an email address), never ours.
     for name in _LABEL_ARGS.get(type_token.split(":", 1)[0], ()):

@@ -32,6 +32,7 @@ from infra.patterns.cache import build_cache, cache_apis, network_engines
 from infra.patterns.cache import export as export_cache
 from components.gcp.featurestore.feature_store_spec import FeatureStoreSpec
 from infra.patterns import features
+from infra.platforms.cloudrun import logging_apis
 from infra.platforms.registry import PLATFORMS
 
 
@@ -84,7 +85,7 @@ class PatternComponent(Component):
         self.apis = ProjectServices(f"{name}-apis", ProjectServicesArgs(
             apis=tuple(apis) + (TRIGGER_APIS if args.triggers else ()) + (("monitoring.googleapis.com",) if watched else ())
             + (CHAIN_APIS if any(t.run for t in args.triggers) else ()) + cache_apis(args.cache)
-            + features.apis(args.feature_store)
+            + features.apis(args.feature_store) + logging_apis(args.services)
             + load_balancer_apis([getattr(s, "load_balancer", None) for s in args.services])
             # Secrets by reference (Cloud Run, functions, GKE's Secret Manager add-on) read Secret Manager.
             + (("secretmanager.googleapis.com",) if any(getattr(w, "secrets", None) for w in [
@@ -109,6 +110,8 @@ class PatternComponent(Component):
         self.triggers: Optional[TriggerSet] = None
         self.chains: dict[str, Any] = {}
         self.services: dict[str, Any] = {}
+        self.request_logs: dict[str, Any] = {}
+        """By service name: (RequestLog, DriftWatch or None), for services with `logging`."""
         self._channels: Optional[list] = None
         self._existing_buckets: dict[str, Any] = {}
 
@@ -215,6 +218,9 @@ class PatternComponent(Component):
             **export_cache(self),
             **features.export(self.feature_store),
             **self._load_balancer_outputs(),
+            **({"request_logs": {n: {"topic": log.topic_path, "table": log.table_ref,
+                                     **({"drift_job": drift.job_name} if drift else {})}
+                                 for n, (log, drift) in self.request_logs.items()}} if self.request_logs else {}),
         }
 
     def _load_balancer_outputs(self) -> dict[str, Any]:

@@ -18,9 +18,16 @@ JOB_APIS = APIS + ("cloudscheduler.googleapis.com",)
 """What Cloud Run jobs need enabled: Cloud Run, Secret Manager and Cloud Scheduler for their schedules."""
 
 
+def logging_apis(services) -> tuple[str, ...]:
+    """What services with `logging` need: Pub/Sub and BigQuery; with `drift`, Cloud Scheduler and Monitoring too."""
+    logged = [s.logging for s in services if getattr(s, "logging", None) is not None]
+    return (("pubsub.googleapis.com", "bigquery.googleapis.com") if logged else ()) + (
+        ("cloudscheduler.googleapis.com", "monitoring.googleapis.com") if any(l.drift for l in logged) else ())
+
+
 def build(pattern, spec: CloudRunServiceSpec) -> CloudRunModelServer:
     args = pattern.args
-    return CloudRunModelServer(f"{pattern.name}-svc-{spec.name}", CloudRunModelServerArgs(
+    server = CloudRunModelServer(f"{pattern.name}-svc-{spec.name}", CloudRunModelServerArgs(
         spec=spec, service_name=cloud_run_service_name(spec.name, args.stack, spec.service_name), region=args.region,
         project=args.project, network_id=pattern.network.network_id if pattern.network else None,
         subnetwork_id=pattern.network.subnetwork_id if pattern.network else None,
@@ -29,6 +36,11 @@ def build(pattern, spec: CloudRunServiceSpec) -> CloudRunModelServer:
         model_bucket=pattern.model_bucket(spec) if spec.model is not None else pattern.storage.artifacts,
         cache=connection(pattern) if spec.cache else None),
         opts=pattern.after_apis)
+    if spec.logging is not None:
+        from infra.patterns.request_logging import build_request_log  # only stacks that log requests
+
+        build_request_log(pattern, spec, server)
+    return server
 
 
 def build_jobs(pattern, specs: Sequence[CloudRunJobSpec]) -> dict[str, CloudRunJob]:

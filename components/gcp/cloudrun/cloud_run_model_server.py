@@ -27,6 +27,7 @@ from components.gcp.cloudrun.cloud_run_service_spec import EGRESS, INGRESS, Clou
 from components.gcp.cloudrun.revisions import template_revision, traffic_split
 from components.gcp.iam.principals import member_slug
 from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
+from components.gcp.monitoring import request_logging_spec
 from components.gcp.storage.bucket import Bucket
 from components.serving import runtimes
 from components.serving.cache_wiring import CacheConnection, cache_env
@@ -163,6 +164,9 @@ class CloudRunModelServer(Component):
         if spec.cache:
             envs += [gcp.cloudrunv2.ServiceTemplateContainerEnvArgs(name=e["name"], value=e["value"])
                      for e in cache_env(args.cache)]
+        if spec.logging:
+            envs += [gcp.cloudrunv2.ServiceTemplateContainerEnvArgs(name=k, value=v) for k, v in
+                     request_logging_spec.server_env(spec.logging, args.project, args.service_name).items()]
 
         limits = {"cpu": cpu_string(res.cpu), "memory": res.memory}
         if gpu is not None:

@@ -18,6 +18,8 @@ from components.core.spec import Context, Spec
 from components.core.units import memory_mib
 from components.gcp.cloudrun.load_balancer_spec import LoadBalancerSpec, load_balancer_issues
 from components.gcp.iam.principals import SERVICE_ACCOUNT_EMAIL, iam_member_issues
+from components.gcp.monitoring import request_logging_spec
+from components.gcp.monitoring.request_logging_spec import RequestLoggingSpec
 from components.serving import cache_wiring, runtimes
 from components.serving.env_rules import CLOUD_RUN_RESERVED, env_issues
 from components.serving.model_serving_spec import CanarySpec, ModelServingSpec, ProbeSpec, SecretRef
@@ -160,6 +162,10 @@ class CloudRunServiceSpec(ModelServingSpec):
     hostname, optionally IAP and Cloud Armor. Defaults to none (the service's run.app URL)."""
     rollout: RolloutSpec = RolloutSpec()
     """Model versioning: canary rollout."""
+    logging: Optional[RequestLoggingSpec] = None
+    """Log requests and predictions to BigQuery: a Pub/Sub topic the server publishes to (named in
+    REQUEST_LOG_TOPIC; its account may publish there only), a table written by a Pub/Sub BigQuery
+    subscription, and optionally the scheduled drift job and its alert. Defaults to none."""
 
     @property
     def resolved_ingress(self) -> str:
@@ -220,7 +226,8 @@ class CloudRunServiceSpec(ModelServingSpec):
                                        spec.public, spec.invokers)
         issues += env_issues(spec.env, [s.env for s in spec.secrets], platform="Cloud Run", reserved=CLOUD_RUN_RESERVED,
                              set_by_mlinfra=(("MODEL_NAME", "MODEL_VERSION", "MODEL_DIR") if spec.model else ())
-                             + (cache_wiring.ENV_NAMES if spec.cache else ()))
+                             + (cache_wiring.ENV_NAMES if spec.cache else ())
+                             + (request_logging_spec.ENV_NAMES if spec.logging else ()))
 
         canary = spec.rollout.canary
         if spec.rollout.stable_revision is not None and canary is None:

@@ -27,13 +27,15 @@ def revision_name(service_name: str, variant: CloudRunServiceSpec, context: Opti
     # golden snapshots show any rename). `extraArgs` shapes it through the launch's args.
     settings = variant.model_dump(mode="json", exclude={"name", "rollout", "public", "invokers", "ingress", "slo",
                                                         "load_balancer", "extra_args", "cache", "service_name",
-                                                        "service_account", "protocol"})
+                                                        "service_account", "protocol", "logging"})
     if variant.service_account:  # the account shapes the template; its absence keeps the names revisions had
         settings["service_account"] = variant.service_account
     if variant.protocol != "http":  # HTTP/2 and its probes shape the template; http keeps the names it had
         settings["protocol"] = variant.protocol
     if variant.cache:  # the cache's variables shape the template; its absence keeps the names it had
         settings["cache"] = True
+    if variant.logging:  # its variables shape the template (the drift job does not); its absence keeps the names
+        settings["logging"] = {"sampleRate": variant.logging.sample_rate}
     if settings.get("model"):
         # Model keys at their defaults keep the names revisions had before the keys existed.
         settings["model"] = variant.model.model_dump(mode="json", exclude_defaults=True,

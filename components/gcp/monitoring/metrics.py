@@ -39,6 +39,8 @@ METRICS: dict[str, Metric] = {
     "workflows.googleapis.com/finished_execution_count": Metric("DELTA", "INT64", "workflows.googleapis.com/Workflow"),
     "run.googleapis.com/container/instance_count": Metric("GAUGE", "INT64", "cloud_run_revision"),
     "kubernetes.io/container/uptime": Metric("GAUGE", "DOUBLE", "k8s_container"),
+    # jobs/drift writes it (components/gcp/monitoring/drift_watch.py creates its descriptor).
+    "custom.googleapis.com/mlinfra/drift/psi": Metric("GAUGE", "DOUBLE", "global"),
     # GKE's managed DCGM collection, through Managed Service for Prometheus: a Prometheus gauge
     # `<name>` is stored as prometheus.googleapis.com/<name>/gauge, GAUGE DOUBLE.
     **{f"prometheus.googleapis.com/{name}/gauge": Metric("GAUGE", "DOUBLE", "prometheus_target")
