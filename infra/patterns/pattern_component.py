@@ -15,11 +15,11 @@ from components.core.component import Component
 from components.core.labels import labels_transformation
 from components.core.naming import dns_name
 from components.gcp.artifactregistry.artifact_registry import ArtifactRegistry, ArtifactRegistryArgs
-from components.gcp.cloudrun.cloud_run_load_balancer import apis as load_balancer_apis
+from components.gcp.cloudrun.load_balancer_spec import apis as load_balancer_apis
 from components.gcp.functions.cloud_function_spec import CloudFunctionSpec
 from components.gcp.functions.trigger_set import APIS as TRIGGER_APIS
 from components.gcp.functions.trigger_set import TriggerSet, TriggerSetArgs
-from components.gcp.workflows.event_workflow import APIS as CHAIN_APIS
+from components.gcp.workflows.run_spec import APIS as CHAIN_APIS
 from components.gcp.network.network import Network, NetworkArgs
 from components.gcp.network.network_spec import NetworkSpec
 from components.gcp.projects.project_services import ProjectServices, ProjectServicesArgs
@@ -32,7 +32,7 @@ from infra.patterns.cache import build_cache, cache_apis, network_engines
 from infra.patterns.cache import export as export_cache
 from components.gcp.featurestore.feature_store_spec import FeatureStoreSpec
 from infra.patterns import features
-from infra.platforms.cloudrun import logging_apis
+from components.gcp.monitoring.request_logging_spec import logging_apis
 from infra.platforms.registry import PLATFORMS
 
 

@@ -18,13 +18,6 @@ JOB_APIS = APIS + ("cloudscheduler.googleapis.com",)
 """What Cloud Run jobs need enabled: Cloud Run, Secret Manager and Cloud Scheduler for their schedules."""
 
 
-def logging_apis(services) -> tuple[str, ...]:
-    """What services with `logging` need: Pub/Sub and BigQuery; with `drift`, Cloud Scheduler and Monitoring too."""
-    logged = [s.logging for s in services if getattr(s, "logging", None) is not None]
-    return (("pubsub.googleapis.com", "bigquery.googleapis.com") if logged else ()) + (
-        ("cloudscheduler.googleapis.com", "monitoring.googleapis.com") if any(l.drift for l in logged) else ())
-
-
 def build(pattern, spec: CloudRunServiceSpec) -> CloudRunModelServer:
     args = pattern.args
     server = CloudRunModelServer(f"{pattern.name}-svc-{spec.name}", CloudRunModelServerArgs(

@@ -25,6 +25,7 @@ from components.core.units import cpu_string
 from components.gcp.cloudrun.cloud_run_job_spec import CloudRunJobSpec
 from components.gcp.cloudrun.cloud_run_service_spec import EGRESS
 from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
+from components.gcp.iam.secret_grants import read_secrets
 from components.gcp.storage.bucket import Bucket
 from components.serving.cache_wiring import CacheConnection, cache_env
 
@@ -82,10 +83,8 @@ class CloudRunJob(Component):
             display_name=f"mlinfra job {spec.name}", project=args.project), opts=self.child())
         grants: list[pulumi.Resource] = [bucket.grant_read(self.account) for bucket in args.read_buckets]
         grants += [bucket.grant_read_write(self.account) for bucket in args.write_buckets]
-        for secret in sorted({s.secret for s in spec.secrets}):
-            grants.append(gcp.secretmanager.SecretIamMember(
-                f"{name}-secret-{secret}", project=args.project, secret_id=secret,
-                role="roles/secretmanager.secretAccessor", member=self.account.member, opts=self.child()))
+        grants += read_secrets(self, name, project=args.project, secret_ids=[s.secret for s in spec.secrets],
+                               member=self.account.member)
 
         self.job = gcp.cloudrunv2.Job(
             name,

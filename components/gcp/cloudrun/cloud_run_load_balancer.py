@@ -27,14 +27,7 @@ from components.gcp.cloudrun.load_balancer_spec import LoadBalancerSpec
 from components.gcp.network.edge import certificate_map, managed_certificate, security_policy
 
 TYPE = "mlinfra:gcp:CloudRunLoadBalancer"
-APIS = ("compute.googleapis.com", "certificatemanager.googleapis.com")
 """What a service's load balancer needs enabled: Compute Engine and Certificate Manager (and IAP's API with iap)."""
-
-
-def apis(specs: Sequence[Optional[LoadBalancerSpec]]) -> tuple[str, ...]:
-    """The APIs the stack's load balancers (None: a service without one) need enabled."""
-    lbs = [lb for lb in specs if lb is not None]
-    return (APIS if lbs else ()) + (("iap.googleapis.com",) if any(lb.iap for lb in lbs) else ())
 
 
 @dataclass(frozen=True, kw_only=True)

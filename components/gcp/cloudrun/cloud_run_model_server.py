@@ -27,6 +27,7 @@ from components.gcp.cloudrun.cloud_run_service_spec import EGRESS, INGRESS, Clou
 from components.gcp.cloudrun.revisions import template_revision, traffic_split
 from components.gcp.iam.principals import member_slug
 from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
+from components.gcp.iam.secret_grants import read_secrets
 from components.gcp.monitoring import request_logging_spec
 from components.gcp.storage.bucket import Bucket
 from components.serving import runtimes
@@ -77,11 +78,8 @@ class CloudRunModelServer(Component):
                 raise_if_any(f"CloudRunModelServer {name}", [Issue(("model",), "needs the artifact bucket to mount",
                                                                     fix="pass model_bucket")])
             grants.append(args.model_bucket.grant_read(self.account))
-        secrets = [*spec.secrets, *spec.model_secrets()]
-        for secret in sorted({s.secret for s in secrets}):
-            grants.append(gcp.secretmanager.SecretIamMember(
-                f"{name}-secret-{secret}", project=args.project, secret_id=secret,
-                role="roles/secretmanager.secretAccessor", member=self.account.member, opts=self.child()))
+        grants += read_secrets(self, name, project=args.project, member=self.account.member,
+                               secret_ids=[s.secret for s in [*spec.secrets, *spec.model_secrets()]])
 
         if spec.cache and (args.cache is None or args.network_id is None):
             raise_if_any(f"CloudRunModelServer {name}", [Issue(("cache",), "needs the stack's cache and VPC egress to it",

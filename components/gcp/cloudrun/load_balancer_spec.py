@@ -17,7 +17,7 @@ identity-aware-proxy-cloud-run, .../load-balancing/docs/negs/serverless-neg-conc
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal, Optional, Sequence
 
 from components.core.issues import Issue
 from components.core.spec import Context, Spec
@@ -71,3 +71,12 @@ def load_balancer_issues(lb: Optional[LoadBalancerSpec], ingress_set: bool, ingr
         issues.append(Issue(("invokers",), "IAP would let nobody through: invokers are the principals it admits",
                             fix="add users or groups, e.g. group:ml-team@example.com"))
     return issues
+
+
+APIS = ("compute.googleapis.com", "certificatemanager.googleapis.com")
+
+
+def apis(specs: Sequence[Optional[LoadBalancerSpec]]) -> tuple[str, ...]:
+    """The APIs the stack's load balancers (None: a service without one) need enabled."""
+    lbs = [lb for lb in specs if lb is not None]
+    return (APIS if lbs else ()) + (("iap.googleapis.com",) if any(lb.iap for lb in lbs) else ())

@@ -28,8 +28,10 @@ from components.core.spec import Context, ensure_valid
 from components.gcp.functions.cloud_function_spec import (PUBSUB_EVENT, STORAGE_FINALIZED, CloudFunctionSpec,
                                                          source_digest)
 from components.gcp.iam.principals import member_slug
+from components.gcp.iam.secret_grants import read_secrets
 from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
 from components.gcp.storage.bucket import Bucket
+from components.gcp.storage.notifications import notification_topic
 from components.gcp.storage.existing_bucket import ExistingBucket
 
 TYPE = "mlinfra:gcp:CloudFunctionTrigger"
@@ -105,12 +107,8 @@ class CloudFunctionTrigger(Component):
             opts=self.child(),
         )
 
-        grants: list[pulumi.Resource] = list(args.build_grants) + [
-            gcp.secretmanager.SecretIamMember(
-                f"{name}-secret-{secret}", project=args.project, secret_id=secret,
-                role="roles/secretmanager.secretAccessor", member=self.account.member, opts=self.child())
-            for secret in sorted({s.secret for s in spec.secrets})
-        ]
+        grants: list[pulumi.Resource] = list(args.build_grants) + read_secrets(
+            self, name, project=args.project, secret_ids=[s.secret for s in spec.secrets], member=self.account.member)
         event_trigger = None
         retry = "RETRY_POLICY_RETRY" if spec.retries else "RETRY_POLICY_DO_NOT_RETRY"
         if on.pubsub is not None:
@@ -136,17 +134,10 @@ class CloudFunctionTrigger(Component):
                         attribute="bucket", value=bucket.bucket_name)],
                     retry_policy=retry, service_account_email=self.trigger_account.email)
             else:
-                self.topic = gcp.pubsub.Topic(f"{name}-events", project=args.project,
-                                              message_retention_duration="86400s", opts=self.child())
                 # The service agent of the bucket's project publishes its notifications.
-                agent = gcp.storage.get_project_service_account_output(project=storage.project or args.project)
-                publisher = gcp.pubsub.TopicIAMMember(
-                    f"{name}-events-publisher", project=args.project, topic=self.topic.name, role="roles/pubsub.publisher",
-                    member=pulumi.Output.concat("serviceAccount:", agent.email_address), opts=self.child())
-                self.notification = gcp.storage.Notification(
-                    f"{name}-notification", bucket=bucket.bucket_name, topic=self.topic.id, payload_format="JSON_API_V1",
-                    event_types=["OBJECT_FINALIZE"], object_name_prefix=storage.prefix or None,
-                    opts=self.child(depends_on=[publisher]))
+                self.topic, self.notification = notification_topic(
+                    self, name, project=args.project, bucket_name=bucket.bucket_name, prefix=storage.prefix,
+                    agent_project=storage.project)
                 event_trigger = gcp.cloudfunctionsv2.FunctionEventTriggerArgs(
                     trigger_region=args.region, event_type=PUBSUB_EVENT, pubsub_topic=self.topic.id,
                     retry_policy=retry, service_account_email=self.trigger_account.email)

@@ -15,6 +15,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
+from components.gcp.iam.secret_grants import read_secrets
 from components.kubernetes.pods import SECRETS_VOLUME
 from components.serving.model_serving_spec import SecretRef
 
@@ -41,11 +42,8 @@ def secret_access(parent: Any, name: str, *, project: str, namespace: pulumi.Inp
     workload's account and the SecretProviderClass; (None, []) without secrets."""
     if not secrets:
         return None, []
-    grants: list[pulumi.Resource] = [
-        gcp.secretmanager.SecretIamMember(
-            f"{name}-secret-{secret}", project=project, secret_id=secret, role="roles/secretmanager.secretAccessor",
-            member=member, opts=parent.child())
-        for secret in sorted({s.secret for s in secrets})]
+    grants: list[pulumi.Resource] = list(read_secrets(parent, name, project=project,
+                                                      secret_ids=[s.secret for s in secrets], member=member))
     grants.append(k8s.apiextensions.CustomResource(
         f"{name}-secrets", api_version=API_VERSION, kind="SecretProviderClass",
         metadata={"name": class_name, "namespace": namespace, "labels": labels},

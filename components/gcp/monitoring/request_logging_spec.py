@@ -107,3 +107,10 @@ def server_env(spec: RequestLoggingSpec, project: str, service_name: str) -> dic
     """What the logging server gets in its environment."""
     return {"REQUEST_LOG_TOPIC": f"projects/{project}/topics/{topic_id(service_name)}",
             "REQUEST_LOG_SAMPLE_RATE": f"{spec.sample_rate:g}"}
+
+
+def logging_apis(services) -> tuple[str, ...]:
+    """What services with `logging` need: Pub/Sub and BigQuery; with `drift`, Cloud Scheduler and Monitoring too."""
+    logged = [s.logging for s in services if getattr(s, "logging", None) is not None]
+    return (("pubsub.googleapis.com", "bigquery.googleapis.com") if logged else ()) + (
+        ("cloudscheduler.googleapis.com", "monitoring.googleapis.com") if any(l.drift for l in logged) else ())

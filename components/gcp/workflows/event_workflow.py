@@ -37,12 +37,11 @@ from components.core.issues import Issue, raise_if_any
 from components.gcp.functions.cloud_function_spec import PUBSUB_EVENT, STORAGE_FINALIZED, CloudFunctionSpec
 from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
 from components.gcp.storage.bucket import Bucket
+from components.gcp.storage.notifications import notification_topic
 from components.gcp.workflows import definitions
 from components.gcp.workflows.run_spec import DEFAULT_MARKER
 
 TYPE = "mlinfra:gcp:EventWorkflow"
-APIS = ("workflows.googleapis.com", "workflowexecutions.googleapis.com", "eventarc.googleapis.com",
-        "pubsub.googleapis.com", "cloudscheduler.googleapis.com")
 EXECUTIONS_API = "https://workflowexecutions.googleapis.com/v1/"
 ALERT_ALIGNER = "ALIGN_SUM"
 """Failed executions in each 5-minute window (a delta count)."""
@@ -242,16 +241,8 @@ class EventWorkflow(Component):
         self.schedule = None
         direct = on.storage is not None and on.storage.delivery == "eventarc"
         if on.storage is not None and not direct:
-            self.topic = gcp.pubsub.Topic(f"{name}-events", project=args.project,
-                                          message_retention_duration="86400s", opts=self.child())
-            agent = gcp.storage.get_project_service_account_output(project=args.project)
-            publisher = gcp.pubsub.TopicIAMMember(
-                f"{name}-events-publisher", project=args.project, topic=self.topic.name, role="roles/pubsub.publisher",
-                member=pulumi.Output.concat("serviceAccount:", agent.email_address), opts=self.child())
-            self.notification = gcp.storage.Notification(
-                f"{name}-notification", bucket=args.bucket.bucket_name, topic=self.topic.id,
-                payload_format="JSON_API_V1", event_types=["OBJECT_FINALIZE"],
-                object_name_prefix=on.storage.prefix or None, opts=self.child(depends_on=[publisher]))
+            self.topic, self.notification = notification_topic(
+                self, name, project=args.project, bucket_name=args.bucket.bucket_name, prefix=on.storage.prefix)
         if direct:
             if args.storage_agent_grant is None:
                 raise_if_any(f"EventWorkflow {name}", [Issue(

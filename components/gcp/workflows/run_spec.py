@@ -12,6 +12,9 @@ from components.core.issues import Issue
 from components.core.naming import DNS_LABEL
 from components.core.spec import Context, Spec
 
+APIS = ("workflows.googleapis.com", "workflowexecutions.googleapis.com", "eventarc.googleapis.com",
+        "pubsub.googleapis.com", "cloudscheduler.googleapis.com")
+"""What a stack with triggers that `run` something enables."""
 DEFAULT_TOKEN_SECRET = "mlinfra-github-dispatch-token"
 """The Secret Manager secret `mlinfra ci init` tells you to create for the rollout dispatch."""
 DEFAULT_MARKER = "_READY"
