@@ -31,6 +31,8 @@ AR_PAGE = "https://cloud.google.com/artifact-registry/pricing"
 PUBSUB_PAGE = "https://cloud.google.com/pubsub/pricing"
 SCHEDULER_PAGE = "https://cloud.google.com/scheduler/pricing"
 NAT_PAGE = "https://cloud.google.com/nat/pricing"
+LB_PAGE = "https://cloud.google.com/load-balancing/pricing"
+BQ_PAGE = "https://cloud.google.com/bigquery/pricing"
 
 _RECALLED = "not confirmed: the stored copy of the page rendered no table; figure as recalled from it"
 _DERIVED = ("not confirmed: no Netherlands figure could be read; derived from the us-central1 row with the "
@@ -207,6 +209,22 @@ NAT_DATA = Price(0.045, "per GiB processed", NAT_PAGE, sku="NAT Gateway: Data pr
 NAT_IP = Price(0.005, "per IP-hour", NAT_PAGE, sku="External IP address used by a NAT gateway",
                note="read off a stored copy of the page")
 
+# Cloud Load Balancing: forwarding rules are billed per project, the first five at one rate and
+# every further rule at a lower one (global rules; read off a stored copy of the page's table).
+LB_RULE_FIRST5 = Price(0.025, "per forwarding-rule-hour", LB_PAGE, sku="Global forwarding rules: first 5",
+                       note="read off a stored copy of the page's global forwarding rule table")
+LB_RULE_EXTRA = Price(0.01, "per forwarding-rule-hour", LB_PAGE, sku="Global forwarding rules: per additional rule",
+                      note="read off a stored copy of the page's global forwarding rule table")
+LB_DATA = Price(0.008, "per GiB processed", LB_PAGE, sku="Inbound / outbound data processed by load balancer",
+                note="read off a stored copy of the page's regional table ($0.008 in and $0.008 out); "
+                     "the copy does not name the region it showed")
+# BigQuery storage, logical (uncompressed) billing, active tier (changed in the last 90 days).
+BQ_ACTIVE_STORAGE: dict[str, Price] = {
+    region: Price(0.02, "per GiB-month", BQ_PAGE, sku="Active Logical Storage",
+                  note="not confirmed for the region: the stored copy of the page lists $0.02 per GB a month "
+                       "for the US and EU multi-regions; the regional rate is taken to be the same")
+    for region in REGIONS}
+
 
 def machine(region: str, machine_type: str) -> Optional[MachinePrice]:
     return MACHINES.get((region, machine_type))
@@ -226,5 +244,9 @@ def every_price() -> list[tuple[str, Price]]:
     rows += [(f"{region} storage standard", p) for region, p in STORAGE_STANDARD.items()]
     rows += [("gke cluster fee", GKE_CLUSTER_FEE), ("artifact storage", ARTIFACT_STORAGE),
              ("pubsub throughput", PUBSUB_THROUGHPUT), ("scheduler job", SCHEDULER_JOB),
-             ("nat per vm", NAT_PER_VM), ("nat cap", NAT_CAP), ("nat data", NAT_DATA), ("nat ip", NAT_IP)]
-    return rows
+             ("nat per vm", NAT_PER_VM), ("nat cap", NAT_CAP), ("nat data", NAT_DATA), ("nat ip", NAT_IP),
+             ("lb rule first 5", LB_RULE_FIRST5), ("lb rule extra", LB_RULE_EXTRA), ("lb data", LB_DATA)]
+    rows += [(f"{region} bigquery active storage", p) for region, p in BQ_ACTIVE_STORAGE.items()]
+    from infra.cost import aws_prices  # the AWS table lives beside this one (each file under 400 lines)
+
+    return rows + aws_prices.every_price()

@@ -41,4 +41,10 @@ class CostSpec(Spec):
     pubsub_gib_per_month: float = Field(1, ge=0)
     """GiB a month published to and delivered from each Pub/Sub topic. Defaults to 1."""
     nat_gib_per_month: float = Field(50, ge=0)
-    """GiB a month through the Cloud NAT gateway, when any VM uses it. Defaults to 50."""
+    """GiB a month through each NAT gateway (Cloud NAT when any VM uses it; each AWS NAT gateway).
+    Defaults to 50."""
+    load_balancer_gib_per_month: float = Field(10, ge=0)
+    """GiB a month each external load balancer processes in each direction (requests in,
+    responses out). Defaults to 10."""
+    bigquery_gb_per_dataset: float = Field(50, ge=0)
+    """GiB of active logical storage in each BigQuery dataset (its tables together). Defaults to 50."""
