@@ -49,18 +49,13 @@ FREE_PREFIXES = (
     "gcp:pubsub/subscription:",
 )
 MEMORYSTORE_NOT_PRICED = (
-    "Memorystore is not in the price table: no stored copy of its pricing page rendered the rates. Valkey bills "
-    "per node-hour by node type, times (1 + replicas); Redis per GB-hour by tier "
-    "and capacity band")
+    "Memorystore for Redis is not in the price table: no stored copy of its pricing page rendered the rates "
+    "(per GB-hour by tier and capacity band)")
 
 # Resources that cost money the table does not price, and why (listed as not priced, never zero).
 NOT_PRICED = {
     "gcp:bigquery/table:Table": "its bytes are priced on its dataset; ingestion (Storage Write API, streaming "
                                 "inserts) and the queries that scan it are not in the table",
-    "gcp:workflows/workflow:Workflow": "Workflows bills steps executed per 1,000; no stored copy of its pricing page "
-                                       "showed the rates",
-    "gcp:compute/securityPolicy:SecurityPolicy": "Cloud Armor Standard bills the policy, its rules and the requests "
-                                                 "it evaluates; no stored copy of its pricing page showed the rates",
     "gcp:certificatemanager/certificate:Certificate": "Certificate Manager bills certificates beyond a free "
                                                       "allowance; no stored copy of its pricing page showed the rates",
     "gcp:certificatemanager/certificateMap:CertificateMap": "Certificate Manager: no confirmed rates in the table",
@@ -311,6 +306,8 @@ def estimate(registrations: Iterable[Any], region: str, spec: CostSpec = CostSpe
     unpriced: list[Unpriced] = []
     vms = [0.0, 0.0, 0.0]
     nats, rules = [], []
+    schedules = {str((r.inputs.get("httpTarget") or {}).get("uri", "")): str(r.inputs.get("schedule", ""))
+                 for r in regs if r.type == "gcp:cloudscheduler/job:Job"}
 
     def add(result: Line | Unpriced) -> None:
         (lines if isinstance(result, Line) else unpriced).append(result)
@@ -354,10 +351,14 @@ def estimate(registrations: Iterable[Any], region: str, spec: CostSpec = CostSpe
             cls = (i.get("spec") or {}).get("gatewayClassName", "")
             unpriced.append(Unpriced(r.name, t, f"the load balancer GKE provisions for it ({cls}): forwarding "
                                                 "rule, proxy and data-processing hours are not in the table"))
-        elif t in ("gcp:memorystore/instance:Instance", "gcp:redis/instance:Instance"):
-            size = (f"{i.get('nodeType')} x {1 + int(i.get('replicaCount') or 0)} nodes" if "nodeType" in i
-                    else f"{i.get('tier')} {i.get('memorySizeGb')} GB")
-            unpriced.append(Unpriced(r.name, t, f"{size}: {MEMORYSTORE_NOT_PRICED}"))
+        elif t == "gcp:memorystore/instance:Instance":
+            add(gcp_services.memorystore(r.name, t, i, where, spec))
+        elif t == "gcp:redis/instance:Instance":
+            unpriced.append(Unpriced(r.name, t, f"{i.get('tier')} {i.get('memorySizeGb')} GB: {MEMORYSTORE_NOT_PRICED}"))
+        elif t == "gcp:compute/securityPolicy:SecurityPolicy":
+            add(gcp_services.security_policy(r.name, t, i, spec))
+        elif t == "gcp:workflows/workflow:Workflow":
+            add(gcp_services.workflow(r.name, t, i, schedules, spec))
         elif t == gcp_services.FORWARDING_RULE:
             rules.append(r)
         elif t == "gcp:bigquery/dataset:Dataset":

@@ -3,6 +3,8 @@ deployed; every key has a default, so a stack without the section still gets an 
 
 from __future__ import annotations
 
+from typing import Optional
+
 from pydantic import Field
 
 from components.core.spec import Spec
@@ -48,3 +50,13 @@ class CostSpec(Spec):
     responses out). Defaults to 10."""
     bigquery_gb_per_dataset: float = Field(50, ge=0)
     """GiB of active logical storage in each BigQuery dataset (its tables together). Defaults to 50."""
+    security_policy_requests_per_month: float = Field(1_000_000, ge=0)
+    """Requests a month each Cloud Armor security policy evaluates. Defaults to 1000000."""
+    workflow_executions_per_month: Optional[float] = Field(None, ge=0)
+    """Executions a month of each workflow (a trigger with `run`). Defaults to the runs a month its
+    Cloud Scheduler schedule gives (in a month of hoursPerMonth hours) for a schedule trigger,
+    and to 30 for an event trigger."""
+    workflow_steps_per_execution: Optional[float] = Field(None, ge=0)
+    """Billable steps one workflow execution takes. Defaults to the steps of its definition, each
+    run once (each variable of an assign counts; error branches and a polling loop's repeats are
+    not counted)."""

@@ -132,3 +132,71 @@ def test_a_negative_usage_assumption_is_a_stack_file_error_naming_the_key(key):
     values["mlinfra:cost"] = {key: -1}
     with pytest.raises(ConfigError, match=rf"mlinfra:cost\.{key}"):
         run_config(values, stack="dev")
+
+
+def test_valkey_instances_pay_every_node_primaries_and_replicas_all_month():
+    assert prices.VALKEY_NODE[("us-central1", "STANDARD_SMALL")].usd == 0.1425
+    assert prices.VALKEY_NODE[("us-central1", "SHARED_CORE_NANO")].usd == 0.0318
+    cache = line(of("hybrid-prod"), "mlinfra-cache")  # 1 shard + 1 replica of standard-small
+    assert cache.what == "2 x standard-small nodes"
+    assert cache.idle == cache.peak == round(2 * 0.1425 * H, 2) == 208.05
+    assert cache.unconfirmed, "the Valkey rates are marked *"
+    assert line(of("hybrid-dev"), "mlinfra-cache").idle == round(1 * 0.0318 * H, 2) == 23.21
+    assert not any(u.type == "gcp:memorystore/instance:Instance" for u in of("hybrid-prod").unpriced)
+
+
+def test_a_valkey_node_type_the_table_lacks_is_not_priced():
+    inst = registration("gcp:memorystore/instance:Instance", "big",
+                        {"nodeType": "HIGHMEM_XLARGE", "shardCount": 3, "replicaCount": 2, "location": "us-central1"})
+    e = estimate([inst], "us-central1")
+    assert not e.lines
+    assert e.unpriced[0].reason == ("HIGHMEM_XLARGE x 9 nodes: no Memorystore for Valkey price for HIGHMEM_XLARGE "
+                                    "in us-central1 in the table")
+
+
+def test_a_cloud_armor_policy_pays_itself_its_rules_and_the_requests_it_evaluates():
+    assert (prices.ARMOR_POLICY.usd, prices.ARMOR_RULE.usd, prices.ARMOR_REQUESTS.usd) == (5.0, 1.0, 0.75)
+    armor = line(of("llm-dev"), "mlinfra-gateway-armor")  # 2 WAF rules, a rate limit, the default rule
+    assert armor.what == "policy + 4 rules + 1,000,000 requests"
+    assert (armor.idle, armor.expected) == (5 + 4 * 1, 5 + 4 * 1 + 0.75) == (9.0, 9.75)
+    busy = line(of("llm-dev", CostSpec(securityPolicyRequestsPerMonth=100_000_000)), "mlinfra-gateway-armor")
+    assert busy.expected == 5 + 4 + 100 * 0.75 == 84.0
+
+
+def test_cron_schedules_give_their_runs_in_a_month():
+    from infra.cost.gcp_services import cron_runs_per_month as runs
+
+    assert runs("15 * * * *", H) == 730  # hourly
+    assert runs("*/5 * * * *", H) == 12 * 730
+    assert runs("0 2 * * *", H) == H / 24  # nightly: 30.4 days
+    assert runs("0 4 * * 0", H) == H / 24 / 7  # weekly
+    assert runs("0 0 1,15 * *", H) == 2
+    assert runs("0 9-17 * * 1-5", H) == pytest.approx(9 * 5 * H / 24 / 7)
+    assert runs("every 5 minutes", H) is None
+
+
+def test_a_workflow_pays_its_definition_steps_for_each_assumed_execution():
+    assert (prices.WORKFLOWS_INTERNAL.usd, prices.WORKFLOWS_EXTERNAL.usd) == (0.01, 0.025)
+    flow = run_stack("hybrid-dev").one("gcp:workflows/workflow:Workflow", "mlinfra-chain-on-new-ranker")
+    from infra.cost.gcp_services import definition_steps
+
+    # read_object (2 assigns), only_the_marker, event_env (2), version, version_given, read_token, done;
+    # dispatch posts to api.github.com: external; its except branch (log, raise) is not counted.
+    assert definition_steps(flow.inputs["sourceContents"]) == (9, 1)
+    got = line(of("hybrid-dev"), "mlinfra-chain-on-new-ranker")  # an event trigger: 30 runs by default
+    assert got.what == "30 runs x 10 steps (1 external)"
+    assert got.idle == 0.0 and got.expected == round(30 * (9 * 0.01 + 1 * 0.025) / 1000, 2)
+    many = line(of("hybrid-dev", CostSpec(workflowExecutionsPerMonth=1_000_000)), "mlinfra-chain-on-new-ranker")
+    assert many.expected == round(1_000_000 * (9 * 0.01 + 0.025) / 1000, 2) == 115.0
+    fixed = line(of("hybrid-dev", CostSpec(workflowExecutionsPerMonth=1000, workflowStepsPerExecution=100)),
+                 "mlinfra-chain-on-new-ranker")
+    assert fixed.expected == round(1000 * (90 * 0.01 + 10 * 0.025) / 1000, 2) == 1.15
+
+
+def test_a_scheduled_workflow_runs_as_often_as_its_schedule_says():
+    values = copy.deepcopy(stack_config("dataflow-dev"))
+    values["mlinfra:triggers"] = [{"name": "rescore", "on": {"schedule": {"cron": "0 6 * * 1"}},
+                                   "run": {"pipeline": "batch-scoring", "timeoutMinutes": 120}}]
+    rec = run_config(values, stack="dataflow-dev")
+    got = line(estimate(rec.registrations, "us-central1"), "mlinfra-chain-rescore")
+    assert got.what.startswith(f"{H / 24 / 7:g} runs (0 6 * * 1) x ")
