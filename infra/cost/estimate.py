@@ -80,6 +80,7 @@ class Estimate:
     assumptions: dict[str, float]
     currency: str = "USD"
     checked: str = prices.CHECKED.isoformat()
+    source: str = "infra/cost/prices.py"
 
     def total(self, figure: str) -> float:
         return round(sum(getattr(line, figure) for line in self.lines), 2)
@@ -93,7 +94,7 @@ class Estimate:
     def to_json(self) -> dict[str, Any]:
         return {
             "currency": self.currency, "region": self.region, "pricesChecked": self.checked,
-            "source": "infra/cost/prices.py", "assumptions": self.assumptions,
+            "source": self.source, "assumptions": self.assumptions,
             "total": {"idle": self.total("idle"), "expected": self.total("expected"), "peak": self.total("peak")},
             "spotSavingAtPeak": self.spot_saving,
             "autoscalingSaving": round(1 - self.total("expected") / self.total("peak"), 4) if self.total("peak") else None,
@@ -375,4 +376,7 @@ def estimate(registrations: Iterable[Any], region: str, spec: CostSpec = CostSpe
         lines.append(nat(r.name, r.type, tuple(vms), spec))
     lines += gcp_services.forwarding_rules(rules, spec)
     assumptions = {k: v for k, v in spec.model_dump(by_alias=True).items()}
+    if any(r.type.startswith("aws:") for r in regs):  # an AWS stack reads the AWS half of the table
+        return Estimate(region, lines, unpriced, assumptions, checked=aws.ap.CHECKED.isoformat(),
+                        source="infra/cost/aws_prices.py")
     return Estimate(region, lines, unpriced, assumptions)
