@@ -87,13 +87,6 @@ class PodProbesSpec(Spec):
 class TrackRolloutSpec(Spec):
     canary: Optional[CanarySpec] = None
     """Run a new model version (or image) as a canary track with a share of the Gateway's traffic."""
-    auto_rollback: bool = False
-    """Roll the canary back on its own when the service's fast-burn alert fires: the alert
-    notifies the stack's rollback topic, whose function dispatches the repository's rollout
-    workflow with `action: abort`, which opens a pull request removing the canary (the stack file
-    stays the truth; the commit names the incident). GKE only; needs `slo` (or prod's default) and
-    a trigger with `run: {proposeRollout: {service: <this service>}}`, whose repository and token
-    it uses. Stays set between canaries. Defaults to false."""
 
 
 class KubernetesServingSpec(ModelServingSpec):

@@ -39,7 +39,4 @@ class EksServiceSpec(KubernetesServingSpec):
         if self.slo is not None:
             issues.append(Issue(("slo",), "objectives and burn-rate alerts are built on Google Cloud only so far",
                                 fix="remove slo (watch the ALB's CloudWatch metrics meanwhile)"))
-        if self.rollout.auto_rollback:
-            issues.append(Issue(("rollout", "autoRollback"), "rolls a canary back from a Cloud Monitoring burn-rate "
-                                "alert, which EKS servers do not have", True, fix="remove autoRollback"))
         return issues
