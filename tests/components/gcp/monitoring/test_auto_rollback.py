@@ -125,8 +125,8 @@ def test_a_gke_service_is_guarded_the_same_way():
         "nodePools": [{"name": "general", "machineType": "n2-standard-8", "autoscaling": {"min": 1, "max": 3}}]}})
     rec = run_config(values)
     channel = rec.one(CHANNEL, "mlinfra-rollback-channel").outputs["name"]
-    assert [n for n, i in policies(rec).items() if channel in i["notificationChannels"]] == \
-        ["mlinfra-slo-ranker-availability-fast-burn", "mlinfra-slo-ranker-latency-fast-burn"]
+    assert {n for n, i in policies(rec).items() if channel in i["notificationChannels"]} == \
+        {"mlinfra-slo-ranker-availability-fast-burn", "mlinfra-slo-ranker-latency-fast-burn"}
 
 
 KEY = "mlinfra:services[0].rollout.autoRollback"
