@@ -97,8 +97,10 @@ def rollout_dispatch(stacks: list[CIStack], repository: str) -> list[str]:
         "#    from Secret Manager. Create a fine-grained personal access token (or a GitHub App installation) for",
         f"#    {repository} only, with one repository permission, Actions: Read and write (dispatching a workflow",
         "#    needs it; no contents, no pull requests), and an expiry. Then, per project (GITHUB_DISPATCH_TOKEN",
-        "#    holding the token). The stack itself grants the chain's workflow account, and no one else,",
-        "#    secretAccessor on this one secret (a trigger with run: {proposeRollout} names it in tokenSecret):",
+        "#    holding the token). The stack itself grants the chain's workflow account (and, for services with",
+        "#    rollout.autoRollback, the rollback function's account, which dispatches the same workflow with",
+        "#    action abort), and no one else, secretAccessor on this one secret (a trigger with run:",
+        "#    {proposeRollout} names it in tokenSecret):",
     ]
     for project in projects:
         lines += [

@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from infra.patterns import cache_couplings, couplings
+from infra.patterns import cache_couplings, couplings, rollback_couplings
 from infra.platforms.registry import PLATFORMS
 
 
@@ -83,19 +83,22 @@ PATTERNS: dict[str, Pattern] = {
         "infra.patterns.serverless:Serverless", _GCP_BASE | _FEATURE_STORE | _CLOUD_RUN_LB,
         couplings=(couplings.models_in_artifact_bucket, couplings.serverless_names_unique,
                    couplings.prod_alerts_go_somewhere, couplings.run_targets_exist,
-                   cache_couplings.cache_wired, couplings.feature_store_has_a_network),
+                   cache_couplings.cache_wired, couplings.feature_store_has_a_network,
+                   rollback_couplings.auto_rollback_wired),
     ),
     "kubernetes": Pattern(
         "kubernetes",
         "GKE with CPU, GPU and spot node pools, autoscalers, model servers and jobs.",
         frozenset({"cluster", "services", "jobs", "triggers", "cache", "featureStore"}), ("gke",),
-        "infra.patterns.kubernetes:Kubernetes", _GCP_BASE | _GKE | _FEATURE_STORE,
+        # organizations: the project number of the rollback channel's publisher (rollout.autoRollback).
+        "infra.patterns.kubernetes:Kubernetes", _GCP_BASE | _GKE | _FEATURE_STORE | {"pulumi_gcp.organizations"},
         couplings=(couplings.cluster_needed, couplings.gateway_has_servers, couplings.gke_names_fit,
                    couplings.placement_on_pools,
                    couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,
                    couplings.models_in_artifact_bucket, couplings.network_fits_cluster,
                    couplings.prod_alerts_go_somewhere, couplings.run_targets_exist,
-                   cache_couplings.cache_wired, couplings.feature_store_has_a_network),
+                   cache_couplings.cache_wired, couplings.feature_store_has_a_network,
+                   rollback_couplings.auto_rollback_wired),
         requires_cluster=True,
     ),
     "dataflow": Pattern(
@@ -121,7 +124,8 @@ PATTERNS: dict[str, Pattern] = {
                    couplings.serverless_names_unique, couplings.prod_alerts_go_somewhere,
                    couplings.pipeline_models_in_artifact_bucket, couplings.pipeline_topics_and_tables,
                    couplings.workers_have_a_network, couplings.run_targets_exist,
-                   cache_couplings.cache_wired, couplings.feature_store_has_a_network),
+                   cache_couplings.cache_wired, couplings.feature_store_has_a_network,
+                   rollback_couplings.auto_rollback_wired),
     ),
 }
 

@@ -173,6 +173,13 @@ MISTAKES: list[tuple[str, str, str, str, object, str]] = [
      "mlinfra:services[0].scaling.target", "a whole number"),
     ("pool name typed twice", "k8s-dev", "      - name: spot-l4\n", "      - name: general\n", "mlinfra:cluster.nodePools[1].name",
      "is also the name of nodePools[0]"),
+    # Self-healing rollouts (hybrid, prod).
+    ("autoRollback spelt with a capital B", "hybrid-prod", "rollout: {autoRollback: true}", "rollout: {autoRollBack: true}",
+     "mlinfra:services[0].rollout.autoRollBack", "did you mean mlinfra:services[0].rollout.autoRollback?"),
+    ("autoRollback without the trigger that holds the repository", "hybrid-prod",
+     "      run:\n        proposeRollout:\n          service: ranker\n          repository: acme/ml-platform\n",
+     "      run: {job: retrain-ranker}\n", "mlinfra:services[0].rollout.autoRollback",
+     "add a trigger with `run: {proposeRollout: {service: ranker"),
 ]
 
 

@@ -125,6 +125,13 @@ class RolloutSpec(Spec):
     tags: list[TrafficTagSpec] = []
     """More revisions in the traffic split, each under a tag of its own: stable keeps 100 minus
     the canary's and these percents. Defaults to none."""
+    auto_rollback: bool = False
+    """Roll the canary back on its own when the service's fast-burn alert fires: the alert
+    notifies the stack's rollback topic, whose function dispatches the repository's rollout
+    workflow with `action: abort`, which opens a pull request removing the canary (the stack file
+    stays the truth; the commit names the incident). Needs `slo` (or prod's default) and a trigger
+    with `run: {proposeRollout: {service: <this service>}}`, whose repository and token it uses.
+    Stays set between canaries. Defaults to false."""
 
 
 class CloudRunServiceSpec(ModelServingSpec):

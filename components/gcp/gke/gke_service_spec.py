@@ -12,9 +12,19 @@ from components.core.spec import Context
 from components.gcp.gke.gke_job_spec import secret_issues
 from components.gcp.iam.principals import SERVICE_ACCOUNT_EMAIL
 from components.gcp.monitoring.gpu_alerts_spec import GpuAlertsSpec
-from components.kubernetes.serving import KubernetesServingSpec
+from components.kubernetes.serving import KubernetesServingSpec, TrackRolloutSpec
 from components.serving import runtimes
 from components.serving.model_serving_spec import SecretRef
+
+
+class GkeRolloutSpec(TrackRolloutSpec):
+    auto_rollback: bool = False
+    """Roll the canary back on its own when the service's fast-burn alert fires: the alert
+    notifies the stack's rollback topic, whose function dispatches the repository's rollout
+    workflow with `action: abort`, which opens a pull request removing the canary (the stack file
+    stays the truth; the commit names the incident). Needs `slo` (or prod's default) and a trigger
+    with `run: {proposeRollout: {service: <this service>}}`, whose repository and token it uses.
+    Stays set between canaries. Defaults to false."""
 
 
 class GkeServiceSpec(KubernetesServingSpec):
@@ -31,6 +41,8 @@ class GkeServiceSpec(KubernetesServingSpec):
     mounts them as in-memory files (their values never pass through Pulumi), the container's
     shell exports them before the runtime starts, and the server's account may read only these.
     Needs a runtime preset or `command`, and an image with /bin/sh. Defaults to none."""
+    rollout: GkeRolloutSpec = GkeRolloutSpec()
+    """Model versioning: canary rollout, rolled back on its own with `autoRollback`."""
     gpu_alerts: Optional[GpuAlertsSpec] = None
     """Alerts on its GPUs (idle, memory near full), from GKE's managed DCGM metrics. Needs
     `resources.gpu`. Defaults to none; in prod, a server with a GPU gets them at their defaults."""
