@@ -58,7 +58,7 @@ def monitor(pattern, spec: GkeServiceSpec, server: GkeModelServer, slo, channels
         service=spec.name, slo=slo, project=pattern.args.project, requests_filter=requests,
         errors_filter=f'{requests} metric.label."response_code_class"=500',
         latency_filter=f'metric.type="{prefix}/total_latencies" {rule}',
-        channels=channels, **pattern.rollback_alerting(spec), runbook=f"Check the Deployments in namespace {server.namespace} (`kubectl get pods`), the "
+        channels=channels, **pattern.rollback_alerting(spec), runbook=f"Check the Deployments in namespace {namespace(spec)} (`kubectl get pods`), the "
                                    "HPA's replicas against maxReplicas, and the canary track's weight."),
         opts=pattern.after_apis)
 
