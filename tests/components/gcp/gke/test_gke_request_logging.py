@@ -166,3 +166,20 @@ def test_an_eks_server_has_no_logging_key():
     values["mlinfra:services"][0]["logging"] = {}
     [(path, message)] = errors_of(values, stack="eks-dev")
     assert path == "mlinfra:services[0].logging" and "unknown key" in message
+
+
+def test_a_hybrid_stacks_gke_and_cloud_run_servers_log_alike_and_share_one_metric_descriptor():
+    values = copy.deepcopy(stack_config("hybrid-dev"))
+    for service in values["mlinfra:services"][:2]:
+        service["logging"] = {"drift": {"image": IMAGE}}
+    rec = run_config(values, stack="hybrid-dev")
+    assert sorted(t.inputs["name"] for t in rec.of_type("gcp:pubsub/topic:Topic") if t.name.startswith("mlinfra-log-")) == [
+        "embedder-hybrid-dev-requests", "ranker-hybrid-dev-requests"]
+    assert sorted(j.inputs["name"] for j in rec.of_type("gcp:cloudrunv2/job:Job") if j.name.startswith("mlinfra-drift-")) == [
+        "drift-embedder-hybrid-dev", "drift-ranker-hybrid-dev"]
+    assert len(rec.of_type("gcp:monitoring/metricDescriptor:MetricDescriptor")) == 1
+    cloud_run = rec.one("gcp:cloudrunv2/service:Service").inputs["template"]["containers"][0]["envs"]
+    gke = container(rec, "stable", "ranker")["env"]
+    names = ("REQUEST_LOG_TOPIC", "REQUEST_LOG_SAMPLE_RATE", "REQUEST_LOG_SERVICE")
+    assert [e["name"] for e in cloud_run if e["name"] in names] == [e["name"] for e in gke if e["name"] in names] \
+        == list(names)
