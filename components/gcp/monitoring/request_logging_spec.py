@@ -95,6 +95,21 @@ class RequestLoggingSpec(Spec):
         return []
 
 
+SILENT_RUNTIMES = ("tfserving", "vllm")
+"""Runtime presets whose stock image runs no code of the model's per request, so it cannot publish
+(Triton's Python backend and TorchServe's handlers can)."""
+
+
+def publisher_issues(logging: Optional[RequestLoggingSpec], runtime: Optional[str], image: Optional[str]) -> list[Issue]:
+    """A logging server must be able to publish: not a stock image that runs no code of yours per request."""
+    if logging is None or runtime not in SILENT_RUNTIMES or image is not None:
+        return []
+    return [Issue(("logging",), f"the stock {runtime} image publishes no request log (it runs no code of yours per "
+                  "request), so the table would stay empty", runtime,
+                  fix=f"serve from your own image built on {runtime}'s (`image:`) that publishes each request to "
+                      "REQUEST_LOG_TOPIC, or remove logging")]
+
+
 def topic_id(service_name: str) -> str:
     """The Pub/Sub topic a service's request log goes to (`service_name`: the Cloud Run service's
     name, or a GKE server's `<name>-<stack>`)."""

@@ -12,16 +12,22 @@ import kubernetes_validate
 import pytest
 
 from components.gcp.monitoring.request_log import COLUMNS
+from infra import config
+from infra.stackfile import to_engine_config
 from tests.components.gcp.gke.test_secret_manager import errors_of
-from tests.conftest import run_config, run_stack, stack_config
+from tests.conftest import PROJECT, run_config, run_stack, stack_config
 
 IMAGE = "us-docker.pkg.dev/acme/jobs/drift:1"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 
 
+# The summarizer's vLLM preset from an image of your own that publishes each request (the stock one cannot).
+VLLM_LOGGED = "us-central1-docker.pkg.dev/acme-ml-dev/mlinfra-k8s-dev/vllm-logged:0.8.5"
+
+
 def k8s_dev(logging: dict, **service) -> dict:
     values = copy.deepcopy(stack_config("k8s-dev"))
-    values["mlinfra:services"][0].update(service, logging=logging)
+    values["mlinfra:services"][0].update({"image": VLLM_LOGGED, **service}, logging=logging)
     return values
 
 
@@ -161,6 +167,18 @@ def test_each_bad_value_fails_naming_its_key_on_gke_too(logging, key):
     assert [path for path, _ in errors_of(k8s_dev(logging))] == [key]
 
 
+@pytest.mark.parametrize("stack, index, runtime", [("k8s-dev", 0, "vllm"), ("k8s-prod", 1, "tfserving"),
+                                                   ("hybrid-dev", 1, "tfserving")])
+def test_a_stock_image_that_runs_no_code_of_yours_cannot_log_on_either_platform(stack, index, runtime):
+    values = copy.deepcopy(stack_config(stack))
+    values["mlinfra:services"][index]["logging"] = {}
+    [(path, message)] = errors_of(values, stack=stack)
+    assert path == f"mlinfra:services[{index}].logging" and f"the stock {runtime} image publishes no request log" in message
+    values["mlinfra:services"][index]["image"] = "us-central1-docker.pkg.dev/acme/serve/own:1"
+    loaded = config.load(to_engine_config(values)[0], stack=stack, file=f"stacks/Pulumi.{stack}.yaml", root=PROJECT.root)
+    assert loaded.mlinfra.services[index].logging is not None  # your own image may publish
+
+
 def test_an_eks_server_has_no_logging_key():
     values = copy.deepcopy(stack_config("eks-dev"))
     values["mlinfra:services"][0]["logging"] = {}
@@ -172,6 +190,7 @@ def test_a_hybrid_stacks_gke_and_cloud_run_servers_log_alike_and_share_one_metri
     values = copy.deepcopy(stack_config("hybrid-dev"))
     for service in values["mlinfra:services"][:2]:
         service["logging"] = {"drift": {"image": IMAGE}}
+    values["mlinfra:services"][1]["image"] = "us-central1-docker.pkg.dev/acme-ml-dev/serve/embedder-logged:2.16"
     rec = run_config(values, stack="hybrid-dev")
     assert sorted(t.inputs["name"] for t in rec.of_type("gcp:pubsub/topic:Topic") if t.name.startswith("mlinfra-log-")) == [
         "embedder-hybrid-dev-requests", "ranker-hybrid-dev-requests"]
