@@ -277,7 +277,8 @@ def _probe(probe: ProbeSpec, path: Optional[str], failures: int) -> dict:
 
 def pod_template(spec: KubernetesServingSpec, track: str, *, service_account: Any, environment: str,
                  nodes: NodeScheme, model_volume: Optional[tuple[dict, dict]] = None,
-                 cache_secret: Optional[tuple[str, bool]] = None, secrets_volume: Optional[dict] = None) -> dict:
+                 cache_secret: Optional[tuple[str, bool]] = None, secrets_volume: Optional[dict] = None,
+                 extra_env: Optional[dict[str, str]] = None) -> dict:
     """The Deployment's pod template for one track (`spec` already the track's variant).
 
     `model_volume` is `(volume, pod annotations)` of the platform's mount of the model version
@@ -285,7 +286,8 @@ def pod_template(spec: KubernetesServingSpec, track: str, *, service_account: An
     `cache_secret` is `(Secret name, TLS)` of the stack's cache: its address and CA reach the
     container, and a runtime with its own response cache (Triton) is pointed at it.
     `secrets_volume` is the platform's volume of secret files, exported as environment
-    variables (`pods.with_secret_files`)."""
+    variables (`pods.with_secret_files`). `extra_env` are the platform's variables of this track
+    (GKE's request log), names the spec's rules keep out of `env`."""
     run = spec.launch(gpu=spec.resources.gpu is not None)
     gpu = spec.resources.gpu
     fs = filesystem(spec.runtime)
@@ -306,6 +308,7 @@ def pod_template(spec: KubernetesServingSpec, track: str, *, service_account: An
                 {"name": "MODEL_VERSION", "value": spec.model.version}, {"name": "MODEL_DIR", "value": mount}]
     # The spec's variables win over the ones mlinfra sets.
     env = [{"name": k, "value": v} for k, v in sorted(spec.env.items())] + [e for e in env if e["name"] not in spec.env]
+    env += [{"name": k, "value": v} for k, v in (extra_env or {}).items()]
     args = list(run.args)
     if cache_secret is not None:
         secret, tls = cache_secret

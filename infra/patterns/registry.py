@@ -75,12 +75,15 @@ _FEATURE_STORE = _CACHE | {"pulumi_gcp.bigquery", "pulumi_gcp.bigtable"}
 # A Cloud Run service's load balancer (`loadBalancer:`): its certificate, IAP access, the project number.
 _CLOUD_RUN_LB = frozenset({"pulumi_gcp.certificatemanager", "pulumi_gcp.iap", "pulumi_gcp.organizations"})
 
+# A service's request log (`services[].logging`): its BigQuery table, the project number of the Pub/Sub agent.
+_REQUEST_LOG = frozenset({"pulumi_gcp.bigquery", "pulumi_gcp.organizations"})
+
 PATTERNS: dict[str, Pattern] = {
     "serverless": Pattern(
         "serverless",
         "Cloud Run model servers (GPU optional) and Cloud Functions triggers; scales to zero.",
         frozenset({"services", "triggers", "cache", "featureStore"}), ("cloudrun",),
-        "infra.patterns.serverless:Serverless", _GCP_BASE | _FEATURE_STORE | _CLOUD_RUN_LB,
+        "infra.patterns.serverless:Serverless", _GCP_BASE | _FEATURE_STORE | _CLOUD_RUN_LB | _REQUEST_LOG,
         couplings=(couplings.models_in_artifact_bucket, couplings.serverless_names_unique,
                    couplings.prod_alerts_go_somewhere, couplings.run_targets_exist,
                    cache_couplings.cache_wired, couplings.feature_store_has_a_network,
@@ -90,8 +93,9 @@ PATTERNS: dict[str, Pattern] = {
         "kubernetes",
         "GKE with CPU, GPU and spot node pools, autoscalers, model servers and jobs.",
         frozenset({"cluster", "services", "jobs", "triggers", "cache", "featureStore"}), ("gke",),
-        # organizations: the project number of the rollback channel's publisher (rollout.autoRollback).
-        "infra.patterns.kubernetes:Kubernetes", _GCP_BASE | _GKE | _FEATURE_STORE | {"pulumi_gcp.organizations"},
+        # organizations: the project number of the rollback channel's publisher (rollout.autoRollback)
+        # and of request logging's BigQuery subscription.
+        "infra.patterns.kubernetes:Kubernetes", _GCP_BASE | _GKE | _FEATURE_STORE | _REQUEST_LOG,
         couplings=(couplings.cluster_needed, couplings.gateway_has_servers, couplings.gke_names_fit,
                    couplings.placement_on_pools,
                    couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,
@@ -116,7 +120,8 @@ PATTERNS: dict[str, Pattern] = {
         "A real-time path (services on Cloud Run or GKE) beside a batch path (jobs on GKE or Cloud Run Jobs, "
         "pipelines), wired by events.",
         frozenset({"cluster", "services", "jobs", "pipelines", "triggers", "cache", "featureStore"}), ("gke", "cloudrun"),
-        "infra.patterns.hybrid:Hybrid", _GCP_BASE | _GKE | _DATAFLOW | _CACHE | _FEATURE_STORE | _CLOUD_RUN_LB,
+        "infra.patterns.hybrid:Hybrid",
+        _GCP_BASE | _GKE | _DATAFLOW | _CACHE | _FEATURE_STORE | _CLOUD_RUN_LB | _REQUEST_LOG,
         couplings=(couplings.cluster_needed, couplings.gateway_has_servers, couplings.gke_names_fit,
                    couplings.placement_on_pools,
                    couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,

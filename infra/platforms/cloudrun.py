@@ -32,7 +32,7 @@ def build(pattern, spec: CloudRunServiceSpec) -> CloudRunModelServer:
     if spec.logging is not None:
         from infra.patterns.request_logging import build_request_log  # only stacks that log requests
 
-        build_request_log(pattern, spec, server)
+        build_request_log(pattern, spec, server, cloud_run_service_name(spec.name, args.stack, spec.service_name))
     return server
 
 

@@ -1,5 +1,6 @@
 """Builds a service with `platform: gke` inside a pattern that has a cluster: a GKE model server
-in its own namespace, routed at `/<service>/` on the stack's internal Gateway."""
+in its own namespace, routed at `/<service>/` on the stack's internal Gateway, and with
+`logging` its request log and drift job (shared with Cloud Run, infra/patterns/request_logging.py)."""
 
 from __future__ import annotations
 
@@ -15,16 +16,28 @@ def namespace(spec: GkeServiceSpec) -> str:
     return dns_name("ml", spec.name)
 
 
+def log_name(spec: GkeServiceSpec, stack: str) -> str:
+    """What a logging server's topic and dataset are named after: `<name>-<stack>`, as a Cloud Run
+    service's (both are per project, which several stacks may share)."""
+    return dns_name(spec.name, stack, max_len=40)
+
+
 def build(pattern, spec: GkeServiceSpec) -> GkeModelServer:
     args = pattern.args
-    return GkeModelServer(f"{pattern.name}-svc-{spec.name}", GkeModelServerArgs(
+    server = GkeModelServer(f"{pattern.name}-svc-{spec.name}", GkeModelServerArgs(
         spec=spec, project=args.project, namespace=namespace(spec), provider=pattern.cluster.provider,
         model_bucket=pattern.model_bucket(spec), workload_pool=pattern.cluster.workload_pool,
         gateway=pattern.gateway_ref, path_prefix=f"/{spec.name}", environment=args.environment,
         **exposure(pattern.gateway),
         # The Gateway's proxies connect from Google's ranges and, for a regional Gateway, the proxy-only subnet.
         lb_source_ranges=GOOGLE_LB_RANGES + (args.network.proxy_only_cidr,),
-        cache=connection(pattern) if spec.cache else None), opts=pattern.on_cluster)
+        cache=connection(pattern) if spec.cache else None,
+        log_name=log_name(spec, args.stack) if spec.logging else None), opts=pattern.on_cluster)
+    if spec.logging is not None:
+        from infra.patterns.request_logging import build_request_log  # only stacks that log requests
+
+        build_request_log(pattern, spec, server, log_name(spec, args.stack))
+    return server
 
 
 def exposure(gateway) -> dict:

@@ -164,7 +164,8 @@ class CloudRunModelServer(Component):
                      for e in cache_env(args.cache)]
         if spec.logging:
             envs += [gcp.cloudrunv2.ServiceTemplateContainerEnvArgs(name=k, value=v) for k, v in
-                     request_logging_spec.server_env(spec.logging, args.project, args.service_name).items()]
+                     request_logging_spec.server_env(spec.logging, args.project, args.service_name,
+                                                       spec.name).items()]
 
         limits = {"cpu": cpu_string(res.cpu), "memory": res.memory}
         if gpu is not None:

@@ -10,6 +10,11 @@ this component adds what is GKE's: the Google service account bound by Workload 
 model mount, the HTTPRoute on the stack's Gateway with GKE's HealthCheckPolicy, and the
 PodMonitoring that Managed Service for Prometheus scrapes (served to the HPA by the Custom
 Metrics Stackdriver Adapter, components/gcp/gke/gke_metrics_adapter.py).
+
+With `logging`, each track's container gets the request log's variables (REQUEST_LOG_TOPIC,
+REQUEST_LOG_SAMPLE_RATE, REQUEST_LOG_SERVICE, as on Cloud Run) and K_REVISION; the server
+publishes to the topic itself, as the Google account above (the topic and its grant are the
+pattern's, infra/patterns/request_logging.py).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from components.gcp.gke.secret_manager import secret_access
 from components.gcp.gke.gke_service_spec import GkeServiceSpec
 from components.gcp.gke.node_labels import GKE_NODES
 from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
+from components.gcp.monitoring import request_logging_spec
 from components.gcp.network.network_spec import GOOGLE_LB_RANGES
 from components.gcp.storage.bucket import Bucket
 from components.serving import cache_wiring
@@ -82,6 +88,9 @@ class GkeModelServerArgs:
     Defaults to Google's load-balancer ranges."""
     cache: Optional[CacheConnection] = None
     """The stack's cache, for a server with `cache: true` (a Secret in its namespace). Defaults to none."""
+    log_name: Optional[str] = None
+    """What the request log's topic is named after (`<name>-<stack>`), for a server with
+    `logging`. Defaults to none; required with `logging`."""
 
 
 def backend_policy(security_policy: Optional[pulumi.Input[str]], iap: Optional[IapSpec]) -> dict:
@@ -93,6 +102,14 @@ def backend_policy(security_policy: Optional[pulumi.Input[str]], iap: Optional[I
     if iap is not None:
         config["iap"] = {"enabled": True, "clientID": iap.client_id, "oauth2ClientSecret": {"name": iap.client_secret}}
     return config
+
+
+def log_env(spec: GkeServiceSpec, variant: GkeServiceSpec, track: str, args: GkeModelServerArgs) -> dict[str, str]:
+    """A logging server's variables: the Cloud Run path's, and K_REVISION of the track (Cloud Run sets its own)."""
+    if spec.logging is None:
+        return {}
+    return {**request_logging_spec.server_env(spec.logging, args.project, args.log_name, spec.name),
+            "K_REVISION": request_logging_spec.gke_revision(spec.name, track, variant.version)}
 
 
 class GkeModelServer(Component):
@@ -109,6 +126,8 @@ class GkeModelServer(Component):
             issues.append(Issue(("cache",), "needs the stack's cache", fix="pass cache (the MemorystoreInstance's outputs)"))
         if args.path_prefix is not None and not args.path_prefix.startswith("/"):
             issues.append(Issue(("pathPrefix",), "must start with /", args.path_prefix, fix=f"use /{args.path_prefix}"))
+        if spec.logging is not None and args.log_name is None:
+            issues.append(Issue(("logging",), "needs the name its topic is named after", fix="pass log_name"))
         raise_if_any(f"GkeModelServer {name}", issues)
         ksa_name = spec.name
 
@@ -178,7 +197,7 @@ class GkeModelServer(Component):
                 "template": pod_template(variant, track, service_account=self.ksa.metadata.name,
                                          environment=args.environment, nodes=GKE_NODES, model_volume=model_volume,
                                          secrets_volume=secrets_volume,
-                                         cache_secret=cache_secret),
+                                         cache_secret=cache_secret, extra_env=log_env(spec, variant, track, args)),
             }, opts=self.child(provider=args.provider, depends_on=grants + ([self.cache_secret] if self.cache_secret else []),
                                # A new GPU node and a model load can take longer than the 10 min default.
                                custom_timeouts=pulumi.CustomTimeouts(create="30m", update="30m")))

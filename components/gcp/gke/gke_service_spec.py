@@ -12,6 +12,7 @@ from components.core.spec import Context
 from components.gcp.gke.gke_job_spec import secret_issues
 from components.gcp.iam.principals import SERVICE_ACCOUNT_EMAIL
 from components.gcp.monitoring.gpu_alerts_spec import GpuAlertsSpec
+from components.gcp.monitoring.request_logging_spec import GKE_ENV_NAMES, RequestLoggingSpec, publisher_issues
 from components.kubernetes.serving import KubernetesServingSpec, TrackRolloutSpec
 from components.serving import runtimes
 from components.serving.model_serving_spec import SecretRef
@@ -46,11 +47,24 @@ class GkeServiceSpec(KubernetesServingSpec):
     gpu_alerts: Optional[GpuAlertsSpec] = None
     """Alerts on its GPUs (idle, memory near full), from GKE's managed DCGM metrics. Needs
     `resources.gpu`. Defaults to none; in prod, a server with a GPU gets them at their defaults."""
+    logging: Optional[RequestLoggingSpec] = None
+    """Log requests and predictions to BigQuery, as on Cloud Run: a Pub/Sub topic the server
+    publishes to (named in REQUEST_LOG_TOPIC; its Google account, by Workload Identity, may
+    publish there only), a table written by a Pub/Sub BigQuery subscription, and optionally the
+    scheduled drift job (a Cloud Run job) and its alert. The server publishes each record itself,
+    which the stock vllm and tfserving images cannot. Defaults to none."""
 
     def issues(self, ctx: Context) -> list[Issue]:
         known = bool(self.command) or runtimes.PRESETS.get(self.runtime or "custom") is not None
         gpu = ([Issue(("gpuAlerts",), "watches the server's GPUs, but it has none", fix="add `resources.gpu`, "
                       "or remove gpuAlerts")] if self.gpu_alerts is not None and self.resources.gpu is None else [])
-        return (gpu + super().issues(ctx) + self.model_secret_issues(self.secrets)
+        logged = ([Issue(("env", name), "is set by mlinfra for the request log (`logging`)", name,
+                         allowed=f"any name but {', '.join(GKE_ENV_NAMES)}", fix="rename or remove it")
+                   for name in self.env if name in GKE_ENV_NAMES]
+                  + [Issue(("secrets", i, "env"), "is set by mlinfra for the request log (`logging`)", ref.env,
+                           allowed=f"any name but {', '.join(GKE_ENV_NAMES)}", fix="rename it")
+                     for i, ref in enumerate(self.secrets) if ref.env in GKE_ENV_NAMES]
+                  if self.logging is not None else []) + publisher_issues(self.logging, self.runtime, self.image)
+        return (gpu + logged + super().issues(ctx) + self.model_secret_issues(self.secrets)
                 + secret_issues(self.env, self.secrets, known,
                                 "set `command` to the image's entrypoint, or use a runtime preset"))
