@@ -36,6 +36,14 @@ class EksServiceSpec(KubernetesServingSpec):
         if self.scaling.metric != "cpu":
             issues.append(Issue(("scaling", "metric"), "EKS servers scale on cpu (the stack installs no custom-metrics "
                                 "adapter on EKS yet)", self.scaling.metric, allowed="cpu", fix="set metric: cpu"))
+        if self.protocol == "grpc":
+            # gRPC through the AWS Load Balancer Controller's ALB needs an HTTPS listener (a
+            # certificate), `backend-protocol-version: GRPC` target groups and gRPC health-check
+            # codes; none of that is built yet, and an HTTP/1.1 ALB would break every call.
+            issues.append(Issue(("protocol",), "gRPC serving is not built on EKS yet (the ALB in front of the server "
+                                "has an HTTP/1.1 listener and target group; gRPC needs an HTTPS listener with a "
+                                "certificate and a gRPC target group)", self.protocol, allowed="http",
+                                fix="set protocol: http, or run the server on platform: gke or cloudrun"))
         if self.slo is not None:
             issues.append(Issue(("slo",), "objectives and burn-rate alerts are built on Google Cloud only so far",
                                 fix="remove slo (watch the ALB's CloudWatch metrics meanwhile)"))
