@@ -151,7 +151,8 @@ class ModelServingSpec(Spec):
     port: triton 8001, tfserving 8500; gRPC health checks where the server has the grpc.health.v1
     service, Triton's, else TCP checks): on Cloud Run (h2c to the container; with `loadBalancer`, an
     HTTP/2 backend service) and on GKE (an h2c Service port behind the stack's HTTPS Gateway, which
-    balances each call, not each connection). Not on EKS yet. Defaults to http."""
+    balances each call, not each connection), and on EKS (an HTTPS listener with `certificateArn` on
+    the stack's ALB, a gRPC target group). Defaults to http."""
     slo: Optional[SloSpec] = None
     """Service-level objectives, each with a fast and a slow burn-rate alert. Defaults to none;
     in prod to availability 99.5 % over 28 days."""

@@ -58,7 +58,8 @@ def gateway_has_servers(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
 
 
 def grpc_through_gateway(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
-    """A gRPC server on GKE sits behind the stack's Gateway on HTTPS, one per Gateway.
+    """A gRPC server on GKE sits behind the stack's Gateway on HTTPS, one per Gateway (on EKS, one
+    per ALB: its HTTPS listener's rule takes every call).
 
     gRPC clients reach Google's Application Load Balancers over TLS, where ALPN negotiates HTTP/2
     (the Gateway API's GRPCRoute spec asks h2c with prior knowledge of an HTTP listener, and GKE's
@@ -67,20 +68,21 @@ def grpc_through_gateway(config: Any, ctx: Context, pattern: Any) -> list[Issue]
     server would take the same paths."""
     if config.cluster is None:
         return []
-    grpc = [(i, s) for i, s in on_cluster(config.services) if getattr(s, "platform", None) == "gke"
+    grpc = [(i, s) for i, s in on_cluster(config.services) if getattr(s, "platform", None) in ("gke", "eks")
             and s.protocol == "grpc"]
     issues = []
-    if grpc and not config.cluster.gateway.https:
+    if grpc and grpc[0][1].platform == "gke" and not config.cluster.gateway.https:
         i, s = grpc[0]
         issues.append(Issue(("services", i, "protocol"), "a gRPC server on GKE is reached through the stack's Gateway "
                             "over HTTPS (gRPC clients negotiate HTTP/2 with the load balancer by TLS), but the Gateway "
                             "serves plain HTTP", s.protocol,
                             fix="set mlinfra:cluster.gateway.hostname (a managed certificate is created for it), or "
                                 "protocol: http"))
-    issues += [Issue(("services", i, "protocol"), f"a second gRPC server on the Gateway: {grpc[0][1].name} already "
-                     "takes its hostname's gRPC calls (their paths are their methods, so they cannot be split by prefix)",
-                     s.protocol, fix="serve one gRPC server per stack on GKE (Triton serves many models), or run this "
-                                     "one on platform: cloudrun")
+    where = "Gateway" if grpc and grpc[0][1].platform == "gke" else "ALB"
+    issues += [Issue(("services", i, "protocol"), f"a second gRPC server on the {where}: {grpc[0][1].name} already "
+                     "takes its gRPC calls (their paths are their methods, so they cannot be split by prefix)",
+                     s.protocol, fix="serve one gRPC server per stack (Triton serves many models), or set protocol: "
+                                     "http on this one")
                for i, s in grpc[1:]]
     return issues
 

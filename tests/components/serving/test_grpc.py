@@ -1,7 +1,7 @@
 """`protocol: grpc`: the runtimes' gRPC ports and flags, Cloud Run's HTTP/2 end to end with gRPC
 health checks (and an HTTP/2 backend service behind its load balancer), revision names unchanged
-for http services, and the platforms and runtimes that refuse it naming the key (GKE's side:
-tests/components/gcp/gke/test_gke_grpc.py)."""
+for http services, and the runtimes that refuse it naming the key (GKE's side:
+tests/components/gcp/gke/test_gke_grpc.py; EKS's: tests/infra/patterns/test_eks_grpc.py)."""
 
 from __future__ import annotations
 
@@ -92,12 +92,12 @@ def test_an_http_probe_path_on_a_grpc_port_is_refused():
     assert "HTTP/1.1 probe" in found[0][1]
 
 
-def test_eks_refuses_grpc_naming_the_key_and_gke_takes_it():
+def test_the_kubernetes_platforms_take_grpc_and_eks_asks_for_its_https_listeners_certificate():
     from components.gcp.gke.gke_service_spec import GkeServiceSpec
     from components.aws.eks.eks_service_spec import EksServiceSpec
     values = {"name": "s", "image": "us-docker.pkg.dev/acme/serve/s:1", "protocol": "grpc"}
-    found = [i for i in EksServiceSpec.model_validate(values).issues(None) if i.path == ("protocol",)]
-    assert len(found) == 1 and "not built on EKS yet" in found[0].message and "HTTPS listener" in found[0].message
+    found = [i for i in EksServiceSpec.model_validate(values).issues(None) if i.path[0] in ("protocol", "certificateArn")]
+    assert [i.path for i in found] == [("certificateArn",)] and "HTTPS listener" in found[0].message
     assert [i for i in GkeServiceSpec.model_validate(values).issues(None) if i.path == ("protocol",)] == []
 
 
