@@ -20,6 +20,7 @@ from components.core.units import memory_mib
 from components.kubernetes.pods import (NodeScheme, PlacementSpec, PodResourcesSpec, filesystem, label_value,
                                         resources, restricted_security, scheduling, scratch_volumes,
                                         with_secret_files)
+from components.kubernetes import grpc_serving
 from components.serving import cache_wiring, runtimes
 from components.serving.model_serving_spec import CanarySpec, ModelServingSpec, ProbeSpec
 
@@ -123,12 +124,7 @@ class KubernetesServingSpec(ModelServingSpec):
         preset = runtimes.PRESETS.get(spec.runtime or "")
 
         issues += spec.shipping_issues()
-        if spec.protocol == "grpc":
-            # Not yet: a GRPCRoute, h2c Service ports and gRPC health checks on the Gateway (GKE), an
-            # ALB with a gRPC target group (EKS). Refused rather than served as HTTP/1.1.
-            issues.append(Issue(("protocol",), f"gRPC serving is built on Cloud Run only so far (on {getattr(spec, 'platform', 'Kubernetes')} "
-                                "the route, Service port and load-balancer health check are HTTP/1.1)", spec.protocol,
-                                allowed="http", fix="set protocol: http, or run the server on platform: cloudrun"))
+        issues += grpc_serving.probe_issues(spec)
         if preset is not None and preset.needs_gpu and gpu is None:
             issues.append(Issue(("resources", "gpu"), f"runtime {spec.runtime} needs a GPU",
                                 fix="add `gpu: {type: nvidia-l4, count: 1}` under resources"))
@@ -269,8 +265,8 @@ def selector(spec: KubernetesServingSpec, track: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": spec.name, "mlinfra.dev/track": track}
 
 
-def _probe(probe: ProbeSpec, path: Optional[str], failures: int) -> dict:
-    check = {"httpGet": {"path": path, "port": "http"}} if path else {"tcpSocket": {"port": "http"}}
+def _probe(spec: KubernetesServingSpec, port: int, probe: ProbeSpec, path: Optional[str], failures: int) -> dict:
+    check = grpc_serving.probe_check(spec, port, path)
     return {**check, "initialDelaySeconds": probe.initial_delay_seconds, "periodSeconds": probe.period_seconds,
             "timeoutSeconds": probe.timeout_seconds, "failureThreshold": probe.failure_threshold or failures}
 
@@ -318,7 +314,7 @@ def pod_template(spec: KubernetesServingSpec, track: str, *, service_account: An
         if spec.args is None:  # with `args` the whole argument list is the spec's own
             args += runtimes.cache_args(spec.runtime, tls, cache_wiring.CA_FILE)
 
-    ports = [{"name": "http", "containerPort": run.port, "protocol": "TCP"}]
+    ports = [{"name": grpc_serving.port_name(spec), "containerPort": run.port, "protocol": "TCP"}]
     metrics_port = metrics_port_of(spec)
     if metrics_port is not None and metrics_port != run.port:
         ports.append({"name": "metrics", "containerPort": metrics_port, "protocol": "TCP"})
@@ -334,10 +330,11 @@ def pod_template(spec: KubernetesServingSpec, track: str, *, service_account: An
         "resources": resources(spec.resources),
         "volumeMounts": mounts,
         "securityContext": container_security,
-        "startupProbe": _probe(spec.probes.startup, spec.probes.startup.path or run.ready_path, startup_failures),
-        "readinessProbe": _probe(spec.probes.readiness or ProbeSpec(),
+        "startupProbe": _probe(spec, run.port, spec.probes.startup, spec.probes.startup.path or run.ready_path,
+                               startup_failures),
+        "readinessProbe": _probe(spec, run.port, spec.probes.readiness or ProbeSpec(),
                                  (spec.probes.readiness.path if spec.probes.readiness else None) or run.ready_path, 3),
-        "livenessProbe": _probe(spec.probes.liveness or ProbeSpec(),
+        "livenessProbe": _probe(spec, run.port, spec.probes.liveness or ProbeSpec(),
                                 (spec.probes.liveness.path if spec.probes.liveness else None) or run.live_path, 3),
     }
     with_secret_files(container, volumes, secrets_volume)

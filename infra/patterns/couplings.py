@@ -57,6 +57,36 @@ def gateway_has_servers(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
                   fix="remove gateway, or add a service with platform: gke")]
 
 
+def grpc_through_gateway(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
+    """A gRPC server on GKE sits behind the stack's Gateway on HTTPS, one per Gateway (on EKS, one
+    per ALB: its HTTPS listener's rule takes every call).
+
+    gRPC clients reach Google's Application Load Balancers over TLS, where ALPN negotiates HTTP/2
+    (the Gateway API's GRPCRoute spec asks h2c with prior knowledge of an HTTP listener, and GKE's
+    controller implements no GRPCRoute to promise it): so `cluster.gateway.hostname`. Its calls'
+    paths are their methods, so its route takes the hostname's calls unprefixed: a second gRPC
+    server would take the same paths."""
+    if config.cluster is None:
+        return []
+    grpc = [(i, s) for i, s in on_cluster(config.services) if getattr(s, "platform", None) in ("gke", "eks")
+            and s.protocol == "grpc"]
+    issues = []
+    if grpc and grpc[0][1].platform == "gke" and not config.cluster.gateway.https:
+        i, s = grpc[0]
+        issues.append(Issue(("services", i, "protocol"), "a gRPC server on GKE is reached through the stack's Gateway "
+                            "over HTTPS (gRPC clients negotiate HTTP/2 with the load balancer by TLS), but the Gateway "
+                            "serves plain HTTP", s.protocol,
+                            fix="set mlinfra:cluster.gateway.hostname (a managed certificate is created for it), or "
+                                "protocol: http"))
+    where = "Gateway" if grpc and grpc[0][1].platform == "gke" else "ALB"
+    issues += [Issue(("services", i, "protocol"), f"a second gRPC server on the {where}: {grpc[0][1].name} already "
+                     "takes its gRPC calls (their paths are their methods, so they cannot be split by prefix)",
+                     s.protocol, fix="serve one gRPC server per stack (Triton serves many models), or set protocol: "
+                                     "http on this one")
+               for i, s in grpc[1:]]
+    return issues
+
+
 def gke_names_fit(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
     """GKE's 40-character names for the cluster and its pools, as the cluster component derives them."""
     if config.cluster is None:

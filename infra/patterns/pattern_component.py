@@ -122,10 +122,14 @@ class PatternComponent(Component):
 
     def serve(self) -> dict[str, Any]:
         """Build every service through its platform's builder (infra/platforms/), then its
-        objectives and alerts (a prod service without an `slo` gets availability 99.5 %)."""
+        objectives and alerts (a prod service without an `slo` gets availability 99.5 %, but a gRPC
+        server on GKE)."""
         args = self.args
         self.services = {spec.name: PLATFORMS[spec.platform].build()(self, spec) for spec in args.services}
-        watched = [(spec, spec.slo or (SloSpec() if args.prod else None)) for spec in args.services]
+        # No default objectives for a gRPC server on GKE: its unprefixed route has no path rule
+        # the load balancer's metrics could select it by (its `slo` is refused, GkeServiceSpec).
+        watched = [(spec, spec.slo or (SloSpec() if args.prod and not (
+            getattr(spec, "platform", None) == "gke" and spec.protocol == "grpc") else None)) for spec in args.services]
         watched = [(spec, slo) for spec, slo in watched if slo is not None]
         self.objectives: dict[str, Any] = {}
         if self.rollback_targets:

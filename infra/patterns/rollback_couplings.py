@@ -23,7 +23,11 @@ def auto_rollback_wired(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
         if not getattr(getattr(service, "rollout", None), "auto_rollback", False):
             continue
         where = ("services", i, "rollout", "autoRollback")
-        if service.slo is None and not ctx.prod:
+        if getattr(service, "platform", None) == "gke" and service.protocol == "grpc":
+            issues.append(Issue(where, "rolls the canary back when the service's fast-burn alert fires, and a gRPC "
+                                "server on GKE has no objectives yet (so no such alert)", True,
+                                fix="remove autoRollback, or serve the model over `protocol: http`"))
+        elif service.slo is None and not ctx.prod:
             issues.append(Issue(where, "rolls the canary back when the service's fast-burn alert fires, and the "
                                 "service has no objectives (so no such alert)", True,
                                 fix="add `slo: {availability: 99.9}` to the service, or remove autoRollback"))

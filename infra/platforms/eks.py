@@ -1,5 +1,6 @@
 """Builds a service with `platform: eks` inside a pattern that has an EKS cluster: a model server
-in its own namespace, routed at `/<service>/` on the stack's internal ALB."""
+in its own namespace, routed at `/<service>/` on the stack's internal ALB (a gRPC server: every
+call of an HTTPS listener of its own on that ALB)."""
 
 from __future__ import annotations
 
@@ -14,4 +15,5 @@ def build(pattern, spec: EksServiceSpec) -> EksModelServer:
         spec=spec, namespace=dns_name("ml", spec.name), provider=pattern.cluster.provider,
         cluster_name=pattern.cluster.cluster_name, nodes=pattern.cluster.nodes, region=args.region, environment=args.environment,
         model_bucket=pattern.storage.artifacts, kms_key_arn=pattern.storage.kms_key_arn, vpc_cidr=args.network.cidr,
-        path_prefix=f"/{spec.name}"), opts=pattern.on_cluster)
+        # A gRPC server takes the HTTPS listener's calls unprefixed (their paths are their methods).
+        path_prefix=None if spec.protocol == "grpc" else f"/{spec.name}"), opts=pattern.on_cluster)

@@ -1,6 +1,7 @@
 """Builds a service with `platform: gke` inside a pattern that has a cluster: a GKE model server
-in its own namespace, routed at `/<service>/` on the stack's internal Gateway, and with
-`logging` its request log and drift job (shared with Cloud Run, infra/patterns/request_logging.py)."""
+in its own namespace, routed at `/<service>/` on the stack's Gateway (a gRPC server: every call
+on the Gateway's hostname that no HTTP server's prefix takes), and with `logging` its request
+log and drift job (shared with Cloud Run, infra/patterns/request_logging.py)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,9 @@ def build(pattern, spec: GkeServiceSpec) -> GkeModelServer:
     server = GkeModelServer(f"{pattern.name}-svc-{spec.name}", GkeModelServerArgs(
         spec=spec, project=args.project, namespace=namespace(spec), provider=pattern.cluster.provider,
         model_bucket=pattern.model_bucket(spec), workload_pool=pattern.cluster.workload_pool,
-        gateway=pattern.gateway_ref, path_prefix=f"/{spec.name}", environment=args.environment,
+        gateway=pattern.gateway_ref, environment=args.environment,
+        # gRPC calls carry their method as the path: a gRPC server takes the hostname's calls unprefixed.
+        path_prefix=None if spec.protocol == "grpc" else f"/{spec.name}",
         **exposure(pattern.gateway),
         # The Gateway's proxies connect from Google's ranges and, for a regional Gateway, the proxy-only subnet.
         lb_source_ranges=GOOGLE_LB_RANGES + (args.network.proxy_only_cidr,),

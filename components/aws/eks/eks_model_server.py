@@ -8,7 +8,9 @@ at `/models/<name>/<version>`. The role may read that bucket prefix and decrypt 
 The per-track objects (Deployment, Service, HPA, PDB) come from components/kubernetes/serving.py;
 this component adds what is EKS's: the role and its Pod Identity association, the S3 sync, and
 an Ingress for the AWS Load Balancer Controller (an internal ALB shared by every server through
-its group, targets by pod IP) whose weighted forward action carries the canary split.
+its group, targets by pod IP) whose weighted forward action carries the canary split. A gRPC
+server (`protocol: grpc`) gets an HTTPS listener on 443 with its `certificateArn`, a GRPC target
+group and gRPC health checks instead (`grpc_listener`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from components.aws.storage.s3_bucket import S3Bucket
 from components.core.component import Component
 from components.core.issues import Issue, raise_if_any
 from components.core.spec import Context, ensure_valid
+from components.kubernetes.grpc_serving import health_checked, is_grpc, service_port
 from components.kubernetes.pods import RUN_AS, NodeScheme, restricted_security
 from components.kubernetes.serving import (SERVICE_PORT, hpa_metric, labels, pod_template, selector, track_replicas,
                                            track_weights)
@@ -36,6 +39,8 @@ TYPE = "mlinfra:aws:EksModelServer"
 AWS_CLI_IMAGE = "public.ecr.aws/aws-cli/aws-cli:2.27.50"
 MODEL_CACHE = "50Gi"
 ALB_GROUP = "mlinfra"
+# TLS 1.2 and 1.3 only, the policy AWS recommends for new HTTPS listeners.
+SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,11 +64,32 @@ class EksModelServerArgs:
     vpc_cidr: str = "10.0.0.0/16"
     """Where the load balancer connects from (NetworkPolicy). Defaults to 10.0.0.0/16."""
     path_prefix: Optional[str] = None
-    """The path the server answers under on the shared load balancer. Defaults to none (no Ingress)."""
+    """The path the server answers under on the shared load balancer. Defaults to none (no Ingress,
+    unless the server speaks gRPC: it takes every call of the HTTPS listener)."""
     hostnames: Sequence[str] = ()
     """Hostnames the Ingress answers on. Defaults to any."""
     nodes: NodeScheme = EKS_NODES
     """How the cluster labels its spot and GPU nodes (Karpenter's differ). Defaults to the managed node groups'."""
+
+
+def grpc_listener(spec: EksServiceSpec) -> dict:
+    """The AWS Load Balancer Controller's annotations that put a gRPC server behind the ALB: an
+    HTTPS listener on 443 with the server's certificate (gRPC needs HTTPS listeners), a target
+    group of protocol version GRPC (HTTP/2 cleartext to the pods), and a gRPC health check: the
+    grpc.health.v1 Check method answering OK (0) where the server has it (Triton), else the
+    controller's default for gRPC, /AWS.ALB/healthcheck answering UNIMPLEMENTED (12), which any
+    gRPC server does (annotations of kubernetes-sigs/aws-load-balancer-controller,
+    docs/guide/ingress/annotations.md)."""
+    health = health_checked(spec)
+    return {
+        "alb.ingress.kubernetes.io/listen-ports": json.dumps([{"HTTPS": 443}]),
+        "alb.ingress.kubernetes.io/certificate-arn": spec.certificate_arn,
+        "alb.ingress.kubernetes.io/ssl-policy": SSL_POLICY,
+        "alb.ingress.kubernetes.io/backend-protocol": "HTTP",
+        "alb.ingress.kubernetes.io/backend-protocol-version": "GRPC",
+        "alb.ingress.kubernetes.io/healthcheck-path": "/grpc.health.v1.Health/Check" if health else "/AWS.ALB/healthcheck",
+        "alb.ingress.kubernetes.io/success-codes": "0" if health else "12",
+    }
 
 
 def model_sync(spec: EksServiceSpec, bucket: pulumi.Input[str], mount: str, region: str) -> pulumi.Output:
@@ -89,6 +115,10 @@ class EksModelServer(Component):
         issues = []
         if spec.model is not None and (args.model_bucket is None or args.kms_key_arn is None):
             issues.append(Issue(("model",), "needs the artifact bucket and its key", fix="pass model_bucket and kms_key_arn"))
+        if is_grpc(spec) and args.path_prefix is not None:
+            issues.append(Issue(("pathPrefix",), "a gRPC call's path is its method (/<package>.<Service>/<Method>): "
+                                "clients cannot add a prefix", args.path_prefix,
+                                fix="pass no path_prefix for a gRPC server (its rule takes the HTTPS listener's calls)"))
         raise_if_any(f"EksModelServer {name}", issues)
         ksa_name = spec.name
 
@@ -138,7 +168,7 @@ class EksModelServer(Component):
                                custom_timeouts=pulumi.CustomTimeouts(create="30m", update="30m")))
             self.services[track] = k8s.core.v1.Service(f"{name}-{track}-svc", metadata=meta(object_name, track), spec={
                 "type": "ClusterIP", "selector": selector(spec, track),
-                "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}],
+                "ports": [service_port(spec, SERVICE_PORT)],
             }, opts=k8s_opts)
             low, high = replicas[track]
             self.autoscalers[track] = k8s.autoscaling.v2.HorizontalPodAutoscaler(
@@ -159,7 +189,7 @@ class EksModelServer(Component):
         }, opts=k8s_opts)
 
         self.ingress = None
-        if args.path_prefix is not None:
+        if args.path_prefix is not None or is_grpc(spec):
             action = "weighted"
             forward = {"type": "forward", "forwardConfig": {"targetGroups": [
                 {"serviceName": f"{spec.name}-{t}", "servicePort": str(SERVICE_PORT), "weight": pct}
@@ -172,7 +202,9 @@ class EksModelServer(Component):
                 "alb.ingress.kubernetes.io/healthcheck-path": check,
                 "alb.ingress.kubernetes.io/actions." + action: json.dumps(forward, sort_keys=True),
             }
-            rule: dict = {"http": {"paths": [{"path": args.path_prefix, "pathType": "Prefix", "backend": {
+            if is_grpc(spec):
+                annotations.update(grpc_listener(spec))
+            rule: dict = {"http": {"paths": [{"path": args.path_prefix or "/", "pathType": "Prefix", "backend": {
                 "service": {"name": action, "port": {"name": "use-annotation"}}}}]}}
             rules = [{**rule, "host": h} for h in args.hostnames] or [rule]
             self.ingress = k8s.networking.v1.Ingress(f"{name}-ingress", metadata={**meta(spec.name), "annotations": annotations},

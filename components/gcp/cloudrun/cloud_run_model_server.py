@@ -128,7 +128,7 @@ class CloudRunModelServer(Component):
         if spec.load_balancer is not None:
             self.load_balancer = CloudRunLoadBalancer(f"{name}-lb", CloudRunLoadBalancerArgs(
                 spec=spec.load_balancer, service=self.service, project=args.project, region=args.region,
-                iap_members=spec.invokers if iap else (),
+                iap_members=spec.invokers if iap else (), http2=spec.protocol == "grpc",
                 prod=args.deletion_protection), opts=self.child())
 
         self.url = self.service.uri

@@ -7,7 +7,8 @@ CSI driver, under the pod's own Google service account (Workload Identity).
 
 The per-track objects (Deployment, Service, HPA, PDB) come from components/kubernetes/serving.py;
 this component adds what is GKE's: the Google service account bound by Workload Identity, the
-model mount, the HTTPRoute on the stack's Gateway with GKE's HealthCheckPolicy, and the
+model mount, the HTTPRoute on the stack's Gateway with GKE's HealthCheckPolicy (for `protocol:
+grpc`, an h2c Service port and gRPC or TCP checks, components/kubernetes/grpc_serving.py), and the
 PodMonitoring that Managed Service for Prometheus scrapes (served to the HPA by the Custom
 Metrics Stackdriver Adapter, components/gcp/gke/gke_metrics_adapter.py).
 
@@ -38,6 +39,7 @@ from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArg
 from components.gcp.monitoring import request_logging_spec
 from components.gcp.network.network_spec import GOOGLE_LB_RANGES
 from components.gcp.storage.bucket import Bucket
+from components.kubernetes.grpc_serving import is_grpc, lb_health_check, port_name, service_port
 from components.serving import cache_wiring
 from components.serving.cache_wiring import CacheConnection
 from components.kubernetes.serving import (SERVICE_PORT, hpa_metric, labels, metrics_port_of, pod_template, selector,
@@ -128,6 +130,10 @@ class GkeModelServer(Component):
             issues.append(Issue(("pathPrefix",), "must start with /", args.path_prefix, fix=f"use /{args.path_prefix}"))
         if spec.logging is not None and args.log_name is None:
             issues.append(Issue(("logging",), "needs the name its topic is named after", fix="pass log_name"))
+        if args.path_prefix is not None and is_grpc(spec):
+            issues.append(Issue(("pathPrefix",), "a gRPC call's path is its method (/<package>.<Service>/<Method>): "
+                                "clients cannot add a prefix, and a rewrite would not match", args.path_prefix,
+                                fix="pass no path_prefix for a gRPC server (its route takes the hostname's calls)"))
         raise_if_any(f"GkeModelServer {name}", issues)
         ksa_name = spec.name
 
@@ -204,7 +210,7 @@ class GkeModelServer(Component):
             self.services[track] = k8s.core.v1.Service(f"{name}-{track}-svc", metadata=meta(object_name, track), spec={
                 "type": "ClusterIP",
                 "selector": selector(spec, track),
-                "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}],
+                "ports": [service_port(spec, SERVICE_PORT)],
             }, opts=k8s_opts)
             low, high = replicas[track]
             self.autoscalers[track] = k8s.autoscaling.v2.HorizontalPodAutoscaler(
@@ -220,9 +226,9 @@ class GkeModelServer(Component):
                 "unhealthyPodEvictionPolicy": "AlwaysAllow",
             }, opts=k8s_opts)
             if args.gateway is not None:
-                # GKE's load balancer otherwise health-checks `/`, which model servers answer with 404.
-                check = ({"type": "HTTP", "httpHealthCheck": {"port": run.port, "requestPath": run.ready_path}}
-                         if run.ready_path else {"type": "TCP", "tcpHealthCheck": {"port": run.port}})
+                # GKE's load balancer otherwise health-checks `/`, which model servers answer with 404
+                # (and a gRPC port does not answer at all): the ready path, gRPC health, or TCP.
+                check = lb_health_check(spec, run.port, run.ready_path)
                 self.health_checks[track] = k8s.apiextensions.CustomResource(
                     f"{name}-{track}-hc", api_version="networking.gke.io/v1", kind="HealthCheckPolicy",
                     metadata=meta(object_name, track),
@@ -256,12 +262,16 @@ class GkeModelServer(Component):
             self.pod_monitoring = k8s.apiextensions.CustomResource(
                 f"{name}-metrics", api_version="monitoring.googleapis.com/v1", kind="PodMonitoring", metadata=meta(spec.name),
                 spec={"selector": {"matchLabels": {"app.kubernetes.io/name": spec.name}},
-                      "endpoints": [{"port": "http" if metrics_port == run.port else "metrics",
+                      "endpoints": [{"port": port_name(spec) if metrics_port == run.port else "metrics",
                                      "path": "/metrics", "interval": "15s"}]},
                 opts=k8s_opts)
 
         self.route = None
         if args.gateway is not None:
+            # An HTTPRoute for gRPC too: GKE's Gateway controller implements no GRPCRoute (its
+            # conformance run declares HTTPRoute features only; GoogleCloudPlatform/gke-gateway-api#31,
+            # open), and a gRPC call is an HTTP/2 POST to /<package>.<Service>/<Method>, which the
+            # load balancer routes, splits by weight and balances per call like any request.
             gateway_name, gateway_namespace = args.gateway
             rule: dict = {"backendRefs": [{"name": f"{spec.name}-{track}", "port": SERVICE_PORT, "weight": pct}
                                           for track, pct in weights.items()]}
