@@ -74,6 +74,8 @@ def placement_on_pools(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
     offered = offered_gpus(cluster)
     issues = []
     for where, workload in workloads:
+        if getattr(workload, "queued", None) is not None:
+            continue  # queued_couplings places it on its pool
         gpu = workload.resources.gpu
         if gpu is not None and gpu.type not in offered:
             issues.append(Issue(where + ("resources", "gpu", "type"), "no node pool (nor auto-provisioning) offers this GPU",
@@ -144,6 +146,8 @@ def workloads_fit_pools(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
     issues: list[Issue] = []
     offered = offered_gpus(cluster)
     for where, workload, fuse in workloads:
+        if getattr(workload, "queued", None) is not None:
+            continue  # queued_couplings fits it to its pool
         gpu, spot = workload.resources.gpu, workload.placement.spot
         if (gpu is not None and gpu.type not in offered) or (spot == "require" and not spot_pools(cluster)):
             continue  # placement_on_pools says so
