@@ -128,6 +128,7 @@ class GkeJob(Component):
                             secrets_volume=secrets_volume)
             if spec.queued is not None:
                 body["template"] = self._queued(name, args, metadata, body["template"], grants)
+                body["podFailurePolicy"] = queued.POD_FAILURE_POLICY
             job_opts = self.child(provider=args.provider, depends_on=grants)
             self.kind, job_metadata, job_body = batch_object(spec, metadata, body)
             kind = k8s.batch.v1.CronJob if self.kind == "CronJob" else k8s.batch.v1.Job

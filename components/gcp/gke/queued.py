@@ -70,6 +70,13 @@ def queued_pod_template(template: dict[str, Any], pool: Any, request: Any) -> di
     return out
 
 
+# A queued job's nodes are its request's: a pod that loses its node (the hours ran out, or a
+# flex-start node failed: they are not repaired) would be replaced by one that waits for nodes
+# no request will bring. The Job fails at once instead; change the job to run it again.
+POD_FAILURE_POLICY = {"rules": [{"action": "FailJob",
+                                 "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]}
+
+
 def pod_template_object(name: Any, namespace: str, labels: dict[str, str], template: dict[str, Any]) -> dict[str, Any]:
     """The v1 PodTemplate the request names: the Job's pods as the autoscaler should fit them
     (without the request's own annotations)."""

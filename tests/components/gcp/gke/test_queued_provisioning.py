@@ -75,6 +75,9 @@ def test_a_queued_job_asks_for_all_its_nodes_at_once_and_its_pods_consume_the_re
     assert "affinity" not in pod["spec"]
     assert (job.inputs["spec"]["parallelism"], job.inputs["spec"]["completions"]) == (2, 2)
     assert "suspend" not in job.inputs["spec"]
+    # A pod that loses its node fails the Job: a replacement would wait for nodes no request brings.
+    assert job.inputs["spec"]["podFailurePolicy"] == {"rules": [{"action": "FailJob", "onPodConditions": [
+        {"type": "DisruptionTarget", "status": "True"}]}]}
     # The PodTemplate is the Job's pods (what the autoscaler fits), without the request's annotations.
     assert template.inputs["template"]["spec"] == pod["spec"]
     assert template.inputs["template"]["metadata"] == {"labels": pod["metadata"]["labels"]}
@@ -160,8 +163,9 @@ def test_a_workload_asking_for_a_gpu_only_a_queued_pool_has_is_refused():
     values["mlinfra:services"][0]["resources"]["gpu"] = {"type": "nvidia-l4", "count": 2}
     values["mlinfra:cluster"]["nodePools"] = [p for p in values["mlinfra:cluster"]["nodePools"] if p["name"] != "spot-l4"]
     values["mlinfra:services"][0]["placement"] = {"spot": "never"}
-    keys = [k for k, _ in _issues(values)]
-    assert "mlinfra:services[0].resources.gpu.type" in keys
+    issues = dict(_issues(values))
+    assert issues["mlinfra:services[0].resources.gpu.type"] == (
+        "no node pool (nor auto-provisioning) offers this GPU (queued pool dws-l4 takes only jobs with `queued`)")
 
 
 def test_a_trigger_cannot_start_a_queued_job():
