@@ -175,3 +175,31 @@ def test_a_trigger_cannot_start_a_queued_job():
     issues = _issues(values)
     assert [k for k, _ in issues] == ["mlinfra:triggers[0].run.job"], issues
     assert "a trigger's workflow does not create" in issues[0][1]
+
+
+def run_queued_job(**args):
+    import pulumi_kubernetes as k8s
+
+    from components.gcp.gke.gke_job import GkeJob, GkeJobArgs
+    from components.gcp.gke.gke_job_spec import GkeJobSpec
+    from tests.conftest import run_component
+
+    def program():
+        GkeJob("ft", GkeJobArgs(spec=GkeJobSpec.model_validate(QUEUED_JOB), project="acme-test",
+                                namespace="mlinfra-jobs", provider=k8s.Provider("k8s", kubeconfig="{}"),
+                                workload_pool="acme-test.svc.id.goog", **args))
+    return run_component(program)
+
+
+def test_the_job_component_refuses_a_queued_job_without_its_pool_or_started_by_a_trigger():
+    from components.core.issues import InputError
+
+    with pytest.raises(InputError, match="queued.pool: needs the GKE name of the queued pool"):
+        run_queued_job()
+    with pytest.raises(InputError, match="a trigger's runs cannot create the ProvisioningRequest"):
+        run_queued_job(queued_pool="mlinfra-gke-dws-l4-abc1234", on_events=True)
+    rec = run_queued_job(queued_pool="mlinfra-gke-dws-l4-abc1234")
+    pod = rec.one(JOB).inputs["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"cloud.google.com/gke-nodepool": "mlinfra-gke-dws-l4-abc1234"}
+    name = rec.one(REQUEST).inputs["metadata"]["name"]
+    assert name.startswith("finetune-") and rec.one(PODTEMPLATE).inputs["metadata"]["name"] == name
