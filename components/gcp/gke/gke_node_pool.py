@@ -65,7 +65,9 @@ class GkeNodePool(Component):
             # Queued: nodes only for a ProvisioningRequest (a job's `queued`), all of its nodes at once.
             queued_provisioning=gcp.container.NodePoolQueuedProvisioningArgs(enabled=True)
             if spec.queued_provisioning else None,
-            upgrade_settings=gcp.container.NodePoolUpgradeSettingsArgs(
+            # GKE upgrades flex-start nodes (queued too) with its short-lived strategy (SHORT_LIVED):
+            # a node is replaced when it is next created, so surge settings do not apply.
+            upgrade_settings=None if spec.flex_start else gcp.container.NodePoolUpgradeSettingsArgs(
                 strategy="SURGE", max_surge=spec.max_surge, max_unavailable=spec.max_unavailable),
             node_config=gcp.container.NodePoolNodeConfigArgs(
                 machine_type=spec.machine_type,

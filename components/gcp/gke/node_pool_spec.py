@@ -121,9 +121,9 @@ class NodePoolSpec(Spec):
     taints: list[TaintSpec] = []
     """Taints on every node, beside the GPU and spot taints mlinfra adds. Defaults to none."""
     max_surge: int = Field(1, ge=0, le=100)
-    """Extra nodes created during an upgrade. Defaults to 1."""
+    """Extra nodes created during an upgrade (not on flex-start pools). Defaults to 1."""
     max_unavailable: int = Field(0, ge=0, le=100)
-    """Nodes that may be down at once during an upgrade. Defaults to 0."""
+    """Nodes that may be down at once during an upgrade (not on flex-start pools). Defaults to 0."""
     flex_start: bool = False
     """Provision GPU nodes with flex-start (Dynamic Workload Scheduler): a pending pod's nodes are
     created when capacity frees up, at a discount, for at most 7 days each; for batch work that
@@ -171,7 +171,7 @@ def node_pool_issues(spec: "NodePoolSpec", region: str) -> list[Issue]:
     if scaling.min > scaling.max:
         issues.append(Issue(("autoscaling", "max"), f"is below autoscaling.min ({scaling.min})", scaling.max,
                             fix=f"set max to at least {scaling.min}, or lower min"))
-    if spec.max_surge + spec.max_unavailable == 0:
+    if spec.max_surge + spec.max_unavailable == 0 and not spec.flex_start:
         issues.append(Issue(("maxSurge",), "maxSurge and maxUnavailable are both 0: an upgrade could never replace a node",
                             0, fix="set maxSurge to 1 (or maxUnavailable to 1 when quota is tight)"))
     for i, zone in enumerate(spec.zones):
@@ -237,6 +237,12 @@ def _capacity_issues(spec: "NodePoolSpec", machine_issues: list) -> list[Issue]:
         if spec.autoscaling.min != 0:
             issues.append(Issue(("autoscaling", "min"), "must be 0 on a flex-start pool: nodes exist only while "
                                 "pods wait for them", spec.autoscaling.min, fix="set min: 0"))
+        for key in ("max_surge", "max_unavailable"):
+            if key in spec.model_fields_set:
+                name = "maxSurge" if key == "max_surge" else "maxUnavailable"
+                issues.append(Issue((name,), "does not apply to a flex-start pool: GKE upgrades its nodes with "
+                                    "short-lived upgrades (each is replaced when it is next created)",
+                                    getattr(spec, key), fix=f"remove {name}"))
     elif spec.max_run_hours is not None:
         issues.append(Issue(("maxRunHours",), "applies to flex-start nodes", spec.max_run_hours,
                             fix="add flexStart: true, or remove maxRunHours"))

@@ -43,6 +43,7 @@ def test_a_queued_pool_is_a_flex_start_pool_whose_nodes_come_only_from_provision
     assert pool["initialNodeCount"] == 0
     assert pool["autoscaling"] == {"totalMinNodeCount": 0, "totalMaxNodeCount": 4, "locationPolicy": "ANY"}
     assert pool["management"] == {"autoRepair": False, "autoUpgrade": True}
+    assert "upgradeSettings" not in pool  # GKE's short-lived upgrades: surge settings do not apply
     node = pool["nodeConfig"]
     assert node["flexStart"] is True and "maxRunDuration" not in node
     assert node["reservationAffinity"] == {"consumeReservationType": "NO_RESERVATION"}
@@ -128,6 +129,8 @@ def _issues(values: dict) -> list[tuple[str, str]]:
     ({**QUEUED_POOL, "maxRunHours": 24}, "nodePools[2].maxRunHours", "as long as the job's ProvisioningRequest"),
     ({**QUEUED_POOL, "autoscaling": {"min": 1, "max": 4}}, "nodePools[2].autoscaling.min", "must be 0"),
     ({**QUEUED_POOL, "spot": True}, "nodePools[2].flexStart", "two provisioning models"),
+    ({**QUEUED_POOL, "maxSurge": 0}, "nodePools[2].maxSurge", "short-lived upgrades"),
+    ({**QUEUED_POOL, "maxUnavailable": 1}, "nodePools[2].maxUnavailable", "short-lived upgrades"),
 ])
 def test_each_pool_setting_gke_refuses_on_a_queued_pool_fails_naming_its_key(pool, key, fragment):
     issues = _issues(with_queued(pool=pool))
