@@ -40,6 +40,16 @@ def queued_jobs_on_queued_pools(config: Any, ctx: Context, pattern: Any) -> list
             # The pods tolerate the pool's queued taint: fit them as if it had none.
             unqueued = pool.model_copy(update={"queued_provisioning": False})
             issues += [x.under(*where) for x in pod_fit_issues(job.resources, "prefer", [unqueued])]
+            # All of the request's nodes come at once, so they must fit under the pool's node limit
+            # (a total one: per-zone limits depend on where GKE finds capacity). GPUs bind first.
+            count = job.parallelism or 1
+            per_node = pool.gpu.count // gpu.count if pool.gpu is not None and pool.gpu.sharing is None else 0
+            nodes = -(-count // per_node) if per_node else 0
+            if not pool.autoscaling.per_zone and nodes > pool.autoscaling.max:
+                issues.append(Issue(where + ("parallelism",), f"{count} pods need {nodes} nodes of pool {pool.name} at "
+                                    f"once ({per_node} per node), above its autoscaling.max ({pool.autoscaling.max}): "
+                                    "the request could never be provisioned", count,
+                                    fix=f"raise autoscaling.max of pool {pool.name} to {nodes}, or lower parallelism"))
     names = {j.name for _, j in queued_jobs}
     for i, trigger in enumerate(config.triggers):
         run = getattr(trigger, "run", None)

@@ -148,11 +148,22 @@ def test_each_pool_setting_gke_refuses_on_a_queued_pool_fails_naming_its_key(poo
      "resources.gpu.type", "pool dws-l4 has nvidia-l4 GPUs"),
     ({**QUEUED_JOB, "resources": {"cpu": 30, "memory": "80Gi", "gpu": {"type": "nvidia-l4", "count": 2}}},
      "resources.cpu", "fit no node pool"),
+    ({**QUEUED_JOB, "parallelism": 5, "completions": 5}, "parallelism", "5 pods need 5 nodes of pool dws-l4 at once"),
+    ({**QUEUED_JOB, "parallelism": 9, "completions": 9,
+      "resources": {"cpu": 10, "memory": "40Gi", "gpu": {"type": "nvidia-l4", "count": 1}}},
+     "parallelism", "9 pods need 5 nodes of pool dws-l4 at once (2 per node)"),
 ])
 def test_each_job_setting_a_queued_pool_cannot_serve_fails_naming_its_key(job, key, fragment):
     issues = _issues(with_queued(job=job))
     assert [k for k, _ in issues] == [f"mlinfra:jobs[1].{key}"], issues
     assert fragment in issues[0][1]
+
+
+def test_pods_that_share_nodes_fit_under_the_pools_node_limit():
+    job = {**QUEUED_JOB, "parallelism": 8, "completions": 8,
+           "resources": {"cpu": 10, "memory": "40Gi", "gpu": {"type": "nvidia-l4", "count": 1}}}
+    request = run_config(with_queued(job=job), stack="k8s-dev").one(REQUEST)
+    assert request.inputs["spec"]["podSets"][0]["count"] == 8
 
 
 def test_a_job_without_a_gpu_cannot_be_queued():
