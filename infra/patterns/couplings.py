@@ -104,11 +104,16 @@ def placement_on_pools(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
     offered = offered_gpus(cluster)
     issues = []
     for where, workload in workloads:
+        if getattr(workload, "queued", None) is not None:
+            continue  # queued_couplings places it on its pool
         gpu = workload.resources.gpu
         if gpu is not None and gpu.type not in offered:
-            issues.append(Issue(where + ("resources", "gpu", "type"), "no node pool (nor auto-provisioning) offers this GPU",
+            queued = [p.name for p in cluster.node_pools if p.queued_provisioning and p.gpu and p.gpu.type == gpu.type]
+            issues.append(Issue(where + ("resources", "gpu", "type"), "no node pool (nor auto-provisioning) offers this GPU"
+                                + (f" (queued pool {queued[0]} takes only jobs with `queued`)" if queued else ""),
                                 gpu.type, allowed=", ".join(sorted(offered)) or "no GPU at all",
-                                fix=f"add a node pool with gpu: {{type: {gpu.type}}}, or use an offered type"))
+                                fix=f"add a node pool with gpu: {{type: {gpu.type}}}, or use an offered type"
+                                    + (f", or (a job) set `queued: {{pool: {queued[0]}}}`" if queued and where[0] == "jobs" else "")))
         if workload.placement.spot == "require" and not spot_pools(cluster):
             issues.append(Issue(where + ("placement", "spot"), "requires spot nodes, but no node pool is spot", "require",
                                 allowed="never, prefer", fix="add a node pool with `spot: true`, or use prefer"))
@@ -174,6 +179,8 @@ def workloads_fit_pools(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
     issues: list[Issue] = []
     offered = offered_gpus(cluster)
     for where, workload, fuse in workloads:
+        if getattr(workload, "queued", None) is not None:
+            continue  # queued_couplings fits it to its pool
         gpu, spot = workload.resources.gpu, workload.placement.spot
         if (gpu is not None and gpu.type not in offered) or (spot == "require" and not spot_pools(cluster)):
             continue  # placement_on_pools says so

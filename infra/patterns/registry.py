@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from infra.patterns import cache_couplings, couplings, rollback_couplings
+from infra.patterns import cache_couplings, couplings, queued_couplings, rollback_couplings
 from infra.platforms.registry import PLATFORMS
 
 
@@ -99,7 +99,8 @@ PATTERNS: dict[str, Pattern] = {
         couplings=(couplings.cluster_needed, couplings.gateway_has_servers, couplings.grpc_through_gateway,
                    couplings.gke_names_fit,
                    couplings.placement_on_pools,
-                   couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,
+                   couplings.workloads_fit_pools, queued_couplings.queued_jobs_on_queued_pools,
+                   couplings.system_pods_have_a_pool,
                    couplings.models_in_artifact_bucket, couplings.network_fits_cluster,
                    couplings.prod_alerts_go_somewhere, couplings.run_targets_exist,
                    cache_couplings.cache_wired, couplings.feature_store_has_a_network,
@@ -126,7 +127,8 @@ PATTERNS: dict[str, Pattern] = {
         couplings=(couplings.cluster_needed, couplings.gateway_has_servers, couplings.grpc_through_gateway,
                    couplings.gke_names_fit,
                    couplings.placement_on_pools,
-                   couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,
+                   couplings.workloads_fit_pools, queued_couplings.queued_jobs_on_queued_pools,
+                   couplings.system_pods_have_a_pool,
                    couplings.models_in_artifact_bucket, couplings.network_fits_cluster,
                    couplings.serverless_names_unique, couplings.prod_alerts_go_somewhere,
                    couplings.pipeline_models_in_artifact_bucket, couplings.pipeline_topics_and_tables,

@@ -198,8 +198,11 @@ def test_buckets_are_priced_by_the_gb_assumed_for_their_purpose():
 
 def test_the_nat_gateway_is_billed_by_the_nodes_that_use_it():
     rec = run_stack("k8s-prod")
-    lo = sum(p.inputs["autoscaling"]["minNodeCount"] * 3 for p in rec.of_type("gcp:container/nodePool:NodePool"))
-    hi = sum(p.inputs["autoscaling"]["maxNodeCount"] * 3 for p in rec.of_type("gcp:container/nodePool:NodePool"))
+    pools = [p.inputs["autoscaling"] for p in rec.of_type("gcp:container/nodePool:NodePool")]
+    # Per-zone counts in each of the 3 zones; the queued pool's counts are totals.
+    lo = sum(a["minNodeCount"] * 3 if "minNodeCount" in a else a["totalMinNodeCount"] for a in pools)
+    hi = sum(a["maxNodeCount"] * 3 if "maxNodeCount" in a else a["totalMaxNodeCount"] for a in pools)
+    assert any("totalMaxNodeCount" in a for a in pools)
     got = line(of("k8s-prod"), "mlinfra-network-nat")
     assert got.idle == round((lo * prices.NAT_PER_VM.usd + prices.NAT_IP.usd) * H, 2)
     assert got.peak == round((prices.NAT_CAP.usd + prices.NAT_IP.usd) * H

@@ -127,6 +127,9 @@ MUTATIONS = [
      "the cluster issues client certificates"),
     ("MLI-GKE-008", K8S, "mlinfra-gke-general", setting(("management", "autoRepair"), False), {}, "autoRepair is off"),
     ("MLI-GKE-008", K8S, "mlinfra-gke-general", setting(("management", "autoUpgrade"), False), {}, "autoUpgrade is off"),
+    # A flex-start pool runs without auto-repair (GKE requires it) but is still auto-upgraded.
+    ("MLI-GKE-008", K8S, "mlinfra-gke-dws-l4", setting(("management", "autoUpgrade"), False), {}, "autoUpgrade is off"),
+    ("MLI-GKE-008", K8S, "mlinfra-gke-dws-l4", setting(("nodeConfig", "flexStart"), False), {}, "autoRepair is off"),
     ("MLI-GKE-009", K8S, "mlinfra-gke-general",
      setting(("nodeConfig", "serviceAccount"), "1234-compute@developer.gserviceaccount.com"), {},
      "nodes run as the Compute Engine default service account"),
