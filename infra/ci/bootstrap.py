@@ -109,13 +109,18 @@ def deploy_branch() -> str:
 
 
 def required_checks(stacks: list[CIStack]) -> list[str]:
-    """The check runs pr.yml reports on every pull request, by the names GitHub gives them: the
-    job's `name` with its matrix values filled in (a job skipped by its `if` reports success)."""
-    pr = workflows.pr_workflow(stacks, "0")
+    """The check runs the generated pr.yml reports on every pull request."""
+    return check_names(workflows.pr_workflow(stacks, "0"))
+
+
+def check_names(workflow: dict[str, Any]) -> list[str]:
+    """A workflow's check runs by the names GitHub gives them: each job's `name` (its id without
+    one) with its matrix values filled in, or, when the name has no matrix expression, followed
+    by them in parentheses. A job skipped by its `if` reports success, so requiring it is safe."""
     names = []
-    for job_id, job in pr["jobs"].items():
+    for job_id, job in workflow["jobs"].items():
         name = job.get("name", job_id)
         for combo in checks.combos(job):
-            plain = combo and "${{ matrix." not in name  # GitHub appends the values itself
+            plain = combo and "${{ matrix." not in name
             names.append(f"{name} ({', '.join(map(str, combo.values()))})" if plain else checks.resolve(name, combo))
     return list(dict.fromkeys(names))
