@@ -279,3 +279,13 @@ def test_a_bootstrap_stack_of_a_project_without_stack_files_says_so(tmp_path):
         config.load(values, stack="bootstrap", file="stacks/Pulumi.bootstrap.yaml", root=tmp_path)
     assert [key_path(i.path) for i in caught.value.issues] == ["mlinfra:environments"]
     assert "no stack files" in caught.value.issues[0].message
+
+
+def test_every_bootstrap_key_has_a_description_and_the_stack_file_matches_its_json_schema():
+    import jsonschema
+
+    from infra import reference
+    from infra.bootstrap_config import BootstrapConfig
+
+    assert [key for key, _, _, description in reference.rows(BootstrapConfig, "mlinfra:") if not description] == []
+    jsonschema.validate(load_yaml((ROOT / "stacks" / "Pulumi.bootstrap.yaml").read_text()), reference.json_schema("bootstrap"))
