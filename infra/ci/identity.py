@@ -3,7 +3,8 @@
 One workload identity pool and GitHub provider; per stack a deploy account, usable only by jobs
 running in the GitHub environment named after the stack, and a read-only preview account for
 pull-request previews and the nightly drift check. The commands need a cloud, so `mlinfra ci
-init` prints them for an administrator instead of running them.
+init` prints them for an administrator instead of running them; `--bootstrap` writes the same
+setup (infra/ci/bootstrap.py, the one source of both) as a stack instead.
 """
 
 from __future__ import annotations
@@ -73,7 +74,10 @@ def commands(stacks: list[CIStack], repository: str, pool_project: str, state_bu
             f'--member="{b.preview_member(pool, repository)}"',
         ]
     lines += ["", "# 3. In GitHub: create the environments " + ", ".join(f"`{s.name}`" for s in stacks)
-              + "; add PULUMI_CONFIG_PASSPHRASE as a secret of each if the stacks use the passphrase provider."]
+              + " (reviewers on prod, deployments from main only) and protect main; add PULUMI_CONFIG_PASSPHRASE as a "
+              "secret of each if the stacks use the passphrase provider.",
+              "#    `mlinfra ci init --bootstrap` writes sections 1 to 3 as a stack instead (all but the state bucket: "
+              "`mlinfra backend init` creates that)."]
     lines += rollout_dispatch(stacks, repository)
     return "\n".join(lines) + "\n"
 
