@@ -24,7 +24,9 @@ STACKS = PROJECT.stacks()
 
 
 def cloud_of(stack: str) -> str:
-    return read_stack_config(PROJECT.stack_file(stack)).get("mlinfra:cloud", "gcp")
+    """gcp or aws; github for the bootstrap stack, which is on neither alone (tests/infra/test_bootstrap.py)."""
+    config = read_stack_config(PROJECT.stack_file(stack))
+    return "github" if config.get("mlinfra:pattern") == "bootstrap" else config.get("mlinfra:cloud", "gcp")
 
 
 GCP_STACKS = [s for s in STACKS if cloud_of(s) == "gcp"]

@@ -158,7 +158,22 @@ AWS_PATTERNS: dict[str, Pattern] = {
         requires_cluster=True, cloud="aws",
     ),
 }
-CLOUDS: dict[str, dict[str, Pattern]] = {"gcp": PATTERNS, "aws": AWS_PATTERNS}
+
+# The bootstrap stack (`mlinfra:pattern: bootstrap`): what the CI stacks' workflows assume, on
+# every cloud they use and on GitHub. Its cloud is GitHub's; it imports a cloud's provider only
+# when some CI stack is on that cloud.
+BOOTSTRAP_PATTERNS: dict[str, Pattern] = {
+    "bootstrap": Pattern(
+        "bootstrap",
+        "The identities (workload identity federation, AWS OIDC roles) and the GitHub environments, branch "
+        "ruleset and variables the generated workflows assume; applied by an administrator.",
+        frozenset(), (), "infra.patterns.bootstrap:Bootstrap",
+        frozenset({"pulumi_gcp.iam", "pulumi_gcp.projects", "pulumi_gcp.serviceaccount", "pulumi_gcp.storage",
+                   "pulumi_aws.iam", "pulumi_github"}),
+        cloud="github",
+    ),
+}
+CLOUDS: dict[str, dict[str, Pattern]] = {"gcp": PATTERNS, "aws": AWS_PATTERNS, "github": BOOTSTRAP_PATTERNS}
 
 
 def pattern_for(cloud: str, name: str) -> Optional[Pattern]:

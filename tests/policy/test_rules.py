@@ -82,7 +82,8 @@ def test_every_stack_holds_every_guardrail_that_applies(stack):
     verdicts = judge(resources(stack), written)
     assert violations(verdicts) == []
     assert {v.status for v in verdicts} <= {"holds", "n/a"} | ({"waived"} if written else set())
-    assert sum(v.status == "holds" for v in verdicts) >= 7
+    # The bootstrap stack has IAM, tags and protection only: the other rules do not apply to it.
+    assert sum(v.status == "holds" for v in verdicts) >= (2 if stack == "bootstrap" else 7)
 
 
 def test_every_rule_is_judged_on_some_stack():

@@ -12,9 +12,12 @@ from pathlib import Path
 from infra.ci import checks, scripts
 from infra.ci.rollout_workflow import FILE
 from infra.stackfile import load_yaml
-from tests.conftest import ROOT, STACKS
+from infra.ci.stacks import read_stacks
+from tests.conftest import PROJECT, ROOT
 from tests.infra.ci.test_ci import generated, problems_of
 from tests.infra.ci.test_scripts import run_script
+
+STACKS = [s.name for s in read_stacks(PROJECT)]  # the bootstrap stack is in no workflow
 
 WORKFLOW = generated()[FILE]
 JOB = WORKFLOW["jobs"]["propose"]
