@@ -20,6 +20,7 @@ from components.core.issues import Issue, duplicate_names
 from components.core.spec import Context, Spec, validate
 from infra.errors import ConfigError, ProviderKey, issues_from_validation_error
 from infra.sections import WaiverSpec, waiver_issues
+from infra.stack_config import NAMESPACE, StackConfig, parse_value
 
 PATTERN = "bootstrap"
 # GitHub's rules: an owner is 1-39 letters, digits and single hyphens; a repository name up to 100
@@ -170,7 +171,6 @@ def provider_issues(values: Mapping[str, Any], stacks: list) -> list[Issue]:
 
 def load(values: Mapping[str, Any], *, stack: str, file: str, root: Path) -> Any:
     from infra.ci.stacks import CIError, read_stacks
-    from infra.config import NAMESPACE, StackConfig, parse_value
     from infra.stackfile import StackFileError, read_project
 
     raw = {key.split(":", 1)[1]: parse_value(value) for key, value in values.items() if key.startswith(f"{NAMESPACE}:")}

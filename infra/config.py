@@ -10,9 +10,7 @@ key path as written in the file. `mlinfra validate` and the program both call `l
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Mapping, Optional
 
@@ -37,10 +35,12 @@ from infra.errors import ConfigError, ProviderKey, _known_keys, issues_from_vali
 from infra.patterns.registry import (OPTIONAL_SECTIONS, PATTERNS, pattern_for, patterns_allowing,
                                      patterns_running_jobs_on, patterns_serving_on)
 from infra.platforms.registry import PLATFORMS, job_platforms
+from infra.stack_config import NAMESPACE, StackConfig, parse_value  # noqa: F401 (re-exported)
 from infra.sections import FALLBACK_JOB_PLATFORM, FALLBACK_PLATFORM, JobSpec, ServiceSpec, WaiverSpec, waiver_issues
 
-NAMESPACE = "mlinfra"
 _PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+
+
 class MlinfraConfig(Spec):
     """Every `mlinfra:` key of a stack file."""
 
@@ -106,37 +106,6 @@ class MlinfraConfig(Spec):
         issues += duplicate_names("pipelines", [p.name for p in self.pipelines])
         issues += waiver_issues(self.waivers)
         return issues
-
-
-@dataclass(frozen=True)
-class StackConfig:
-    """A validated stack: its name, where it is written, the provider keys and the mlinfra keys."""
-
-    stack: str
-    file: str
-    project: str
-    region: str
-    root: Path
-    mlinfra: Any
-    """MlinfraConfig, or AwsMlinfraConfig on AWS (infra/aws_config.py)."""
-
-    @property
-    def cloud(self) -> str:
-        return self.mlinfra.cloud
-
-    @property
-    def prod(self) -> bool:
-        return self.mlinfra.environment == "prod"
-
-
-def parse_value(value: Any) -> Any:
-    """A config value as `pulumi.Config.get_object` reads it: JSON when it parses, else the string."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
 
 
 def load(values: Mapping[str, Any], *, stack: str, file: str, root: Path) -> StackConfig:

@@ -256,7 +256,7 @@ def machine(region: str, machine_type: str) -> Optional[MachinePrice]:
 
 
 def every_price() -> list[tuple[str, Price]]:
-    """Every row of the table, named, for the tests and for anyone auditing it."""
+    """Every row of the Google Cloud table, named (infra/cost/tables.py adds the AWS rows)."""
     rows: list[tuple[str, Price]] = []
     for (region, mt), m in MACHINES.items():
         rows += [(f"{region} {mt} on demand", m.on_demand), (f"{region} {mt} spot", m.spot)]
@@ -275,6 +275,4 @@ def every_price() -> list[tuple[str, Price]]:
     rows += [("armor policy", ARMOR_POLICY), ("armor rule", ARMOR_RULE), ("armor requests", ARMOR_REQUESTS),
              ("workflows internal steps", WORKFLOWS_INTERNAL), ("workflows external steps", WORKFLOWS_EXTERNAL)]
     rows += [(f"{region} valkey {node}", p) for (region, node), p in VALKEY_NODE.items()]
-    from infra.cost import aws_prices  # the AWS table lives beside this one (each file under 400 lines)
-
-    return rows + aws_prices.every_price()
+    return rows

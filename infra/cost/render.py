@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.cost import prices
+from infra.cost import tables
 from infra.cost.estimate import Estimate, estimate
 from infra.cost.spec import CostSpec
 
@@ -96,4 +96,4 @@ def markdown(e: Estimate) -> str:
 def table_rows() -> list[str]:
     """The price table as text: one row per price with its source (for review, not the plan)."""
     return [f"{name}: ${p.usd:g} {p.unit} [{p.sku}] {p.source} checked {p.checked}{' - ' + p.note if p.note else ''}"
-            for name, p in prices.every_price()]
+            for name, p in tables.every_price()]

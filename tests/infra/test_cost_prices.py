@@ -6,7 +6,7 @@ import datetime
 
 import pytest
 
-from infra.cost import aws_prices, prices
+from infra.cost import aws_prices, prices, tables
 from tests.conftest import AWS_STACKS
 from tests.conftest import GCP_STACKS as STACKS
 from tests.conftest import run_stack, stack_config
@@ -25,32 +25,32 @@ def stack_machine_types() -> set[str]:
 
 def test_no_price_in_the_table_is_older_than_120_days():
     today = datetime.date.today()
-    stale = [(name, p.checked.isoformat()) for name, p in prices.every_price()
+    stale = [(name, p.checked.isoformat()) for name, p in tables.every_price()
              if (today - p.checked).days > MAX_AGE_DAYS]
     assert not stale, (f"re-check these prices on their pages and update their dates in infra/cost/prices.py "
                        f"(older than {MAX_AGE_DAYS} days): {stale}")
 
 
 def test_no_price_is_dated_in_the_future():
-    assert all(p.checked <= datetime.date.today() for _, p in prices.every_price())
+    assert all(p.checked <= datetime.date.today() for _, p in tables.every_price())
 
 
 def test_every_row_names_its_pricing_page_and_what_it_prices():
     vendors = ("https://cloud.google.com/", "https://aws.amazon.com/")
-    for name, p in prices.every_price():
+    for name, p in tables.every_price():
         assert p.source.startswith("https://"), name
         assert p.sku and p.unit, name
         assert p.usd > 0, name
         # A row read off a page other than the vendor's own says so (or that it is not confirmed).
         assert p.source.startswith(vendors) or "third-party" in p.note or not p.confirmed, name
-    assert {name for name, _ in prices.every_price()} >= {"aws eks standard support", "lb rule first 5",
+    assert {name for name, _ in tables.every_price()} >= {"aws eks standard support", "lb rule first 5",
                                                             "us-central1 bigquery active storage"}
 
 
 def test_google_cloud_rows_point_at_google_and_aws_rows_at_aws_or_a_named_guide():
-    gcp = [p for name, p in prices.every_price() if not name.startswith("aws ")]
+    gcp = [p for name, p in tables.every_price() if not name.startswith("aws ")]
     assert all(p.source.startswith("https://cloud.google.com/") for p in gcp)
-    assert len(aws_prices.every_price()) == sum(1 for name, _ in prices.every_price() if name.startswith("aws "))
+    assert len(aws_prices.every_price()) == sum(1 for name, _ in tables.every_price() if name.startswith("aws "))
 
 
 def test_the_aws_stacks_use_only_regions_the_aws_table_covers():
@@ -116,5 +116,5 @@ def test_nat_per_vm_price_reaches_the_cap_at_32_vms():
 
 
 def test_unconfirmed_rows_say_so_in_their_note():
-    for name, p in prices.every_price():
+    for name, p in tables.every_price():
         assert p.confirmed == (not p.note.startswith("not confirmed")), name
