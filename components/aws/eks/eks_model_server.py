@@ -7,17 +7,18 @@ at `/models/<name>/<version>`. The role may read that bucket prefix and decrypt 
 
 The per-track objects (Deployment, Service, HPA, PDB) come from components/kubernetes/serving.py;
 this component adds what is EKS's: the role and its Pod Identity association, the S3 sync, and
-an Ingress for the AWS Load Balancer Controller (an internal ALB shared by every server through
-its group, targets by pod IP) whose weighted forward action carries the canary split.
+its place on the stack's internal ALB: a target group per track (targets by pod IP, kept current
+by the AWS Load Balancer Controller through a TargetGroupBinding) and a listener rule whose
+weighted forward action carries the canary split.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.aws.eks.eks_service_spec import EksServiceSpec
@@ -26,6 +27,7 @@ from components.aws.eks.pod_identity_role import PodIdentityRole, PodIdentityRol
 from components.aws.storage.s3_bucket import S3Bucket
 from components.core.component import Component
 from components.core.issues import Issue, raise_if_any
+from components.core.naming import dns_name
 from components.core.spec import Context, ensure_valid
 from components.kubernetes.pods import RUN_AS, NodeScheme, restricted_security
 from components.kubernetes.serving import (SERVICE_PORT, hpa_metric, labels, pod_template, selector, track_replicas,
@@ -35,7 +37,20 @@ from components.serving import runtimes
 TYPE = "mlinfra:aws:EksModelServer"
 AWS_CLI_IMAGE = "public.ecr.aws/aws-cli/aws-cli:2.27.50"
 MODEL_CACHE = "50Gi"
-ALB_GROUP = "mlinfra"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadBalancerAttachment:
+    """Where a server joins the stack's ALB (components/aws/eks/serving_load_balancer.py)."""
+
+    listener_arn: pulumi.Input[str]
+    """The ALB's HTTP listener."""
+    vpc_id: pulumi.Input[str]
+    """The VPC its target groups are in."""
+    priority: int
+    """The listener rule's priority, unique on the listener (1 to 50000)."""
+    name_prefix: str
+    """Begins the target groups' names (the stack), which are unique per account and region."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,9 +74,11 @@ class EksModelServerArgs:
     vpc_cidr: str = "10.0.0.0/16"
     """Where the load balancer connects from (NetworkPolicy). Defaults to 10.0.0.0/16."""
     path_prefix: Optional[str] = None
-    """The path the server answers under on the shared load balancer. Defaults to none (no Ingress)."""
+    """The path the server answers under on the shared load balancer. Defaults to `/<name>`."""
+    load_balancer: Optional[LoadBalancerAttachment] = None
+    """The stack's ALB listener to add the server's rule and target groups to. Defaults to none (no load balancer)."""
     hostnames: Sequence[str] = ()
-    """Hostnames the Ingress answers on. Defaults to any."""
+    """Hostnames the listener rule answers on. Defaults to any."""
     nodes: NodeScheme = EKS_NODES
     """How the cluster labels its spot and GPU nodes (Karpenter's differ). Defaults to the managed node groups'."""
 
@@ -80,7 +97,7 @@ def model_sync(spec: EksServiceSpec, bucket: pulumi.Input[str], mount: str, regi
 
 
 class EksModelServer(Component):
-    """Outputs: namespace, service_names (per track), role_arn."""
+    """Outputs: namespace, service_names (per track), role_arn, target_groups (ARN suffixes per track)."""
 
     def __init__(self, name: str, args: EksModelServerArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(TYPE, name, opts)
@@ -158,30 +175,46 @@ class EksModelServer(Component):
                          "from": [{"podSelector": {}}, {"ipBlock": {"cidr": args.vpc_cidr}}]}],
         }, opts=k8s_opts)
 
-        self.ingress = None
-        if args.path_prefix is not None:
-            action = "weighted"
-            forward = {"type": "forward", "forwardConfig": {"targetGroups": [
-                {"serviceName": f"{spec.name}-{t}", "servicePort": str(SERVICE_PORT), "weight": pct}
-                for t, pct in weights.items()]}}
+        # Each track's target group on the stack's ALB, kept current by the controller through a
+        # TargetGroupBinding; one listener rule splits `/<service>` between them by weight.
+        self.target_groups, self.listener_rule = {}, None
+        attach = args.load_balancer
+        if attach is not None:
             check = run.ready_path or "/"
-            annotations = {
-                "alb.ingress.kubernetes.io/scheme": "internal",
-                "alb.ingress.kubernetes.io/target-type": "ip",
-                "alb.ingress.kubernetes.io/group.name": ALB_GROUP,
-                "alb.ingress.kubernetes.io/healthcheck-path": check,
-                "alb.ingress.kubernetes.io/actions." + action: json.dumps(forward, sort_keys=True),
-            }
-            rule: dict = {"http": {"paths": [{"path": args.path_prefix, "pathType": "Prefix", "backend": {
-                "service": {"name": action, "port": {"name": "use-annotation"}}}}]}}
-            rules = [{**rule, "host": h} for h in args.hostnames] or [rule]
-            self.ingress = k8s.networking.v1.Ingress(f"{name}-ingress", metadata={**meta(spec.name), "annotations": annotations},
-                                                     spec={"ingressClassName": "alb", "rules": rules},
-                                                     opts=self.child(provider=args.provider,
-                                                                     depends_on=list(self.services.values())))
+            for track in weights:
+                object_name = f"{spec.name}-{track}"
+                # A target group's name is unique in the account and region; its port is in it, so a
+                # replacement (a new port) gets a new name while the rule still points at the old one.
+                self.target_groups[track] = aws.lb.TargetGroup(
+                    f"{name}-{track}-tg", name=dns_name(attach.name_prefix, spec.name, track, str(run.port), max_len=32),
+                    port=run.port, protocol="HTTP", target_type="ip", vpc_id=attach.vpc_id,
+                    deregistration_delay=spec.termination_grace_period_seconds,
+                    health_check=aws.lb.TargetGroupHealthCheckArgs(
+                        enabled=True, path=check, port="traffic-port", protocol="HTTP", matcher="200", interval=15,
+                        timeout=5, healthy_threshold=2, unhealthy_threshold=2),
+                    opts=self.child())
+                k8s.apiextensions.CustomResource(
+                    f"{name}-{track}-tgb", api_version="elbv2.k8s.aws/v1beta1", kind="TargetGroupBinding",
+                    metadata=meta(object_name, track), spec={
+                        "serviceRef": {"name": object_name, "port": SERVICE_PORT},
+                        "targetGroupARN": self.target_groups[track].arn, "targetType": "ip"},
+                    opts=self.child(provider=args.provider, depends_on=[self.services[track]]))
+            paths = [args.path_prefix or f"/{spec.name}", f"{args.path_prefix or f'/{spec.name}'}/*"]
+            conditions = [aws.lb.ListenerRuleConditionArgs(path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=paths))]
+            if args.hostnames:
+                conditions.append(aws.lb.ListenerRuleConditionArgs(
+                    host_header=aws.lb.ListenerRuleConditionHostHeaderArgs(values=list(args.hostnames))))
+            self.listener_rule = aws.lb.ListenerRule(
+                f"{name}-rule", listener_arn=attach.listener_arn, priority=attach.priority, conditions=conditions,
+                actions=[aws.lb.ListenerRuleActionArgs(type="forward", forward=aws.lb.ListenerRuleActionForwardArgs(
+                    target_groups=[aws.lb.ListenerRuleActionForwardTargetGroupArgs(arn=self.target_groups[t].arn, weight=pct)
+                                   for t, pct in weights.items()]))],
+                opts=self.child())
 
         self.namespace = ns
         self.ksa_name = ksa_name
         self.service_names = {track: f"{spec.name}-{track}" for track in weights}
         self.role_arn = self.identity.role_arn
-        self.register_outputs({"namespace": ns, "service_names": self.service_names, "role_arn": self.role_arn})
+        self.target_group_suffixes = {t: tg.arn_suffix for t, tg in self.target_groups.items()}
+        self.register_outputs({"namespace": ns, "service_names": self.service_names, "role_arn": self.role_arn,
+                               "target_groups": self.target_group_suffixes})

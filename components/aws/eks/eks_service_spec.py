@@ -3,6 +3,7 @@ spec, placed on the stack's EKS cluster, with its model in the stack's S3 artifa
 
 from __future__ import annotations
 
+import hashlib
 from typing import Literal, Optional
 
 from pydantic import Field
@@ -36,7 +37,10 @@ class EksServiceSpec(KubernetesServingSpec):
         if self.scaling.metric != "cpu":
             issues.append(Issue(("scaling", "metric"), "EKS servers scale on cpu (the stack installs no custom-metrics "
                                 "adapter on EKS yet)", self.scaling.metric, allowed="cpu", fix="set metric: cpu"))
-        if self.slo is not None:
-            issues.append(Issue(("slo",), "objectives and burn-rate alerts are built on Google Cloud only so far",
-                                fix="remove slo (watch the ALB's CloudWatch metrics meanwhile)"))
         return issues
+
+
+def rule_priority(name: str) -> int:
+    """A server's listener-rule priority on the stack's ALB (unique per listener, 1 to 50000),
+    from its name, so adding, removing or reordering servers never moves another's rule."""
+    return 1 + int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) % 50000
