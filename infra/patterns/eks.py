@@ -105,6 +105,17 @@ class EksKubernetes(Component):
                 cluster_security_group_id=self.cluster.cluster.vpc_config.cluster_security_group_id,
                 target_ports=[s.launch(gpu=s.resources.gpu is not None).port for s in args.services], prod=args.prod),
                 opts=self.child())
+        self.server_metrics = None
+        scaled = [s for s in args.services if s.scaling.metric != "cpu"]
+        if scaled:  # their HPAs follow the servers' own gauges, through prometheus-adapter
+            from components.aws.eks.server_metrics import ScrapedServer, ServerMetrics, ServerMetricsArgs
+            from components.kubernetes.serving import SERVER_METRICS, metrics_port_of
+            from infra.platforms.eks import namespace
+
+            self.server_metrics = ServerMetrics(f"{name}-metrics", ServerMetricsArgs(servers=[ScrapedServer(
+                namespace=namespace(s), port=metrics_port_of(s),
+                gauge=s.scaling.prometheus_metric or SERVER_METRICS[(s.runtime or "custom", s.scaling.metric)])
+                for s in scaled], provider=provider, vpc_cidr=args.network.cidr), opts=self.on_cluster)
         self.services = {spec.name: PLATFORMS[spec.platform].build()(self, spec) for spec in args.services}
         self.objectives = self._monitor_services()
 

@@ -24,14 +24,16 @@ import pulumi_kubernetes as k8s
 from components.aws.eks.eks_service_spec import EksServiceSpec
 from components.aws.eks.node_labels import EKS_NODES
 from components.aws.eks.pod_identity_role import PodIdentityRole, PodIdentityRoleArgs, kms_statements
+from components.aws.eks.server_metrics import NAMESPACE as METRICS_NAMESPACE
+from components.aws.eks.server_metrics import adapter_metric_name
 from components.aws.storage.s3_bucket import S3Bucket
 from components.core.component import Component
 from components.core.issues import Issue, raise_if_any
 from components.core.naming import dns_name
 from components.core.spec import Context, ensure_valid
 from components.kubernetes.pods import RUN_AS, NodeScheme, restricted_security
-from components.kubernetes.serving import (SERVICE_PORT, hpa_metric, labels, pod_template, selector, track_replicas,
-                                           track_weights)
+from components.kubernetes.serving import (SERVICE_PORT, hpa_metric, labels, metrics_port_of, pod_template, selector,
+                                           track_replicas, track_weights)
 from components.serving import runtimes
 
 TYPE = "mlinfra:aws:EksModelServer"
@@ -161,19 +163,23 @@ class EksModelServer(Component):
             self.autoscalers[track] = k8s.autoscaling.v2.HorizontalPodAutoscaler(
                 f"{name}-{track}-hpa", metadata=meta(object_name, track), spec={
                     "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": object_name},
-                    "minReplicas": low, "maxReplicas": high, "metrics": [hpa_metric(variant, lambda m: m)],
+                    "minReplicas": low, "maxReplicas": high, "metrics": [hpa_metric(variant, adapter_metric_name)],
                 }, opts=self.child(provider=args.provider, depends_on=[self.deployments[track]]))
             budget = {"maxUnavailable": 1} if low >= 2 else {"minAvailable": 1}
             self.budgets[track] = k8s.policy.v1.PodDisruptionBudget(f"{name}-{track}-pdb", metadata=meta(object_name, track), spec={
                 **budget, "selector": {"matchLabels": selector(spec, track)}, "unhealthyPodEvictionPolicy": "AlwaysAllow",
             }, opts=k8s_opts)
 
-        # The ALB reaches pods by IP from the VPC's subnets; nothing else may connect.
+        # The ALB reaches pods by IP from the VPC's subnets; the stack's Prometheus scrapes a server
+        # that scales on its own metric (components/aws/eks/server_metrics.py); nothing else may connect.
+        ingress = [{"ports": [{"protocol": "TCP", "port": run.port}],
+                    "from": [{"podSelector": {}}, {"ipBlock": {"cidr": args.vpc_cidr}}]}]
+        if spec.scaling.metric != "cpu":
+            ingress.append({"ports": [{"protocol": "TCP", "port": metrics_port_of(spec)}], "from": [{"namespaceSelector": {
+                "matchLabels": {"kubernetes.io/metadata.name": METRICS_NAMESPACE}}}]})
         self.network_policy = k8s.networking.v1.NetworkPolicy(f"{name}-netpol", metadata=meta(spec.name), spec={
             "podSelector": {"matchLabels": {"app.kubernetes.io/name": spec.name}}, "policyTypes": ["Ingress"],
-            "ingress": [{"ports": [{"protocol": "TCP", "port": run.port}],
-                         "from": [{"podSelector": {}}, {"ipBlock": {"cidr": args.vpc_cidr}}]}],
-        }, opts=k8s_opts)
+            "ingress": ingress}, opts=k8s_opts)
 
         # Each track's target group on the stack's ALB, kept current by the controller through a
         # TargetGroupBinding; one listener rule splits `/<service>` between them by weight.

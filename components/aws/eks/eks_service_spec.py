@@ -32,12 +32,6 @@ class EksServiceSpec(KubernetesServingSpec):
     model: Optional[S3ModelSpec] = None
     """The model to load from the artifact bucket (model-loading): synced from S3 into the pod at start."""
 
-    def issues(self, ctx: Context) -> list[Issue]:
-        issues = super().issues(ctx)
-        if self.scaling.metric != "cpu":
-            issues.append(Issue(("scaling", "metric"), "EKS servers scale on cpu (the stack installs no custom-metrics "
-                                "adapter on EKS yet)", self.scaling.metric, allowed="cpu", fix="set metric: cpu"))
-        return issues
 
 
 def rule_priority(name: str) -> int:
