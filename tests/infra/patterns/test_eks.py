@@ -222,5 +222,6 @@ def test_the_cluster_autoscaler_finds_the_node_groups_and_may_resize_only_this_c
     rec = run_stack("eks-dev")
     types = {r.type for r in rec.tree_order()}
     assert not {t for t in types if "karpenter" in t.lower() or t.startswith(("aws:sqs", "aws:cloudwatch/event"))}
-    # The one chart is the load balancer controller's.
-    assert [r.inputs["chart"] for r in rec.of_type("kubernetes:helm.sh/v3:Release")] == ["aws-load-balancer-controller"]
+    # The charts are the load balancer controller's and, for the summarizer's queueDepth, the metrics pipeline's.
+    assert sorted(r.inputs["chart"] for r in rec.of_type("kubernetes:helm.sh/v3:Release")) == [
+        "aws-load-balancer-controller", "prometheus", "prometheus-adapter"]
