@@ -126,7 +126,7 @@ def prometheus_values(servers: Sequence[ScrapedServer]) -> Mapping:
         "prometheus-node-exporter": {"enabled": False}, "prometheus-pushgateway": {"enabled": False},
         "configmapReload": {"prometheus": {"containerSecurityContext": RESTRICTED}},
         "server": {
-            "persistentVolume": {"enabled": False}, "retention": "2h",
+            "persistentVolume": {"enabled": False}, "emptyDir": {"sizeLimit": "4Gi"}, "retention": "2h",
             "securityContext": {"runAsUser": 65534, "runAsGroup": 65534, "runAsNonRoot": True, "fsGroup": 65534,
                                 "seccompProfile": {"type": "RuntimeDefault"}},
             "containerSecurityContext": RESTRICTED,

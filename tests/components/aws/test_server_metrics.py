@@ -40,6 +40,7 @@ def test_prometheus_is_pinned_restricted_short_lived_and_scrapes_only_the_scaled
                ("alertmanager", "kube-state-metrics", "prometheus-node-exporter", "prometheus-pushgateway"))
     server = values["server"]
     assert server["persistentVolume"] == {"enabled": False} and server["retention"] == "2h"
+    assert server["emptyDir"] == {"sizeLimit": "4Gi"}
     assert server["containerSecurityContext"] == RESTRICTED
     assert values["configmapReload"]["prometheus"]["containerSecurityContext"] == RESTRICTED
     assert server["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"} and server["securityContext"]["runAsNonRoot"]
