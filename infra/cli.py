@@ -37,7 +37,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     schema = sub.add_parser("schema", help="print the JSON Schema of stack files (for editor autocomplete)")
     schema.add_argument("--out", type=Path, help="write it to a file instead of stdout")
     schema.add_argument("--markdown", action="store_true", help="print the key reference table instead")
-    schema.add_argument("--cloud", choices=["gcp", "aws"], default="gcp", help="the schema of stacks on this cloud (default gcp)")
+    schema.add_argument("--cloud", choices=["gcp", "aws", "bootstrap"], default="gcp",
+                        help="the schema of stacks on this cloud, or of the bootstrap stack (default gcp)")
     schema.add_argument("--update-readme", type=Path, metavar="README",
                         help="rewrite the reference table between the markers of this README")
 

@@ -147,6 +147,10 @@ def load(values: Mapping[str, Any], *, stack: str, file: str, root: Path) -> Sta
         raise ConfigError(file, named)
     if parse_value(values.get(f"{NAMESPACE}:cloud")) == "aws":
         return _load_aws(values, stack=stack, file=file, root=root)
+    if parse_value(values.get(f"{NAMESPACE}:pattern")) == "bootstrap":
+        from infra import bootstrap_config  # the CI stacks' identities and GitHub settings
+
+        return bootstrap_config.load(values, stack=stack, file=file, root=root)
     issues: list[Issue] = []
     project = values.get("gcp:project")
     region = values.get("gcp:region")

@@ -337,7 +337,7 @@ def run(program: Program, *, project: str = "mlinfra", stack: str = "test",
     return recording
 
 
-def provider_modules(prefixes: Iterable[str] = ("pulumi_gcp", "pulumi_aws", "pulumi_kubernetes")) -> list[str]:
+def provider_modules(prefixes: Iterable[str] = ("pulumi_gcp", "pulumi_aws", "pulumi_kubernetes", "pulumi_github")) -> list[str]:
     """Provider packages and submodules this process has really imported (`pulumi_gcp.compute`, ...).
 
     Providers register every submodule in sys.modules as a lazy placeholder that runs nothing

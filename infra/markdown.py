@@ -39,7 +39,8 @@ def render(plan: Plan) -> str:
     lines = [
         f"## Offline plan of stack `{plan.stack}`",
         "",
-        f"`{plan.file}` ({plan.config.get('mlinfra:pattern')} pattern, {plan.config.get('mlinfra:environment')}): "
+        f"`{plan.file}` ({plan.config.get('mlinfra:pattern')} pattern"  # the bootstrap stack has no environment
+        f"{', ' + str(plan.config['mlinfra:environment']) if plan.config.get('mlinfra:environment') else ''}): "
         f"**{sum(cloud.values())} cloud resources** in {sum(components.values())} components, "
         f"planned offline under Pulumi's mock engine (no cloud calls). Guardrails: {verdict_line}.",
         "",

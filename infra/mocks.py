@@ -194,6 +194,18 @@ def _redis(m: CloudMocks, name: str, s: dict) -> dict:
             "serverCaCerts": [{"cert": _pem(path)}] if tls else []}
 
 
+def _pool(m: CloudMocks, name: str, s: dict) -> dict:
+    """A workload identity pool: its resource name takes the project's number, not its id."""
+    path = f"projects/{project_number(s['project'])}/locations/global/workloadIdentityPools/{s['workloadIdentityPoolId']}"
+    return {"name": path, "state": "ACTIVE", "__id": path}
+
+
+def _pool_provider(m: CloudMocks, name: str, s: dict) -> dict:
+    path = (f"projects/{project_number(s['project'])}/locations/global/workloadIdentityPools/"
+            f"{s['workloadIdentityPoolId']}/providers/{s['workloadIdentityPoolProviderId']}")
+    return {"name": path, "state": "ACTIVE", "__id": path}
+
+
 AWS_ACCOUNT = "123456789012"
 
 
@@ -234,6 +246,9 @@ def aws_outputs(m: CloudMocks, typ: str, name: str, s: dict) -> dict:
             out.update(dnsName=f"internal-{own}-{int(_hash(name, 8), 16) % 10**10}.{m.region}.elb.amazonaws.com")
     elif typ == "aws:sns/topic:Topic":
         out.update(arn=f"arn:aws:sns:{m.region}:{AWS_ACCOUNT}:{own}", __id=f"arn:aws:sns:{m.region}:{AWS_ACCOUNT}:{own}")
+    elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+        host = str(s.get("url", "")).removeprefix("https://")
+        out.update(arn=f"arn:aws:iam::{AWS_ACCOUNT}:oidc-provider/{host}", __id=f"arn:aws:iam::{AWS_ACCOUNT}:oidc-provider/{host}")
     elif typ == "aws:eks/nodeGroup:NodeGroup":
         out.update(__id=f"{s.get('clusterName')}:{s.get('nodeGroupName')}")
     return out
@@ -265,6 +280,8 @@ RESOURCES: dict[str, Callable[[CloudMocks, str, dict], dict]] = {
     "gcp:dataflow/flexTemplateJob:FlexTemplateJob": _flex_job,
     "gcp:memorystore/instance:Instance": _valkey,
     "gcp:redis/instance:Instance": _redis,
+    "gcp:iam/workloadIdentityPool:WorkloadIdentityPool": _pool,
+    "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider": _pool_provider,
 }
 
 

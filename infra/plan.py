@@ -20,7 +20,7 @@ from infra.stackfile import Project, read_stack_config, to_engine_config
 _SIG = "4dabf18193072939515e22adb298388d"
 _ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7"
 _ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17"
-PROVIDER_VERSIONS = {"gcp": "10.2.0", "aws": "7.51.1", "kubernetes": "4.34.2"}
+PROVIDER_VERSIONS = {"gcp": "10.2.0", "aws": "7.51.1", "kubernetes": "4.34.2", "github": "6.15.0"}
 
 
 @dataclass

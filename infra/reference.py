@@ -162,6 +162,14 @@ def markdown() -> str:
         if key.startswith("mlinfra:services[] (") and not key.startswith("mlinfra:services[] (eks)"):
             continue  # the other platforms' keys are listed above; an AWS stack runs services on eks
         lines.append(f"| `{key}` | {type_} | {default} | {description} |")
+    from infra.bootstrap_config import BootstrapConfig
+
+    lines += ["", "The bootstrap stack (`mlinfra:pattern: bootstrap`, see [The bootstrap stack](#the-bootstrap-stack)) "
+              "has these keys:", "", "| key | type | default | what it does |", "|---|---|---|---|",
+              "| `gcp:project` | str | required with Google Cloud stacks | The workload identity pool's project. |",
+              "| `aws:region` | str | required with AWS stacks | The region the AWS provider uses (IAM is global). |"]
+    for key, type_, default, description in rows(BootstrapConfig, "mlinfra:"):
+        lines.append(f"| `{key}` | {type_} | {default} | {description} |")
     return "\n".join(lines)
 
 
@@ -188,6 +196,8 @@ def json_schema(cloud: str = "gcp") -> dict[str, Any]:
     """JSON Schema of the `config:` block of a stack file on `cloud`, for editor autocomplete."""
     if cloud == "aws":
         from infra.aws_config import AwsMlinfraConfig as model
+    elif cloud == "bootstrap":
+        from infra.bootstrap_config import BootstrapConfig as model
     else:
         model = MlinfraConfig
     inner = describe_schema(model.model_json_schema(by_alias=True), model)
@@ -196,6 +206,10 @@ def json_schema(cloud: str = "gcp") -> dict[str, Any]:
     if cloud == "aws":
         properties["aws:region"] = {"type": "string", "description": "AWS region, e.g. us-east-1."}
         provider_keys = ["aws:region"]
+    elif cloud == "bootstrap":
+        properties["gcp:project"] = {"type": "string", "description": "The workload identity pool's project."}
+        properties["aws:region"] = {"type": "string", "description": "AWS region (with AWS stacks)."}
+        provider_keys = []
     else:
         properties["gcp:project"] = {"type": "string", "description": "Google Cloud project ID."}
         properties["gcp:region"] = {"type": "string", "description": "Google Cloud region, e.g. us-central1."}

@@ -171,7 +171,7 @@ def _client_certificates(resources, ctx):
 def _auto_repair_upgrade(resources, ctx):
     for p in _of(resources, NODE_POOL):
         management = p.get("management") or {}
-        for key in ("autoRepair", "autoUpgrade"):
+        for key in ("autoUpgrade",) if p.get("nodeConfig", "flexStart") is True else ("autoRepair", "autoUpgrade"):
             if management.get(key) is not True:
                 yield p, f"{key} is off"
 
@@ -370,7 +370,7 @@ RULES: tuple[Rule, ...] = (
     Rule("MLI-GKE-005", "The cluster follows a release channel", "CIS GKE 5.5.4", _release_channel, (CLUSTER,)),
     Rule("MLI-GKE-006", "Legacy ABAC is disabled", "CIS GKE 5.8.4", _legacy_abac, (CLUSTER,)),
     Rule("MLI-GKE-007", "Client certificates are disabled", "CIS GKE 5.8.2", _client_certificates, (CLUSTER,)),
-    Rule("MLI-GKE-008", "Node auto-repair and auto-upgrade are on", "CIS GKE 5.5.2, 5.5.3", _auto_repair_upgrade, (NODE_POOL,)),
+    Rule("MLI-GKE-008", "Node auto-repair (GKE requires it off on flex-start pools) and auto-upgrade are on", "CIS GKE 5.5.2, 5.5.3", _auto_repair_upgrade, (NODE_POOL,)),
     Rule("MLI-GKE-009", "Nodes run as a dedicated service account", "CIS GKE 5.2.1", _node_service_account, (NODE_POOL,)),
     Rule("MLI-GCS-001", "Buckets use uniform bucket-level access", "CIS GCP 5.2", _uniform_access, (BUCKET,)),
     Rule("MLI-GCS-002", "Buckets enforce public access prevention and grant nothing public", "CIS GCP 5.1",

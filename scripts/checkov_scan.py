@@ -124,6 +124,10 @@ EXEMPTIONS: dict[tuple[str, str], str] = {
         "the cluster autoscaler reads the cluster's workloads and cordons, drains and deletes nodes: "
         "it needs its service-account token"
     ),
+    # A queued job's PodTemplate (the only PodTemplates, in the jobs' namespace): the Job's pods as
+    # the autoscaler fits them for its ProvisioningRequest. Probes are not required of Jobs either.
+    ("CKV_K8S_8", "PodTemplate.mlinfra-jobs"): "the pods of a batch Job, which serve nothing to probe",
+    ("CKV_K8S_9", "PodTemplate.mlinfra-jobs"): "the pods of a batch Job, which serve nothing to probe",
     # EKS stacks with GPU pools: NVIDIA's device plugin (waived as MLI-K8S-001/006 in the stack files).
     ("CKV_K8S_23", "DaemonSet.nvidia-device-plugin.nvidia-device-plugin"): (
         "the device plugin writes its socket into the kubelet's root-owned /var/lib/kubelet/device-plugins"

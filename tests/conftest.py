@@ -24,7 +24,9 @@ STACKS = PROJECT.stacks()
 
 
 def cloud_of(stack: str) -> str:
-    return read_stack_config(PROJECT.stack_file(stack)).get("mlinfra:cloud", "gcp")
+    """gcp or aws; github for the bootstrap stack, which is on neither alone (tests/infra/test_bootstrap.py)."""
+    config = read_stack_config(PROJECT.stack_file(stack))
+    return "github" if config.get("mlinfra:pattern") == "bootstrap" else config.get("mlinfra:cloud", "gcp")
 
 
 GCP_STACKS = [s for s in STACKS if cloud_of(s) == "gcp"]
@@ -47,8 +49,30 @@ def run_component(fn: Callable[[], Any], *, stack: str = "test", config: Mapping
 def run_config(values: Mapping[str, Any], *, stack: str = "test",
                recording: engine.Recording | None = None) -> engine.Recording:
     engine_values, secrets = to_engine_config(dict(values))
-    return engine.run(PROJECT.main, project=PROJECT.name, stack=stack, config=engine_values,
-                      secret_keys=secrets, cwd=PROJECT.root, recording=recording)
+    rec = engine.run(PROJECT.main, project=PROJECT.name, stack=stack, config=engine_values,
+                     secret_keys=secrets, cwd=PROJECT.root, recording=recording)
+    assert_no_output_text(rec)
+    return rec
+
+
+OUTPUT_AS_TEXT = "Calling __str__ on an Output"
+
+
+def assert_no_output_text(rec: engine.Recording) -> None:
+    """An Output in an f-string becomes Pulumi's warning text, which `pulumi up` would write into
+    the resource (an alert's documentation, a label); every planned program is checked for it."""
+    def strings(value):
+        if isinstance(value, dict):
+            for v in value.values():
+                yield from strings(v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                yield from strings(v)
+        elif isinstance(value, str):
+            yield value
+    for r in rec.custom():
+        assert not any(OUTPUT_AS_TEXT in text for text in strings(r.inputs)), \
+            f"{r.type} {r.name}: an input formats an Output as text"
 
 
 def stack_config(name: str) -> dict[str, Any]:

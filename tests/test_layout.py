@@ -22,6 +22,7 @@ ALLOWED = {
     "components.kubernetes": ("components.core", "components.serving", "components.kubernetes"),
     "components.gcp": ("components.core", "components.serving", "components.kubernetes", "components.gcp"),
     "components.aws": ("components.core", "components.serving", "components.kubernetes", "components.aws"),
+    "components.github": ("components.core", "components.github"),
     "policy": ("policy", "components.core", "infra.guardrails"),
     "infra": PACKAGES,
 }

@@ -20,6 +20,7 @@ from components.core.units import memory_mib
 from components.kubernetes.pods import (NodeScheme, PlacementSpec, PodResourcesSpec, filesystem, label_value,
                                         resources, restricted_security, scheduling, scratch_volumes,
                                         with_secret_files)
+from components.kubernetes import grpc_serving
 from components.serving import cache_wiring, runtimes
 from components.serving.model_serving_spec import CanarySpec, ModelServingSpec, ProbeSpec
 
@@ -123,12 +124,7 @@ class KubernetesServingSpec(ModelServingSpec):
         preset = runtimes.PRESETS.get(spec.runtime or "")
 
         issues += spec.shipping_issues()
-        if spec.protocol == "grpc":
-            # Not yet: a GRPCRoute, h2c Service ports and gRPC health checks on the Gateway (GKE), an
-            # ALB with a gRPC target group (EKS). Refused rather than served as HTTP/1.1.
-            issues.append(Issue(("protocol",), f"gRPC serving is built on Cloud Run only so far (on {getattr(spec, 'platform', 'Kubernetes')} "
-                                "the route, Service port and load-balancer health check are HTTP/1.1)", spec.protocol,
-                                allowed="http", fix="set protocol: http, or run the server on platform: cloudrun"))
+        issues += grpc_serving.probe_issues(spec)
         if preset is not None and preset.needs_gpu and gpu is None:
             issues.append(Issue(("resources", "gpu"), f"runtime {spec.runtime} needs a GPU",
                                 fix="add `gpu: {type: nvidia-l4, count: 1}` under resources"))
@@ -269,15 +265,16 @@ def selector(spec: KubernetesServingSpec, track: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": spec.name, "mlinfra.dev/track": track}
 
 
-def _probe(probe: ProbeSpec, path: Optional[str], failures: int) -> dict:
-    check = {"httpGet": {"path": path, "port": "http"}} if path else {"tcpSocket": {"port": "http"}}
+def _probe(spec: KubernetesServingSpec, port: int, probe: ProbeSpec, path: Optional[str], failures: int) -> dict:
+    check = grpc_serving.probe_check(spec, port, path)
     return {**check, "initialDelaySeconds": probe.initial_delay_seconds, "periodSeconds": probe.period_seconds,
             "timeoutSeconds": probe.timeout_seconds, "failureThreshold": probe.failure_threshold or failures}
 
 
 def pod_template(spec: KubernetesServingSpec, track: str, *, service_account: Any, environment: str,
                  nodes: NodeScheme, model_volume: Optional[tuple[dict, dict]] = None,
-                 cache_secret: Optional[tuple[str, bool]] = None, secrets_volume: Optional[dict] = None) -> dict:
+                 cache_secret: Optional[tuple[str, bool]] = None, secrets_volume: Optional[dict] = None,
+                 extra_env: Optional[dict[str, str]] = None) -> dict:
     """The Deployment's pod template for one track (`spec` already the track's variant).
 
     `model_volume` is `(volume, pod annotations)` of the platform's mount of the model version
@@ -285,7 +282,8 @@ def pod_template(spec: KubernetesServingSpec, track: str, *, service_account: An
     `cache_secret` is `(Secret name, TLS)` of the stack's cache: its address and CA reach the
     container, and a runtime with its own response cache (Triton) is pointed at it.
     `secrets_volume` is the platform's volume of secret files, exported as environment
-    variables (`pods.with_secret_files`)."""
+    variables (`pods.with_secret_files`). `extra_env` are the platform's variables of this track
+    (GKE's request log), names the spec's rules keep out of `env`."""
     run = spec.launch(gpu=spec.resources.gpu is not None)
     gpu = spec.resources.gpu
     fs = filesystem(spec.runtime)
@@ -306,6 +304,7 @@ def pod_template(spec: KubernetesServingSpec, track: str, *, service_account: An
                 {"name": "MODEL_VERSION", "value": spec.model.version}, {"name": "MODEL_DIR", "value": mount}]
     # The spec's variables win over the ones mlinfra sets.
     env = [{"name": k, "value": v} for k, v in sorted(spec.env.items())] + [e for e in env if e["name"] not in spec.env]
+    env += [{"name": k, "value": v} for k, v in (extra_env or {}).items()]
     args = list(run.args)
     if cache_secret is not None:
         secret, tls = cache_secret
@@ -315,7 +314,7 @@ def pod_template(spec: KubernetesServingSpec, track: str, *, service_account: An
         if spec.args is None:  # with `args` the whole argument list is the spec's own
             args += runtimes.cache_args(spec.runtime, tls, cache_wiring.CA_FILE)
 
-    ports = [{"name": "http", "containerPort": run.port, "protocol": "TCP"}]
+    ports = [{"name": grpc_serving.port_name(spec), "containerPort": run.port, "protocol": "TCP"}]
     metrics_port = metrics_port_of(spec)
     if metrics_port is not None and metrics_port != run.port:
         ports.append({"name": "metrics", "containerPort": metrics_port, "protocol": "TCP"})
@@ -331,10 +330,11 @@ def pod_template(spec: KubernetesServingSpec, track: str, *, service_account: An
         "resources": resources(spec.resources),
         "volumeMounts": mounts,
         "securityContext": container_security,
-        "startupProbe": _probe(spec.probes.startup, spec.probes.startup.path or run.ready_path, startup_failures),
-        "readinessProbe": _probe(spec.probes.readiness or ProbeSpec(),
+        "startupProbe": _probe(spec, run.port, spec.probes.startup, spec.probes.startup.path or run.ready_path,
+                               startup_failures),
+        "readinessProbe": _probe(spec, run.port, spec.probes.readiness or ProbeSpec(),
                                  (spec.probes.readiness.path if spec.probes.readiness else None) or run.ready_path, 3),
-        "livenessProbe": _probe(spec.probes.liveness or ProbeSpec(),
+        "livenessProbe": _probe(spec, run.port, spec.probes.liveness or ProbeSpec(),
                                 (spec.probes.liveness.path if spec.probes.liveness else None) or run.live_path, 3),
     }
     with_secret_files(container, volumes, secrets_volume)

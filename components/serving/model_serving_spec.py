@@ -149,10 +149,14 @@ class ModelServingSpec(Spec):
     protocol: Literal["http", "grpc"] = "http"
     """What the server speaks: http (HTTP/1.1 REST) or grpc (HTTP/2 end to end on the runtime's gRPC
     port: triton 8001, tfserving 8500; gRPC health checks where the server has the grpc.health.v1
-    service, Triton's, else TCP checks). Cloud Run only so far. Defaults to http."""
+    service, Triton's, else TCP checks): on Cloud Run (h2c to the container; with `loadBalancer`, an
+    HTTP/2 backend service) and on GKE (an h2c Service port behind the stack's HTTPS Gateway, which
+    balances each call, not each connection), and on EKS (an HTTPS listener with `certificateArn` on
+    the stack's ALB, a gRPC target group). Defaults to http."""
     slo: Optional[SloSpec] = None
     """Service-level objectives, each with a fast and a slow burn-rate alert. Defaults to none;
-    in prod to availability 99.5 % over 28 days."""
+    in prod to availability 99.5 % over 28 days (a gRPC server on GKE or EKS: none, and its slo
+    is refused)."""
 
     def shipping_issues(self) -> list[Issue]:
         """How a server ships its model must be whole: an image (model-in-image), or a runtime with
@@ -186,8 +190,13 @@ class ModelServingSpec(Spec):
         if preset.grpc_port is not None:
             return []
         why = {"vllm": "vLLM's OpenAI server has no gRPC API",
-               "torchserve": "TorchServe's gRPC API listens on 127.0.0.1 unless a config file sets "
-                             "grpc_inference_address, which the preset does not write"}.get(self.runtime, "")
+               # pytorch/serve ConfigManager.getGRPCAddress: grpc_inference_address defaults to
+               # 127.0.0.1, and TS_* variables are read only when config.properties sets
+               # enable_envvars_config=true; the image's config.properties sets neither.
+               "torchserve": "TorchServe's gRPC API listens on 127.0.0.1:7070 unless config.properties sets "
+                             "grpc_inference_address (no flag sets it, and its TS_GRPC_INFERENCE_ADDRESS variable "
+                             "is read only when that file sets enable_envvars_config=true); the image's "
+                             "config.properties sets neither"}.get(self.runtime, "")
         return [Issue(("protocol",), f"runtime {self.runtime} serves no gRPC the platform can reach ({why})", self.protocol,
                       allowed="grpc with runtime triton, tfserving or custom", fix="set protocol: http, or use "
                       "runtime custom with an image whose gRPC server listens on 0.0.0.0:<port>")]

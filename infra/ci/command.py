@@ -24,6 +24,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     init.add_argument("--state-bucket", help="the Pulumi state backend, gs://... (default: gs://<pool project>-pulumi-state)")
     init.add_argument("--check", action="store_true",
                       help="write nothing; exit 1 if the files in --out differ from what would be generated")
+    init.add_argument("--bootstrap", action="store_true",
+                      help="also write stacks/Pulumi.bootstrap.yaml: a stack creating the identities and GitHub "
+                           "settings instead of printing the commands (never overwrites the file)")
+    init.add_argument("--owner-id", type=int, help="the repository owner's numeric GitHub id, pinned in the "
+                                                   "pool's condition (default: the name only)")
     changed = commands.add_parser("changed", help="does the change since --base touch this stack? (CI step)")
     changed.add_argument("--stack", "-s", required=True)
     changed.add_argument("--base", required=True, help="the base commit of the pull request")
@@ -41,10 +46,14 @@ def run(args: argparse.Namespace, project: Project) -> int:
         return _changed(args, project, stacks)
     from infra.ci import checks
 
+    from infra.ci.stacks import bootstrap_stacks
+
     problems = checks.check_directory(args.dir, [s.name for s in stacks],
                                       {s.name: s.environment for s in stacks})
     for problem in problems:
         print(problem, file=sys.stderr)
+    for name in bootstrap_stacks(project):
+        print(f"stack {name}: left out of the workflows on purpose (the bootstrap stack; an administrator applies it)")
     print(f"{args.dir}: {len(problems)} problems" if problems else f"{args.dir}: every check passes")
     return 1 if problems else 0
 
@@ -67,9 +76,27 @@ def _init(args: argparse.Namespace, project: Project, stacks: list) -> int:
         print(f"wrote {out / name}")
     gcp = [s for s in stacks if s.cloud == "gcp"]
     pool_project = args.pool_project or (gcp[-1].project if gcp else "")
+    repository = args.repository or _repository(args.repo_dir)
+    state_bucket = args.state_bucket or f"gs://{pool_project}-pulumi-state"
     print()
-    print(identity.commands(stacks, args.repository or _repository(args.repo_dir), pool_project,
-                            args.state_bucket or f"gs://{pool_project}-pulumi-state"), end="")
+    if args.bootstrap:
+        return _write_bootstrap(project, stacks, repository, pool_project, state_bucket, args.owner_id)
+    print(identity.commands(stacks, repository, pool_project, state_bucket, args.owner_id), end="")
+    return 0
+
+
+def _write_bootstrap(project: Project, stacks: list, repository: str, pool_project: str, state_bucket: str,
+                     owner_id: int | None) -> int:
+    from infra.ci.bootstrap_file import stack_file
+    from infra.ci.stacks import BOOTSTRAP, CIError
+
+    path = project.stack_file(BOOTSTRAP)
+    if path.exists():
+        raise CIError(f"{project.display(path)} exists; it is left as it is (its reviewers are yours). Remove it "
+                      f"to write it again, or add the new stacks' environments to it by hand")
+    path.write_text(stack_file(stacks, repository, pool_project, state_bucket, owner_id))
+    print(f"wrote {project.display(path)}: fill in the prod environments' reviewers, check it with "
+          f"`mlinfra plan --stack {BOOTSTRAP} --strict`, then, as an administrator, `pulumi up --stack {BOOTSTRAP}`")
     return 0
 
 

@@ -3,29 +3,26 @@
 One workload identity pool and GitHub provider; per stack a deploy account, usable only by jobs
 running in the GitHub environment named after the stack, and a read-only preview account for
 pull-request previews and the nightly drift check. The commands need a cloud, so `mlinfra ci
-init` prints them for an administrator instead of running them.
+init` prints them for an administrator instead of running them; `--bootstrap` writes the same
+setup (infra/ci/bootstrap.py, the one source of both) as a stack instead.
 """
 
 from __future__ import annotations
 
-import json
-
 from components.gcp.workflows.run_spec import DEFAULT_TOKEN_SECRET
+from infra.ci import bootstrap as b
+from infra.ci.bootstrap import DEPLOY_ROLES, POOL, PREVIEW_ROLES, PROVIDER
 from infra.ci.stacks import CIStack
 
-POOL = "github"
-PROVIDER = "github-actions"
-# What the preview account may do: read every resource and IAM policy (a refresh reads them all).
-PREVIEW_ROLES = ("roles/viewer", "roles/iam.securityReviewer")
-# The README's "what the identity running `pulumi up` needs"; narrow it to a custom role if you can.
-DEPLOY_ROLES = ("roles/owner",)
 # The Secret Manager secret (in each stack's project) holding the token the rollout chain's
 # Workflow dispatches propose-rollout.yml with.
 DISPATCH_SECRET = DEFAULT_TOKEN_SECRET
 
 
-def commands(stacks: list[CIStack], repository: str, pool_project: str, state_bucket: str) -> str:
-    pool = f"projects/$POOL_PROJECT_NUMBER/locations/global/workloadIdentityPools/{POOL}"
+def commands(stacks: list[CIStack], repository: str, pool_project: str, state_bucket: str,
+             owner_id: int | None = None) -> str:
+    pool = b.pool_name("$POOL_PROJECT_NUMBER")
+    mapping = ",".join(f"{k}={v}" for k, v in b.ATTRIBUTE_MAPPING.items())
     lines = [
         "# Identity for the generated workflows (run once, as a project and IAM administrator).",
         f"# Repository: {repository}; pool project: {pool_project}; Pulumi state: {state_bucket}",
@@ -35,16 +32,14 @@ def commands(stacks: list[CIStack], repository: str, pool_project: str, state_bu
         "# 1. One pool and one provider that trusts GitHub's OIDC tokens for this repository only.",
         f'gcloud iam workload-identity-pools create {POOL} --project="$POOL_PROJECT" --location=global',
         f'gcloud iam workload-identity-pools providers create-oidc {PROVIDER} --project="$POOL_PROJECT" '
-        f'--location=global --workload-identity-pool={POOL} --issuer-uri="https://token.actions.githubusercontent.com" '
-        '--attribute-mapping="google.subject=assertion.sub,attribute.repository=assertion.repository,'
-        'attribute.environment=assertion.environment" '
-        f"--attribute-condition=\"assertion.repository == '{repository}'\"",
+        f'--location=global --workload-identity-pool={POOL} --issuer-uri="{b.ISSUER_URI}" '
+        f'--attribute-mapping="{mapping}" --attribute-condition="{b.attribute_condition(repository, owner_id)}"',
         "# The Pulumi state, in a bucket of the pool project (skip if you have one).",
         f'gcloud storage buckets create {state_bucket} --project="$POOL_PROJECT" --uniform-bucket-level-access '
         "--public-access-prevention",
         "# Then set the repository variables the workflows read:",
-        f"#   GCP_WORKLOAD_IDENTITY_PROVIDER = {pool}/providers/{PROVIDER} (with the number filled in)",
-        f"#   PULUMI_BACKEND_URL             = {state_bucket}",
+        f"#   {b.PROVIDER_VARIABLE} = {pool}/providers/{PROVIDER} (with the number filled in)",
+        f"#   {b.BACKEND_VARIABLE}             = {state_bucket}",
     ]
     for s in stacks:
         deploy, preview = s.deploy_account, s.preview_account
@@ -54,32 +49,35 @@ def commands(stacks: list[CIStack], repository: str, pool_project: str, state_bu
         lines += [
             "",
             f"# 2. Stack {s.name} ({s.environment}, project {s.project}, {s.file})",
-            f"gcloud iam service-accounts create {deploy.split('@')[0]} --project={s.project} "
+            f"gcloud iam service-accounts create {b.account_name(deploy)} --project={s.project} "
             f'--display-name="mlinfra deploy ({s.name})"',
-            f"gcloud iam service-accounts create {preview.split('@')[0]} --project={s.project} "
+            f"gcloud iam service-accounts create {b.account_name(preview)} --project={s.project} "
             f'--display-name="mlinfra preview, read-only ({s.name})"',
             *(f"gcloud projects add-iam-policy-binding {s.project} --member=serviceAccount:{deploy} --role={role}"
               for role in DEPLOY_ROLES),
             *(f"gcloud projects add-iam-policy-binding {s.project} --member=serviceAccount:{preview} --role={role}"
               for role in PREVIEW_ROLES),
             f"gcloud storage buckets add-iam-policy-binding {state_bucket} --member=serviceAccount:{deploy} "
-            "--role=roles/storage.objectUser",
+            f"--role={b.DEPLOY_STATE_ROLE}",
             # A preview reads the state; where the backend takes a lock file for it
             # (PULUMI_SELF_MANAGED_STATE_LOCKING), allow creating objects under .pulumi/locks/ too.
             f"gcloud storage buckets add-iam-policy-binding {state_bucket} --member=serviceAccount:{preview} "
-            "--role=roles/storage.objectViewer",
+            f"--role={b.PREVIEW_STATE_ROLE}",
             f"# Only a job in the GitHub environment `{s.name}` of {repository} may act as the deploy account;",
             f"# protect that environment (required reviewers on prod) under Settings > Environments.",
             f"gcloud iam service-accounts add-iam-policy-binding {deploy} --project={s.project} "
             "--role=roles/iam.workloadIdentityUser "
-            f'--member="principalSet://iam.googleapis.com/{pool}/attribute.environment/{s.name}"',
+            f'--member="{b.deploy_member(pool, repository, s.name)}"',
             "# Any workflow of the repository (same-repo PRs, the nightly drift check) may read.",
             f"gcloud iam service-accounts add-iam-policy-binding {preview} --project={s.project} "
             "--role=roles/iam.workloadIdentityUser "
-            f'--member="principalSet://iam.googleapis.com/{pool}/attribute.repository/{repository}"',
+            f'--member="{b.preview_member(pool, repository)}"',
         ]
     lines += ["", "# 3. In GitHub: create the environments " + ", ".join(f"`{s.name}`" for s in stacks)
-              + "; add PULUMI_CONFIG_PASSPHRASE as a secret of each if the stacks use the passphrase provider."]
+              + " (reviewers on prod, deployments from main only) and protect main; add PULUMI_CONFIG_PASSPHRASE as a "
+              "secret of each if the stacks use the passphrase provider.",
+              "#    `mlinfra ci init --bootstrap` writes sections 1 to 3 as a stack instead (all but the state bucket: "
+              "`mlinfra backend init` creates that)."]
     lines += rollout_dispatch(stacks, repository)
     return "\n".join(lines) + "\n"
 
@@ -97,8 +95,10 @@ def rollout_dispatch(stacks: list[CIStack], repository: str) -> list[str]:
         "#    from Secret Manager. Create a fine-grained personal access token (or a GitHub App installation) for",
         f"#    {repository} only, with one repository permission, Actions: Read and write (dispatching a workflow",
         "#    needs it; no contents, no pull requests), and an expiry. Then, per project (GITHUB_DISPATCH_TOKEN",
-        "#    holding the token). The stack itself grants the chain's workflow account, and no one else,",
-        "#    secretAccessor on this one secret (a trigger with run: {proposeRollout} names it in tokenSecret):",
+        "#    holding the token). The stack itself grants the chain's workflow account (and, for services with",
+        "#    rollout.autoRollback, the rollback function's account, which dispatches the same workflow with",
+        "#    action abort), and no one else, secretAccessor on this one secret (a trigger with run:",
+        "#    {proposeRollout} names it in tokenSecret):",
     ]
     for project in projects:
         lines += [
@@ -117,26 +117,19 @@ def rollout_dispatch(stacks: list[CIStack], repository: str) -> list[str]:
 def aws_identity(s, repository: str) -> list[str]:
     """An AWS stack's two roles, trusted by GitHub's OIDC provider for this repository only: the
     deploy role for jobs in the stack's environment, the preview role for the repository."""
-    deploy, preview = s.deploy_account.rsplit("/", 1)[1], s.preview_account.rsplit("/", 1)[1]
-    issuer = "token.actions.githubusercontent.com"
-
-    def trust(condition: dict) -> str:
-        return json.dumps({"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"Federated": f"arn:aws:iam::$AWS_ACCOUNT_ID:oidc-provider/{issuer}"},
-            "Action": "sts:AssumeRoleWithWebIdentity", "Condition": condition}]}, separators=(",", ":"))
-
-    audience = {f"{issuer}:aud": "sts.amazonaws.com"}
+    deploy, preview = b.role_name(s.deploy_account), b.role_name(s.preview_account)
+    provider = b.oidc_provider_arn("$AWS_ACCOUNT_ID")
     return [
         "",
         f"# 2. Stack {s.name} ({s.environment}, AWS {s.region}, {s.file}); once per account, the OIDC provider:",
-        f"aws iam create-open-id-connect-provider --url https://{issuer} --client-id-list sts.amazonaws.com",
+        f"aws iam create-open-id-connect-provider --url {b.ISSUER_URI} --client-id-list {b.AWS_AUDIENCE}",
         f"# The deploy role may be assumed only by a job in the GitHub environment `{s.name}` of {repository}:",
-        f"aws iam create-role --role-name {deploy} --assume-role-policy-document '" + trust(
-            {"StringEquals": {**audience, f"{issuer}:sub": f"repo:{repository}:environment:{s.name}"}}) + "'",
-        f"aws iam attach-role-policy --role-name {deploy} --policy-arn arn:aws:iam::aws:policy/AdministratorAccess"
+        f"aws iam create-role --role-name {deploy} --assume-role-policy-document '"
+        + b.aws_trust_policy(provider, b.aws_deploy_condition(repository, s.name)) + "'",
+        f"aws iam attach-role-policy --role-name {deploy} --policy-arn {b.AWS_DEPLOY_POLICY}"
         "  # narrow it to the stack's services once it has deployed",
-        f"aws iam create-role --role-name {preview} --assume-role-policy-document '" + trust(
-            {"StringEquals": audience, "StringLike": {f"{issuer}:sub": f"repo:{repository}:*"}}) + "'",
-        f"aws iam attach-role-policy --role-name {preview} --policy-arn arn:aws:iam::aws:policy/ReadOnlyAccess",
-        "# and set the repository variable AWS_ACCOUNT_ID.",
+        f"aws iam create-role --role-name {preview} --assume-role-policy-document '"
+        + b.aws_trust_policy(provider, b.aws_preview_condition(repository)) + "'",
+        f"aws iam attach-role-policy --role-name {preview} --policy-arn {b.AWS_PREVIEW_POLICY}",
+        f"# and set the repository variable {b.AWS_ACCOUNT_VARIABLE}.",
     ]

@@ -87,11 +87,18 @@ def rollout_pull_request() -> str:
     ready = RUN_CHECKS.format(how="mark it **Ready for review**")
     reopen = RUN_CHECKS.format(how="close and reopen it")
     return f"""const fs = require('fs');
-const {{ STACK, SERVICE, VERSION, BRANCH, BASE, DIFF, RUN_URL }} = process.env;
+const {{ STACK, SERVICE, VERSION, BRANCH, BASE, DIFF, RUN_URL, ACTION, REASON }} = process.env;
+const abort = ACTION === 'abort';
 const diff = fs.readFileSync(DIFF, 'utf8');
-const title = `Canary of ${{SERVICE}} version ${{VERSION}} in stack ${{STACK}}`;
-const body = (how) => `{ROLLOUT_MARKER}\\nA new model version was written: \\`models/<name>/${{VERSION}}/_READY\\`. ` +
-  `This sets \\`rollout.canary\\` of service \\`${{SERVICE}}\\` in stack \\`${{STACK}}\\` ([run](${{RUN_URL}})).\\n\\n` +
+const title = abort ? `Roll back the canary of ${{SERVICE}} in stack ${{STACK}}`
+  : `Canary of ${{SERVICE}} version ${{VERSION}} in stack ${{STACK}}`;
+// The reason is the incident's text, shown quoted: it is data, never markup of this description.
+const why = abort ? `The canary of service \\`${{SERVICE}}\\` in stack \\`${{STACK}}\\` is rolled back: this removes ` +
+  `its \\`rollout.canary\\` ([run](${{RUN_URL}})), and the stable version takes all traffic again.\\n\\n` +
+  '```text\\n' + (REASON || 'No reason was given.').replaceAll('`', "'").slice(0, 2000) + '\\n```'
+  : `A new model version was written: \\`models/<name>/${{VERSION}}/_READY\\`. ` +
+  `This sets \\`rollout.canary\\` of service \\`${{SERVICE}}\\` in stack \\`${{STACK}}\\` ([run](${{RUN_URL}})).`;
+const body = (how) => `{ROLLOUT_MARKER}\\n${{why}}\\n\\n` +
   '```diff\\n' + diff.slice(0, 50000) + '```\\n\\n' + how + '\\n\\n' +
   `After a healthy canary: \\`mlinfra rollout promote --stack ${{STACK}} --service ${{SERVICE}}\\`; ` +
   `to back out: \\`mlinfra rollout abort --stack ${{STACK}} --service ${{SERVICE}}\\`.`;
@@ -101,10 +108,10 @@ const open = pulls.find((p) => p.state === 'open');
 if (open) {{
   const how = open.draft ? {json.dumps(ready)} : {json.dumps(reopen)};
   await github.rest.pulls.update({{ ...context.repo, pull_number: open.number, body: body(how) }});
-  core.notice(`PR #${{open.number}} already proposes this version; its description is refreshed`);
+  core.notice(`PR #${{open.number}} already proposes this ${{abort ? 'rollback' : 'version'}}; its description is refreshed`);
 }} else if (pulls.length > 0) {{
   core.notice(`PR #${{pulls[0].number}} of ${{BRANCH}} was closed: not reopened. Delete the branch to propose ` +
-    `version ${{VERSION}} again`);
+    (abort ? 'the rollback again' : `version ${{VERSION}} again`));
 }} else {{
   let pr;
   try {{
@@ -125,7 +132,8 @@ if (open) {{
   for (const old of all) {{
     if (old.number !== pr.number && old.head.ref.startsWith(mine) && old.head.repo?.full_name === repo) {{
       await github.rest.pulls.update({{ ...context.repo, pull_number: old.number, state: 'closed' }});
-      core.notice(`closed PR #${{old.number}} (${{old.head.ref}}): superseded by #${{pr.number}}, version ${{VERSION}}`);
+      core.notice(`closed PR #${{old.number}} (${{old.head.ref}}): superseded by #${{pr.number}}, ` +
+        (abort ? 'the rollback of the canary' : `version ${{VERSION}}`));
     }}
   }}
 }}

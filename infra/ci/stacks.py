@@ -65,12 +65,31 @@ def account_id(role: str, stack: str) -> str:
 _STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
+# The bootstrap stack (`mlinfra:pattern: bootstrap`) creates what the workflows run with: the
+# deploy identities and the protected environments. It is applied once, and after changes, by an
+# administrator with broader credentials than any workflow holds, so no workflow previews,
+# deploys or drift-checks it; `make test` plans it offline on every pull request.
+BOOTSTRAP = "bootstrap"
+
+
+def bootstrap_stacks(project: Project) -> list[str]:
+    """The stacks the workflows leave out on purpose: those of the bootstrap pattern."""
+    return [name for name in project.stacks() if _is_bootstrap(project, name)]
+
+
+def _is_bootstrap(project: Project, name: str) -> bool:
+    path = project.stack_file(name)
+    return read_stack_config(path, project.display(path)).get("mlinfra:pattern") == BOOTSTRAP
+
+
 def read_stacks(project: Project) -> list[CIStack]:
-    """Every stack of the project, in deploy order (tier, then name)."""
+    """Every stack of the project but the bootstrap ones, in deploy order (tier, then name)."""
     stacks = []
     for name in project.stacks():
         path = project.stack_file(name)
         shown = project.display(path)
+        if _is_bootstrap(project, name):
+            continue
         if not _STACK_NAME.match(name):
             raise CIError(f"{shown}: the stack name {name!r} cannot name a GitHub environment or job; "
                           f"rename the file to letters, digits, '.', '_' and '-' only")

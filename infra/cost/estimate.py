@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Optional
 
 from components.core.units import memory_mib
-from infra.cost import prices
+from infra.cost import aws, gcp_services, prices
+from infra.cost.lines import Line, Unpriced, flag as _flag, money as _money
 from infra.cost.spec import CostSpec
 
 _ZONE = re.compile(r"^([a-z]+-[a-z]+\d+)-[a-z]$")
@@ -43,45 +44,32 @@ FREE_PREFIXES = (
     # A load balancer's plumbing: its forwarding rules and processed bytes carry the charge.
     "gcp:compute/regionNetworkEndpointGroup:", "gcp:compute/backendService:", "gcp:compute/uRLMap:",
     "gcp:compute/targetHttpsProxy:", "gcp:compute/targetHttpProxy:", "gcp:compute/sSLPolicy:", "gcp:iap/",
+    "gcp:artifactregistry/repositoryIamMember:", "gcp:pubsub/subscriptionIAMMember:",
+    # A subscription's deliveries are priced on its topic (`pubsubGibPerMonth` published and delivered).
+    "gcp:pubsub/subscription:",
 )
 MEMORYSTORE_NOT_PRICED = (
-    "Memorystore is not in the price table: no stored copy of its pricing page rendered the rates. Valkey bills "
-    "per node-hour by node type, times (1 + replicas); Redis per GB-hour by tier "
-    "and capacity band")
+    "Memorystore for Redis is not in the price table: no stored copy of its pricing page rendered the rates "
+    "(per GB-hour by tier and capacity band)")
 
 # Resources that cost money the table does not price, and why (listed as not priced, never zero).
 NOT_PRICED = {
-    "gcp:bigquery/dataset:Dataset": "BigQuery bills the bytes its tables store and its queries scan, "
-                                    "which the feature tables and their queries decide",
-    "gcp:compute/globalForwardingRule:GlobalForwardingRule": "Cloud Load Balancing bills forwarding-rule hours and "
-                                                             "the GB the load balancer processes; no confirmed "
-                                                             "rates in the table",
+    "gcp:bigquery/table:Table": "its bytes are priced on its dataset; ingestion (Storage Write API, streaming "
+                                "inserts) and the queries that scan it are not in the table",
+    "gcp:certificatemanager/certificate:Certificate": "Certificate Manager bills certificates beyond a free "
+                                                      "allowance; no stored copy of its pricing page showed the rates",
+    "gcp:certificatemanager/certificateMap:CertificateMap": "Certificate Manager: no confirmed rates in the table",
+    "gcp:certificatemanager/certificateMapEntry:CertificateMapEntry": "Certificate Manager bills map entries beyond "
+                                                                      "a free allowance; no confirmed rates",
+    "gcp:certificatemanager/dnsAuthorization:DnsAuthorization": "Certificate Manager: no confirmed rates in the "
+                                                                "table",
+    "gcp:dataflow/flexTemplateJob:FlexTemplateJob": "Dataflow bills worker vCPU, memory and disk hours (and "
+                                                    "Streaming Engine) by job type; no confirmed rates in the table",
+    "gcp:monitoring/alertPolicy:AlertPolicy": "Cloud Monitoring alerting bills conditions and time series "
+                                              "returned; no confirmed rates in the table",
     "gcp:bigtable/instance:Instance": "Bigtable bills node-hours (autoscaled between minNodes and maxNodes) "
                                       "and GB stored; no confirmed Bigtable rates in the table",
 }
-
-
-@dataclass
-class Line:
-    name: str
-    type: str
-    what: str
-    idle: float
-    expected: float
-    peak: float
-    on_demand_peak: Optional[float] = None
-    """Spot pools: what the same nodes would cost on demand at peak."""
-    spot_saving: Optional[float] = None
-    """Spot pools: the fraction spot saves against on demand (0.6 = 60 %)."""
-    unconfirmed: list[str] = field(default_factory=list)
-    """Table rows this line used whose price could not be confirmed on the page."""
-
-
-@dataclass
-class Unpriced:
-    name: str
-    type: str
-    reason: str
 
 
 @dataclass
@@ -92,6 +80,7 @@ class Estimate:
     assumptions: dict[str, float]
     currency: str = "USD"
     checked: str = prices.CHECKED.isoformat()
+    source: str = "infra/cost/prices.py"
 
     def total(self, figure: str) -> float:
         return round(sum(getattr(line, figure) for line in self.lines), 2)
@@ -105,7 +94,7 @@ class Estimate:
     def to_json(self) -> dict[str, Any]:
         return {
             "currency": self.currency, "region": self.region, "pricesChecked": self.checked,
-            "source": "infra/cost/prices.py", "assumptions": self.assumptions,
+            "source": self.source, "assumptions": self.assumptions,
             "total": {"idle": self.total("idle"), "expected": self.total("expected"), "peak": self.total("peak")},
             "spotSavingAtPeak": self.spot_saving,
             "autoscalingSaving": round(1 - self.total("expected") / self.total("peak"), 4) if self.total("peak") else None,
@@ -120,18 +109,6 @@ def region_of(inputs: dict[str, Any], default: str) -> str:
     where = inputs.get("location") or inputs.get("region") or default
     zone = _ZONE.match(where)
     return zone.group(1) if zone else where
-
-
-def _flag(used: list[str], *rows: prices.Price) -> None:
-    """Note the rows a line used whose price the table marks not confirmed (shown as `*`)."""
-    for p in rows:
-        label = f"{p.sku or p.unit} ({p.source})"
-        if not p.confirmed and label not in used:
-            used.append(label)
-
-
-def _money(x: float) -> float:
-    return round(x, 2)
 
 
 def pool_zones(pool: dict[str, Any], cluster: Optional[dict[str, Any]]) -> int:
@@ -329,7 +306,9 @@ def estimate(registrations: Iterable[Any], region: str, spec: CostSpec = CostSpe
     lines: list[Line] = []
     unpriced: list[Unpriced] = []
     vms = [0.0, 0.0, 0.0]
-    nats = []
+    nats, rules = [], []
+    schedules = {str((r.inputs.get("httpTarget") or {}).get("uri", "")): str(r.inputs.get("schedule", ""))
+                 for r in regs if r.type == "gcp:cloudscheduler/job:Job"}
 
     def add(result: Line | Unpriced) -> None:
         (lines if isinstance(result, Line) else unpriced).append(result)
@@ -373,15 +352,31 @@ def estimate(registrations: Iterable[Any], region: str, spec: CostSpec = CostSpe
             cls = (i.get("spec") or {}).get("gatewayClassName", "")
             unpriced.append(Unpriced(r.name, t, f"the load balancer GKE provisions for it ({cls}): forwarding "
                                                 "rule, proxy and data-processing hours are not in the table"))
-        elif t in ("gcp:memorystore/instance:Instance", "gcp:redis/instance:Instance"):
-            size = (f"{i.get('nodeType')} x {1 + int(i.get('replicaCount') or 0)} nodes" if "nodeType" in i
-                    else f"{i.get('tier')} {i.get('memorySizeGb')} GB")
-            unpriced.append(Unpriced(r.name, t, f"{size}: {MEMORYSTORE_NOT_PRICED}"))
+        elif t == "gcp:memorystore/instance:Instance":
+            add(gcp_services.memorystore(r.name, t, i, where, spec))
+        elif t == "gcp:redis/instance:Instance":
+            unpriced.append(Unpriced(r.name, t, f"{i.get('tier')} {i.get('memorySizeGb')} GB: {MEMORYSTORE_NOT_PRICED}"))
+        elif t == "gcp:compute/securityPolicy:SecurityPolicy":
+            add(gcp_services.security_policy(r.name, t, i, spec))
+        elif t == "gcp:workflows/workflow:Workflow":
+            add(gcp_services.workflow(r.name, t, i, schedules, spec))
+        elif t == gcp_services.FORWARDING_RULE:
+            rules.append(r)
+        elif t == "gcp:bigquery/dataset:Dataset":
+            add(gcp_services.dataset(r.name, t, i, region, spec))
+        elif t.startswith(("aws:", "kubernetes:karpenter.sh/")):
+            priced = aws.price(r.name, t, i, region, spec)
+            if priced is not None:
+                add(priced)
         elif t == "gcp:compute/subnetwork:Subnetwork" and i.get("logConfig"):
             unpriced.append(Unpriced(r.name, t, "VPC flow logs: Cloud Logging ingestion depends on traffic"))
         elif not t.startswith(FREE_PREFIXES):
             unpriced.append(Unpriced(r.name, t, NOT_PRICED.get(t, "not in the price table")))
     for r in nats:  # after the pools: the gateway is billed by the VMs that use it
         lines.append(nat(r.name, r.type, tuple(vms), spec))
+    lines += gcp_services.forwarding_rules(rules, spec)
     assumptions = {k: v for k, v in spec.model_dump(by_alias=True).items()}
+    if any(r.type.startswith("aws:") for r in regs):  # an AWS stack reads the AWS half of the table
+        return Estimate(region, lines, unpriced, assumptions, checked=aws.ap.CHECKED.isoformat(),
+                        source="infra/cost/aws_prices.py")
     return Estimate(region, lines, unpriced, assumptions)

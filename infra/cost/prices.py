@@ -31,6 +31,11 @@ AR_PAGE = "https://cloud.google.com/artifact-registry/pricing"
 PUBSUB_PAGE = "https://cloud.google.com/pubsub/pricing"
 SCHEDULER_PAGE = "https://cloud.google.com/scheduler/pricing"
 NAT_PAGE = "https://cloud.google.com/nat/pricing"
+LB_PAGE = "https://cloud.google.com/load-balancing/pricing"
+BQ_PAGE = "https://cloud.google.com/bigquery/pricing"
+ARMOR_PAGE = "https://cloud.google.com/armor/pricing"
+WORKFLOWS_PAGE = "https://cloud.google.com/workflows/pricing"
+VALKEY_PAGE = "https://cloud.google.com/memorystore/docs/valkey/pricing"
 
 _RECALLED = "not confirmed: the stored copy of the page rendered no table; figure as recalled from it"
 _DERIVED = ("not confirmed: no Netherlands figure could be read; derived from the us-central1 row with the "
@@ -207,6 +212,44 @@ NAT_DATA = Price(0.045, "per GiB processed", NAT_PAGE, sku="NAT Gateway: Data pr
 NAT_IP = Price(0.005, "per IP-hour", NAT_PAGE, sku="External IP address used by a NAT gateway",
                note="read off a stored copy of the page")
 
+# Cloud Load Balancing: forwarding rules are billed per project, the first five at one rate and
+# every further rule at a lower one (global rules; read off a stored copy of the page's table).
+LB_RULE_FIRST5 = Price(0.025, "per forwarding-rule-hour", LB_PAGE, sku="Global forwarding rules: first 5",
+                       note="read off a stored copy of the page's global forwarding rule table")
+LB_RULE_EXTRA = Price(0.01, "per forwarding-rule-hour", LB_PAGE, sku="Global forwarding rules: per additional rule",
+                      note="read off a stored copy of the page's global forwarding rule table")
+LB_DATA = Price(0.008, "per GiB processed", LB_PAGE, sku="Inbound / outbound data processed by load balancer",
+                note="read off a stored copy of the page's regional table ($0.008 in and $0.008 out); "
+                     "the copy does not name the region it showed")
+# BigQuery storage, logical (uncompressed) billing, active tier (changed in the last 90 days).
+BQ_ACTIVE_STORAGE: dict[str, Price] = {
+    region: Price(0.02, "per GiB-month", BQ_PAGE, sku="Active Logical Storage",
+                  note="not confirmed for the region: the stored copy of the page lists $0.02 per GB a month "
+                       "for the US and EU multi-regions; the regional rate is taken to be the same")
+    for region in REGIONS}
+
+_QUOTED = "not confirmed on the page itself (its stored copies render no table); several third-party guides quote "
+# Cloud Armor Standard (pay as you go), global security policies.
+ARMOR_POLICY = Price(5.0, "per policy-month", ARMOR_PAGE, sku="Cloud Armor Standard: security policy",
+                     note=_QUOTED + "$5 per policy a month")
+ARMOR_RULE = Price(1.0, "per rule-month", ARMOR_PAGE, sku="Cloud Armor Standard: security policy rule",
+                   note=_QUOTED + "$1 per rule a month")
+ARMOR_REQUESTS = Price(0.75, "per million requests", ARMOR_PAGE, sku="Cloud Armor Standard: requests (global policy)",
+                       note=_QUOTED + "$0.75 per million requests for globally scoped policies")
+WORKFLOWS_INTERNAL = Price(0.01, "per 1,000 steps", WORKFLOWS_PAGE, sku="Workflows internal steps",
+                           note=_QUOTED + "$0.01 per 1,000 internal steps (the first 5,000 a month are free)")
+WORKFLOWS_EXTERNAL = Price(0.025, "per 1,000 steps", WORKFLOWS_PAGE, sku="Workflows external HTTP steps",
+                           note=_QUOTED + "$0.025 per 1,000 external steps (the first 2,000 a month are free)")
+# Memorystore for Valkey bills each node (primaries and replicas alike) per hour by node type.
+_VALKEY = ("not confirmed: the page's stored copies render no table; a third-party cost survey citing the page "
+           "gives {} a month, divided here by 730 hours (the survey does not name the region)")
+VALKEY_NODE: dict[tuple[str, str], Price] = {
+    ("us-central1", "SHARED_CORE_NANO"): Price(0.0318, "per node-hour", VALKEY_PAGE, sku="Memorystore for Valkey "
+                                               "shared-core-nano node", note=_VALKEY.format("≈$23.21 for one node")),
+    ("us-central1", "STANDARD_SMALL"): Price(0.1425, "per node-hour", VALKEY_PAGE, sku="Memorystore for Valkey "
+                                             "standard-small node", note=_VALKEY.format("≈$312 for three nodes")),
+}
+
 
 def machine(region: str, machine_type: str) -> Optional[MachinePrice]:
     return MACHINES.get((region, machine_type))
@@ -226,5 +269,12 @@ def every_price() -> list[tuple[str, Price]]:
     rows += [(f"{region} storage standard", p) for region, p in STORAGE_STANDARD.items()]
     rows += [("gke cluster fee", GKE_CLUSTER_FEE), ("artifact storage", ARTIFACT_STORAGE),
              ("pubsub throughput", PUBSUB_THROUGHPUT), ("scheduler job", SCHEDULER_JOB),
-             ("nat per vm", NAT_PER_VM), ("nat cap", NAT_CAP), ("nat data", NAT_DATA), ("nat ip", NAT_IP)]
-    return rows
+             ("nat per vm", NAT_PER_VM), ("nat cap", NAT_CAP), ("nat data", NAT_DATA), ("nat ip", NAT_IP),
+             ("lb rule first 5", LB_RULE_FIRST5), ("lb rule extra", LB_RULE_EXTRA), ("lb data", LB_DATA)]
+    rows += [(f"{region} bigquery active storage", p) for region, p in BQ_ACTIVE_STORAGE.items()]
+    rows += [("armor policy", ARMOR_POLICY), ("armor rule", ARMOR_RULE), ("armor requests", ARMOR_REQUESTS),
+             ("workflows internal steps", WORKFLOWS_INTERNAL), ("workflows external steps", WORKFLOWS_EXTERNAL)]
+    rows += [(f"{region} valkey {node}", p) for (region, node), p in VALKEY_NODE.items()]
+    from infra.cost import aws_prices  # the AWS table lives beside this one (each file under 400 lines)
+
+    return rows + aws_prices.every_price()

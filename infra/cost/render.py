@@ -27,10 +27,10 @@ def usd(x: float) -> str:
 
 def table(e: Estimate) -> str:
     if not e.lines:
-        return f"Monthly cost estimate: not estimated; the price table (infra/cost/prices.py) has no prices for " \
+        return f"Monthly cost estimate: not estimated; the price table ({e.source}) has no prices for " \
                f"what this stack creates in {e.region} ({len(e.unpriced)} resources not priced)."
     a = e.assumptions
-    lines = [f"Monthly cost estimate ({e.currency} list prices, {e.region}; table infra/cost/prices.py checked "
+    lines = [f"Monthly cost estimate ({e.currency} list prices, {e.region}; table {e.source} checked "
              f"{e.checked}; no free tiers or discounts)",
              f"  assumes {a['hoursPerMonth']:g} h a month, {a['busyHoursPerMonth']:g} busy hours at "
              f"{a['averageScale'] * 100:g} % of the way from min to max (mlinfra:cost to change)"]
@@ -65,7 +65,7 @@ def table(e: Estimate) -> str:
 
 
 def summary(e: Estimate) -> str:
-    if not e.lines:  # e.g. an AWS stack: the table holds Google Cloud prices only
+    if not e.lines:  # e.g. a region neither table covers
         return f"cost: not estimated: the price table has no prices for what this stack creates in {e.region} " \
                f"({len(e.unpriced)} not priced)"
     spot = f", spot saves {usd(e.spot_saving)} at peak" if e.spot_saving is not None else ""

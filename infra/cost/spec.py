@@ -3,6 +3,8 @@ deployed; every key has a default, so a stack without the section still gets an 
 
 from __future__ import annotations
 
+from typing import Optional
+
 from pydantic import Field
 
 from components.core.spec import Spec
@@ -41,4 +43,20 @@ class CostSpec(Spec):
     pubsub_gib_per_month: float = Field(1, ge=0)
     """GiB a month published to and delivered from each Pub/Sub topic. Defaults to 1."""
     nat_gib_per_month: float = Field(50, ge=0)
-    """GiB a month through the Cloud NAT gateway, when any VM uses it. Defaults to 50."""
+    """GiB a month through each NAT gateway (Cloud NAT when any VM uses it; each AWS NAT gateway).
+    Defaults to 50."""
+    load_balancer_gib_per_month: float = Field(10, ge=0)
+    """GiB a month each external load balancer processes in each direction (requests in,
+    responses out). Defaults to 10."""
+    bigquery_gb_per_dataset: float = Field(50, ge=0)
+    """GiB of active logical storage in each BigQuery dataset (its tables together). Defaults to 50."""
+    security_policy_requests_per_month: float = Field(1_000_000, ge=0)
+    """Requests a month each Cloud Armor security policy evaluates. Defaults to 1000000."""
+    workflow_executions_per_month: Optional[float] = Field(None, ge=0)
+    """Executions a month of each workflow (a trigger with `run`). Defaults to the runs a month its
+    Cloud Scheduler schedule gives (in a month of hoursPerMonth hours) for a schedule trigger,
+    and to 30 for an event trigger."""
+    workflow_steps_per_execution: Optional[float] = Field(None, ge=0)
+    """Billable steps one workflow execution takes. Defaults to the steps of its definition, each
+    run once (each variable of an assign counts; error branches and a polling loop's repeats are
+    not counted)."""

@@ -58,6 +58,36 @@ def gateway_has_servers(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
                   fix="remove gateway, or add a service with platform: gke")]
 
 
+def grpc_through_gateway(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
+    """A gRPC server on GKE sits behind the stack's Gateway on HTTPS, one per Gateway (on EKS, one
+    per ALB: its HTTPS listener's rule takes every call).
+
+    gRPC clients reach Google's Application Load Balancers over TLS, where ALPN negotiates HTTP/2
+    (the Gateway API's GRPCRoute spec asks h2c with prior knowledge of an HTTP listener, and GKE's
+    controller implements no GRPCRoute to promise it): so `cluster.gateway.hostname`. Its calls'
+    paths are their methods, so its route takes the hostname's calls unprefixed: a second gRPC
+    server would take the same paths."""
+    if config.cluster is None:
+        return []
+    grpc = [(i, s) for i, s in on_cluster(config.services) if getattr(s, "platform", None) in ("gke", "eks")
+            and s.protocol == "grpc"]
+    issues = []
+    if grpc and grpc[0][1].platform == "gke" and not config.cluster.gateway.https:
+        i, s = grpc[0]
+        issues.append(Issue(("services", i, "protocol"), "a gRPC server on GKE is reached through the stack's Gateway "
+                            "over HTTPS (gRPC clients negotiate HTTP/2 with the load balancer by TLS), but the Gateway "
+                            "serves plain HTTP", s.protocol,
+                            fix="set mlinfra:cluster.gateway.hostname (a managed certificate is created for it), or "
+                                "protocol: http"))
+    where = "Gateway" if grpc and grpc[0][1].platform == "gke" else "ALB"
+    issues += [Issue(("services", i, "protocol"), f"a second gRPC server on the {where}: {grpc[0][1].name} already "
+                     "takes its gRPC calls (their paths are their methods, so they cannot be split by prefix)",
+                     s.protocol, fix="serve one gRPC server per stack (Triton serves many models), or set protocol: "
+                                     "http on this one")
+               for i, s in grpc[1:]]
+    return issues
+
+
 def gke_names_fit(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
     """GKE's 40-character names for the cluster and its pools, as the cluster component derives them."""
     if config.cluster is None:
@@ -75,11 +105,16 @@ def placement_on_pools(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
     offered = offered_gpus(cluster)
     issues = []
     for where, workload in workloads:
+        if getattr(workload, "queued", None) is not None:
+            continue  # queued_couplings places it on its pool
         gpu = workload.resources.gpu
         if gpu is not None and gpu.type not in offered:
-            issues.append(Issue(where + ("resources", "gpu", "type"), "no node pool (nor auto-provisioning) offers this GPU",
+            queued = [p.name for p in cluster.node_pools if p.queued_provisioning and p.gpu and p.gpu.type == gpu.type]
+            issues.append(Issue(where + ("resources", "gpu", "type"), "no node pool (nor auto-provisioning) offers this GPU"
+                                + (f" (queued pool {queued[0]} takes only jobs with `queued`)" if queued else ""),
                                 gpu.type, allowed=", ".join(sorted(offered)) or "no GPU at all",
-                                fix=f"add a node pool with gpu: {{type: {gpu.type}}}, or use an offered type"))
+                                fix=f"add a node pool with gpu: {{type: {gpu.type}}}, or use an offered type"
+                                    + (f", or (a job) set `queued: {{pool: {queued[0]}}}`" if queued and where[0] == "jobs" else "")))
         if workload.placement.spot == "require" and not spot_pools(cluster):
             issues.append(Issue(where + ("placement", "spot"), "requires spot nodes, but no node pool is spot", "require",
                                 allowed="never, prefer", fix="add a node pool with `spot: true`, or use prefer"))
@@ -145,6 +180,8 @@ def workloads_fit_pools(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
     issues: list[Issue] = []
     offered = offered_gpus(cluster)
     for where, workload, fuse in workloads:
+        if getattr(workload, "queued", None) is not None:
+            continue  # queued_couplings fits it to its pool
         gpu, spot = workload.resources.gpu, workload.placement.spot
         if (gpu is not None and gpu.type not in offered) or (spot == "require" and not spot_pools(cluster)):
             continue  # placement_on_pools says so
@@ -203,8 +240,9 @@ def prod_alerts_go_somewhere(config: Any, ctx: Context, pattern: Any) -> list[Is
 
 def eks_prod_alerts_go_somewhere(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
     """A prod AWS stack's services have burn-rate alarms (availability 99.5 % at least): someone
-    must be notified."""
-    if ctx.prod and config.services and not config.alerts.any:
+    must be notified. A gRPC server has none (its slo is refused, prod gives it no default), so a
+    stack serving only gRPC needs no one."""
+    if ctx.prod and any(s.protocol != "grpc" for s in config.services) and not config.alerts.any:
         return [Issue(("alerts",), "a prod stack's services alarm when they burn their error budget, but nobody is "
                       "notified", fix="add `mlinfra:alerts: {emails: [oncall@acme.example]}`, `httpsEndpoints: "
                       "[https://<webhook>]` or `topics: [arn:aws:sns:<region>:<account>:<topic>]`")]

@@ -59,8 +59,9 @@ class EksKubernetesArgs:
 
 
 class EksKubernetes(Component):
-    """Outputs: cluster, kubernetes_version, services, jobs, buckets, image_repository, network, and with
-    services load_balancer (the ALB's DNS name) and, with objectives, alerts_topic."""
+    """Outputs: cluster, kubernetes_version, services (each's path, or a gRPC server's port 443), jobs,
+    buckets, image_repository, network, and with services load_balancer (the ALB's DNS name) and,
+    with objectives, alerts_topic."""
 
     Args = EksKubernetesArgs
 
@@ -103,7 +104,10 @@ class EksKubernetes(Component):
                 load_balancer_name=dns_name("mlinfra", args.stack, max_len=32), vpc_id=self.network.vpc_id,
                 vpc_cidr=args.network.cidr, subnet_ids=self.network.private_subnet_ids,
                 cluster_security_group_id=self.cluster.cluster.vpc_config.cluster_security_group_id,
-                target_ports=[s.launch(gpu=s.resources.gpu is not None).port for s in args.services], prod=args.prod),
+                target_ports=[s.launch(gpu=s.resources.gpu is not None).port for s in args.services],
+                # One gRPC server per ALB (couplings.grpc_through_gateway): its certificate is the HTTPS listener's.
+                certificate_arn=next((s.certificate_arn for s in args.services if s.protocol == "grpc"), None),
+                prod=args.prod),
                 opts=self.child())
         self.server_metrics = None
         scaled = [s for s in args.services if s.scaling.metric != "cpu"]
@@ -138,8 +142,10 @@ class EksKubernetes(Component):
             **({"alerts_topic": self.alert_topic.arn} if self.alert_topic else {}),
             "cluster": self.cluster.cluster_name,
             "kubernetes_version": self.cluster.kubernetes_minor,
-            "services": {n: {"namespace": s.namespace, "path": f"/{n}/", "tracks": s.service_names}
-                         for n, s in self.services.items()},
+            # A gRPC server takes every call of the HTTPS listener; the others answer under /<service>/.
+            "services": {n: {"namespace": s.namespace, **({"port": 443} if spec.protocol == "grpc" else {"path": f"/{n}/"}),
+                             "tracks": s.service_names}
+                         for spec, (n, s) in zip(args.services, self.services.items())},
             "jobs": sorted(self.jobs),
             "buckets": {role: b.bucket_name for role, b in self.storage.buckets.items()},
             "image_repository": self.images.url,
@@ -149,11 +155,13 @@ class EksKubernetes(Component):
 
     def _monitor_services(self) -> dict:
         """Each service's objectives as burn-rate alarms (a prod service without an `slo` gets
-        availability 99.5 %), notifying the stack's alert topic and the topics `alerts` names."""
+        availability 99.5 %, a gRPC server none), notifying the stack's alert topic and the topics `alerts` names."""
         args = self.args
         self.alarm_prefix = dns_name("mlinfra", args.stack, max_len=60)
         self.alert_topic = None
-        watched = [(spec, spec.slo or (SloSpec() if args.prod else None)) for spec in args.services]
+        # A gRPC server has no objectives (its slo is refused): the ALB counts HTTP codes, gRPC errors ride on 200.
+        watched = [(spec, spec.slo or (SloSpec() if args.prod and spec.protocol != "grpc" else None))
+                   for spec in args.services]
         watched = [(spec, slo) for spec, slo in watched if slo is not None]
         if not watched:
             return {}

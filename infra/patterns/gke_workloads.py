@@ -89,7 +89,8 @@ def build_jobs(pattern: Any, jobs: Sequence[GkeJobSpec]) -> dict[str, GkeJob]:
             spec=spec, project=args.project, namespace=JOBS_NAMESPACE, provider=provider,
             workload_pool=pattern.cluster.workload_pool, read_buckets=[pattern.storage.data_lake],
             write_buckets=[pattern.storage.artifacts], on_events=spec.name in triggered,
-            cache=connection(pattern) if spec.cache else None),
+            cache=connection(pattern) if spec.cache else None,
+            queued_pool=pattern.cluster.pool_names.get(spec.queued.pool) if spec.queued else None),
             opts=pattern.child(provider=provider, depends_on=[jobs_ns]))
         for spec in jobs
     }

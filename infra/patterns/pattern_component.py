@@ -26,6 +26,7 @@ from components.gcp.projects.project_services import ProjectServices, ProjectSer
 from components.gcp.storage.storage import Storage, StorageArgs
 from components.gcp.storage.storage_spec import StorageSpec
 from components.gcp.monitoring.alerts_spec import AlertsSpec
+from components.gcp.monitoring import auto_rollback_spec as rollback
 from components.serving.slo_spec import SloSpec
 from components.gcp.memorystore.cache_spec import CacheSpec
 from infra.patterns.cache import build_cache, cache_apis, network_engines
@@ -81,15 +82,19 @@ class PatternComponent(Component):
             transformations=[labels_transformation(args.labels)]))
         super().__init__(type_, name, opts)
         self.args = args
+        # Services whose canary the fast-burn alert rolls back (`rollout.autoRollback`), with the
+        # repository and token of their proposeRollout triggers: the stack's rollback function serves them.
+        self.rollback_targets = rollback.targets(args.services, args.triggers)
+        self.auto_rollback: Any = None
         watched = (args.services and (args.prod or any(s.slo for s in args.services))) or args.alerts.dashboard
         self.apis = ProjectServices(f"{name}-apis", ProjectServicesArgs(
-            apis=tuple(apis) + (TRIGGER_APIS if args.triggers else ()) + (("monitoring.googleapis.com",) if watched else ())
+            apis=tuple(apis) + (TRIGGER_APIS if args.triggers or self.rollback_targets else ()) + (("monitoring.googleapis.com",) if watched else ())
             + (CHAIN_APIS if any(t.run for t in args.triggers) else ()) + cache_apis(args.cache)
             + features.apis(args.feature_store) + logging_apis(args.services)
             + load_balancer_apis([getattr(s, "load_balancer", None) for s in args.services])
             # Secrets by reference (Cloud Run, functions, GKE's Secret Manager add-on) read Secret Manager.
             + (("secretmanager.googleapis.com",) if any(getattr(w, "secrets", None) for w in [
-                *args.services, *getattr(args, "jobs", ()), *args.triggers]) else ()),
+                *args.services, *getattr(args, "jobs", ()), *args.triggers]) or self.rollback_targets else ()),
             project=args.project), opts=self.child())
         self.after_apis = self.child(depends_on=self.apis.resources)
         # `egress: none`: no VPC at all (serverless stacks whose services need no private egress).
@@ -117,12 +122,22 @@ class PatternComponent(Component):
 
     def serve(self) -> dict[str, Any]:
         """Build every service through its platform's builder (infra/platforms/), then its
-        objectives and alerts (a prod service without an `slo` gets availability 99.5 %)."""
+        objectives and alerts (a prod service without an `slo` gets availability 99.5 %, but a gRPC
+        server on GKE)."""
         args = self.args
         self.services = {spec.name: PLATFORMS[spec.platform].build()(self, spec) for spec in args.services}
-        watched = [(spec, spec.slo or (SloSpec() if args.prod else None)) for spec in args.services]
+        # No default objectives for a gRPC server on GKE: its unprefixed route has no path rule
+        # the load balancer's metrics could select it by (its `slo` is refused, GkeServiceSpec).
+        watched = [(spec, spec.slo or (SloSpec() if args.prod and not (
+            getattr(spec, "platform", None) == "gke" and spec.protocol == "grpc") else None)) for spec in args.services]
         watched = [(spec, slo) for spec, slo in watched if slo is not None]
         self.objectives: dict[str, Any] = {}
+        if self.rollback_targets:
+            from components.gcp.monitoring.auto_rollback import AutoRollback, AutoRollbackArgs
+
+            self.auto_rollback = AutoRollback(f"{self.name}-rollback", AutoRollbackArgs(
+                topic_name=rollback.topic_name(args.stack), project=args.project, stack=args.stack),
+                opts=self.after_apis)
         if watched:
             channels = self.alert_channels()
             self.objectives = {spec.name: PLATFORMS[spec.platform].monitoring()(
@@ -194,14 +209,27 @@ class PatternComponent(Component):
                 spec=self.args.alerts, project=self.args.project), opts=self.after_apis).names
         return self._channels
 
+    def rollback_alerting(self, spec: Any) -> dict[str, Any]:
+        """What a service's objectives add for `rollout.autoRollback` while its canary takes traffic:
+        the rollback channel on the fast-burn alerts, and the labels the rollback function acts on."""
+        if self.auto_rollback is None or not rollback.canary_running(spec) or \
+                spec.name not in {t.service for t in self.rollback_targets}:
+            return {}
+        return {"fast_burn_channels": [self.auto_rollback.channel.name],
+                "fast_burn_labels": rollback.policy_labels(spec.name)}
+
     def build_triggers(self) -> Optional[TriggerSet]:
         args = self.args
-        if args.triggers:
+        triggers, topics = list(args.triggers), dict(getattr(self, "topics", {}))
+        if self.auto_rollback is not None:  # the rollback function listens on the rollback topic
+            triggers.append(rollback.function_spec(self.rollback_targets, args.stack))
+            topics[rollback.topic_name(args.stack)] = self.auto_rollback.topic
+        if triggers:
             self.triggers = TriggerSet(f"{self.name}-fn", TriggerSetArgs(
-                triggers=args.triggers, project=args.project, region=args.region, stack=args.stack,
+                triggers=triggers, project=args.project, region=args.region, stack=args.stack,
                 source_root=args.source_root, network_id=self.network.network_id if self.network else None,
                 subnetwork_id=self.network.subnetwork_id if self.network else None, buckets=self.storage.buckets,
-                egress=args.network.egress, topics=getattr(self, "topics", {})), opts=self.after_apis)
+                egress=args.network.egress, topics=topics), opts=self.after_apis)
             if any(t.run for t in args.triggers):
                 from infra.patterns.event_chains import build_chains
 

@@ -12,7 +12,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from infra.patterns import cache_couplings, couplings
+from infra.patterns import cache_couplings, couplings, queued_couplings, rollback_couplings
 from infra.platforms.registry import PLATFORMS
 
 
@@ -75,27 +75,36 @@ _FEATURE_STORE = _CACHE | {"pulumi_gcp.bigquery", "pulumi_gcp.bigtable"}
 # A Cloud Run service's load balancer (`loadBalancer:`): its certificate, IAP access, the project number.
 _CLOUD_RUN_LB = frozenset({"pulumi_gcp.certificatemanager", "pulumi_gcp.iap", "pulumi_gcp.organizations"})
 
+# A service's request log (`services[].logging`): its BigQuery table, the project number of the Pub/Sub agent.
+_REQUEST_LOG = frozenset({"pulumi_gcp.bigquery", "pulumi_gcp.organizations"})
+
 PATTERNS: dict[str, Pattern] = {
     "serverless": Pattern(
         "serverless",
         "Cloud Run model servers (GPU optional) and Cloud Functions triggers; scales to zero.",
         frozenset({"services", "triggers", "cache", "featureStore"}), ("cloudrun",),
-        "infra.patterns.serverless:Serverless", _GCP_BASE | _FEATURE_STORE | _CLOUD_RUN_LB,
+        "infra.patterns.serverless:Serverless", _GCP_BASE | _FEATURE_STORE | _CLOUD_RUN_LB | _REQUEST_LOG,
         couplings=(couplings.models_in_artifact_bucket, couplings.serverless_names_unique,
                    couplings.prod_alerts_go_somewhere, couplings.run_targets_exist,
-                   cache_couplings.cache_wired, couplings.feature_store_has_a_network),
+                   cache_couplings.cache_wired, couplings.feature_store_has_a_network,
+                   rollback_couplings.auto_rollback_wired),
     ),
     "kubernetes": Pattern(
         "kubernetes",
         "GKE with CPU, GPU and spot node pools, autoscalers, model servers and jobs.",
         frozenset({"cluster", "services", "jobs", "triggers", "cache", "featureStore"}), ("gke",),
-        "infra.patterns.kubernetes:Kubernetes", _GCP_BASE | _GKE | _FEATURE_STORE,
-        couplings=(couplings.cluster_needed, couplings.gateway_has_servers, couplings.gke_names_fit,
+        # organizations: the project number of the rollback channel's publisher (rollout.autoRollback)
+        # and of request logging's BigQuery subscription.
+        "infra.patterns.kubernetes:Kubernetes", _GCP_BASE | _GKE | _FEATURE_STORE | _REQUEST_LOG,
+        couplings=(couplings.cluster_needed, couplings.gateway_has_servers, couplings.grpc_through_gateway,
+                   couplings.gke_names_fit,
                    couplings.placement_on_pools,
-                   couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,
+                   couplings.workloads_fit_pools, queued_couplings.queued_jobs_on_queued_pools,
+                   couplings.system_pods_have_a_pool,
                    couplings.models_in_artifact_bucket, couplings.network_fits_cluster,
                    couplings.prod_alerts_go_somewhere, couplings.run_targets_exist,
-                   cache_couplings.cache_wired, couplings.feature_store_has_a_network),
+                   cache_couplings.cache_wired, couplings.feature_store_has_a_network,
+                   rollback_couplings.auto_rollback_wired),
         requires_cluster=True,
     ),
     "dataflow": Pattern(
@@ -113,15 +122,19 @@ PATTERNS: dict[str, Pattern] = {
         "A real-time path (services on Cloud Run or GKE) beside a batch path (jobs on GKE or Cloud Run Jobs, "
         "pipelines), wired by events.",
         frozenset({"cluster", "services", "jobs", "pipelines", "triggers", "cache", "featureStore"}), ("gke", "cloudrun"),
-        "infra.patterns.hybrid:Hybrid", _GCP_BASE | _GKE | _DATAFLOW | _CACHE | _FEATURE_STORE | _CLOUD_RUN_LB,
-        couplings=(couplings.cluster_needed, couplings.gateway_has_servers, couplings.gke_names_fit,
+        "infra.patterns.hybrid:Hybrid",
+        _GCP_BASE | _GKE | _DATAFLOW | _CACHE | _FEATURE_STORE | _CLOUD_RUN_LB | _REQUEST_LOG,
+        couplings=(couplings.cluster_needed, couplings.gateway_has_servers, couplings.grpc_through_gateway,
+                   couplings.gke_names_fit,
                    couplings.placement_on_pools,
-                   couplings.workloads_fit_pools, couplings.system_pods_have_a_pool,
+                   couplings.workloads_fit_pools, queued_couplings.queued_jobs_on_queued_pools,
+                   couplings.system_pods_have_a_pool,
                    couplings.models_in_artifact_bucket, couplings.network_fits_cluster,
                    couplings.serverless_names_unique, couplings.prod_alerts_go_somewhere,
                    couplings.pipeline_models_in_artifact_bucket, couplings.pipeline_topics_and_tables,
                    couplings.workers_have_a_network, couplings.run_targets_exist,
-                   cache_couplings.cache_wired, couplings.feature_store_has_a_network),
+                   cache_couplings.cache_wired, couplings.feature_store_has_a_network,
+                   rollback_couplings.auto_rollback_wired),
     ),
 }
 
@@ -141,12 +154,28 @@ AWS_PATTERNS: dict[str, Pattern] = {
         "EKS with CPU, GPU and spot managed node groups, model servers behind an internal ALB, and jobs.",
         frozenset({"cluster", "services", "jobs"}), ("eks",),
         "infra.patterns.eks:EksKubernetes", _AWS_K8S,
-        couplings=(couplings.cluster_needed, couplings.eks_placement_on_pools, couplings.models_in_s3_artifact_bucket,
-                   cache_couplings.cache_wired, couplings.eks_prod_alerts_go_somewhere, couplings.eks_listener_rules_unique),
+        couplings=(couplings.cluster_needed, couplings.grpc_through_gateway, couplings.eks_placement_on_pools,
+                   couplings.models_in_s3_artifact_bucket, cache_couplings.cache_wired,
+                   couplings.eks_prod_alerts_go_somewhere, couplings.eks_listener_rules_unique),
         requires_cluster=True, cloud="aws",
     ),
 }
-CLOUDS: dict[str, dict[str, Pattern]] = {"gcp": PATTERNS, "aws": AWS_PATTERNS}
+
+# The bootstrap stack (`mlinfra:pattern: bootstrap`): what the CI stacks' workflows assume, on
+# every cloud they use and on GitHub. Its cloud is GitHub's; it imports a cloud's provider only
+# when some CI stack is on that cloud.
+BOOTSTRAP_PATTERNS: dict[str, Pattern] = {
+    "bootstrap": Pattern(
+        "bootstrap",
+        "The identities (workload identity federation, AWS OIDC roles) and the GitHub environments, branch "
+        "ruleset and variables the generated workflows assume; applied by an administrator.",
+        frozenset(), (), "infra.patterns.bootstrap:Bootstrap",
+        frozenset({"pulumi_gcp.iam", "pulumi_gcp.projects", "pulumi_gcp.serviceaccount", "pulumi_gcp.storage",
+                   "pulumi_aws.iam", "pulumi_github"}),
+        cloud="github",
+    ),
+}
+CLOUDS: dict[str, dict[str, Pattern]] = {"gcp": PATTERNS, "aws": AWS_PATTERNS, "github": BOOTSTRAP_PATTERNS}
 
 
 def pattern_for(cloud: str, name: str) -> Optional[Pattern]:

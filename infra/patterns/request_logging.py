@@ -1,20 +1,20 @@
-"""A Cloud Run service's request log (`services[].logging`) and its drift job, as children of the
-pattern: the log after the server (its account publishes), the drift job's alert in prod or
-with `drift.alert: true`, notifying the stack's `mlinfra:alerts` channels."""
+"""A Cloud Run or GKE service's request log (`services[].logging`) and its drift job, as children
+of the pattern: the log after the server (its Google account publishes; a GKE pod's by Workload
+Identity), the drift job (a Cloud Run job on either platform) and its alert in prod or with
+`drift.alert: true`, notifying the stack's `mlinfra:alerts` channels."""
 
 from __future__ import annotations
 
 from components.core.naming import dns_name
 from components.gcp.cloudrun.cloud_run_job_spec import cloud_run_job_name
-from components.gcp.cloudrun.cloud_run_service_spec import cloud_run_service_name
 from components.gcp.monitoring.drift_watch import DriftWatch, DriftWatchArgs, psi_descriptor
 from components.gcp.monitoring.request_log import RequestLog, RequestLogArgs
 
 
-def build_request_log(pattern, spec, server) -> None:
-    """Sets `pattern.request_logs[spec.name]` to (log, drift watch or None)."""
+def build_request_log(pattern, spec, server, service_name: str) -> None:
+    """Sets `pattern.request_logs[spec.name]` to (log, drift watch or None); `service_name` is
+    what the topic and dataset are named after (the Cloud Run service, a GKE server's `<name>-<stack>`)."""
     args = pattern.args
-    service_name = cloud_run_service_name(spec.name, args.stack, spec.service_name)
     log = RequestLog(f"{pattern.name}-log-{spec.name}", RequestLogArgs(
         spec=spec.logging, service_name=service_name, publisher=server.account, project=args.project,
         region=args.region, protect=args.prod), opts=pattern.after_apis)

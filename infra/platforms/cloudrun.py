@@ -32,7 +32,7 @@ def build(pattern, spec: CloudRunServiceSpec) -> CloudRunModelServer:
     if spec.logging is not None:
         from infra.patterns.request_logging import build_request_log  # only stacks that log requests
 
-        build_request_log(pattern, spec, server)
+        build_request_log(pattern, spec, server, cloud_run_service_name(spec.name, args.stack, spec.service_name))
     return server
 
 
@@ -61,7 +61,7 @@ def monitor(pattern, spec: CloudRunServiceSpec, server: CloudRunModelServer, slo
         errors_filter=f'{requests} metric.label."response_code_class"="5xx"',
         latency_filter=(f'metric.type="run.googleapis.com/request_latencies" resource.type="cloud_run_revision" '
                         f'resource.label."service_name"="{service}"'),
-        channels=channels, runbook=f"Check the revisions of Cloud Run service {service} (`mlinfra plan` shows the "
+        channels=channels, **pattern.rollback_alerting(spec), runbook=f"Check the revisions of Cloud Run service {service} (`mlinfra plan` shows the "
                                    "traffic split), their logs and their instance count against maxReplicas."),
         opts=pattern.after_apis)
 

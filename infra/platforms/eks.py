@@ -1,6 +1,7 @@
 """Builds a service with `platform: eks` inside a pattern that has an EKS cluster: a model server
-in its own namespace, routed at `/<service>/` on the stack's internal ALB; and its objectives as
-CloudWatch burn-rate alarms on its target groups there."""
+in its own namespace, routed at `/<service>/` on the stack's internal ALB (a gRPC server: every
+call of the ALB's HTTPS listener); and its objectives as CloudWatch burn-rate alarms on its
+target groups there (not a gRPC server's: see EksServiceSpec.issues)."""
 
 from __future__ import annotations
 
@@ -18,13 +19,17 @@ def build(pattern, spec: EksServiceSpec) -> EksModelServer:
     args = pattern.args
     attach = None
     if pattern.load_balancer is not None:
-        attach = LoadBalancerAttachment(listener_arn=pattern.load_balancer.listener_arn, vpc_id=pattern.network.vpc_id,
+        # A gRPC server's rule goes on the HTTPS listener its certificateArn gave the ALB.
+        listener = (pattern.load_balancer.https_listener_arn if spec.protocol == "grpc"
+                    else pattern.load_balancer.listener_arn)
+        attach = LoadBalancerAttachment(listener_arn=listener, vpc_id=pattern.network.vpc_id,
                                         priority=rule_priority(spec.name), name_prefix=args.stack)
     return EksModelServer(f"{pattern.name}-svc-{spec.name}", EksModelServerArgs(
         spec=spec, namespace=namespace(spec), provider=pattern.cluster.provider,
         cluster_name=pattern.cluster.cluster_name, nodes=pattern.cluster.nodes, region=args.region, environment=args.environment,
         model_bucket=pattern.storage.artifacts, kms_key_arn=pattern.storage.kms_key_arn, vpc_cidr=args.network.cidr,
-        path_prefix=f"/{spec.name}", load_balancer=attach), opts=pattern.on_cluster)
+        # A gRPC server takes the HTTPS listener's calls unprefixed (their paths are their methods).
+        path_prefix=None if spec.protocol == "grpc" else f"/{spec.name}", load_balancer=attach), opts=pattern.on_cluster)
 
 
 def monitor(pattern, spec: EksServiceSpec, server: EksModelServer, slo, channels):

@@ -1,5 +1,7 @@
 """Builds a service with `platform: gke` inside a pattern that has a cluster: a GKE model server
-in its own namespace, routed at `/<service>/` on the stack's internal Gateway."""
+in its own namespace, routed at `/<service>/` on the stack's Gateway (a gRPC server: every call
+on the Gateway's hostname that no HTTP server's prefix takes), and with `logging` its request
+log and drift job (shared with Cloud Run, infra/patterns/request_logging.py)."""
 
 from __future__ import annotations
 
@@ -15,16 +17,30 @@ def namespace(spec: GkeServiceSpec) -> str:
     return dns_name("ml", spec.name)
 
 
+def log_name(spec: GkeServiceSpec, stack: str) -> str:
+    """What a logging server's topic and dataset are named after: `<name>-<stack>`, as a Cloud Run
+    service's (both are per project, which several stacks may share)."""
+    return dns_name(spec.name, stack, max_len=40)
+
+
 def build(pattern, spec: GkeServiceSpec) -> GkeModelServer:
     args = pattern.args
-    return GkeModelServer(f"{pattern.name}-svc-{spec.name}", GkeModelServerArgs(
+    server = GkeModelServer(f"{pattern.name}-svc-{spec.name}", GkeModelServerArgs(
         spec=spec, project=args.project, namespace=namespace(spec), provider=pattern.cluster.provider,
         model_bucket=pattern.model_bucket(spec), workload_pool=pattern.cluster.workload_pool,
-        gateway=pattern.gateway_ref, path_prefix=f"/{spec.name}", environment=args.environment,
+        gateway=pattern.gateway_ref, environment=args.environment,
+        # gRPC calls carry their method as the path: a gRPC server takes the hostname's calls unprefixed.
+        path_prefix=None if spec.protocol == "grpc" else f"/{spec.name}",
         **exposure(pattern.gateway),
         # The Gateway's proxies connect from Google's ranges and, for a regional Gateway, the proxy-only subnet.
         lb_source_ranges=GOOGLE_LB_RANGES + (args.network.proxy_only_cidr,),
-        cache=connection(pattern) if spec.cache else None), opts=pattern.on_cluster)
+        cache=connection(pattern) if spec.cache else None,
+        log_name=log_name(spec, args.stack) if spec.logging else None), opts=pattern.on_cluster)
+    if spec.logging is not None:
+        from infra.patterns.request_logging import build_request_log  # only stacks that log requests
+
+        build_request_log(pattern, spec, server, log_name(spec, args.stack))
+    return server
 
 
 def exposure(gateway) -> dict:
@@ -58,7 +74,7 @@ def monitor(pattern, spec: GkeServiceSpec, server: GkeModelServer, slo, channels
         service=spec.name, slo=slo, project=pattern.args.project, requests_filter=requests,
         errors_filter=f'{requests} metric.label."response_code_class"=500',
         latency_filter=f'metric.type="{prefix}/total_latencies" {rule}',
-        channels=channels, runbook=f"Check the Deployments in namespace {server.namespace} (`kubectl get pods`), the "
+        channels=channels, **pattern.rollback_alerting(spec), runbook=f"Check the Deployments in namespace {namespace(spec)} (`kubectl get pods`), the "
                                    "HPA's replicas against maxReplicas, and the canary track's weight."),
         opts=pattern.after_apis)
 

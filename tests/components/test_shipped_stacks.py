@@ -72,7 +72,9 @@ def test_every_shipped_stack_passes_the_catalogue_rules(stack):
                 (len(path) > 1 and path[-2] == "invokers")
             found += issues
     assert found == []
-    assert checked >= 2, "the walk found nothing to check"
+    # The bootstrap stack names no Google Cloud region or image: only its aws:region is catalogued.
+    assert checked >= (1 if config["config"].get("mlinfra:pattern") == "bootstrap" else 2), \
+        "the walk found nothing to check"
 
 
 def test_every_region_another_module_names_is_a_known_region():

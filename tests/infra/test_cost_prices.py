@@ -6,8 +6,9 @@ import datetime
 
 import pytest
 
-from infra.cost import prices
-from tests.conftest import GCP_STACKS as STACKS  # the price table is Google Cloud's
+from infra.cost import aws_prices, prices
+from tests.conftest import AWS_STACKS
+from tests.conftest import GCP_STACKS as STACKS
 from tests.conftest import run_stack, stack_config
 
 MAX_AGE_DAYS = 120
@@ -34,11 +35,35 @@ def test_no_price_is_dated_in_the_future():
     assert all(p.checked <= datetime.date.today() for _, p in prices.every_price())
 
 
-def test_every_row_names_its_google_pricing_page_and_what_it_prices():
+def test_every_row_names_its_pricing_page_and_what_it_prices():
+    vendors = ("https://cloud.google.com/", "https://aws.amazon.com/")
     for name, p in prices.every_price():
-        assert p.source.startswith("https://cloud.google.com/"), name
+        assert p.source.startswith("https://"), name
         assert p.sku and p.unit, name
         assert p.usd > 0, name
+        # A row read off a page other than the vendor's own says so (or that it is not confirmed).
+        assert p.source.startswith(vendors) or "third-party" in p.note or not p.confirmed, name
+    assert {name for name, _ in prices.every_price()} >= {"aws eks standard support", "lb rule first 5",
+                                                            "us-central1 bigquery active storage"}
+
+
+def test_google_cloud_rows_point_at_google_and_aws_rows_at_aws_or_a_named_guide():
+    gcp = [p for name, p in prices.every_price() if not name.startswith("aws ")]
+    assert all(p.source.startswith("https://cloud.google.com/") for p in gcp)
+    assert len(aws_prices.every_price()) == sum(1 for name, _ in prices.every_price() if name.startswith("aws "))
+
+
+def test_the_aws_stacks_use_only_regions_the_aws_table_covers():
+    assert {stack_config(s)["aws:region"] for s in AWS_STACKS} <= set(aws_prices.REGIONS)
+
+
+def test_every_on_demand_node_group_instance_type_of_the_aws_stacks_has_a_price():
+    groups = [r for s in AWS_STACKS for r in run_stack(s).of_type("aws:eks/nodeGroup:NodeGroup")
+              if r.inputs.get("capacityType") != "SPOT"]
+    assert groups
+    missing = sorted({g.inputs["instanceTypes"][0] for g in groups
+                      if ("us-east-1", g.inputs["instanceTypes"][0]) not in aws_prices.EC2_ON_DEMAND})
+    assert not missing, f"add {missing} to infra/cost/aws_prices.py"
 
 
 def test_every_spot_price_is_below_its_on_demand_price():

@@ -149,9 +149,9 @@ def test_kubernetes_diagram_puts_pools_in_the_cluster_and_workloads_on_it():
     text = diagram(markdown.render(plan_of("k8s-prod")))
     cluster = re.search(r"subgraph (cluster_\w+)\[", text).group(1)
     box = text.split(f"subgraph {cluster}", 1)[1].split("\n  end", 1)[0]
-    assert box.count("node pool ") == len(run_stack("k8s-prod").of_type("gcp:container/nodePool:NodePool")) == 3
+    assert box.count("node pool ") == len(run_stack("k8s-prod").of_type("gcp:container/nodePool:NodePool")) == 4
     assert "spot" in box and "1x nvidia-l4" in box
-    for workload in ("server_ranker", "server_embedder", "job_retrain_ranker"):
+    for workload in ("server_ranker", "server_embedder", "job_retrain_ranker", "job_finetune_ranker"):
         assert f"{workload} -->|runs on| {cluster}" in text
     assert "model server ranker (canary, stable)" in text
     assert "job_retrain_ranker -->|reads| bucket_acme_ml_prod_k8s_prod_data_lake" in text

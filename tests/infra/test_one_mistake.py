@@ -181,6 +181,13 @@ MISTAKES: list[tuple[str, str, str, str, object, str]] = [
      "is a Google Cloud key"),
     ("latency threshold in seconds", "eks-prod", "latency: {thresholdMs: 50, percent: 99}",
      "latency: {threshold: 0.05, percent: 99}", "mlinfra:services[0].slo.latency.threshold", "fix: rename it to thresholdMs"),
+    # Self-healing rollouts (hybrid, prod).
+    ("autoRollback spelt with a capital B", "hybrid-prod", "rollout: {autoRollback: true}", "rollout: {autoRollBack: true}",
+     "mlinfra:services[0].rollout.autoRollBack", "did you mean mlinfra:services[0].rollout.autoRollback?"),
+    ("autoRollback without the trigger that holds the repository", "hybrid-prod",
+     "      run:\n        proposeRollout:\n          service: ranker\n          repository: acme/ml-platform\n",
+     "      run: {job: retrain-ranker}\n", "mlinfra:services[0].rollout.autoRollback",
+     "add a trigger with `run: {proposeRollout: {service: ranker"),
 ]
 
 

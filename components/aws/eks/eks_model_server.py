@@ -9,7 +9,10 @@ The per-track objects (Deployment, Service, HPA, PDB) come from components/kuber
 this component adds what is EKS's: the role and its Pod Identity association, the S3 sync, and
 its place on the stack's internal ALB: a target group per track (targets by pod IP, kept current
 by the AWS Load Balancer Controller through a TargetGroupBinding) and a listener rule whose
-weighted forward action carries the canary split.
+weighted forward action carries the canary split. A gRPC server (`protocol: grpc`) joins the
+ALB's HTTPS listener instead: its target groups speak GRPC (HTTP/2 to the pods) and are checked
+by gRPC health checks (`health_check`), and its rule takes every call (a gRPC call's path is its
+method).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from components.core.component import Component
 from components.core.issues import Issue, raise_if_any
 from components.core.naming import dns_name
 from components.core.spec import Context, ensure_valid
+from components.kubernetes.grpc_serving import health_checked, is_grpc, service_port
 from components.kubernetes.pods import RUN_AS, NodeScheme, restricted_security
 from components.kubernetes.serving import (SERVICE_PORT, hpa_metric, labels, metrics_port_of, pod_template, selector,
                                            track_replicas, track_weights)
@@ -46,7 +50,7 @@ class LoadBalancerAttachment:
     """Where a server joins the stack's ALB (components/aws/eks/serving_load_balancer.py)."""
 
     listener_arn: pulumi.Input[str]
-    """The ALB's HTTP listener."""
+    """The ALB's listener the rule goes on: HTTP, or for a gRPC server the HTTPS one."""
     vpc_id: pulumi.Input[str]
     """The VPC its target groups are in."""
     priority: int
@@ -76,13 +80,30 @@ class EksModelServerArgs:
     vpc_cidr: str = "10.0.0.0/16"
     """Where the load balancer connects from (NetworkPolicy). Defaults to 10.0.0.0/16."""
     path_prefix: Optional[str] = None
-    """The path the server answers under on the shared load balancer. Defaults to `/<name>`."""
+    """The path the server answers under on the shared load balancer. Defaults to `/<name>`
+    (a gRPC server takes none: its rule takes every call of the HTTPS listener)."""
     load_balancer: Optional[LoadBalancerAttachment] = None
     """The stack's ALB listener to add the server's rule and target groups to. Defaults to none (no load balancer)."""
     hostnames: Sequence[str] = ()
     """Hostnames the listener rule answers on. Defaults to any."""
     nodes: NodeScheme = EKS_NODES
     """How the cluster labels its spot and GPU nodes (Karpenter's differ). Defaults to the managed node groups'."""
+
+
+def health_check(spec: EksServiceSpec, ready_path: Optional[str]) -> aws.lb.TargetGroupHealthCheckArgs:
+    """How the ALB checks each pod of a track. HTTP: the runtime's readiness path answering 200.
+    gRPC (a target group of protocol version GRPC): the grpc.health.v1 Check method answering OK
+    (gRPC code 0) where the server has it (Triton), else /AWS.ALB/healthcheck answering
+    UNIMPLEMENTED (12), which any gRPC server does (the ELB API's defaults for a GRPC target
+    group; the provider's `matcher` carries the gRPC codes there, 0 to 99)."""
+    if is_grpc(spec):
+        health = health_checked(spec)
+        path, matcher = ("/grpc.health.v1.Health/Check", "0") if health else ("/AWS.ALB/healthcheck", "12")
+    else:
+        path, matcher = ready_path or "/", "200"
+    return aws.lb.TargetGroupHealthCheckArgs(
+        enabled=True, path=path, port="traffic-port", protocol="HTTP", matcher=matcher, interval=15, timeout=5,
+        healthy_threshold=2, unhealthy_threshold=2)
 
 
 def model_sync(spec: EksServiceSpec, bucket: pulumi.Input[str], mount: str, region: str) -> pulumi.Output:
@@ -108,6 +129,10 @@ class EksModelServer(Component):
         issues = []
         if spec.model is not None and (args.model_bucket is None or args.kms_key_arn is None):
             issues.append(Issue(("model",), "needs the artifact bucket and its key", fix="pass model_bucket and kms_key_arn"))
+        if is_grpc(spec) and args.path_prefix is not None:
+            issues.append(Issue(("pathPrefix",), "a gRPC call's path is its method (/<package>.<Service>/<Method>): "
+                                "clients cannot add a prefix", args.path_prefix,
+                                fix="pass no path_prefix for a gRPC server (its rule takes the HTTPS listener's calls)"))
         raise_if_any(f"EksModelServer {name}", issues)
         ksa_name = spec.name
 
@@ -157,7 +182,7 @@ class EksModelServer(Component):
                                custom_timeouts=pulumi.CustomTimeouts(create="30m", update="30m")))
             self.services[track] = k8s.core.v1.Service(f"{name}-{track}-svc", metadata=meta(object_name, track), spec={
                 "type": "ClusterIP", "selector": selector(spec, track),
-                "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}],
+                "ports": [service_port(spec, SERVICE_PORT)],
             }, opts=k8s_opts)
             low, high = replicas[track]
             self.autoscalers[track] = k8s.autoscaling.v2.HorizontalPodAutoscaler(
@@ -182,30 +207,28 @@ class EksModelServer(Component):
             "ingress": ingress}, opts=k8s_opts)
 
         # Each track's target group on the stack's ALB, kept current by the controller through a
-        # TargetGroupBinding; one listener rule splits `/<service>` between them by weight.
+        # TargetGroupBinding; one listener rule splits `/<service>` (a gRPC server: every call of
+        # the HTTPS listener) between them by weight.
         self.target_groups, self.listener_rule = {}, None
         attach = args.load_balancer
         if attach is not None:
-            check = run.ready_path or "/"
             for track in weights:
                 object_name = f"{spec.name}-{track}"
                 # A target group's name is unique in the account and region; its port is in it, so a
                 # replacement (a new port) gets a new name while the rule still points at the old one.
                 self.target_groups[track] = aws.lb.TargetGroup(
                     f"{name}-{track}-tg", name=dns_name(attach.name_prefix, spec.name, track, str(run.port), max_len=32),
-                    port=run.port, protocol="HTTP", target_type="ip", vpc_id=attach.vpc_id,
-                    deregistration_delay=spec.termination_grace_period_seconds,
-                    health_check=aws.lb.TargetGroupHealthCheckArgs(
-                        enabled=True, path=check, port="traffic-port", protocol="HTTP", matcher="200", interval=15,
-                        timeout=5, healthy_threshold=2, unhealthy_threshold=2),
-                    opts=self.child())
+                    port=run.port, protocol="HTTP", protocol_version="GRPC" if is_grpc(spec) else None,
+                    target_type="ip", vpc_id=attach.vpc_id, deregistration_delay=spec.termination_grace_period_seconds,
+                    health_check=health_check(spec, run.ready_path), opts=self.child())
                 k8s.apiextensions.CustomResource(
                     f"{name}-{track}-tgb", api_version="elbv2.k8s.aws/v1beta1", kind="TargetGroupBinding",
                     metadata=meta(object_name, track), spec={
                         "serviceRef": {"name": object_name, "port": SERVICE_PORT},
                         "targetGroupARN": self.target_groups[track].arn, "targetType": "ip"},
                     opts=self.child(provider=args.provider, depends_on=[self.services[track]]))
-            paths = [args.path_prefix or f"/{spec.name}", f"{args.path_prefix or f'/{spec.name}'}/*"]
+            route = args.path_prefix or f"/{spec.name}"
+            paths = ["/*"] if is_grpc(spec) else [route, f"{route}/*"]
             conditions = [aws.lb.ListenerRuleConditionArgs(path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=paths))]
             if args.hostnames:
                 conditions.append(aws.lb.ListenerRuleConditionArgs(

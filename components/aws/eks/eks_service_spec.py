@@ -14,6 +14,9 @@ from components.kubernetes.serving import KubernetesServingSpec
 from components.serving.model_serving_spec import ModelSpec
 
 
+CERTIFICATE_ARN = r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$"
+
+
 class S3ModelSpec(ModelSpec):
     """A model in S3: one subdirectory per version."""
 
@@ -31,7 +34,33 @@ class EksServiceSpec(KubernetesServingSpec):
     """Where it runs: eks (the kubernetes pattern's default on AWS)."""
     model: Optional[S3ModelSpec] = None
     """The model to load from the artifact bucket (model-loading): synced from S3 into the pod at start."""
+    certificate_arn: Optional[str] = Field(None, pattern=CERTIFICATE_ARN)
+    """For `protocol: grpc`: the ACM certificate (by ARN, issued outside the stack) of the HTTPS
+    listener on 443 the stack's internal ALB gets for this server: the ALB terminates TLS with it
+    and speaks gRPC (HTTP/2) to the pods. Point the certificate's name at the ALB's DNS name;
+    clients dial that name. Required with protocol grpc. Defaults to none."""
 
+    def issues(self, ctx: Context) -> list[Issue]:
+        issues = super().issues(ctx)
+        if self.protocol == "grpc" and self.certificate_arn is None:
+            # An ALB serves gRPC on HTTPS listeners only (AWS, "ALB supports gRPC", 2020-10-29).
+            issues.append(Issue(("certificateArn",), "gRPC through the ALB needs an HTTPS listener (the ALB serves gRPC "
+                                "on HTTPS only), and its certificate", fix="add `certificateArn: arn:aws:acm:<region>:"
+                                "<account>:certificate/<id>` (an ACM certificate for the name clients dial), or set "
+                                "protocol: http"))
+        if self.protocol != "grpc" and self.certificate_arn is not None:
+            issues.append(Issue(("certificateArn",), "is the HTTPS listener of a gRPC server; an http server is reached "
+                                "on the ALB's HTTP listener", self.certificate_arn,
+                                fix="remove certificateArn, or set protocol: grpc"))
+        if self.protocol == "grpc" and self.slo is not None:
+            # The alarms count the target groups' HTTP codes (HTTPCode_Target_5XX_Count); a failed
+            # gRPC call is an HTTP 200 whose grpc-status trailer says why, which the ALB's metrics
+            # do not count (as on GKE, components/gcp/gke/gke_service_spec.py).
+            issues.append(Issue(("slo",), "objectives of a gRPC server on EKS are not built yet: its alarms would count "
+                                "the ALB target groups' HTTP response codes, while gRPC errors travel in grpc-status "
+                                "trailers on HTTP 200", fix="remove slo (in prod a gRPC server gets no default "
+                                "objectives either)"))
+        return issues
 
 
 def rule_priority(name: str) -> int:

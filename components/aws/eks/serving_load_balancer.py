@@ -7,6 +7,10 @@ target group's pod IPs current. Owning the ALB makes its and the target groups' 
 Pulumi outputs, which the servers' CloudWatch alarms need as dimensions (an Ingress would
 leave both to the controller, known only after it reconciles). The listener answers 404 to
 any path no server claims.
+
+With a gRPC server's certificate the ALB also gets an HTTPS listener on 443 (an ALB serves gRPC
+on HTTPS listeners only, negotiating HTTP/2 by ALPN), TLS 1.2 and 1.3 only, whose one rule (the
+gRPC server's) takes every call; its default answers 404 too.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from components.core.component import Component
 
 TYPE = "mlinfra:aws:ServingLoadBalancer"
 LISTENER_PORT = 80
+HTTPS_PORT = 443
+# TLS 1.2 and 1.3 only, the policy AWS recommends for new HTTPS listeners.
+SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,12 +44,15 @@ class ServingLoadBalancerArgs:
     """The EKS cluster security group, which the nodes' and so the pods' network interfaces carry."""
     target_ports: Sequence[int]
     """The ports of the pods it forwards to."""
+    certificate_arn: Optional[str] = None
+    """The ACM certificate of the HTTPS listener on 443 (the gRPC server's `certificateArn`).
+    Defaults to none (no HTTPS listener)."""
     prod: bool = False
     """Deletion protection and Pulumi `protect`: its DNS name is what callers use. Defaults to false."""
 
 
 class ServingLoadBalancer(Component):
-    """Outputs: arn_suffix, dns_name, listener_arn."""
+    """Outputs: arn_suffix, dns_name, listener_arn and, with a certificate, https_listener_arn."""
 
     def __init__(self, name: str, args: ServingLoadBalancerArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(TYPE, name, opts)
@@ -52,6 +62,11 @@ class ServingLoadBalancer(Component):
         aws.vpc.SecurityGroupIngressRule(
             f"{name}-from-vpc", security_group_id=self.security_group.id, ip_protocol="tcp", from_port=LISTENER_PORT,
             to_port=LISTENER_PORT, cidr_ipv4=args.vpc_cidr, description="callers in the VPC", opts=self.child())
+        if args.certificate_arn is not None:
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-https-from-vpc", security_group_id=self.security_group.id, ip_protocol="tcp",
+                from_port=HTTPS_PORT, to_port=HTTPS_PORT, cidr_ipv4=args.vpc_cidr, description="gRPC callers in the VPC",
+                opts=self.child())
         for port in sorted(set(args.target_ports)):
             aws.vpc.SecurityGroupEgressRule(
                 f"{name}-to-pods-{port}", security_group_id=self.security_group.id, ip_protocol="tcp", from_port=port,
@@ -71,7 +86,17 @@ class ServingLoadBalancer(Component):
                 type="fixed-response", fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
                     content_type="text/plain", message_body="no model server at this path", status_code="404"))],
             opts=self.child())
+        self.https_listener = None
+        if args.certificate_arn is not None:
+            self.https_listener = aws.lb.Listener(
+                f"{name}-https", load_balancer_arn=self.load_balancer.arn, port=HTTPS_PORT, protocol="HTTPS",
+                certificate_arn=args.certificate_arn, ssl_policy=SSL_POLICY,
+                default_actions=[aws.lb.ListenerDefaultActionArgs(
+                    type="fixed-response", fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
+                        content_type="text/plain", message_body="no gRPC server on this listener", status_code="404"))],
+                opts=self.child())
         self.arn_suffix = self.load_balancer.arn_suffix
         self.dns_name = self.load_balancer.dns_name
         self.listener_arn = self.listener.arn
+        self.https_listener_arn = self.https_listener.arn if self.https_listener else None
         self.register_outputs({"arn_suffix": self.arn_suffix, "dns_name": self.dns_name})

@@ -44,6 +44,9 @@ class CloudRunLoadBalancerArgs:
     """The principals IAP admits (the service's `invokers`), with IAP on. Defaults to none."""
     prod: bool = False
     """Protect the static address (losing it breaks the hostname's A record). Defaults to false."""
+    http2: bool = False
+    """The service speaks HTTP/2 end to end (gRPC, its port named h2c): the backend service speaks
+    HTTP/2 to it too. Defaults to false (HTTPS: the load balancer downgrades requests to HTTP/1.1)."""
 
 
 class CloudRunLoadBalancer(Component):
@@ -61,9 +64,14 @@ class CloudRunLoadBalancer(Component):
         armor = spec.cloud_armor
         self.security_policy = None if armor is None else (
             armor.policy or security_policy(self, name, args.project, armor.rate_limit_per_minute).name)
-        # No health check, port or timeout: a serverless NEG's backend service takes none.
+        # No health check, port or timeout: a serverless NEG's backend service takes none. Its
+        # protocol is how the load balancer reaches Cloud Run's frontend, over TLS either way:
+        # HTTPS (HTTP/1.1), or HTTP2 ("HTTP/2 with SSL" in the Compute API's BackendService.Protocol;
+        # H2C is cleartext, for VM and GKE backends) so gRPC calls and streams stay HTTP/2 up to
+        # the h2c container (as terraform-google-lb-http#164 and GitLab Runway's gRPC backends set it).
         self.backend = gcp.compute.BackendService(
-            f"{name}-backend", project=args.project, load_balancing_scheme="EXTERNAL_MANAGED", protocol="HTTPS",
+            f"{name}-backend", project=args.project, load_balancing_scheme="EXTERNAL_MANAGED",
+            protocol="HTTP2" if args.http2 else "HTTPS",
             description=f"{what} {spec.hostname}",
             backends=[gcp.compute.BackendServiceBackendArgs(group=self.neg.id)],
             iap=gcp.compute.BackendServiceIapArgs(enabled=True) if spec.iap else None,

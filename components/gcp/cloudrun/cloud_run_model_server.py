@@ -128,7 +128,7 @@ class CloudRunModelServer(Component):
         if spec.load_balancer is not None:
             self.load_balancer = CloudRunLoadBalancer(f"{name}-lb", CloudRunLoadBalancerArgs(
                 spec=spec.load_balancer, service=self.service, project=args.project, region=args.region,
-                iap_members=spec.invokers if iap else (),
+                iap_members=spec.invokers if iap else (), http2=spec.protocol == "grpc",
                 prod=args.deletion_protection), opts=self.child())
 
         self.url = self.service.uri
@@ -164,7 +164,8 @@ class CloudRunModelServer(Component):
                      for e in cache_env(args.cache)]
         if spec.logging:
             envs += [gcp.cloudrunv2.ServiceTemplateContainerEnvArgs(name=k, value=v) for k, v in
-                     request_logging_spec.server_env(spec.logging, args.project, args.service_name).items()]
+                     request_logging_spec.server_env(spec.logging, args.project, args.service_name,
+                                                       spec.name).items()]
 
         limits = {"cpu": cpu_string(res.cpu), "memory": res.memory}
         if gpu is not None:

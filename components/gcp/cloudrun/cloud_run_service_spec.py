@@ -125,6 +125,13 @@ class RolloutSpec(Spec):
     tags: list[TrafficTagSpec] = []
     """More revisions in the traffic split, each under a tag of its own: stable keeps 100 minus
     the canary's and these percents. Defaults to none."""
+    auto_rollback: bool = False
+    """Roll the canary back on its own when the service's fast-burn alert fires: the alert
+    notifies the stack's rollback topic, whose function dispatches the repository's rollout
+    workflow with `action: abort`, which opens a pull request removing the canary (the stack file
+    stays the truth; the commit names the incident). Needs `slo` (or prod's default) and a trigger
+    with `run: {proposeRollout: {service: <this service>}}`, whose repository and token it uses.
+    Stays set between canaries. Defaults to false."""
 
 
 class CloudRunServiceSpec(ModelServingSpec):
@@ -165,7 +172,8 @@ class CloudRunServiceSpec(ModelServingSpec):
     logging: Optional[RequestLoggingSpec] = None
     """Log requests and predictions to BigQuery: a Pub/Sub topic the server publishes to (named in
     REQUEST_LOG_TOPIC; its account may publish there only), a table written by a Pub/Sub BigQuery
-    subscription, and optionally the scheduled drift job and its alert. Defaults to none."""
+    subscription, and optionally the scheduled drift job and its alert. The server publishes each
+    record itself, which the stock vllm and tfserving images cannot. Defaults to none."""
 
     @property
     def resolved_ingress(self) -> str:
@@ -221,7 +229,8 @@ class CloudRunServiceSpec(ModelServingSpec):
                              "health checks (Triton) or a TCP check")
                        for kind, probe in (("startup", spec.probes.startup), ("liveness", spec.probes.liveness))
                        if probe is not None and probe.path is not None]
-        issues += iam_member_issues(spec.invokers)
+        issues += iam_member_issues(spec.invokers) + request_logging_spec.publisher_issues(spec.logging, spec.runtime,
+                                                                                           spec.image)
         issues += load_balancer_issues(spec.load_balancer, "ingress" in spec.model_fields_set, spec.ingress,
                                        spec.public, spec.invokers)
         issues += env_issues(spec.env, [s.env for s in spec.secrets], platform="Cloud Run", reserved=CLOUD_RUN_RESERVED,

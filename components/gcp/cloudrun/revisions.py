@@ -35,7 +35,7 @@ def revision_name(service_name: str, variant: CloudRunServiceSpec, context: Opti
     if variant.cache:  # the cache's variables shape the template; its absence keeps the names it had
         settings["cache"] = True
     if variant.logging:  # its variables shape the template (the drift job does not); its absence keeps the names
-        settings["logging"] = {"sampleRate": variant.logging.sample_rate}
+        settings["logging"] = {"sampleRate": variant.logging.sample_rate, "service": variant.name}
     if settings.get("model"):
         # Model keys at their defaults keep the names revisions had before the keys existed.
         settings["model"] = variant.model.model_dump(mode="json", exclude_defaults=True,

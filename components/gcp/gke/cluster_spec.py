@@ -215,8 +215,9 @@ def _cidr_issues(path: tuple, value: str, control_plane: bool) -> list[Issue]:
 
 
 def offered_gpus(spec: "ClusterSpec") -> set[str]:
-    """GPU types a workload may ask for: those of the node pools and of auto-provisioning."""
-    found = {pool.gpu.type for pool in spec.node_pools if pool.gpu is not None}
+    """GPU types a workload may ask for: those of the node pools and of auto-provisioning (a queued
+    pool's only through a job's `queued`)."""
+    found = {pool.gpu.type for pool in spec.node_pools if pool.gpu is not None and not pool.queued_provisioning}
     if spec.auto_provisioning.enabled:
         found |= {g.type for g in spec.auto_provisioning.gpus}
     return found

@@ -192,6 +192,8 @@ class GkeCluster(Component):
                 opts=self.child(depends_on=pool_grants.get(pool.name)))
             for pool in spec.node_pools
         ]
+        # The GKE names of the pools (Pulumi adds a suffix), which queued jobs select their nodes by.
+        self.pool_names = {pool.name: p.pool_name for pool, p in zip(spec.node_pools, self.node_pools)}
 
         self.cluster_name = self.cluster.name
         self.endpoint = self.cluster.endpoint

@@ -14,6 +14,10 @@ A one-off Job runs when it is created, and `pulumi up` does not wait for it to f
 `ttlSecondsAfterFinished` Kubernetes deletes it; a `pulumi refresh` then drops it from the
 state and the next `pulumi up` runs it again. Remove a finished one-off job from the stack,
 or give it a `schedule`.
+
+Queued (`queued: {pool}`): the Job's pods wait for a ProvisioningRequest for all of them, on
+the queued pool (components/gcp/gke/queued.py); the request and its PodTemplate are created
+with the Job.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from components.core.component import Component
 from components.core.issues import Issue, raise_if_any
 from components.core.spec import Context, ensure_valid
 from components.gcp.gke.gke_job_spec import GkeJobSpec
+from components.gcp.gke import queued
 from components.gcp.gke.node_labels import GKE_NODES
 from components.gcp.gke.secret_manager import secret_access
 from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
@@ -62,6 +67,8 @@ class GkeJobArgs:
     `pulumi up`, only what a run needs (accounts, grants). Defaults to false."""
     cache: Optional[CacheConnection] = None
     """The stack's cache, for a job with `cache: true` (a Secret in its namespace). Defaults to none."""
+    queued_pool: Optional[pulumi.Input[str]] = None
+    """For a job with `queued`: the GKE name of its queued pool (its nodes' gke-nodepool label). Required then."""
 
 
 class GkeJob(Component):
@@ -71,6 +78,9 @@ class GkeJob(Component):
         super().__init__(TYPE, name, opts, former_types=FORMER_TYPES)
         spec = args.spec
         ensure_valid(f"GkeJob {name}", spec, Context(project=args.project))
+        if spec.queued is not None and args.on_events:
+            raise_if_any(f"GkeJob {name}", [Issue(("queued",), "a trigger's runs cannot create the ProvisioningRequest "
+                                                  "each run needs", fix="remove queued, or the trigger's run")])
         ksa_name = spec.name
 
         self.account = ServiceAccount(f"{name}-sa", ServiceAccountArgs(
@@ -111,10 +121,14 @@ class GkeJob(Component):
                                               secrets_volume=secrets_volume)}
         self.grants = grants
         self.job = None
+        self.pod_template = self.provisioning_request = None
         self.kind = "CronJob" if spec.schedule is not None else ("none" if args.on_events else "Job")
         if self.kind != "none":
             body = job_spec(spec, self.ksa.metadata.name, GKE_NODES, cache_secret=cache_secret,
                             secrets_volume=secrets_volume)
+            if spec.queued is not None:
+                body["template"] = self._queued(name, args, metadata, body["template"], grants)
+                body["podFailurePolicy"] = queued.POD_FAILURE_POLICY
             job_opts = self.child(provider=args.provider, depends_on=grants)
             self.kind, job_metadata, job_body = batch_object(spec, metadata, body)
             kind = k8s.batch.v1.CronJob if self.kind == "CronJob" else k8s.batch.v1.Job
@@ -124,3 +138,26 @@ class GkeJob(Component):
         self.ksa_name = ksa_name
         self.account_email = self.account.email
         self.register_outputs({"job_name": self.job_name, "kind": self.kind, "account_email": self.account_email})
+
+    def _queued(self, name: str, args: GkeJobArgs, metadata: dict, template: dict, grants: list) -> dict:
+        """Create the PodTemplate and the ProvisioningRequest of a queued job (appended to `grants`,
+        which the Job waits for) and return the Job's pod template, tied to the request."""
+        spec, q = args.spec, args.spec.queued
+        if args.queued_pool is None:
+            raise_if_any(f"GkeJob {name}", [Issue(("queued", "pool"), "needs the GKE name of the queued pool",
+                                                  fix="pass queued_pool (the pool's pool_name)")])
+        count = spec.parallelism or 1
+        base = self.run_manifest["spec"]["template"]  # plain values: the fingerprint is known at preview
+        pool = pulumi.Output.from_input(args.queued_pool)
+        request = pool.apply(lambda p: queued.request_name(spec.name, base, p, count, q.max_run_hours))
+        pod = queued.queued_pod_template(template, pool, request)
+        opts = self.child(provider=args.provider, depends_on=list(grants))
+        self.pod_template = k8s.core.v1.PodTemplate(f"{name}-pods", **queued.pod_template_object(
+            request, metadata["namespace"], metadata["labels"], pod), opts=opts)
+        self.provisioning_request = k8s.apiextensions.CustomResource(
+            f"{name}-request", api_version=queued.API_VERSION, kind="ProvisioningRequest",
+            metadata={"name": request, "namespace": metadata["namespace"], "labels": metadata["labels"]},
+            spec=queued.provisioning_request_spec(self.pod_template.metadata.name, count, q.max_run_hours),
+            opts=self.child(provider=args.provider, depends_on=[self.pod_template]))
+        grants.append(self.provisioning_request)
+        return pod

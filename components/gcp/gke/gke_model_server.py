@@ -7,9 +7,15 @@ CSI driver, under the pod's own Google service account (Workload Identity).
 
 The per-track objects (Deployment, Service, HPA, PDB) come from components/kubernetes/serving.py;
 this component adds what is GKE's: the Google service account bound by Workload Identity, the
-model mount, the HTTPRoute on the stack's Gateway with GKE's HealthCheckPolicy, and the
+model mount, the HTTPRoute on the stack's Gateway with GKE's HealthCheckPolicy (for `protocol:
+grpc`, an h2c Service port and gRPC or TCP checks, components/kubernetes/grpc_serving.py), and the
 PodMonitoring that Managed Service for Prometheus scrapes (served to the HPA by the Custom
 Metrics Stackdriver Adapter, components/gcp/gke/gke_metrics_adapter.py).
+
+With `logging`, each track's container gets the request log's variables (REQUEST_LOG_TOPIC,
+REQUEST_LOG_SAMPLE_RATE, REQUEST_LOG_SERVICE, as on Cloud Run) and K_REVISION; the server
+publishes to the topic itself, as the Google account above (the topic and its grant are the
+pattern's, infra/patterns/request_logging.py).
 """
 
 from __future__ import annotations
@@ -30,8 +36,10 @@ from components.gcp.gke.secret_manager import secret_access
 from components.gcp.gke.gke_service_spec import GkeServiceSpec
 from components.gcp.gke.node_labels import GKE_NODES
 from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
+from components.gcp.monitoring import request_logging_spec
 from components.gcp.network.network_spec import GOOGLE_LB_RANGES
 from components.gcp.storage.bucket import Bucket
+from components.kubernetes.grpc_serving import is_grpc, lb_health_check, port_name, service_port
 from components.serving import cache_wiring
 from components.serving.cache_wiring import CacheConnection
 from components.kubernetes.serving import (SERVICE_PORT, hpa_metric, labels, metrics_port_of, pod_template, selector,
@@ -82,6 +90,9 @@ class GkeModelServerArgs:
     Defaults to Google's load-balancer ranges."""
     cache: Optional[CacheConnection] = None
     """The stack's cache, for a server with `cache: true` (a Secret in its namespace). Defaults to none."""
+    log_name: Optional[str] = None
+    """What the request log's topic is named after (`<name>-<stack>`), for a server with
+    `logging`. Defaults to none; required with `logging`."""
 
 
 def backend_policy(security_policy: Optional[pulumi.Input[str]], iap: Optional[IapSpec]) -> dict:
@@ -93,6 +104,14 @@ def backend_policy(security_policy: Optional[pulumi.Input[str]], iap: Optional[I
     if iap is not None:
         config["iap"] = {"enabled": True, "clientID": iap.client_id, "oauth2ClientSecret": {"name": iap.client_secret}}
     return config
+
+
+def log_env(spec: GkeServiceSpec, variant: GkeServiceSpec, track: str, args: GkeModelServerArgs) -> dict[str, str]:
+    """A logging server's variables: the Cloud Run path's, and K_REVISION of the track (Cloud Run sets its own)."""
+    if spec.logging is None:
+        return {}
+    return {**request_logging_spec.server_env(spec.logging, args.project, args.log_name, spec.name),
+            "K_REVISION": request_logging_spec.gke_revision(spec.name, track, variant.version)}
 
 
 class GkeModelServer(Component):
@@ -109,6 +128,12 @@ class GkeModelServer(Component):
             issues.append(Issue(("cache",), "needs the stack's cache", fix="pass cache (the MemorystoreInstance's outputs)"))
         if args.path_prefix is not None and not args.path_prefix.startswith("/"):
             issues.append(Issue(("pathPrefix",), "must start with /", args.path_prefix, fix=f"use /{args.path_prefix}"))
+        if spec.logging is not None and args.log_name is None:
+            issues.append(Issue(("logging",), "needs the name its topic is named after", fix="pass log_name"))
+        if args.path_prefix is not None and is_grpc(spec):
+            issues.append(Issue(("pathPrefix",), "a gRPC call's path is its method (/<package>.<Service>/<Method>): "
+                                "clients cannot add a prefix, and a rewrite would not match", args.path_prefix,
+                                fix="pass no path_prefix for a gRPC server (its route takes the hostname's calls)"))
         raise_if_any(f"GkeModelServer {name}", issues)
         ksa_name = spec.name
 
@@ -178,14 +203,14 @@ class GkeModelServer(Component):
                 "template": pod_template(variant, track, service_account=self.ksa.metadata.name,
                                          environment=args.environment, nodes=GKE_NODES, model_volume=model_volume,
                                          secrets_volume=secrets_volume,
-                                         cache_secret=cache_secret),
+                                         cache_secret=cache_secret, extra_env=log_env(spec, variant, track, args)),
             }, opts=self.child(provider=args.provider, depends_on=grants + ([self.cache_secret] if self.cache_secret else []),
                                # A new GPU node and a model load can take longer than the 10 min default.
                                custom_timeouts=pulumi.CustomTimeouts(create="30m", update="30m")))
             self.services[track] = k8s.core.v1.Service(f"{name}-{track}-svc", metadata=meta(object_name, track), spec={
                 "type": "ClusterIP",
                 "selector": selector(spec, track),
-                "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}],
+                "ports": [service_port(spec, SERVICE_PORT)],
             }, opts=k8s_opts)
             low, high = replicas[track]
             self.autoscalers[track] = k8s.autoscaling.v2.HorizontalPodAutoscaler(
@@ -201,9 +226,9 @@ class GkeModelServer(Component):
                 "unhealthyPodEvictionPolicy": "AlwaysAllow",
             }, opts=k8s_opts)
             if args.gateway is not None:
-                # GKE's load balancer otherwise health-checks `/`, which model servers answer with 404.
-                check = ({"type": "HTTP", "httpHealthCheck": {"port": run.port, "requestPath": run.ready_path}}
-                         if run.ready_path else {"type": "TCP", "tcpHealthCheck": {"port": run.port}})
+                # GKE's load balancer otherwise health-checks `/`, which model servers answer with 404
+                # (and a gRPC port does not answer at all): the ready path, gRPC health, or TCP.
+                check = lb_health_check(spec, run.port, run.ready_path)
                 self.health_checks[track] = k8s.apiextensions.CustomResource(
                     f"{name}-{track}-hc", api_version="networking.gke.io/v1", kind="HealthCheckPolicy",
                     metadata=meta(object_name, track),
@@ -237,12 +262,16 @@ class GkeModelServer(Component):
             self.pod_monitoring = k8s.apiextensions.CustomResource(
                 f"{name}-metrics", api_version="monitoring.googleapis.com/v1", kind="PodMonitoring", metadata=meta(spec.name),
                 spec={"selector": {"matchLabels": {"app.kubernetes.io/name": spec.name}},
-                      "endpoints": [{"port": "http" if metrics_port == run.port else "metrics",
+                      "endpoints": [{"port": port_name(spec) if metrics_port == run.port else "metrics",
                                      "path": "/metrics", "interval": "15s"}]},
                 opts=k8s_opts)
 
         self.route = None
         if args.gateway is not None:
+            # An HTTPRoute for gRPC too: GKE's Gateway controller implements no GRPCRoute (its
+            # conformance run declares HTTPRoute features only; GoogleCloudPlatform/gke-gateway-api#31,
+            # open), and a gRPC call is an HTTP/2 POST to /<package>.<Service>/<Method>, which the
+            # load balancer routes, splits by weight and balances per call like any request.
             gateway_name, gateway_namespace = args.gateway
             rule: dict = {"backendRefs": [{"name": f"{spec.name}-{track}", "port": SERVICE_PORT, "weight": pct}
                                           for track, pct in weights.items()]}

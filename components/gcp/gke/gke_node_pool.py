@@ -1,5 +1,6 @@
-"""One GKE node pool: CPU, GPU or spot, always autoscaled, auto-repaired and auto-upgraded,
-on shielded COS nodes that expose only the GKE metadata server to pods (Workload Identity)."""
+"""One GKE node pool: CPU, GPU or spot (or flex-start, optionally queued), always autoscaled and
+auto-upgraded, auto-repaired unless flex-start, on shielded COS nodes that expose only the GKE
+metadata server to pods (Workload Identity)."""
 
 from __future__ import annotations
 
@@ -61,7 +62,12 @@ class GkeNodePool(Component):
             autoscaling=autoscaling,
             # Flex-start nodes are not repaired (GKE requires auto-repair off): they are replaced at the end of their run.
             management=gcp.container.NodePoolManagementArgs(auto_repair=not spec.flex_start, auto_upgrade=True),
-            upgrade_settings=gcp.container.NodePoolUpgradeSettingsArgs(
+            # Queued: nodes only for a ProvisioningRequest (a job's `queued`), all of its nodes at once.
+            queued_provisioning=gcp.container.NodePoolQueuedProvisioningArgs(enabled=True)
+            if spec.queued_provisioning else None,
+            # GKE upgrades flex-start nodes (queued too) with its short-lived strategy (SHORT_LIVED):
+            # a node is replaced when it is next created, so surge settings do not apply.
+            upgrade_settings=None if spec.flex_start else gcp.container.NodePoolUpgradeSettingsArgs(
                 strategy="SURGE", max_surge=spec.max_surge, max_unavailable=spec.max_unavailable),
             node_config=gcp.container.NodePoolNodeConfigArgs(
                 machine_type=spec.machine_type,

@@ -12,9 +12,20 @@ from components.core.spec import Context
 from components.gcp.gke.gke_job_spec import secret_issues
 from components.gcp.iam.principals import SERVICE_ACCOUNT_EMAIL
 from components.gcp.monitoring.gpu_alerts_spec import GpuAlertsSpec
-from components.kubernetes.serving import KubernetesServingSpec
+from components.gcp.monitoring.request_logging_spec import GKE_ENV_NAMES, RequestLoggingSpec, publisher_issues
+from components.kubernetes.serving import KubernetesServingSpec, TrackRolloutSpec
 from components.serving import runtimes
 from components.serving.model_serving_spec import SecretRef
+
+
+class GkeRolloutSpec(TrackRolloutSpec):
+    auto_rollback: bool = False
+    """Roll the canary back on its own when the service's fast-burn alert fires: the alert
+    notifies the stack's rollback topic, whose function dispatches the repository's rollout
+    workflow with `action: abort`, which opens a pull request removing the canary (the stack file
+    stays the truth; the commit names the incident). Needs `slo` (or prod's default) and a trigger
+    with `run: {proposeRollout: {service: <this service>}}`, whose repository and token it uses.
+    Stays set between canaries. Defaults to false."""
 
 
 class GkeServiceSpec(KubernetesServingSpec):
@@ -31,14 +42,37 @@ class GkeServiceSpec(KubernetesServingSpec):
     mounts them as in-memory files (their values never pass through Pulumi), the container's
     shell exports them before the runtime starts, and the server's account may read only these.
     Needs a runtime preset or `command`, and an image with /bin/sh. Defaults to none."""
+    rollout: GkeRolloutSpec = GkeRolloutSpec()
+    """Model versioning: canary rollout, rolled back on its own with `autoRollback`."""
     gpu_alerts: Optional[GpuAlertsSpec] = None
     """Alerts on its GPUs (idle, memory near full), from GKE's managed DCGM metrics. Needs
     `resources.gpu`. Defaults to none; in prod, a server with a GPU gets them at their defaults."""
+    logging: Optional[RequestLoggingSpec] = None
+    """Log requests and predictions to BigQuery, as on Cloud Run: a Pub/Sub topic the server
+    publishes to (named in REQUEST_LOG_TOPIC; its Google account, by Workload Identity, may
+    publish there only), a table written by a Pub/Sub BigQuery subscription, and optionally the
+    scheduled drift job (a Cloud Run job) and its alert. The server publishes each record itself,
+    which the stock vllm and tfserving images cannot. Defaults to none."""
 
     def issues(self, ctx: Context) -> list[Issue]:
         known = bool(self.command) or runtimes.PRESETS.get(self.runtime or "custom") is not None
         gpu = ([Issue(("gpuAlerts",), "watches the server's GPUs, but it has none", fix="add `resources.gpu`, "
                       "or remove gpuAlerts")] if self.gpu_alerts is not None and self.resources.gpu is None else [])
-        return (gpu + super().issues(ctx) + self.model_secret_issues(self.secrets)
+        if self.slo is not None and self.protocol == "grpc":
+            # The objectives read the Gateway's metrics by the server's path rule (/<service>), which
+            # a gRPC server's unprefixed route does not have; and its calls fail with a grpc-status
+            # trailer on HTTP 200, which the load balancer's response codes do not count.
+            gpu.append(Issue(("slo",), "objectives of a gRPC server on GKE are not built yet: the Gateway's metrics "
+                             "select a server by its /<service> path rule, which a gRPC route has none of, and count "
+                             "HTTP response codes, while gRPC errors travel in grpc-status trailers on HTTP 200",
+                             fix="remove slo (in prod a gRPC server gets no default objectives either)"))
+        logged = ([Issue(("env", name), "is set by mlinfra for the request log (`logging`)", name,
+                         allowed=f"any name but {', '.join(GKE_ENV_NAMES)}", fix="rename or remove it")
+                   for name in self.env if name in GKE_ENV_NAMES]
+                  + [Issue(("secrets", i, "env"), "is set by mlinfra for the request log (`logging`)", ref.env,
+                           allowed=f"any name but {', '.join(GKE_ENV_NAMES)}", fix="rename it")
+                     for i, ref in enumerate(self.secrets) if ref.env in GKE_ENV_NAMES]
+                  if self.logging is not None else []) + publisher_issues(self.logging, self.runtime, self.image)
+        return (gpu + logged + super().issues(ctx) + self.model_secret_issues(self.secrets)
                 + secret_issues(self.env, self.secrets, known,
                                 "set `command` to the image's entrypoint, or use a runtime preset"))

@@ -1,8 +1,9 @@
 """A GKE node pool as the stack file says it, and the rules GKE and Compute Engine would
 otherwise enforce at apply time: GPUs per machine type, labels, taints, zones (no Pulumi).
 
-The pool's taints are derived: a GPU pool carries GKE's own `nvidia.com/gpu` taint and a spot
-pool the `cloud.google.com/gke-spot` taint, so only workloads that tolerate them land there.
+The pool's taints are derived: a GPU pool carries GKE's own `nvidia.com/gpu` taint, a spot
+pool the `cloud.google.com/gke-spot` taint and a queued pool GKE's `cloud.google.com/gke-queued`
+taint, so only workloads that tolerate them land there.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from components.gcp.compute.disk_types import disk_type_issues
 from components.gcp.compute.machine_types import machine_type_issues
 from components.gcp.compute.regions import zone_issues
 from components.gcp.gke import gpus
-from components.gcp.gke.node_labels import GPU_TAINT, SPOT_TAINT
+from components.gcp.gke.node_labels import GPU_TAINT, QUEUED_TAINT, SPOT_TAINT
 from components.gcp.iam.principals import SERVICE_ACCOUNT_EMAIL
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
@@ -120,9 +121,9 @@ class NodePoolSpec(Spec):
     taints: list[TaintSpec] = []
     """Taints on every node, beside the GPU and spot taints mlinfra adds. Defaults to none."""
     max_surge: int = Field(1, ge=0, le=100)
-    """Extra nodes created during an upgrade. Defaults to 1."""
+    """Extra nodes created during an upgrade (not on flex-start pools). Defaults to 1."""
     max_unavailable: int = Field(0, ge=0, le=100)
-    """Nodes that may be down at once during an upgrade. Defaults to 0."""
+    """Nodes that may be down at once during an upgrade (not on flex-start pools). Defaults to 0."""
     flex_start: bool = False
     """Provision GPU nodes with flex-start (Dynamic Workload Scheduler): a pending pod's nodes are
     created when capacity frees up, at a discount, for at most 7 days each; for batch work that
@@ -130,6 +131,11 @@ class NodePoolSpec(Spec):
     Defaults to false."""
     max_run_hours: Optional[int] = Field(None, ge=1, le=168)
     """With flexStart: hours a node runs before GKE removes it (at most 168). Defaults to 168."""
+    queued_provisioning: bool = False
+    """With flexStart: queued provisioning (Dynamic Workload Scheduler's ProvisioningRequest API):
+    the pool's nodes are created only for a job that asks for them (`jobs[].queued.pool`), all of
+    a job's nodes at once when capacity for all of them frees up, and removed when it ends or its
+    `queued.maxRunHours` run out; no other pod lands there. Defaults to false."""
     local_ssd: Optional[LocalSsdSpec] = None
     """Local SSDs on every node (ephemeral storage or raw block). Defaults to none."""
     network_tags: list[str] = []
@@ -165,7 +171,7 @@ def node_pool_issues(spec: "NodePoolSpec", region: str) -> list[Issue]:
     if scaling.min > scaling.max:
         issues.append(Issue(("autoscaling", "max"), f"is below autoscaling.min ({scaling.min})", scaling.max,
                             fix=f"set max to at least {scaling.min}, or lower min"))
-    if spec.max_surge + spec.max_unavailable == 0:
+    if spec.max_surge + spec.max_unavailable == 0 and not spec.flex_start:
         issues.append(Issue(("maxSurge",), "maxSurge and maxUnavailable are both 0: an upgrade could never replace a node",
                             0, fix="set maxSurge to 1 (or maxUnavailable to 1 when quota is tight)"))
     for i, zone in enumerate(spec.zones):
@@ -231,9 +237,25 @@ def _capacity_issues(spec: "NodePoolSpec", machine_issues: list) -> list[Issue]:
         if spec.autoscaling.min != 0:
             issues.append(Issue(("autoscaling", "min"), "must be 0 on a flex-start pool: nodes exist only while "
                                 "pods wait for them", spec.autoscaling.min, fix="set min: 0"))
+        for key in ("max_surge", "max_unavailable"):
+            if key in spec.model_fields_set:
+                name = "maxSurge" if key == "max_surge" else "maxUnavailable"
+                issues.append(Issue((name,), "does not apply to a flex-start pool: GKE upgrades its nodes with "
+                                    "short-lived upgrades (each is replaced when it is next created)",
+                                    getattr(spec, key), fix=f"remove {name}"))
     elif spec.max_run_hours is not None:
         issues.append(Issue(("maxRunHours",), "applies to flex-start nodes", spec.max_run_hours,
                             fix="add flexStart: true, or remove maxRunHours"))
+    if spec.queued_provisioning:
+        # GKE documents queued pools as flex-start pools (`--flex-start --enable-queued-provisioning`),
+        # which brings flex-start's rules: a GPU, on demand, from 0, no reservation, no auto-repair.
+        if not spec.flex_start:
+            issues.append(Issue(("queuedProvisioning",), "provisions flex-start capacity: GKE creates a queued pool "
+                                "as a flex-start pool", True, fix="add flexStart: true"))
+        if spec.max_run_hours is not None:
+            issues.append(Issue(("maxRunHours",), "a queued pool's nodes run as long as the job's ProvisioningRequest "
+                                "asks", spec.max_run_hours,
+                                fix="remove it, and set `queued: {maxRunHours}` on the job instead"))
     if spec.local_ssd is not None and not machine_issues and spec.machine_type.startswith(("e2-", "t2a-", "t2d-")):
         issues.append(Issue(("localSsd",), f"{spec.machine_type.split('-')[0].upper()} machine types take no local SSD",
                             spec.machine_type, fix="use an N2, C3, G2 or A2/A3 machine type, or remove localSsd"))
@@ -261,20 +283,25 @@ def resource_name_issues(path: tuple, resource_name: str, what: str) -> list[Iss
 
 
 def pool_taints(spec: "NodePoolSpec") -> list[TaintSpec]:
-    """The declared taints, then GKE's GPU taint and the spot taint, each (key, effect) once.
+    """The declared taints, then GKE's GPU taint, the spot taint and GKE's queued taint, each
+    (key, effect) once.
 
     GKE adds `nvidia.com/gpu=present:NoSchedule` to GPU nodes itself, but not always: it skips
     it when every pool of the cluster is a GPU pool at creation, which `remove_default_node_pool`
     can make true for a moment (terraform-google-kubernetes-engine#703). Declaring it guarantees
     the isolation and keeps plans free of a diff that never goes away. GKE labels spot nodes
     `cloud.google.com/gke-spot=true` but does not taint them: the taint keeps workloads that
-    cannot stand being reclaimed off spot nodes unless they tolerate it.
+    cannot stand being reclaimed off spot nodes unless they tolerate it. Queued nodes carry
+    `cloud.google.com/gke-queued=true:NoSchedule`, which the pods of a ProvisioningRequest
+    tolerate; declared like the GPU taint.
     """
     taints = list(spec.taints)
     if spec.gpu is not None:
         taints.append(TaintSpec(key=GPU_TAINT[0], value=GPU_TAINT[1], effect=GPU_TAINT[2]))
     if spec.spot:
         taints.append(TaintSpec(key=SPOT_TAINT[0], value=SPOT_TAINT[1], effect=SPOT_TAINT[2]))
+    if spec.queued_provisioning:
+        taints.append(TaintSpec(key=QUEUED_TAINT[0], value=QUEUED_TAINT[1], effect=QUEUED_TAINT[2]))
     seen: set[tuple[str, str]] = set()
     out = []
     for taint in taints:

@@ -27,15 +27,18 @@ def blocking_taints(pool: NodePoolSpec) -> list[str]:
         out.append("GPU")
     if pool.spot:
         out.append("spot")
+    if pool.queued_provisioning:
+        out.append("queued")
     return out
 
 
 def eligible_pools(resources: PodResourcesSpec, spot: str, pools: Sequence[NodePoolSpec]) -> list[NodePoolSpec]:
-    """The pools a pod may be scheduled on: mlinfra pods tolerate only the GPU and spot taints."""
+    """The pools a pod may be scheduled on: mlinfra pods tolerate only the GPU and spot taints (a
+    queued pool takes only the pods of a ProvisioningRequest, `jobs[].queued`)."""
     gpu = resources.gpu
     out = []
     for pool in pools:
-        if any(t.effect != "PreferNoSchedule" for t in pool.taints):
+        if any(t.effect != "PreferNoSchedule" for t in pool.taints) or pool.queued_provisioning:
             continue
         if (pool.gpu is None) != (gpu is None) or (gpu is not None and pool.gpu.type != gpu.type):
             continue

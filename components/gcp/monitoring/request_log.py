@@ -1,9 +1,9 @@
-"""A Cloud Run service's request and prediction log (`services[].logging`): the Pub/Sub topic
-the server publishes to, a BigQuery table partitioned by day on the publish time, and a Pub/Sub
+"""A service's request and prediction log (`services[].logging`, Cloud Run or GKE): the Pub/Sub
+topic the server publishes to, a BigQuery table partitioned by day on the publish time, and a Pub/Sub
 BigQuery subscription that writes every message to the table as it arrives (no subscriber to run).
 
 Grants: the server's account may publish to this topic only (`roles/pubsub.publisher` on the
-topic). The subscription writes as the project's Pub/Sub service agent, which needs
+topic; a GKE pod publishes as the Google account its Kubernetes account is bound to). The subscription writes as the project's Pub/Sub service agent, which needs
 `roles/bigquery.dataEditor` on the table (cloud.google.com/pubsub/docs/bigquery, "Assign
 BigQuery service account roles"; granted on the table, not the dataset or project).
 
@@ -43,7 +43,7 @@ class RequestLogArgs:
     spec: RequestLoggingSpec
     """The log as the stack file says it."""
     service_name: str
-    """The Cloud Run service's name (the topic and dataset are named after it)."""
+    """What the topic and dataset are named after: the Cloud Run service's name, a GKE server's `<name>-<stack>`."""
     publisher: Principal
     """The server's account, which may publish to the topic."""
     project: str
@@ -66,7 +66,7 @@ class RequestLog(Component):
             role="roles/pubsub.publisher", member=args.publisher.member, opts=self.child())
         self.dataset = BigQueryDataset(f"{name}-bq", BigQueryDatasetArgs(
             dataset_id=dataset_id(args.service_name), location=args.region, project=args.project,
-            description=f"Requests and predictions of Cloud Run service {args.service_name}", protect=args.protect,
+            description=f"Requests and predictions of service {args.service_name}", protect=args.protect,
             tables=[TableDef(TABLE_ID, COLUMNS, partition_type="DAY", partition_field="publish_time",
                              partition_expiration_days=args.spec.retention_days)]), opts=self.child())
         self.table = self.dataset.tables[TABLE_ID]

@@ -1,10 +1,12 @@
-"""Request and prediction logging of a Cloud Run service, and the drift job that reads the log,
-as the stack file says them (`services[].logging`).
+"""Request and prediction logging of a Cloud Run or GKE service, and the drift job that reads the
+log, as the stack file says them (`services[].logging`).
 
 The server publishes one JSON message per logged request to the topic named in
 REQUEST_LOG_TOPIC (`projects/<project>/topics/<id>`), with the fields of RECORD_FIELDS (extra
-fields are dropped). A Pub/Sub BigQuery subscription writes each message to the table as it
-arrives, with the message's publish time; the drift job compares windows of that table.
+fields are dropped), as its own account (on GKE, the Google account its Kubernetes account is
+bound to by Workload Identity). A Pub/Sub BigQuery subscription writes each message to the table
+as it arrives, with the message's publish time; the drift job compares windows of that table.
+The runtime writes nothing by itself: the record (its features above all) is the server's to make.
 """
 
 from __future__ import annotations
@@ -14,15 +16,18 @@ from typing import Optional
 from pydantic import Field
 
 from components.core.images import image_issues
+from components.core.naming import dns_name, revision_suffix
 from components.core.issues import Issue
 from components.core.schedules import cron_issues
 from components.core.spec import Context, Spec
 
-ENV_NAMES = ("REQUEST_LOG_TOPIC", "REQUEST_LOG_SAMPLE_RATE")
+ENV_NAMES = ("REQUEST_LOG_TOPIC", "REQUEST_LOG_SAMPLE_RATE", "REQUEST_LOG_SERVICE")
 """What a logging server gets in its environment (set by mlinfra)."""
+GKE_ENV_NAMES = ENV_NAMES + ("K_REVISION",)
+"""What a logging GKE server gets: the same, and K_REVISION as Cloud Run (Knative) names it."""
 RECORD_FIELDS = {
-    "service": "the service's name (services[].name)",
-    "revision": "the Cloud Run revision (K_REVISION)",
+    "service": "the service's name (services[].name, in REQUEST_LOG_SERVICE)",
+    "revision": "the server's revision (K_REVISION: Cloud Run's, or on GKE <service>-<track>-v<version>)",
     "request_id": "the request's ID",
     "features": "the request's features as a JSON object, encoded as a string",
     "prediction": "the prediction as JSON, encoded as a string",
@@ -90,27 +95,51 @@ class RequestLoggingSpec(Spec):
         return []
 
 
+SILENT_RUNTIMES = ("tfserving", "vllm")
+"""Runtime presets whose stock image runs no code of the model's per request, so it cannot publish
+(Triton's Python backend and TorchServe's handlers can)."""
+
+
+def publisher_issues(logging: Optional[RequestLoggingSpec], runtime: Optional[str], image: Optional[str]) -> list[Issue]:
+    """A logging server must be able to publish: not a stock image that runs no code of yours per request."""
+    if logging is None or runtime not in SILENT_RUNTIMES or image is not None:
+        return []
+    return [Issue(("logging",), f"the stock {runtime} image publishes no request log (it runs no code of yours per "
+                  "request), so the table would stay empty", runtime,
+                  fix=f"serve from your own image built on {runtime}'s (`image:`) that publishes each request to "
+                      "REQUEST_LOG_TOPIC, or remove logging")]
+
+
 def topic_id(service_name: str) -> str:
-    """The Pub/Sub topic a Cloud Run service's request log goes to."""
+    """The Pub/Sub topic a service's request log goes to (`service_name`: the Cloud Run service's
+    name, or a GKE server's `<name>-<stack>`)."""
     return f"{service_name}-requests"
 
 
 def dataset_id(service_name: str) -> str:
-    """The BigQuery dataset of a Cloud Run service's request log (its table is `records`)."""
+    """The BigQuery dataset of a service's request log (its table is `records`)."""
     return "requests_" + service_name.replace("-", "_")
 
 
 TABLE_ID = "records"
 
 
-def server_env(spec: RequestLoggingSpec, project: str, service_name: str) -> dict[str, str]:
-    """What the logging server gets in its environment."""
+def server_env(spec: RequestLoggingSpec, project: str, service_name: str, service: str) -> dict[str, str]:
+    """What the logging server gets in its environment (`service`: services[].name, the value the
+    drift job selects the records by)."""
     return {"REQUEST_LOG_TOPIC": f"projects/{project}/topics/{topic_id(service_name)}",
-            "REQUEST_LOG_SAMPLE_RATE": f"{spec.sample_rate:g}"}
+            "REQUEST_LOG_SAMPLE_RATE": f"{spec.sample_rate:g}", "REQUEST_LOG_SERVICE": service}
+
+
+def gke_revision(service: str, track: str, version: str) -> str:
+    """K_REVISION of a logging GKE server's track: `<service>-<track>-v<version>`."""
+    return dns_name(service, track, revision_suffix(version), max_len=63)
 
 
 def logging_apis(services) -> tuple[str, ...]:
-    """What services with `logging` need: Pub/Sub and BigQuery; with `drift`, Cloud Scheduler and Monitoring too."""
+    """What services with `logging` need: Pub/Sub and BigQuery; with `drift`, Cloud Run (the job
+    runs there, for GKE servers too), Cloud Scheduler and Monitoring."""
     logged = [s.logging for s in services if getattr(s, "logging", None) is not None]
     return (("pubsub.googleapis.com", "bigquery.googleapis.com") if logged else ()) + (
-        ("cloudscheduler.googleapis.com", "monitoring.googleapis.com") if any(l.drift for l in logged) else ())
+        ("run.googleapis.com", "cloudscheduler.googleapis.com", "monitoring.googleapis.com")
+        if any(l.drift for l in logged) else ())

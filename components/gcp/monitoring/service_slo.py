@@ -9,8 +9,8 @@ over 5 min: 2 % of a 30-day budget gone in an hour) and slow (6x over 6 h, confi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_gcp as gcp
@@ -43,6 +43,12 @@ class ServiceSloArgs:
     """Notification channels the alerts notify. Defaults to none."""
     runbook: str = ""
     """What to check first, for the alerts' documentation. Defaults to a generic text."""
+    fast_burn_channels: Sequence[pulumi.Input[str]] = ()
+    """More channels only the fast-burn alerts notify (the stack's rollback channel while an
+    auto-rolled-back canary runs). Defaults to none."""
+    fast_burn_labels: Mapping[str, str] = field(default_factory=dict)
+    """User labels of the fast-burn alerts, which their notifications carry (`policy_user_labels`).
+    Defaults to none."""
 
 
 def burn_rate_filter(slo_name: pulumi.Input[str], window: str) -> pulumi.Output[str]:
@@ -83,10 +89,16 @@ class ServiceSlo(Component):
         self.alert_policies = []
         for objective, resource in objectives.items():
             for speed, rate, long_window, short_window, severity in BURN_RATES:
+                fast = speed == "fast"
+                channels = list(args.channels) + (list(args.fast_burn_channels) if fast else [])
+                rollback = (" While a canary runs, this alert also rolls it back: the stack's rollback function "
+                            "dispatches the rollout workflow with action abort, which opens the pull request."
+                            if fast and args.fast_burn_channels else "")
                 self.alert_policies.append(gcp.monitoring.AlertPolicy(
                     f"{name}-{objective}-{speed}-burn", project=args.project, combiner="AND", severity=severity,
                     display_name=f"{args.service}: {objective} error budget burning {speed} ({rate:g}x)",
-                    notification_channels=list(args.channels) or None,
+                    notification_channels=channels or None,
+                    user_labels=dict(args.fast_burn_labels) or None if fast else None,
                     conditions=[gcp.monitoring.AlertPolicyConditionArgs(
                         display_name=f"burn rate above {rate:g}x over {window}",
                         condition_threshold=gcp.monitoring.AlertPolicyConditionConditionThresholdArgs(
@@ -96,7 +108,7 @@ class ServiceSlo(Component):
                     documentation=gcp.monitoring.AlertPolicyDocumentationArgs(mime_type="text/markdown", content=(
                         f"The {objective} objective of **{args.service}** is spending its error budget {rate:g} times "
                         f"faster than it can sustain over {slo.window_days} days ({speed} burn). {runbook} "
-                        "To roll a canary back, set its `percent: 0` in the stack file and deploy.")),
+                        "To roll a canary back, set its `percent: 0` in the stack file and deploy." + rollback)),
                     opts=self.child()))
 
         self.objectives = {k: v.name for k, v in objectives.items()}

@@ -31,7 +31,9 @@ class ProposeRolloutSpec(Spec):
     token_secret: str = Field(DEFAULT_TOKEN_SECRET, pattern=r"^[A-Za-z0-9_-]{1,255}$")
     """Secret Manager secret (in the stack's project, created outside the stack as `mlinfra ci
     init` prints) holding a fine-grained GitHub token with only `actions: write` on the
-    repository. Only the chain's workflow account may read it. Defaults to mlinfra-github-dispatch-token."""
+    repository. Only the chain's workflow account (and, when the service has `rollout.autoRollback`,
+    the stack's rollback function, which dispatches the same workflow) may read it. Defaults to
+    mlinfra-github-dispatch-token."""
     workflow: str = Field("propose-rollout.yml", pattern=r"^[A-Za-z0-9._-]+\.ya?ml$")
     """The GitHub workflow file that opens the pull request. Defaults to propose-rollout.yml
     (written by `mlinfra ci init`)."""

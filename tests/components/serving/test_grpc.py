@@ -1,6 +1,7 @@
 """`protocol: grpc`: the runtimes' gRPC ports and flags, Cloud Run's HTTP/2 end to end with gRPC
-health checks, revision names unchanged for http services, and the platforms and runtimes that
-refuse it naming the key."""
+health checks (and an HTTP/2 backend service behind its load balancer), revision names unchanged
+for http services, and the runtimes that refuse it naming the key (GKE's side:
+tests/components/gcp/gke/test_gke_grpc.py; EKS's: tests/infra/patterns/test_eks_grpc.py)."""
 
 from __future__ import annotations
 
@@ -91,14 +92,25 @@ def test_an_http_probe_path_on_a_grpc_port_is_refused():
     assert "HTTP/1.1 probe" in found[0][1]
 
 
-@pytest.mark.parametrize("platform", ["gke", "eks"])
-def test_kubernetes_platforms_refuse_grpc_naming_the_key(platform):
+def test_the_kubernetes_platforms_take_grpc_and_eks_asks_for_its_https_listeners_certificate():
     from components.gcp.gke.gke_service_spec import GkeServiceSpec
     from components.aws.eks.eks_service_spec import EksServiceSpec
-    cls = GkeServiceSpec if platform == "gke" else EksServiceSpec
-    spec = cls.model_validate({"name": "s", "image": "us-docker.pkg.dev/acme/serve/s:1", "protocol": "grpc"})
-    found = [i for i in spec.issues(None) if i.path == ("protocol",)]
-    assert len(found) == 1 and "Cloud Run only so far" in found[0].message and platform in found[0].message
+    values = {"name": "s", "image": "us-docker.pkg.dev/acme/serve/s:1", "protocol": "grpc"}
+    found = [i for i in EksServiceSpec.model_validate(values).issues(None) if i.path[0] in ("protocol", "certificateArn")]
+    assert [i.path for i in found] == [("certificateArn",)] and "HTTPS listener" in found[0].message
+    assert [i for i in GkeServiceSpec.model_validate(values).issues(None) if i.path == ("protocol",)] == []
+
+
+def test_behind_a_load_balancer_the_backend_service_speaks_http2_to_a_grpc_service():
+    from tests.components.gcp.cloudrun.test_cloud_run_load_balancer import BACKEND, HOST, LB, dev
+    from tests.conftest import run_config
+    rec = run_config(dev(loadBalancer={"hostname": HOST}, protocol="grpc", runtime="triton", secrets=None,
+                         resources={"cpu": 4, "memory": "16Gi", "gpu": {"type": "nvidia-l4", "zonalRedundancy": False}},
+                         image="us-docker.pkg.dev/acme/serve/tritonserver:24.10"), stack="dev")
+    assert rec.one(BACKEND, f"{LB}-backend").inputs["protocol"] == "HTTP2"
+    assert rec.one("gcp:cloudrunv2/service:Service", "mlinfra-svc-summarizer").inputs["template"]["containers"][0][
+        "ports"] == {"containerPort": 8001, "name": "h2c"}
+    assert run_config(dev(), stack="dev").one(BACKEND, f"{LB}-backend").inputs["protocol"] == "HTTPS"
 
 
 def test_a_stack_file_with_a_grpc_service_plans_it_beside_an_http_one():

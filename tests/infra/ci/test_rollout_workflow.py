@@ -12,9 +12,12 @@ from pathlib import Path
 from infra.ci import checks, scripts
 from infra.ci.rollout_workflow import FILE
 from infra.stackfile import load_yaml
-from tests.conftest import ROOT, STACKS
+from infra.ci.stacks import read_stacks
+from tests.conftest import PROJECT, ROOT
 from tests.infra.ci.test_ci import generated, problems_of
 from tests.infra.ci.test_scripts import run_script
+
+STACKS = [s.name for s in read_stacks(PROJECT)]  # the bootstrap stack is in no workflow
 
 WORKFLOW = generated()[FILE]
 JOB = WORKFLOW["jobs"]["propose"]
@@ -24,12 +27,15 @@ def step(name: str) -> dict:
     return next(s for s in JOB["steps"] if s.get("name") == name)
 
 
-def test_is_dispatched_with_a_stack_of_the_repository_a_service_and_a_version():
+def test_is_dispatched_with_a_stack_of_the_repository_a_service_and_a_version_or_an_abort():
     assert list(WORKFLOW["on"]) == ["workflow_dispatch"]
     inputs = WORKFLOW["on"]["workflow_dispatch"]["inputs"]
     assert inputs["stack"]["type"] == "choice" and sorted(inputs["stack"]["options"]) == sorted(STACKS)
-    assert {k: (v["type"], v["required"]) for k, v in inputs.items()} == \
-        {"stack": ("choice", True), "service": ("string", True), "version": ("string", True)}
+    # The chain's dispatch names no action (propose by default); the rollback function's names no version.
+    assert {k: (v["type"], v["required"], v.get("default")) for k, v in inputs.items()} == \
+        {"stack": ("choice", True, None), "service": ("string", True, None), "version": ("string", False, ""),
+         "action": ("choice", False, "propose"), "reason": ("string", False, "")}
+    assert inputs["action"]["options"] == ["propose", "abort"]
     assert JOB["if"] == "github.ref == 'refs/heads/main'"
 
 
@@ -118,7 +124,7 @@ def run_step(work: Path, name: str, env: dict[str, str]) -> tuple[subprocess.Com
     return done, outputs
 
 
-DISPATCH = {"STACK": "dev", "SERVICE": "summarizer", "VERSION": "9"}
+DISPATCH = {"STACK": "dev", "SERVICE": "summarizer", "VERSION": "9", "ACTION": "propose", "REASON": ""}
 BRANCH = "rollout/dev/summarizer/9"
 
 

@@ -165,12 +165,16 @@ def test_a_job_with_cache_gets_its_own_config_map_env_and_ca_file_to_write_predi
     assert not any(e["name"].startswith("CACHE_") for e in retrain["template"]["spec"]["containers"][0]["env"])
 
 
-def test_the_cache_is_listed_as_not_priced_with_the_reason():
+def test_the_cache_is_priced_per_node_and_marked_unconfirmed():
+    from infra.cost import prices
     from infra.cost.estimate import estimate
 
     rec = run_stack("hybrid-dev")
-    [line] = [u for u in estimate(rec.registrations, "us-central1").unpriced if u.type == VALKEY and u.name == "mlinfra-cache"]
-    assert line.reason.startswith("SHARED_CORE_NANO x 1 nodes: Memorystore is not in the price table")
+    e = estimate(rec.registrations, "us-central1")
+    [line] = [x for x in e.lines if x.type == VALKEY and x.name == "mlinfra-cache"]
+    assert line.what == "1 x shared-core-nano node"
+    assert line.idle == round(prices.VALKEY_NODE[("us-central1", "SHARED_CORE_NANO")].usd * 730, 2)
+    assert line.unconfirmed and not any(u.type == VALKEY for u in e.unpriced)
 
 
 def test_the_serverless_and_kubernetes_patterns_have_a_cache_too():

@@ -21,7 +21,7 @@ from tests.infra.test_config import load
 
 K8S_STACKS = ["k8s-dev", "k8s-prod"]
 # Custom resources have no schema in kubernetes-validate; their fields are asserted below.
-CUSTOM_KINDS = {"Gateway", "HTTPRoute", "PodMonitoring", "HealthCheckPolicy"}
+CUSTOM_KINDS = {"Gateway", "HTTPRoute", "PodMonitoring", "HealthCheckPolicy", "ProvisioningRequest"}
 POOL = "gcp:container/nodePool:NodePool"
 
 
@@ -95,9 +95,28 @@ def test_prod_pools_carry_their_gpu_spot_autoscaling_and_taints():
     assert spot["autoscaling"]["locationPolicy"] == "ANY"
     assert {"key": "cloud.google.com/gke-spot", "value": "true", "effect": "NO_SCHEDULE"} in spot["nodeConfig"]["taints"]
     assert (spot["autoscaling"]["minNodeCount"], spot["autoscaling"]["maxNodeCount"]) == (0, 16)
-    for pool in pools.values():
-        assert pool["management"] == {"autoRepair": True, "autoUpgrade": True}
+    for name, pool in pools.items():
+        # GKE requires auto-repair off on flex-start pools; the queued pool is one.
+        assert pool["management"] == {"autoRepair": name != "mlinfra-gke-dws-l4", "autoUpgrade": True}
         assert pool["nodeConfig"]["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
+
+
+def test_prod_fine_tuning_waits_for_both_of_its_queued_l4_nodes_at_once():
+    rec = run_stack("k8s-prod")
+    pool = rec.one(POOL, "mlinfra-gke-dws-l4")
+    assert pool.inputs["queuedProvisioning"] == {"enabled": True}
+    assert pool.inputs["nodeConfig"]["flexStart"] is True
+    [request] = objects("k8s-prod", "ProvisioningRequest").values()
+    assert request["metadata"]["name"].startswith("finetune-ranker-")
+    assert request["spec"] == {"provisioningClassName": "queued-provisioning.gke.io",
+                               "parameters": {"maxRunDurationSeconds": "86400"},
+                               "podSets": [{"count": 2, "podTemplateRef": {"name": request["metadata"]["name"]}}]}
+    [template] = objects("k8s-prod", "PodTemplate").values()
+    job = objects("k8s-prod", "Job")["finetune-ranker"]
+    pod = job["spec"]["template"]
+    assert pod["metadata"]["annotations"]["autoscaling.x-k8s.io/consume-provisioning-request"] == request["metadata"]["name"]
+    assert pod["spec"]["nodeSelector"] == {"cloud.google.com/gke-nodepool": pool.outputs["name"]}
+    assert template["template"]["spec"] == pod["spec"]
 
 
 def test_prod_ranker_splits_traffic_between_its_stable_and_canary_model_versions():
@@ -177,13 +196,13 @@ def pool(values, i):
     (lambda v: v["mlinfra:services"][1]["resources"].update(gpu={"type": "nvidia-tesla-t4"}),
      "mlinfra:services[1].resources.gpu.type", "no node pool (nor auto-provisioning) offers this GPU"),
     (lambda v: v["mlinfra:cluster"]["nodePools"].append(copy.deepcopy(pool(v, 0))),
-     "mlinfra:cluster.nodePools[3].name", "general"),
+     "mlinfra:cluster.nodePools[4].name", "general"),
     (lambda v: v["mlinfra:cluster"].update(zone="us-central1-a"), "mlinfra:cluster.zone", "dev"),
     (lambda v: v["mlinfra:services"].append({"name": "web", "platform": "cloudrun", "image": "x/web:1"}),
      "mlinfra:services[2].platform",
      "the kubernetes pattern runs services on gke"),
     (lambda v: v["mlinfra:jobs"].append({"name": "score", "platform": "cloudrun", "image": "x/score:1"}),
-     "mlinfra:jobs[1].platform",
+     "mlinfra:jobs[2].platform",
      "runs jobs on gke (got 'cloudrun')\n    allowed: gke\n    fix: remove the key, or use the hybrid pattern for cloudrun"),
     (lambda v: v.pop("mlinfra:cluster"), "mlinfra:cluster", "the kubernetes pattern needs a cluster"),
     (lambda v: pool(v, 0).update(name="general-purpose-pool-xyz"), "mlinfra:cluster.nodePools[0].name",

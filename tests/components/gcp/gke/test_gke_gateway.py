@@ -38,7 +38,9 @@ IAP = {"clientId": "1234-abcdef.apps.googleusercontent.com", "clientSecret": "ia
 
 
 def llm_dev(gateway: dict | None = None, **service) -> dict:
+    """llm-dev with its chat server alone (its gRPC embedder has tests of its own, test_gke_grpc.py)."""
     values = copy.deepcopy(stack_config("llm-dev"))
+    values["mlinfra:services"] = values["mlinfra:services"][:1]
     if gateway is not None:
         values["mlinfra:cluster"]["gateway"] = gateway
     values["mlinfra:services"][0].update(service)
@@ -119,10 +121,11 @@ def test_an_external_https_gateway_with_a_hostname_builds_certificate_address_re
     assert armor.inputs["rules"][2]["rateLimitOptions"] == {
         "conformAction": "allow", "exceedAction": "deny(429)", "enforceOnKey": "IP",
         "rateLimitThreshold": {"count": 600, "intervalSec": 60}}
-    assert rec.one(BACKEND).inputs["spec"] == {
+    chat = rec.one(BACKEND, "mlinfra-svc-chat-stable-backend").inputs
+    assert chat["spec"] == {
         "default": {"securityPolicy": armor.outputs["name"]},
         "targetRef": {"group": "", "kind": "Service", "name": "chat-stable"}}
-    assert rec.one(BACKEND).inputs["metadata"]["namespace"] == "ml-chat"
+    assert chat["metadata"]["namespace"] == "ml-chat"
     assert "certificatemanager.googleapis.com" in {r.inputs["service"] for r in rec.of_type(SERVICE_API)}
     assert rec.outputs["gateway_hostname"] == HOST
     assert {"gateway_address", "gateway_dns_authorization"} <= set(rec.outputs)

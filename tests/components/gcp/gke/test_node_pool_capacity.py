@@ -36,6 +36,7 @@ def test_a_flex_start_pool_waits_for_capacity_on_no_reservation_without_auto_rep
     assert node["reservationAffinity"] == {"consumeReservationType": "NO_RESERVATION"}
     assert "spot" not in node or node["spot"] is False
     assert pool["management"] == {"autoRepair": False, "autoUpgrade": True}
+    assert "upgradeSettings" not in pool  # GKE upgrades flex-start nodes with short-lived upgrades
     assert pool["autoscaling"]["locationPolicy"] == "ANY"
     assert pool["autoscaling"]["totalMinNodeCount"] == 0
 

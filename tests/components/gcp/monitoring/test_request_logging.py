@@ -35,6 +35,7 @@ def test_the_server_publishes_to_its_own_topic_which_a_bigquery_subscription_wri
     env = {e["name"]: e.get("value") for e in container["envs"]}
     assert env["REQUEST_LOG_TOPIC"] == "projects/acme-test/topics/svc-test-requests"
     assert env["REQUEST_LOG_SAMPLE_RATE"] == "0.25"
+    assert env["REQUEST_LOG_SERVICE"] == "svc"  # services[].name, what the drift job selects by (not K_SERVICE)
 
     publish = only(rec, "gcp:pubsub/topicIAMMember:TopicIAMMember")
     account = rec.one("gcp:serviceaccount/account:Account")

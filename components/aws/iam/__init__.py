@@ -1,0 +1,1 @@
+"""AWS IAM: the roles CI assumes by OIDC."""

@@ -1,0 +1,1 @@
+"""GitHub repository settings as components: deployment environments, branch rulesets, variables."""

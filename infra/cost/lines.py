@@ -1,0 +1,52 @@
+"""What an estimate is made of: one priced `Line` per resource, or an `Unpriced` entry saying why
+not (never a zero). Shared by the Google Cloud and AWS pricers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from infra.cost.prices import Price
+
+
+@dataclass
+class Line:
+    name: str
+    type: str
+    what: str
+    idle: float
+    expected: float
+    peak: float
+    on_demand_peak: Optional[float] = None
+    """Spot pools: what the same nodes would cost on demand at peak."""
+    spot_saving: Optional[float] = None
+    """Spot pools: the fraction spot saves against on demand (0.6 = 60 %)."""
+    unconfirmed: list[str] = field(default_factory=list)
+    """Table rows this line used whose price could not be confirmed on the page."""
+
+
+@dataclass
+class Unpriced:
+    name: str
+    type: str
+    reason: str
+
+
+def flag(used: list[str], *rows: Price) -> None:
+    """Note the rows a line used whose price the table marks not confirmed (shown as `*`)."""
+    for p in rows:
+        label = f"{p.sku or p.unit} ({p.source})"
+        if not p.confirmed and label not in used:
+            used.append(label)
+
+
+def money(x: float) -> float:
+    return round(x, 2)
+
+
+def flat(name: str, type_: str, what: str, monthly: float, *rows: Price) -> Line:
+    """A resource that costs the same every month whatever the traffic."""
+    used: list[str] = []
+    flag(used, *rows)
+    cost = money(monthly)
+    return Line(name, type_, what, cost, cost, cost, unconfirmed=used)
