@@ -171,3 +171,26 @@ def test_a_second_grpc_server_on_the_alb_is_refused_naming_its_key():
     found = errors_of(values)
     assert list(found) == ["mlinfra:services[1].protocol"] and "ranker already takes" in found[
         "mlinfra:services[1].protocol"]
+
+
+def test_the_component_refuses_a_path_prefix_for_a_grpc_server():
+    import pulumi_kubernetes as k8s
+
+    from components.aws.eks.eks_model_server import EksModelServer, EksModelServerArgs
+    from components.aws.eks.eks_service_spec import EksServiceSpec
+    from components.core.issues import InputError
+    from tests.conftest import run_component
+
+    spec = EksServiceSpec.model_validate({"name": "tfs", "runtime": "tfserving", "protocol": "grpc",
+                                          "certificateArn": CERT, "resources": {"cpu": 1, "memory": "2Gi"},
+                                          "model": {"uri": "s3://art/models/tfs", "version": "2"}})
+
+    def program():
+        EksModelServer("srv", EksModelServerArgs(
+            spec=spec, namespace="ml-tfs", provider=k8s.Provider("k8s"), cluster_name="c", region="us-east-1",
+            environment="dev", path_prefix="/tfs"))
+
+    with pytest.raises(InputError, match="pathPrefix: a gRPC call's path is its method") as caught:
+        run_component(program)
+    # Beside the bucket a model-loading server needs, which this call leaves out too.
+    assert "2 invalid input" in str(caught.value) and "model: needs the artifact bucket" in str(caught.value)
