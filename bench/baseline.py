@@ -69,8 +69,13 @@ def resource_class(type_token: str) -> type:
 def args_class(cls: type) -> type:
     """The `<Class>Args` input type beside a resource class (its keyword arguments)."""
     module = sys.modules[cls.__module__]
-    # pulumi_kubernetes names a few of them `<Class>InitArgs` (Secret, whose `SecretArgs` would clash).
-    found = getattr(module, f"{cls.__name__}Args", None) or getattr(module, f"{cls.__name__}InitArgs", None)
+    # Providers name a few of them `<Class>InitArgs` where `<Class>Args` is taken: pulumi_kubernetes's
+    # Secret, and pulumi-aws 7's split S3 resources, whose module also star-imports the legacy
+    # Bucket's nested `BucketServerSideEncryptionConfigurationArgs` from `_inputs`. The one the
+    # resource's module defines itself is its keyword arguments.
+    candidates = [getattr(module, f"{cls.__name__}{suffix}", None) for suffix in ("InitArgs", "Args")]
+    own = [c for c in candidates if c is not None and c.__module__ == cls.__module__]
+    found = own[0] if own else next((c for c in candidates if c is not None), None)
     if found is None:
         raise NotConvertible(f"{cls.__module__}.{cls.__name__} has no {cls.__name__}Args")
     return found

@@ -15,6 +15,7 @@ from pydantic import model_validator
 
 from components.aws.eks.eks_cluster_spec import EksClusterSpec
 from components.aws.eks.eks_job_spec import EksJobSpec
+from components.aws.monitoring.alert_topic_spec import AwsAlertsSpec
 from components.aws.network.vpc_spec import VpcSpec
 from components.aws.storage.s3_storage_spec import BUCKET_ROLES, S3StorageSpec
 from components.core.issues import Issue, duplicate_names
@@ -48,6 +49,10 @@ class AwsMlinfraConfig(Spec):
     """The EKS cluster and its managed node groups."""
     jobs: list[EksJobSpec] = []
     """Training and batch-scoring jobs on EKS."""
+    alerts: AwsAlertsSpec = AwsAlertsSpec()
+    """Who the services' burn-rate alarms notify: email addresses and HTTPS endpoints subscribed to
+    the stack's SNS topic, and existing SNS topics. Defaults to nobody; required in prod when the
+    stack has services."""
     waivers: list[WaiverSpec] = []
     """Guardrail exceptions, each with a written reason."""
 

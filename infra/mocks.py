@@ -236,6 +236,16 @@ def aws_outputs(m: CloudMocks, typ: str, name: str, s: dict) -> dict:
     elif typ == "aws:sqs/queue:Queue":
         out.update(arn=f"arn:aws:sqs:{m.region}:{AWS_ACCOUNT}:{own}", url=f"https://sqs.{m.region}.amazonaws.com/{AWS_ACCOUNT}/{own}",
                    __id=f"https://sqs.{m.region}.amazonaws.com/{AWS_ACCOUNT}/{own}")
+    elif typ in ("aws:lb/loadBalancer:LoadBalancer", "aws:lb/targetGroup:TargetGroup"):
+        # The ARN ends in the suffix CloudWatch's LoadBalancer and TargetGroup dimensions take.
+        suffix = f"{'app' if typ.endswith('LoadBalancer') else 'targetgroup'}/{own}/{_hash(name, 16)}"
+        kind = "loadbalancer" if typ.endswith("LoadBalancer") else ""
+        arn = f"arn:aws:elasticloadbalancing:{m.region}:{AWS_ACCOUNT}:{kind + '/' if kind else ''}{suffix}"
+        out.update(arn=arn, arnSuffix=suffix, __id=arn)
+        if typ.endswith("LoadBalancer"):
+            out.update(dnsName=f"internal-{own}-{int(_hash(name, 8), 16) % 10**10}.{m.region}.elb.amazonaws.com")
+    elif typ == "aws:sns/topic:Topic":
+        out.update(arn=f"arn:aws:sns:{m.region}:{AWS_ACCOUNT}:{own}", __id=f"arn:aws:sns:{m.region}:{AWS_ACCOUNT}:{own}")
     elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
         host = str(s.get("url", "")).removeprefix("https://")
         out.update(arn=f"arn:aws:iam::{AWS_ACCOUNT}:oidc-provider/{host}", __id=f"arn:aws:iam::{AWS_ACCOUNT}:oidc-provider/{host}")

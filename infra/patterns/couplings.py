@@ -12,6 +12,7 @@ from typing import Any
 
 from components.aws.eks.eks_cluster_spec import offered_gpus as eks_offered_gpus
 from components.aws.eks.eks_cluster_spec import spot_pools as eks_spot_pools
+from components.aws.eks.eks_service_spec import rule_priority
 from components.aws.storage.s3_storage_spec import bucket_names as s3_bucket_names
 from components.core.issues import Issue
 from components.core.spec import Context
@@ -235,6 +236,30 @@ def prod_alerts_go_somewhere(config: Any, ctx: Context, pattern: Any) -> list[Is
                       "error budget, fail or fall behind, but no channel is named", fix="add `mlinfra:alerts: {emails: [oncall@acme.example]}` or "
                                       "`channels: [projects/<project>/notificationChannels/<id>]`")]
     return []
+
+
+def eks_prod_alerts_go_somewhere(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
+    """A prod AWS stack's services have burn-rate alarms (availability 99.5 % at least): someone
+    must be notified. A gRPC server has none (its slo is refused, prod gives it no default), so a
+    stack serving only gRPC needs no one."""
+    if ctx.prod and any(s.protocol != "grpc" for s in config.services) and not config.alerts.any:
+        return [Issue(("alerts",), "a prod stack's services alarm when they burn their error budget, but nobody is "
+                      "notified", fix="add `mlinfra:alerts: {emails: [oncall@acme.example]}`, `httpsEndpoints: "
+                      "[https://<webhook>]` or `topics: [arn:aws:sns:<region>:<account>:<topic>]`")]
+    return []
+
+
+def eks_listener_rules_unique(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
+    """Two servers' listener rules on the stack's ALB need different priorities (derived from their names)."""
+    seen: dict[int, int] = {}
+    issues = []
+    for i, s in enumerate(config.services):
+        p = rule_priority(s.name)
+        if p in seen:
+            issues.append(Issue(("services", i, "name"), f"its load-balancer rule priority ({p}, derived from the name) "
+                                f"is services[{seen[p]}]'s too", s.name, fix="rename one of the two services"))
+        seen.setdefault(p, i)
+    return issues
 
 
 def pipeline_models_in_artifact_bucket(config: Any, ctx: Context, pattern: Any) -> list[Issue]:

@@ -18,6 +18,7 @@ from components.aws.eks.eks_cluster import EksCluster, EksClusterArgs
 from components.aws.eks.eks_cluster_spec import EksClusterSpec
 from components.aws.eks.eks_job import EksJob, EksJobArgs
 from components.aws.eks.eks_job_spec import EksJobSpec
+from components.aws.monitoring.alert_topic_spec import AwsAlertsSpec
 from components.aws.network.vpc import Vpc, VpcArgs
 from components.aws.network.vpc_spec import VpcSpec
 from components.aws.storage.s3_storage import S3Storage, S3StorageArgs
@@ -25,6 +26,7 @@ from components.aws.storage.s3_storage_spec import S3StorageSpec
 from components.core.component import Component
 from components.core.labels import labels_transformation
 from components.core.naming import dns_name
+from components.serving.slo_spec import SloSpec
 from infra.platforms.registry import PLATFORMS
 
 TYPE = "mlinfra:pattern:EksKubernetes"
@@ -48,6 +50,8 @@ class EksKubernetesArgs:
     """Model servers (`platform: eks`). Defaults to none."""
     jobs: Sequence[EksJobSpec] = ()
     """Batch jobs on the cluster. Defaults to none."""
+    alerts: AwsAlertsSpec = field(default_factory=AwsAlertsSpec)
+    """Who the services' alarms notify. Defaults to nobody (the stack-file pass requires someone in prod)."""
 
     @property
     def prod(self) -> bool:
@@ -55,7 +59,9 @@ class EksKubernetesArgs:
 
 
 class EksKubernetes(Component):
-    """Outputs: cluster, kubernetes_version, services, jobs, buckets, image_repository, network."""
+    """Outputs: cluster, kubernetes_version, services (each's path, or a gRPC server's port 443), jobs,
+    buckets, image_repository, network, and with services load_balancer (the ALB's DNS name) and,
+    with objectives, alerts_topic."""
 
     Args = EksKubernetesArgs
 
@@ -90,7 +96,32 @@ class EksKubernetes(Component):
                     cluster_name=self.cluster.cluster_name, region=args.region, vpc_id=self.network.vpc_id,
                     provider=provider), opts=self.child(provider=provider))
             self.on_cluster = self.child(provider=provider, depends_on=[self.load_balancer_controller])
+        self.load_balancer = None
+        if args.services:
+            from components.aws.eks.serving_load_balancer import ServingLoadBalancer, ServingLoadBalancerArgs
+
+            self.load_balancer = ServingLoadBalancer(f"{name}-alb", ServingLoadBalancerArgs(
+                load_balancer_name=dns_name("mlinfra", args.stack, max_len=32), vpc_id=self.network.vpc_id,
+                vpc_cidr=args.network.cidr, subnet_ids=self.network.private_subnet_ids,
+                cluster_security_group_id=self.cluster.cluster.vpc_config.cluster_security_group_id,
+                target_ports=[s.launch(gpu=s.resources.gpu is not None).port for s in args.services],
+                # One gRPC server per ALB (couplings.grpc_through_gateway): its certificate is the HTTPS listener's.
+                certificate_arn=next((s.certificate_arn for s in args.services if s.protocol == "grpc"), None),
+                prod=args.prod),
+                opts=self.child())
+        self.server_metrics = None
+        scaled = [s for s in args.services if s.scaling.metric != "cpu"]
+        if scaled:  # their HPAs follow the servers' own gauges, through prometheus-adapter
+            from components.aws.eks.server_metrics import ScrapedServer, ServerMetrics, ServerMetricsArgs
+            from components.kubernetes.serving import SERVER_METRICS, metrics_port_of
+            from infra.platforms.eks import namespace
+
+            self.server_metrics = ServerMetrics(f"{name}-metrics", ServerMetricsArgs(servers=[ScrapedServer(
+                namespace=namespace(s), port=metrics_port_of(s),
+                gauge=s.scaling.prometheus_metric or SERVER_METRICS[(s.runtime or "custom", s.scaling.metric)])
+                for s in scaled], provider=provider, vpc_cidr=args.network.cidr), opts=self.on_cluster)
         self.services = {spec.name: PLATFORMS[spec.platform].build()(self, spec) for spec in args.services}
+        self.objectives = self._monitor_services()
 
         self.jobs = {}
         if args.jobs:
@@ -107,13 +138,38 @@ class EksKubernetes(Component):
                 for spec in args.jobs}
 
         self.outputs = {
+            **({"load_balancer": self.load_balancer.dns_name} if self.load_balancer else {}),
+            **({"alerts_topic": self.alert_topic.arn} if self.alert_topic else {}),
             "cluster": self.cluster.cluster_name,
             "kubernetes_version": self.cluster.kubernetes_minor,
-            "services": {n: {"namespace": s.namespace, "path": f"/{n}/", "tracks": s.service_names}
-                         for n, s in self.services.items()},
+            # A gRPC server takes every call of the HTTPS listener; the others answer under /<service>/.
+            "services": {n: {"namespace": s.namespace, **({"port": 443} if spec.protocol == "grpc" else {"path": f"/{n}/"}),
+                             "tracks": s.service_names}
+                         for spec, (n, s) in zip(args.services, self.services.items())},
             "jobs": sorted(self.jobs),
             "buckets": {role: b.bucket_name for role, b in self.storage.buckets.items()},
             "image_repository": self.images.url,
             "network": self.network.vpc_id,
         }
         self.register_outputs(self.outputs)
+
+    def _monitor_services(self) -> dict:
+        """Each service's objectives as burn-rate alarms (a prod service without an `slo` gets
+        availability 99.5 %, a gRPC server none), notifying the stack's alert topic and the topics `alerts` names."""
+        args = self.args
+        self.alarm_prefix = dns_name("mlinfra", args.stack, max_len=60)
+        self.alert_topic = None
+        # A gRPC server has no objectives (its slo is refused): the ALB counts HTTP codes, gRPC errors ride on 200.
+        watched = [(spec, spec.slo or (SloSpec() if args.prod and spec.protocol != "grpc" else None))
+                   for spec in args.services]
+        watched = [(spec, slo) for spec, slo in watched if slo is not None]
+        if not watched:
+            return {}
+        from components.aws.monitoring.alert_topic import AlertTopic, AlertTopicArgs
+
+        account = self.cluster.cluster.arn.apply(lambda arn: arn.split(":")[4])
+        self.alert_topic = AlertTopic(f"{self.name}-alerts", AlertTopicArgs(
+            spec=args.alerts, topic_name=self.alarm_prefix, region=args.region, account=account, protect=args.prod),
+            opts=self.child())
+        return {spec.name: PLATFORMS[spec.platform].monitoring()(self, spec, self.services[spec.name], slo,
+                                                                 self.alert_topic.arns) for spec, slo in watched}

@@ -143,7 +143,9 @@ _AWS_K8S = frozenset({"pulumi_aws.cloudwatch", "pulumi_aws.ec2", "pulumi_aws.ecr
                       "pulumi_kubernetes.batch", "pulumi_kubernetes.core", "pulumi_kubernetes.meta",
                       "pulumi_kubernetes.networking", "pulumi_kubernetes.policy", "pulumi_kubernetes.rbac",
                       # Karpenter (cluster.autoscaler: karpenter): its queue, its charts, its NodePools.
-                      "pulumi_aws.sqs", "pulumi_kubernetes.helm", "pulumi_kubernetes.apiextensions"})
+                      "pulumi_aws.sqs", "pulumi_kubernetes.helm", "pulumi_kubernetes.apiextensions",
+                      # The servers' ALB and target groups, their alarms and the alert topic.
+                      "pulumi_aws.lb", "pulumi_aws.vpc", "pulumi_aws.sns"})
 
 # Patterns on AWS (`mlinfra:cloud: aws`), by the same names as on Google Cloud.
 AWS_PATTERNS: dict[str, Pattern] = {
@@ -153,8 +155,8 @@ AWS_PATTERNS: dict[str, Pattern] = {
         frozenset({"cluster", "services", "jobs"}), ("eks",),
         "infra.patterns.eks:EksKubernetes", _AWS_K8S,
         couplings=(couplings.cluster_needed, couplings.grpc_through_gateway, couplings.eks_placement_on_pools,
-                   couplings.models_in_s3_artifact_bucket,
-                   cache_couplings.cache_wired),
+                   couplings.models_in_s3_artifact_bucket, cache_couplings.cache_wired,
+                   couplings.eks_prod_alerts_go_somewhere, couplings.eks_listener_rules_unique),
         requires_cluster=True, cloud="aws",
     ),
 }

@@ -81,7 +81,8 @@ PLATFORMS: dict[str, ServingPlatform] = {
         job_spec="components.gcp.gke.gke_job_spec:GkeJobSpec", job_builder="infra.patterns.gke_workloads:build_jobs"),
     "eks": ServingPlatform(
         "eks", "EKS Deployments per track behind the stack's internal ALB, canary by weighted target groups",
-        "components.aws.eks.eks_service_spec:EksServiceSpec", "infra.platforms.eks:build", needs_cluster=True),
+        "components.aws.eks.eks_service_spec:EksServiceSpec", "infra.platforms.eks:build", needs_cluster=True,
+        monitor="infra.platforms.eks:monitor"),
 }
 
 

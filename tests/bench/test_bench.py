@@ -95,6 +95,18 @@ def test_type_tokens_find_the_typed_classes():
     assert baseline.resource_class("kubernetes:gateway.networking.k8s.io/v1:Gateway") is k8s.apiextensions.CustomResource
 
 
+def test_a_resource_whose_args_name_is_taken_gets_its_own_init_args():
+    import pulumi_aws as aws
+
+    # pulumi-aws 7's split S3 resource: its module star-imports the legacy Bucket's nested
+    # BucketServerSideEncryptionConfigurationArgs, so its keyword arguments are ...InitArgs.
+    found = baseline.args_class(aws.s3.BucketServerSideEncryptionConfiguration)
+    assert found is aws.s3.BucketServerSideEncryptionConfigurationInitArgs
+    assert "rules" in baseline.fields_of(found).by_wire_name
+    # A resource whose module defines only <Class>Args keeps it.
+    assert baseline.args_class(aws.s3.Bucket) is aws.s3.BucketArgs
+
+
 def _run_baseline(tmp_path: Path, registrations, stack: str, config, secret_keys) -> engine.Recording:
     main = baseline.write_program(tmp_path / "program", registrations, stack, False, PROJECT.root)
     try:
@@ -116,7 +128,7 @@ def _comparable(recording: engine.Recording) -> dict:
             for r in recording.registrations}
 
 
-@pytest.mark.parametrize("stack", [s for s in STACKS if s in ("dev", "k8s-prod")])
+@pytest.mark.parametrize("stack", [s for s in STACKS if s in ("dev", "k8s-prod", "eks-dev")])
 def test_the_hand_written_program_registers_exactly_what_the_plan_does(stack, tmp_path):
     from tests.conftest import stack_config
 

@@ -173,6 +173,14 @@ MISTAKES: list[tuple[str, str, str, str, object, str]] = [
      "mlinfra:services[0].scaling.target", "a whole number"),
     ("pool name typed twice", "k8s-dev", "      - name: spot-l4\n", "      - name: general\n", "mlinfra:cluster.nodePools[1].name",
      "is also the name of nodePools[0]"),
+    # EKS (prod): alerts and objectives.
+    ("webhook over plain HTTP", "eks-prod", "httpsEndpoints: [https://events.pagerduty.com",
+     "httpsEndpoints: [http://events.pagerduty.com", "mlinfra:alerts.httpsEndpoints[0]", "fix: use the endpoint's https:// URL"),
+    ("Google Cloud channels on AWS", "eks-prod", "    emails: [ml-oncall@acme.example]\n    httpsEndpoints",
+     "    channels: [projects/acme-ml-prod/notificationChannels/42]\n    httpsEndpoints", "mlinfra:alerts.channels",
+     "is a Google Cloud key"),
+    ("latency threshold in seconds", "eks-prod", "latency: {thresholdMs: 50, percent: 99}",
+     "latency: {threshold: 0.05, percent: 99}", "mlinfra:services[0].slo.latency.threshold", "fix: rename it to thresholdMs"),
     # Self-healing rollouts (hybrid, prod).
     ("autoRollback spelt with a capital B", "hybrid-prod", "rollout: {autoRollback: true}", "rollout: {autoRollBack: true}",
      "mlinfra:services[0].rollout.autoRollBack", "did you mean mlinfra:services[0].rollout.autoRollback?"),

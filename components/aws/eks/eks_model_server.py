@@ -7,40 +7,56 @@ at `/models/<name>/<version>`. The role may read that bucket prefix and decrypt 
 
 The per-track objects (Deployment, Service, HPA, PDB) come from components/kubernetes/serving.py;
 this component adds what is EKS's: the role and its Pod Identity association, the S3 sync, and
-an Ingress for the AWS Load Balancer Controller (an internal ALB shared by every server through
-its group, targets by pod IP) whose weighted forward action carries the canary split. A gRPC
-server (`protocol: grpc`) gets an HTTPS listener on 443 with its `certificateArn`, a GRPC target
-group and gRPC health checks instead (`grpc_listener`).
+its place on the stack's internal ALB: a target group per track (targets by pod IP, kept current
+by the AWS Load Balancer Controller through a TargetGroupBinding) and a listener rule whose
+weighted forward action carries the canary split. A gRPC server (`protocol: grpc`) joins the
+ALB's HTTPS listener instead: its target groups speak GRPC (HTTP/2 to the pods) and are checked
+by gRPC health checks (`health_check`), and its rule takes every call (a gRPC call's path is its
+method).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.aws.eks.eks_service_spec import EksServiceSpec
 from components.aws.eks.node_labels import EKS_NODES
 from components.aws.eks.pod_identity_role import PodIdentityRole, PodIdentityRoleArgs, kms_statements
+from components.aws.eks.server_metrics import NAMESPACE as METRICS_NAMESPACE
+from components.aws.eks.server_metrics import adapter_metric_name
 from components.aws.storage.s3_bucket import S3Bucket
 from components.core.component import Component
 from components.core.issues import Issue, raise_if_any
+from components.core.naming import dns_name
 from components.core.spec import Context, ensure_valid
 from components.kubernetes.grpc_serving import health_checked, is_grpc, service_port
 from components.kubernetes.pods import RUN_AS, NodeScheme, restricted_security
-from components.kubernetes.serving import (SERVICE_PORT, hpa_metric, labels, pod_template, selector, track_replicas,
-                                           track_weights)
+from components.kubernetes.serving import (SERVICE_PORT, hpa_metric, labels, metrics_port_of, pod_template, selector,
+                                           track_replicas, track_weights)
 from components.serving import runtimes
 
 TYPE = "mlinfra:aws:EksModelServer"
 AWS_CLI_IMAGE = "public.ecr.aws/aws-cli/aws-cli:2.27.50"
 MODEL_CACHE = "50Gi"
-ALB_GROUP = "mlinfra"
-# TLS 1.2 and 1.3 only, the policy AWS recommends for new HTTPS listeners.
-SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadBalancerAttachment:
+    """Where a server joins the stack's ALB (components/aws/eks/serving_load_balancer.py)."""
+
+    listener_arn: pulumi.Input[str]
+    """The ALB's listener the rule goes on: HTTP, or for a gRPC server the HTTPS one."""
+    vpc_id: pulumi.Input[str]
+    """The VPC its target groups are in."""
+    priority: int
+    """The listener rule's priority, unique on the listener (1 to 50000)."""
+    name_prefix: str
+    """Begins the target groups' names (the stack), which are unique per account and region."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,32 +80,30 @@ class EksModelServerArgs:
     vpc_cidr: str = "10.0.0.0/16"
     """Where the load balancer connects from (NetworkPolicy). Defaults to 10.0.0.0/16."""
     path_prefix: Optional[str] = None
-    """The path the server answers under on the shared load balancer. Defaults to none (no Ingress,
-    unless the server speaks gRPC: it takes every call of the HTTPS listener)."""
+    """The path the server answers under on the shared load balancer. Defaults to `/<name>`
+    (a gRPC server takes none: its rule takes every call of the HTTPS listener)."""
+    load_balancer: Optional[LoadBalancerAttachment] = None
+    """The stack's ALB listener to add the server's rule and target groups to. Defaults to none (no load balancer)."""
     hostnames: Sequence[str] = ()
-    """Hostnames the Ingress answers on. Defaults to any."""
+    """Hostnames the listener rule answers on. Defaults to any."""
     nodes: NodeScheme = EKS_NODES
     """How the cluster labels its spot and GPU nodes (Karpenter's differ). Defaults to the managed node groups'."""
 
 
-def grpc_listener(spec: EksServiceSpec) -> dict:
-    """The AWS Load Balancer Controller's annotations that put a gRPC server behind the ALB: an
-    HTTPS listener on 443 with the server's certificate (gRPC needs HTTPS listeners), a target
-    group of protocol version GRPC (HTTP/2 cleartext to the pods), and a gRPC health check: the
-    grpc.health.v1 Check method answering OK (0) where the server has it (Triton), else the
-    controller's default for gRPC, /AWS.ALB/healthcheck answering UNIMPLEMENTED (12), which any
-    gRPC server does (annotations of kubernetes-sigs/aws-load-balancer-controller,
-    docs/guide/ingress/annotations.md)."""
-    health = health_checked(spec)
-    return {
-        "alb.ingress.kubernetes.io/listen-ports": json.dumps([{"HTTPS": 443}]),
-        "alb.ingress.kubernetes.io/certificate-arn": spec.certificate_arn,
-        "alb.ingress.kubernetes.io/ssl-policy": SSL_POLICY,
-        "alb.ingress.kubernetes.io/backend-protocol": "HTTP",
-        "alb.ingress.kubernetes.io/backend-protocol-version": "GRPC",
-        "alb.ingress.kubernetes.io/healthcheck-path": "/grpc.health.v1.Health/Check" if health else "/AWS.ALB/healthcheck",
-        "alb.ingress.kubernetes.io/success-codes": "0" if health else "12",
-    }
+def health_check(spec: EksServiceSpec, ready_path: Optional[str]) -> aws.lb.TargetGroupHealthCheckArgs:
+    """How the ALB checks each pod of a track. HTTP: the runtime's readiness path answering 200.
+    gRPC (a target group of protocol version GRPC): the grpc.health.v1 Check method answering OK
+    (gRPC code 0) where the server has it (Triton), else /AWS.ALB/healthcheck answering
+    UNIMPLEMENTED (12), which any gRPC server does (the ELB API's defaults for a GRPC target
+    group; the provider's `matcher` carries the gRPC codes there, 0 to 99)."""
+    if is_grpc(spec):
+        health = health_checked(spec)
+        path, matcher = ("/grpc.health.v1.Health/Check", "0") if health else ("/AWS.ALB/healthcheck", "12")
+    else:
+        path, matcher = ready_path or "/", "200"
+    return aws.lb.TargetGroupHealthCheckArgs(
+        enabled=True, path=path, port="traffic-port", protocol="HTTP", matcher=matcher, interval=15, timeout=5,
+        healthy_threshold=2, unhealthy_threshold=2)
 
 
 def model_sync(spec: EksServiceSpec, bucket: pulumi.Input[str], mount: str, region: str) -> pulumi.Output:
@@ -106,7 +120,7 @@ def model_sync(spec: EksServiceSpec, bucket: pulumi.Input[str], mount: str, regi
 
 
 class EksModelServer(Component):
-    """Outputs: namespace, service_names (per track), role_arn."""
+    """Outputs: namespace, service_names (per track), role_arn, target_groups (ARN suffixes per track)."""
 
     def __init__(self, name: str, args: EksModelServerArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(TYPE, name, opts)
@@ -174,46 +188,62 @@ class EksModelServer(Component):
             self.autoscalers[track] = k8s.autoscaling.v2.HorizontalPodAutoscaler(
                 f"{name}-{track}-hpa", metadata=meta(object_name, track), spec={
                     "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": object_name},
-                    "minReplicas": low, "maxReplicas": high, "metrics": [hpa_metric(variant, lambda m: m)],
+                    "minReplicas": low, "maxReplicas": high, "metrics": [hpa_metric(variant, adapter_metric_name)],
                 }, opts=self.child(provider=args.provider, depends_on=[self.deployments[track]]))
             budget = {"maxUnavailable": 1} if low >= 2 else {"minAvailable": 1}
             self.budgets[track] = k8s.policy.v1.PodDisruptionBudget(f"{name}-{track}-pdb", metadata=meta(object_name, track), spec={
                 **budget, "selector": {"matchLabels": selector(spec, track)}, "unhealthyPodEvictionPolicy": "AlwaysAllow",
             }, opts=k8s_opts)
 
-        # The ALB reaches pods by IP from the VPC's subnets; nothing else may connect.
+        # The ALB reaches pods by IP from the VPC's subnets; the stack's Prometheus scrapes a server
+        # that scales on its own metric (components/aws/eks/server_metrics.py); nothing else may connect.
+        ingress = [{"ports": [{"protocol": "TCP", "port": run.port}],
+                    "from": [{"podSelector": {}}, {"ipBlock": {"cidr": args.vpc_cidr}}]}]
+        if spec.scaling.metric != "cpu":
+            ingress.append({"ports": [{"protocol": "TCP", "port": metrics_port_of(spec)}], "from": [{"namespaceSelector": {
+                "matchLabels": {"kubernetes.io/metadata.name": METRICS_NAMESPACE}}}]})
         self.network_policy = k8s.networking.v1.NetworkPolicy(f"{name}-netpol", metadata=meta(spec.name), spec={
             "podSelector": {"matchLabels": {"app.kubernetes.io/name": spec.name}}, "policyTypes": ["Ingress"],
-            "ingress": [{"ports": [{"protocol": "TCP", "port": run.port}],
-                         "from": [{"podSelector": {}}, {"ipBlock": {"cidr": args.vpc_cidr}}]}],
-        }, opts=k8s_opts)
+            "ingress": ingress}, opts=k8s_opts)
 
-        self.ingress = None
-        if args.path_prefix is not None or is_grpc(spec):
-            action = "weighted"
-            forward = {"type": "forward", "forwardConfig": {"targetGroups": [
-                {"serviceName": f"{spec.name}-{t}", "servicePort": str(SERVICE_PORT), "weight": pct}
-                for t, pct in weights.items()]}}
-            check = run.ready_path or "/"
-            annotations = {
-                "alb.ingress.kubernetes.io/scheme": "internal",
-                "alb.ingress.kubernetes.io/target-type": "ip",
-                "alb.ingress.kubernetes.io/group.name": ALB_GROUP,
-                "alb.ingress.kubernetes.io/healthcheck-path": check,
-                "alb.ingress.kubernetes.io/actions." + action: json.dumps(forward, sort_keys=True),
-            }
-            if is_grpc(spec):
-                annotations.update(grpc_listener(spec))
-            rule: dict = {"http": {"paths": [{"path": args.path_prefix or "/", "pathType": "Prefix", "backend": {
-                "service": {"name": action, "port": {"name": "use-annotation"}}}}]}}
-            rules = [{**rule, "host": h} for h in args.hostnames] or [rule]
-            self.ingress = k8s.networking.v1.Ingress(f"{name}-ingress", metadata={**meta(spec.name), "annotations": annotations},
-                                                     spec={"ingressClassName": "alb", "rules": rules},
-                                                     opts=self.child(provider=args.provider,
-                                                                     depends_on=list(self.services.values())))
+        # Each track's target group on the stack's ALB, kept current by the controller through a
+        # TargetGroupBinding; one listener rule splits `/<service>` (a gRPC server: every call of
+        # the HTTPS listener) between them by weight.
+        self.target_groups, self.listener_rule = {}, None
+        attach = args.load_balancer
+        if attach is not None:
+            for track in weights:
+                object_name = f"{spec.name}-{track}"
+                # A target group's name is unique in the account and region; its port is in it, so a
+                # replacement (a new port) gets a new name while the rule still points at the old one.
+                self.target_groups[track] = aws.lb.TargetGroup(
+                    f"{name}-{track}-tg", name=dns_name(attach.name_prefix, spec.name, track, str(run.port), max_len=32),
+                    port=run.port, protocol="HTTP", protocol_version="GRPC" if is_grpc(spec) else None,
+                    target_type="ip", vpc_id=attach.vpc_id, deregistration_delay=spec.termination_grace_period_seconds,
+                    health_check=health_check(spec, run.ready_path), opts=self.child())
+                k8s.apiextensions.CustomResource(
+                    f"{name}-{track}-tgb", api_version="elbv2.k8s.aws/v1beta1", kind="TargetGroupBinding",
+                    metadata=meta(object_name, track), spec={
+                        "serviceRef": {"name": object_name, "port": SERVICE_PORT},
+                        "targetGroupARN": self.target_groups[track].arn, "targetType": "ip"},
+                    opts=self.child(provider=args.provider, depends_on=[self.services[track]]))
+            route = args.path_prefix or f"/{spec.name}"
+            paths = ["/*"] if is_grpc(spec) else [route, f"{route}/*"]
+            conditions = [aws.lb.ListenerRuleConditionArgs(path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=paths))]
+            if args.hostnames:
+                conditions.append(aws.lb.ListenerRuleConditionArgs(
+                    host_header=aws.lb.ListenerRuleConditionHostHeaderArgs(values=list(args.hostnames))))
+            self.listener_rule = aws.lb.ListenerRule(
+                f"{name}-rule", listener_arn=attach.listener_arn, priority=attach.priority, conditions=conditions,
+                actions=[aws.lb.ListenerRuleActionArgs(type="forward", forward=aws.lb.ListenerRuleActionForwardArgs(
+                    target_groups=[aws.lb.ListenerRuleActionForwardTargetGroupArgs(arn=self.target_groups[t].arn, weight=pct)
+                                   for t, pct in weights.items()]))],
+                opts=self.child())
 
         self.namespace = ns
         self.ksa_name = ksa_name
         self.service_names = {track: f"{spec.name}-{track}" for track in weights}
         self.role_arn = self.identity.role_arn
-        self.register_outputs({"namespace": ns, "service_names": self.service_names, "role_arn": self.role_arn})
+        self.target_group_suffixes = {t: tg.arn_suffix for t, tg in self.target_groups.items()}
+        self.register_outputs({"namespace": ns, "service_names": self.service_names, "role_arn": self.role_arn,
+                               "target_groups": self.target_group_suffixes})

@@ -3,6 +3,7 @@ spec, placed on the stack's EKS cluster, with its model in the stack's S3 artifa
 
 from __future__ import annotations
 
+import hashlib
 from typing import Literal, Optional
 
 from pydantic import Field
@@ -41,9 +42,6 @@ class EksServiceSpec(KubernetesServingSpec):
 
     def issues(self, ctx: Context) -> list[Issue]:
         issues = super().issues(ctx)
-        if self.scaling.metric != "cpu":
-            issues.append(Issue(("scaling", "metric"), "EKS servers scale on cpu (the stack installs no custom-metrics "
-                                "adapter on EKS yet)", self.scaling.metric, allowed="cpu", fix="set metric: cpu"))
         if self.protocol == "grpc" and self.certificate_arn is None:
             # An ALB serves gRPC on HTTPS listeners only (AWS, "ALB supports gRPC", 2020-10-29).
             issues.append(Issue(("certificateArn",), "gRPC through the ALB needs an HTTPS listener (the ALB serves gRPC "
@@ -54,7 +52,18 @@ class EksServiceSpec(KubernetesServingSpec):
             issues.append(Issue(("certificateArn",), "is the HTTPS listener of a gRPC server; an http server is reached "
                                 "on the ALB's HTTP listener", self.certificate_arn,
                                 fix="remove certificateArn, or set protocol: grpc"))
-        if self.slo is not None:
-            issues.append(Issue(("slo",), "objectives and burn-rate alerts are built on Google Cloud only so far",
-                                fix="remove slo (watch the ALB's CloudWatch metrics meanwhile)"))
+        if self.protocol == "grpc" and self.slo is not None:
+            # The alarms count the target groups' HTTP codes (HTTPCode_Target_5XX_Count); a failed
+            # gRPC call is an HTTP 200 whose grpc-status trailer says why, which the ALB's metrics
+            # do not count (as on GKE, components/gcp/gke/gke_service_spec.py).
+            issues.append(Issue(("slo",), "objectives of a gRPC server on EKS are not built yet: its alarms would count "
+                                "the ALB target groups' HTTP response codes, while gRPC errors travel in grpc-status "
+                                "trailers on HTTP 200", fix="remove slo (in prod a gRPC server gets no default "
+                                "objectives either)"))
         return issues
+
+
+def rule_priority(name: str) -> int:
+    """A server's listener-rule priority on the stack's ALB (unique per listener, 1 to 50000),
+    from its name, so adding, removing or reordering servers never moves another's rule."""
+    return 1 + int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) % 50000

@@ -1,4 +1,4 @@
-"""The AWS Load Balancer Controller the EKS stacks' Ingresses need: its pinned chart, its Pod
+"""The AWS Load Balancer Controller the EKS stacks' TargetGroupBindings need: its pinned chart, its Pod
 Identity role with the policy its project publishes, and the servers waiting for it."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def test_its_role_holds_exactly_the_published_policy_through_pod_identity():
     assert deletes and all("aws:ResourceTag/elbv2.k8s.aws/cluster" in json.dumps(s["Condition"]) for s in deletes)
 
 
-def test_the_model_servers_wait_for_the_controller_that_admits_their_ingresses():
+def test_the_model_servers_wait_for_the_controller_that_admits_their_target_group_bindings():
     rec = run_stack("eks-dev")
     release = rec.one(RELEASE, "mlinfra-lb-controller")
     for server in rec.of_type("mlinfra:aws:EksModelServer"):

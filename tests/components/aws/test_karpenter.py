@@ -1,6 +1,7 @@
 """Karpenter on EKS (eks-prod): the controller's charts, role and policy, the interruption queue and
 its rules, the node role and its access entry, the discovery tags, the EC2NodeClass and NodePools
-(field by field against the karpenter.sh/v1 and karpenter.k8s.aws/v1 APIs), the workloads'
+(strictly against the vendored CRD schemas of the karpenter.sh/v1 and karpenter.k8s.aws/v1 APIs,
+and field by field where their CEL rules go further), the workloads'
 placement on Karpenter's labels, and the stack-file rules of a Karpenter cluster, by key."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from components.kubernetes.pods import PlacementSpec, scheduling
 from infra.errors import ConfigError, key_path
 from infra.plan import Plan, kubernetes_objects
 from tests.conftest import run_config, run_stack, stack_config
+from tests.crd_schemas import errors as crd_errors
 from tests.infra.test_config import load
 
 STACK, CLUSTER = "eks-prod", "mlinfra-eks-prod"
@@ -50,7 +52,8 @@ def cluster(**changes) -> dict:
     return spec
 
 
-# --- the v1 APIs, as the CRDs of Karpenter 1.14.1 declare them (pkg/apis/crds/ in aws/karpenter-provider-aws) ---
+# --- the v1 APIs: the CRDs' schemas of Karpenter 1.14.1, vendored (tests/data/crds/), strictly; and, checked by
+# hand, what their CEL rules (which the schema validation does not evaluate) and Karpenter's docs add ---
 DURATION = re.compile(r"^(([0-9]+(s|m|h))+|Never)$")
 BUDGET_NODES = re.compile(r"^((100|[0-9]{1,2})%|[0-9]+)$")
 QUANTITY = re.compile(r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE])?$")
@@ -72,6 +75,7 @@ RESTRICTED_TAGS = {"eks:eks-cluster-name", "karpenter.sh/nodepool", "karpenter.s
 
 def assert_v1_node_pool(obj: dict) -> None:
     assert obj["apiVersion"] == "karpenter.sh/v1" and obj["kind"] == "NodePool"
+    assert crd_errors(obj) == []
     spec = obj["spec"]
     assert set(spec) <= NODE_POOL_SPEC
     assert set(spec["template"]) <= {"metadata", "spec"} and set(spec["template"]["metadata"]) <= {"labels", "annotations"}
@@ -101,6 +105,7 @@ def assert_v1_node_pool(obj: dict) -> None:
 
 def assert_v1_node_class(obj: dict) -> None:
     assert obj["apiVersion"] == "karpenter.k8s.aws/v1" and obj["kind"] == "EC2NodeClass"
+    assert crd_errors(obj) == []
     spec = obj["spec"]
     assert set(spec) <= NODE_CLASS_SPEC
     assert {"amiSelectorTerms", "subnetSelectorTerms", "securityGroupSelectorTerms"} <= set(spec)
@@ -121,6 +126,21 @@ def assert_v1_node_class(obj: dict) -> None:
                                        "volumeSize", "volumeType"}
         assert VOLUME_SIZE.match(mapping["ebs"]["volumeSize"]) and mapping["ebs"]["volumeType"] in ("gp2", "gp3", "io1", "io2")
     assert not (set(spec["tags"]) & RESTRICTED_TAGS) and not any(k.startswith("kubernetes.io/cluster") for k in spec["tags"])
+
+
+def test_the_vendored_schemas_are_strict_unknown_fields_wrong_types_and_missing_required_fields_fail():
+    pool = objects("NodePool")["general"]
+    assert crd_errors(pool) == []
+    typo = copy.deepcopy(pool)
+    typo["spec"]["disruption"]["consolidateAfterr"] = "5m"
+    assert crd_errors(typo) == ["spec.disruption: Additional properties are not allowed ('consolidateAfterr' was unexpected)"]
+    wrong = copy.deepcopy(pool)
+    wrong["spec"]["template"]["spec"]["requirements"][0]["operator"] = "Within"
+    assert len(crd_errors(wrong)) == 1 and "Within" in crd_errors(wrong)[0]
+    node_class = objects("EC2NodeClass")["mlinfra"]
+    missing = copy.deepcopy(node_class)
+    del missing["spec"]["amiSelectorTerms"]
+    assert crd_errors(missing) == ["spec: 'amiSelectorTerms' is a required property"]
 
 
 # --- what eks-prod plans ---

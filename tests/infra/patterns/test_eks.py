@@ -13,12 +13,13 @@ import yaml
 from infra.errors import ConfigError, key_path
 from infra.plan import Plan, kubernetes_objects, write_manifests
 from tests.conftest import run_stack, stack_config
+from tests.crd_schemas import errors as crd_errors
 from tests.infra.test_config import load
 
 EKS_STACKS = ["eks-dev", "eks-prod"]
-# Karpenter's CRDs: kubernetes-validate has no schema for them; tests/components/aws/test_karpenter.py
-# asserts them field by field against the v1 APIs.
-CUSTOM_KINDS = {"NodePool", "EC2NodeClass"}
+# Custom resources (Karpenter's, the controller's TargetGroupBinding): kubernetes-validate has no
+# schema for them; they are validated as strictly against their CRDs' vendored schemas.
+CUSTOM_KINDS = {"NodePool", "EC2NodeClass", "TargetGroupBinding"}
 NODE_GROUP, TEMPLATE = "aws:eks/nodeGroup:NodeGroup", "aws:ec2/launchTemplate:LaunchTemplate"
 
 
@@ -48,15 +49,18 @@ def test_rendered_manifests_pass_strict_schema_validation(stack, tmp_path):
     version = stack_config(stack)["mlinfra:cluster"]["version"]
     files = write_manifests(plan(stack), tmp_path)
     assert len(files) == len(kubernetes_objects(plan(stack))) > 10
-    validated = 0
+    validated = custom = 0
     for path in files:
         obj = yaml.safe_load(path.read_text())
         if obj["kind"] in CUSTOM_KINDS:
+            assert crd_errors(obj) == [], obj["metadata"]["name"]
+            custom += 1
             continue
         kubernetes_validate.validate(obj, f"{version}.0", strict=True)
         kubernetes_validate.validate(obj, "1.33.0", strict=True)
         validated += 1
     assert validated > 10
+    assert custom == (5 if stack == "eks-prod" else 2)  # 2 NodePools and the EC2NodeClass; 2 TargetGroupBindings
 
 
 def test_the_cluster_is_private_encrypted_logged_and_uses_access_entries():
@@ -139,11 +143,6 @@ def test_a_model_server_syncs_its_version_from_s3_as_its_own_pod_identity_role()
     resources = {r for s in statements for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])}
     assert "arn:aws:s3:::mlinfra-eks-prod-us-east-1-artifacts/models/ranker/*" in resources
     assert not any("data-lake" in r for r in resources), "a server reads only its model's prefix"
-    ingress = objects("eks-prod", "Ingress")["ranker"]
-    forward = json.loads(ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/actions.weighted"])
-    assert [(g["serviceName"], g["weight"]) for g in forward["forwardConfig"]["targetGroups"]] == \
-        [("ranker-stable", 90), ("ranker-canary", 10)]
-    assert ingress["metadata"]["annotations"]["alb.ingress.kubernetes.io/scheme"] == "internal"
 
 
 def test_spot_placement_uses_the_eks_capacity_label_on_managed_node_groups():
@@ -223,5 +222,6 @@ def test_the_cluster_autoscaler_finds_the_node_groups_and_may_resize_only_this_c
     rec = run_stack("eks-dev")
     types = {r.type for r in rec.tree_order()}
     assert not {t for t in types if "karpenter" in t.lower() or t.startswith(("aws:sqs", "aws:cloudwatch/event"))}
-    # The one chart is the load balancer controller's.
-    assert [r.inputs["chart"] for r in rec.of_type("kubernetes:helm.sh/v3:Release")] == ["aws-load-balancer-controller"]
+    # The charts are the load balancer controller's and, for the summarizer's queueDepth, the metrics pipeline's.
+    assert sorted(r.inputs["chart"] for r in rec.of_type("kubernetes:helm.sh/v3:Release")) == [
+        "aws-load-balancer-controller", "prometheus", "prometheus-adapter"]

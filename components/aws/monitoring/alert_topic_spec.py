@@ -1,0 +1,46 @@
+"""Where an AWS stack's alerts go, as the stack file says it (`mlinfra:alerts` with `mlinfra:cloud: aws`).
+
+The same meaning as on Google Cloud: every alert of the stack notifies these. `emails` is the
+same key; what Google Cloud calls existing notification channels are, on AWS, existing SNS
+topics (`topics`), and AWS adds HTTPS endpoints (a chat or paging webhook) subscribed to the
+stack's own topic."""
+
+from __future__ import annotations
+
+import re
+
+from components.core.issues import Issue
+from components.core.spec import Context, Spec
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
+_TOPIC = re.compile(r"^arn:aws(-[a-z]+)*:sns:[a-z]{2}(-gov)?-[a-z]+-\d:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+_HTTPS = re.compile(r"^https://[^\s/?#]+[^\s]*$")
+
+
+class AwsAlertsSpec(Spec):
+    """Who the stack's alarms notify: through the stack's SNS topic, and existing topics."""
+
+    emails: list[str] = []
+    """Addresses subscribed to the stack's alert topic (SNS email subscriptions: each address
+    confirms once, from the message SNS sends it). Defaults to none."""
+    https_endpoints: list[str] = []
+    """HTTPS URLs subscribed to the stack's alert topic (a paging or chat webhook; SNS posts a
+    confirmation request first, which the endpoint must answer). Defaults to none."""
+    topics: list[str] = []
+    """Existing SNS topics the alarms also notify, by ARN (a pager's or another team's topic; its
+    policy, and its key's if it is encrypted, must let CloudWatch publish). Defaults to none."""
+
+    def issues(self, ctx: Context) -> list[Issue]:
+        issues = [Issue(("emails", i), "is not an email address", e, fix="write name@domain")
+                  for i, e in enumerate(self.emails) if not _EMAIL.match(e)]
+        issues += [Issue(("httpsEndpoints", i), "is not an HTTPS URL", u, allowed="https://<host>/<path>",
+                         fix="use the endpoint's https:// URL (alerts are never posted over plain HTTP)")
+                   for i, u in enumerate(self.https_endpoints) if not _HTTPS.match(u)]
+        issues += [Issue(("topics", i), "is not an SNS topic ARN", arn, allowed="arn:aws:sns:<region>:<account>:<topic>",
+                         fix="copy the ARN from `aws sns list-topics`")
+                   for i, arn in enumerate(self.topics) if not _TOPIC.match(arn)]
+        return issues
+
+    @property
+    def any(self) -> bool:
+        return bool(self.emails or self.https_endpoints or self.topics)
