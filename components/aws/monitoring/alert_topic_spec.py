@@ -34,7 +34,7 @@ class AwsAlertsSpec(Spec):
     dashboard: Optional[bool] = None
     """Build the stack's CloudWatch dashboard, `mlinfra-<stack>` (per model server its target
     groups' requests, 5xx, response-time percentiles and healthy hosts by track, and its objectives'
-    alarms). Defaults to true in prod, false elsewhere."""
+    alarms); a stack without model servers has none. Defaults to true in prod, false elsewhere."""
 
     def issues(self, ctx: Context) -> list[Issue]:
         issues = [Issue(("emails", i), "is not an email address", e, fix="write name@domain")
