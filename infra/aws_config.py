@@ -51,8 +51,8 @@ class AwsMlinfraConfig(Spec):
     """Training and batch-scoring jobs on EKS."""
     alerts: AwsAlertsSpec = AwsAlertsSpec()
     """Who the services' burn-rate alarms notify: email addresses and HTTPS endpoints subscribed to
-    the stack's SNS topic, and existing SNS topics. Defaults to nobody; required in prod when the
-    stack has services."""
+    the stack's SNS topic, and existing SNS topics; and the stack's CloudWatch dashboard. Defaults to
+    nobody; required in prod when the stack has services."""
     waivers: list[WaiverSpec] = []
     """Guardrail exceptions, each with a written reason."""
 

@@ -244,6 +244,10 @@ def aws_outputs(m: CloudMocks, typ: str, name: str, s: dict) -> dict:
         out.update(arn=arn, arnSuffix=suffix, __id=arn)
         if typ.endswith("LoadBalancer"):
             out.update(dnsName=f"internal-{own}-{int(_hash(name, 8), 16) % 10**10}.{m.region}.elb.amazonaws.com")
+    elif typ in ("aws:cloudwatch/metricAlarm:MetricAlarm", "aws:cloudwatch/compositeAlarm:CompositeAlarm"):
+        # An alarm's ARN ends in `alarm:<name>`, what alarm widgets and composite rules name.
+        alarm = s.get("alarmName") or own
+        out.update(arn=f"arn:aws:cloudwatch:{m.region}:{AWS_ACCOUNT}:alarm:{alarm}", __id=alarm)
     elif typ == "aws:sns/topic:Topic":
         out.update(arn=f"arn:aws:sns:{m.region}:{AWS_ACCOUNT}:{own}", __id=f"arn:aws:sns:{m.region}:{AWS_ACCOUNT}:{own}")
     elif typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":

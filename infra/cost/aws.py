@@ -31,6 +31,8 @@ NOT_PRICED = {
     "aws:ec2/flowLog:FlowLog": "its records are billed as CloudWatch Logs ingestion, by traffic",
     "aws:sqs/queue:Queue": "SQS bills requests (Karpenter's interruption messages); no confirmed rate in the table",
     "aws:cloudwatch/eventRule:EventRule": "EventBridge rule on AWS service events; no confirmed rate in the table",
+    "aws:cloudwatch/dashboard:Dashboard": "CloudWatch bills custom dashboards by the month beyond an account's free "
+                                          "three (of up to 50 metrics each); no confirmed rate in the table",
     "kubernetes:karpenter.sh/v1:NodePool": "the EC2 capacity Karpenter launches: instance types and counts are "
                                            "chosen at run time within the pool's requirements and limits",
 }

@@ -60,8 +60,8 @@ class EksKubernetesArgs:
 
 class EksKubernetes(Component):
     """Outputs: cluster, kubernetes_version, services (each's path, or a gRPC server's port 443), jobs,
-    buckets, image_repository, network, and with services load_balancer (the ALB's DNS name) and,
-    with objectives, alerts_topic."""
+    buckets, image_repository, network, and with services load_balancer (the ALB's DNS name),
+    with objectives alerts_topic and with a dashboard dashboard (its console URL)."""
 
     Args = EksKubernetesArgs
 
@@ -122,6 +122,7 @@ class EksKubernetes(Component):
                 for s in scaled], provider=provider, vpc_cidr=args.network.cidr), opts=self.on_cluster)
         self.services = {spec.name: PLATFORMS[spec.platform].build()(self, spec) for spec in args.services}
         self.objectives = self._monitor_services()
+        self.dashboard = self._build_dashboard()
 
         self.jobs = {}
         if args.jobs:
@@ -140,6 +141,7 @@ class EksKubernetes(Component):
         self.outputs = {
             **({"load_balancer": self.load_balancer.dns_name} if self.load_balancer else {}),
             **({"alerts_topic": self.alert_topic.arn} if self.alert_topic else {}),
+            **({"dashboard": self.dashboard.url} if self.dashboard else {}),
             "cluster": self.cluster.cluster_name,
             "kubernetes_version": self.cluster.kubernetes_minor,
             # A gRPC server takes every call of the HTTPS listener; the others answer under /<service>/.
@@ -173,3 +175,19 @@ class EksKubernetes(Component):
             opts=self.child())
         return {spec.name: PLATFORMS[spec.platform].monitoring()(self, spec, self.services[spec.name], slo,
                                                                  self.alert_topic.arns) for spec, slo in watched}
+
+    def _build_dashboard(self):
+        """The stack's CloudWatch dashboard (`mlinfra:alerts.dashboard`, on by default in prod):
+        every server's target groups on the ALB and its objectives' alarms. None without servers."""
+        args = self.args
+        if not args.services or not (args.alerts.dashboard if args.alerts.dashboard is not None else args.prod):
+            return None
+        from components.aws.monitoring.stack_dashboard import DashboardServer, StackDashboard, StackDashboardArgs
+
+        return StackDashboard(f"{self.name}-dashboard", StackDashboardArgs(
+            stack=args.stack, dashboard_name=self.alarm_prefix, region=args.region,
+            load_balancer=self.load_balancer.arn_suffix,
+            servers=[DashboardServer(service=n, target_groups=s.target_group_suffixes,
+                                     alarms=self.objectives[n].alarm_arns if n in self.objectives else ())
+                     for n, s in self.services.items()],
+            gpu_pools=[p.name for p in args.cluster.node_pools if p.gpu is not None]), opts=self.child())

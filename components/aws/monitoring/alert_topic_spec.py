@@ -8,6 +8,7 @@ stack's own topic."""
 from __future__ import annotations
 
 import re
+from typing import Optional
 
 from components.core.issues import Issue
 from components.core.spec import Context, Spec
@@ -18,7 +19,7 @@ _HTTPS = re.compile(r"^https://[^\s/?#]+[^\s]*$")
 
 
 class AwsAlertsSpec(Spec):
-    """Who the stack's alarms notify: through the stack's SNS topic, and existing topics."""
+    """Who the stack's alarms notify: through the stack's SNS topic, and existing topics; and its dashboard."""
 
     emails: list[str] = []
     """Addresses subscribed to the stack's alert topic (SNS email subscriptions: each address
@@ -29,6 +30,11 @@ class AwsAlertsSpec(Spec):
     topics: list[str] = []
     """Existing SNS topics the alarms also notify, by ARN (a pager's or another team's topic; its
     policy, and its key's if it is encrypted, must let CloudWatch publish). Defaults to none."""
+
+    dashboard: Optional[bool] = None
+    """Build the stack's CloudWatch dashboard, `mlinfra-<stack>` (per model server its target
+    groups' requests, 5xx, response-time percentiles and healthy hosts by track, and its objectives'
+    alarms); a stack without model servers has none. Defaults to true in prod, false elsewhere."""
 
     def issues(self, ctx: Context) -> list[Issue]:
         issues = [Issue(("emails", i), "is not an email address", e, fix="write name@domain")

@@ -89,7 +89,7 @@ def _window(seconds: int) -> str:
 
 
 class ServiceAlarms(Component):
-    """Outputs: alarms (composite alarm names: `<prefix>-<service>-<objective>-<speed>`)."""
+    """Outputs: alarms (composite alarm names: `<prefix>-<service>-<objective>-<speed>`); alarm_arns (theirs)."""
 
     def __init__(self, name: str, args: ServiceAlarmsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__(TYPE, name, opts)
@@ -101,6 +101,7 @@ class ServiceAlarms(Component):
             objectives["latency"] = f"{slo.latency.percent:g} % of requests within {slo.latency.threshold_ms} ms"
         runbook = args.runbook or "Check the server's recent rollout, its logs and its upstreams."
         self.alarms: list[str] = []
+        self.alarm_arns: list[pulumi.Output[str]] = []
         for objective, promise in objectives.items():
             for speed, rate, long_window, short_window in BURN_RATES:
                 alarm = f"{args.alarm_prefix}-{args.service}-{objective}-{speed}"
@@ -116,7 +117,7 @@ class ServiceAlarms(Component):
                         opts=self.child()))
                 rule = pulumi.Output.all(*[w.name for w in windows]).apply(
                     lambda names: " AND ".join(f'ALARM("{n}")' for n in names))
-                aws.cloudwatch.CompositeAlarm(
+                composite = aws.cloudwatch.CompositeAlarm(
                     f"{name}-{objective}-{speed}", alarm_name=alarm, alarm_rule=rule, actions_enabled=True,
                     alarm_actions=list(args.topics), ok_actions=list(args.topics),
                     alarm_description=(
@@ -126,4 +127,5 @@ class ServiceAlarms(Component):
                         "`percent: 0` in the stack file and deploy.")[:1024],
                     opts=self.child())
                 self.alarms.append(alarm)
+                self.alarm_arns.append(composite.arn)
         self.register_outputs({"alarms": self.alarms})

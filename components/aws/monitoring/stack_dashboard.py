@@ -1,0 +1,67 @@
+"""A stack's CloudWatch dashboard on AWS: per model server its target groups' requests, 5xx,
+response-time percentiles and hosts by track, and its objectives' alarms
+(components/aws/monitoring/dashboard_widgets.py lays them out)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Mapping, Optional, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws.monitoring.dashboard_widgets import ServerPanel, console_url, dashboard_body
+from components.core.component import Component
+
+TYPE = "mlinfra:aws:StackDashboard"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DashboardServer:
+    service: str
+    """The model server's name."""
+    target_groups: Mapping[str, pulumi.Input[str]]
+    """Its target groups' ARN suffixes, by track."""
+    alarms: Sequence[pulumi.Input[str]] = ()
+    """Its objectives' composite alarms' ARNs. Defaults to none."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StackDashboardArgs:
+    stack: str
+    """The stack, for the header."""
+    dashboard_name: str
+    """The dashboard's name (at most 255 of A-Z, a-z, 0-9, - and _; dashboards are global in an account)."""
+    region: str
+    """The stack's region: its metric widgets read there."""
+    load_balancer: pulumi.Input[str]
+    """The stack's ALB's ARN suffix (`app/<name>/<id>`)."""
+    servers: Sequence[DashboardServer]
+    """The model servers on it."""
+    gpu_pools: Sequence[str] = ()
+    """The cluster's GPU pools, which the header says are not charted. Defaults to none."""
+
+
+class StackDashboard(Component):
+    """Outputs: dashboard_name, url (the dashboard in the CloudWatch console)."""
+
+    def __init__(self, name: str, args: StackDashboardArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__(TYPE, name, opts)
+        servers = list(args.servers)
+        resolved = pulumi.Output.all(
+            args.load_balancer,
+            *[pulumi.Output.all(*s.target_groups.values()) for s in servers],
+            *[pulumi.Output.all(*s.alarms) for s in servers])
+
+        def render(values: list) -> str:
+            groups, alarms = values[1:1 + len(servers)], values[1 + len(servers):]
+            panels = [ServerPanel(service=s.service, target_groups=dict(zip(s.target_groups, tgs)), alarms=arns)
+                      for s, tgs, arns in zip(servers, groups, alarms)]
+            return json.dumps(dashboard_body(args.stack, args.region, values[0], panels, args.gpu_pools), sort_keys=True)
+
+        self.dashboard = aws.cloudwatch.Dashboard(name, dashboard_name=args.dashboard_name,
+                                                  dashboard_body=resolved.apply(render), opts=self.child())
+        self.dashboard_name = args.dashboard_name
+        self.url = console_url(args.region, args.dashboard_name)
+        self.register_outputs({"dashboard_name": self.dashboard_name, "url": self.url})
