@@ -144,8 +144,9 @@ class ModelServingSpec(Spec):
     cache: bool = False
     """Connect the server to the stack's cache (`mlinfra:cache`): it gets CACHE_HOST, CACHE_PORT,
     CACHE_TLS and the CA (GKE: a ConfigMap, the CA as a file at CACHE_CA_FILE; Cloud Run: plain
-    variables, the CA's PEM in CACHE_CA_CERT), and Triton (on GKE, with the preset's arguments)
-    keeps its response cache there. Defaults to false."""
+    variables, the CA's PEM in CACHE_CA_CERT), and Triton (with the preset's arguments) keeps its
+    response cache there (on Cloud Run with TLS, the CA also as a file at CACHE_CA_FILE, from a
+    Secret Manager secret of the server's that only its account reads). Defaults to false."""
     protocol: Literal["http", "grpc"] = "http"
     """What the server speaks: http (HTTP/1.1 REST) or grpc (HTTP/2 end to end on the runtime's gRPC
     port: triton 8001, tfserving 8500; gRPC health checks where the server has the grpc.health.v1

@@ -53,7 +53,11 @@ MEMORYSTORE_NOT_PRICED = (
     "(per GB-hour by tier and capacity band)")
 
 # Resources that cost money the table does not price, and why (listed as not priced, never zero).
+SECRET_NOT_PRICED = ("Secret Manager bills active secret versions and access operations (a mounted CA is read "
+                     "from it); no stored copy of its pricing page showed the rates")
 NOT_PRICED = {
+    "gcp:secretmanager/secret:Secret": SECRET_NOT_PRICED,
+    "gcp:secretmanager/secretVersion:SecretVersion": SECRET_NOT_PRICED,
     "gcp:bigquery/table:Table": "its bytes are priced on its dataset; ingestion (Storage Write API, streaming "
                                 "inserts) and the queries that scan it are not in the table",
     "gcp:certificatemanager/certificate:Certificate": "Certificate Manager bills certificates beyond a free "

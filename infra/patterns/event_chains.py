@@ -70,9 +70,20 @@ def build_chains(pattern: Any, topics: dict) -> dict[str, EventWorkflow]:
             target = DispatchTarget(secret=propose.token_secret, repository=propose.repository,
                                     workflow=propose.workflow, ref=propose.ref, stack=args.stack,
                                     service=propose.service, models_prefix=model_path)
+        storage, bucket, reads = spec.on.storage, None, []
+        if storage is not None and storage.external:
+            # A bucket the stack does not own: what runs reads it through a binding on it alone.
+            bucket = pattern.existing_bucket(storage.bucket_name)
+            reader = jobs[run.job].account if run.job is not None else \
+                pipelines[run.pipeline].worker if run.pipeline is not None else None
+            reads = [bucket.grant_read(reader)] if reader is not None else []
+        elif storage is not None:
+            bucket = pattern.storage.buckets[storage.bucket]
         chains[spec.name] = EventWorkflow(f"{pattern.name}-chain-{spec.name}", EventWorkflowArgs(
             spec=spec, workflow_name=workflow_name(spec.name, args.stack), project=args.project, region=args.region,
-            target=target, bucket=pattern.storage.buckets[spec.on.storage.bucket] if spec.on.storage else None,
+            target=target, bucket=bucket, read_grants=reads,
+            bucket_project=storage.project if storage is not None else None,
+            bucket_location=(storage.location or args.region) if storage is not None and storage.external else None,
             topic=topics.get(spec.on.pubsub.topic) if spec.on.pubsub else None, prod=args.prod,
             alert_channels=channels, storage_agent_grant=pattern.triggers.storage_agent_grant if pattern.triggers else None),
             opts=pattern.after_apis)

@@ -192,12 +192,16 @@ class PatternComponent(Component):
             return None
         if not model.external:
             return self.storage.artifacts
-        if model.bucket not in self._existing_buckets:
+        return self.existing_bucket(model.bucket)
+
+    def existing_bucket(self, bucket: str) -> Any:
+        """A bucket the stack does not own, by its full name: one component per bucket, whatever
+        reads it (services' models, triggers' events)."""
+        if bucket not in self._existing_buckets:
             from components.gcp.storage.existing_bucket import ExistingBucket
 
-            self._existing_buckets[model.bucket] = ExistingBucket(
-                f"{self.name}-bucket-{model.bucket}", model.bucket, opts=self.child())
-        return self._existing_buckets[model.bucket]
+            self._existing_buckets[bucket] = ExistingBucket(f"{self.name}-bucket-{bucket}", bucket, opts=self.child())
+        return self._existing_buckets[bucket]
 
     def alert_channels(self) -> list:
         """The names of the channels every alert of the stack notifies (`mlinfra:alerts`), made once."""

@@ -24,6 +24,7 @@ from components.core.spec import Context, ensure_valid
 from components.core.units import cpu_string
 from components.gcp.cloudrun.cloud_run_load_balancer import CloudRunLoadBalancer, CloudRunLoadBalancerArgs
 from components.gcp.cloudrun.cloud_run_service_spec import EGRESS, INGRESS, CloudRunServiceSpec
+from components.gcp.cloudrun.response_cache import ResponseCache, response_cache
 from components.gcp.cloudrun.revisions import template_revision, traffic_split
 from components.gcp.iam.principals import member_slug
 from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
@@ -84,7 +85,14 @@ class CloudRunModelServer(Component):
         if spec.cache and (args.cache is None or args.network_id is None):
             raise_if_any(f"CloudRunModelServer {name}", [Issue(("cache",), "needs the stack's cache and VPC egress to it",
                                                                 fix="pass cache and network_id")])
+        # Triton's response cache (its flags, and with TLS the CA mounted from a secret of its own).
+        self.response_cache = response_cache(
+            self, name, spec=spec, cache=args.cache, service_name=args.service_name, project=args.project,
+            region=args.region, member=self.account.member) if spec.cache else ResponseCache()
+        grants += self.response_cache.resources
         context = {"egress": args.egress, "model_bucket": args.model_bucket.global_name if args.model_bucket else None}
+        if self.response_cache.args:  # it shapes the template; servers without it keep their names
+            context["response_cache"] = {"tls": args.cache.tls}
         split = traffic_split(args.service_name, spec, context)
         revisions = [rev for rev, _, _ in split]
         if len(set(revisions)) < len(revisions):
@@ -161,7 +169,9 @@ class CloudRunModelServer(Component):
                     secret=s.secret, version=s.version))) for s in [*spec.secrets, *spec.model_secrets()]]
         if spec.cache:
             envs += [gcp.cloudrunv2.ServiceTemplateContainerEnvArgs(name=e["name"], value=e["value"])
-                     for e in cache_env(args.cache)]
+                     for e in cache_env(args.cache)] + self.response_cache.env
+            volumes += self.response_cache.volumes
+            mounts += self.response_cache.mounts
         if spec.logging:
             envs += [gcp.cloudrunv2.ServiceTemplateContainerEnvArgs(name=k, value=v) for k, v in
                      request_logging_spec.server_env(spec.logging, args.project, args.service_name,
@@ -224,7 +234,7 @@ class CloudRunModelServer(Component):
                 name="server",
                 image=run.image,
                 commands=run.command or None,
-                args=run.args or None,
+                args=(list(run.args) + self.response_cache.args) or None,
                 # h2c: Cloud Run speaks HTTP/2 cleartext to the container (gRPC needs HTTP/2 end to end).
                 ports=gcp.cloudrunv2.ServiceTemplateContainerPortsArgs(
                     container_port=run.port, name="h2c" if spec.protocol == "grpc" else "http1"),

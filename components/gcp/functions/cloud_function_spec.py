@@ -55,8 +55,11 @@ class PubsubEventSpec(Spec):
 class StorageEventSpec(Spec):
     bucket: str
     """Which bucket: one of the stack's (dataLake or artifacts), or gs://<name>, a bucket the stack
-    does not own, named in full (the function's account gets read access on it, a binding on that
-    bucket, and the notification is created on it: your deploy identity must be allowed both)."""
+    does not own, named in full (what the event starts reads it: the function's account, or with
+    `run` the job's or the pipeline workers' account, gets read access, a binding on that bucket;
+    the notification is created on it: your deploy identity needs storage.buckets.get,
+    storage.buckets.update and storage.buckets.setIamPolicy there, e.g. roles/storage.admin on that
+    bucket, and resourcemanager.projects.get on its project to look its storage agent up)."""
     prefix: str = ""
     """Only objects whose name starts with this. Defaults to every object."""
     marker: Optional[str] = Field(None, pattern=r"^[^/\x00]{1,255}$")
@@ -209,11 +212,6 @@ def run_issues(spec: "CloudFunctionSpec", buckets: Mapping[str, object]) -> list
     if spec.on.http is not None:
         issues.append(Issue(("on", "http"), "a trigger with run starts on storage, pubsub or schedule events",
                             allowed="storage, pubsub, schedule", fix="use a schedule, or a function for HTTP calls"))
-    if spec.on.storage is not None and spec.on.storage.external:
-        issues.append(Issue(("on", "storage", "bucket"), "a trigger with run starts work that reads the stack's "
-                            "buckets with its own account; a bucket the stack does not own is for functions so far",
-                            spec.on.storage.bucket, allowed=one_of(buckets),
-                            fix="use one of the stack's buckets, or a function (source) on that bucket"))
     if spec.run.propose_rollout is not None and spec.on.kind not in (None, "storage"):
         issues.append(Issue(("on",), "proposeRollout reads the version from the marker's directory: it needs a "
                             "storage event", allowed="storage", fix="use on.storage on the artifacts bucket"))

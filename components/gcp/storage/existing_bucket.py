@@ -23,10 +23,14 @@ class ExistingBucket(Component):
         super().__init__(TYPE, name, opts)
         self.bucket_name = bucket
         self.global_name = bucket
+        self._reads: dict[str, gcp.storage.BucketIAMMember] = {}
         self.register_outputs({"bucket_name": bucket})
 
     def grant_read(self, principal: Principal) -> gcp.storage.BucketIAMMember:
-        """Read objects (list and get), on this bucket only."""
-        return gcp.storage.BucketIAMMember(
-            f"{self.name}-{principal.principal_name}-read", bucket=self.bucket_name, role=READ,
-            member=principal.member, opts=self.child())
+        """Read objects (list and get), on this bucket only; once per principal, however many
+        services, triggers or jobs ask for it."""
+        if principal.principal_name not in self._reads:
+            self._reads[principal.principal_name] = gcp.storage.BucketIAMMember(
+                f"{self.name}-{principal.principal_name}-read", bucket=self.bucket_name, role=READ,
+                member=principal.member, opts=self.child())
+        return self._reads[principal.principal_name]

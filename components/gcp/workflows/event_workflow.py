@@ -3,7 +3,9 @@ pipeline (or dispatches the repository's CI) and waits for it, and the event sou
 it. Each link runs as its own account with only the roles it needs:
 
 - storage events: the bucket's notification (filtered by prefix) publishes to a topic of this
-  chain; only the Cloud Storage service agent may publish to it. An Eventarc trigger delivers
+  chain; only the Cloud Storage service agent of the bucket's project may publish to it (the
+  bucket may be one the stack does not own, in another project: what runs gets read access on
+  it, a binding on that bucket alone). An Eventarc trigger delivers
   each message to the workflow; the workflow starts work only for the completion marker. With
   `delivery: eventarc`, an Eventarc trigger on Cloud Storage's finalized event for the bucket
   (in the bucket's location) delivers the CloudEvent itself: the trigger account also gets
@@ -37,6 +39,7 @@ from components.core.issues import Issue, raise_if_any
 from components.gcp.functions.cloud_function_spec import PUBSUB_EVENT, STORAGE_FINALIZED, CloudFunctionSpec
 from components.gcp.iam.service_account import ServiceAccount, ServiceAccountArgs
 from components.gcp.storage.bucket import Bucket
+from components.gcp.storage.existing_bucket import ExistingBucket
 from components.gcp.storage.notifications import notification_topic
 from components.gcp.workflows import definitions
 from components.gcp.workflows.run_spec import DEFAULT_MARKER
@@ -105,8 +108,17 @@ class EventWorkflowArgs:
     region: str
     target: Target
     """What it runs."""
-    bucket: Optional[Bucket] = None
-    """The bucket of a storage event. Defaults to none."""
+    bucket: Optional[Union[Bucket, ExistingBucket]] = None
+    """The bucket of a storage event: the stack's, or one it does not own. Defaults to none."""
+    bucket_project: Optional[str] = None
+    """The project of a bucket the stack does not own, when it is not `project`: its Cloud Storage
+    service agent publishes the notifications. Defaults to `project`."""
+    bucket_location: Optional[str] = None
+    """Where the bucket is, for an Eventarc storage event (its trigger must be there). Defaults to
+    the bucket's own location (a stack bucket's)."""
+    read_grants: Sequence[pulumi.Resource] = ()
+    """The bindings that let what runs read a bucket the stack does not own; the workflow waits
+    for them. Defaults to none."""
     topic: Optional[gcp.pubsub.Topic] = None
     """The topic of a Pub/Sub event. Defaults to none."""
     prod: bool = False
@@ -129,7 +141,7 @@ class EventWorkflow(Component):
         self.trigger_account = ServiceAccount(f"{name}-trigger", ServiceAccountArgs(
             display_name=f"mlinfra trigger of workflow {spec.name}", project=args.project), opts=self.child())
         grants: list[pulumi.Resource] = [self.account.grant_project_role("roles/logging.logWriter")]
-        grants += self._grants(name, args)
+        grants += self._grants(name, args) + list(args.read_grants)
 
         kind = on.kind
         marker = (on.storage.marker or DEFAULT_MARKER) if on.storage is not None else None
@@ -242,7 +254,8 @@ class EventWorkflow(Component):
         direct = on.storage is not None and on.storage.delivery == "eventarc"
         if on.storage is not None and not direct:
             self.topic, self.notification = notification_topic(
-                self, name, project=args.project, bucket_name=args.bucket.bucket_name, prefix=on.storage.prefix)
+                self, name, project=args.project, bucket_name=args.bucket.bucket_name, prefix=on.storage.prefix,
+                agent_project=args.bucket_project)
         if direct:
             if args.storage_agent_grant is None:
                 raise_if_any(f"EventWorkflow {name}", [Issue(
@@ -254,7 +267,7 @@ class EventWorkflow(Component):
                 name=args.workflow_name,
                 project=args.project,
                 # Where the bucket is: a region, or a multi- or dual-region's lowercase name.
-                location=args.bucket.location.lower(),
+                location=(args.bucket_location or args.bucket.location).lower(),
                 matching_criterias=[gcp.eventarc.TriggerMatchingCriteriaArgs(attribute="type", value=STORAGE_FINALIZED),
                                     gcp.eventarc.TriggerMatchingCriteriaArgs(attribute="bucket", value=args.bucket.bucket_name)],
                 event_data_content_type="application/json",

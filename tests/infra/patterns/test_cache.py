@@ -145,6 +145,78 @@ def test_a_cloud_run_service_gets_the_address_and_ca_as_env_over_its_vpc_egress(
     assert template["vpcAccess"]["egress"] == "PRIVATE_RANGES_ONLY"
 
 
+TRITON = {"name": "scorer", "platform": "cloudrun", "runtime": "triton", "cache": True,
+          "image": "us-central1-docker.pkg.dev/acme-test/serve/tritonserver:24.10-py3",
+          "model": {"uri": ART, "version": "3"}}
+CR_SECRET, CR_VERSION = "gcp:secretmanager/secret:Secret", "gcp:secretmanager/secretVersion:SecretVersion"
+CR_READ = "gcp:secretmanager/secretIamMember:SecretIamMember"
+
+
+def test_triton_on_cloud_run_keeps_its_response_cache_there_with_the_ca_mounted_from_a_secret_it_alone_reads():
+    rec = run_config(hybrid(services=[TRITON, EMBEDDER], cache={}))
+    [scorer] = [s for s in rec.of_type("gcp:cloudrunv2/service:Service") if s.inputs["name"] == "scorer-test"]
+    template = scorer.inputs["template"]
+    [c] = template["containers"]
+    host = {e["name"]: e.get("value") for e in c["envs"]}["CACHE_HOST"]  # the instance's address
+    assert host.startswith("10.")
+    # Cloud Run does not expand $(VAR) in args: the instance's host and port are written in.
+    assert c["args"][-8:] == ["--cache-config", f"redis,host={host}", "--cache-config", "redis,port=6379",
+                              "--cache-config", "redis,tls_enabled=true", "--cache-config", f"redis,cacert={CA_FILE}"]
+    assert {e["name"]: e.get("value") for e in c["envs"]}["CACHE_CA_FILE"] == CA_FILE
+    assert {"name": "cache-ca", "mountPath": "/etc/mlinfra/cache"} in c["volumeMounts"]
+    assert {"name": "cache-ca", "secret": {"secret": "scorer-test-cache-ca", "defaultMode": 0o444,
+                                           "items": [{"path": "ca.crt", "version": "latest"}]}} in template["volumes"]
+    secret = rec.one(CR_SECRET)
+    assert (secret.inputs["secretId"], secret.inputs["project"], secret.inputs["replication"]) == (
+        "scorer-test-cache-ca", "acme-test", {"userManaged": {"replicas": [{"location": "us-central1"}]}})
+    assert secret.delete_before_replace is True
+    version = rec.one(CR_VERSION)
+    data = version.inputs["secretData"]
+    assert data.get("value", data).startswith("-----BEGIN CERTIFICATE-----")  # the instance's own CA
+    [read] = rec.of_type(CR_READ)
+    account = rec.one("gcp:serviceaccount/account:Account", "mlinfra-svc-scorer-sa")
+    assert (read.inputs["secretId"], read.inputs["role"], read.inputs["member"]) == (
+        "scorer-test-cache-ca", "roles/secretmanager.secretAccessor",
+        f"serviceAccount:{account.inputs['accountId']}@acme-test.iam.gserviceaccount.com")
+    assert {version.urn, read.urn} <= set(scorer.dependencies)  # Cloud Run checks access at deploy
+    # The embedder runs no Triton: the variables only, no flags, no file, no secret of its own.
+    [embedder] = [s for s in rec.of_type("gcp:cloudrunv2/service:Service") if s.inputs["name"] == "embedder-test"]
+    [e] = embedder.inputs["template"]["containers"]
+    assert "CACHE_CA_FILE" not in {v["name"] for v in e["envs"]} and "volumes" not in embedder.inputs["template"]
+
+
+def test_the_response_cache_renames_only_the_revisions_it_changes():
+    from components.gcp.cloudrun.cloud_run_service_spec import CloudRunServiceSpec
+    from components.gcp.cloudrun.revisions import revision_name
+
+    def revisions(services):
+        rec = run_config(hybrid(services=services, cache={}))
+        return rec, {s.inputs["name"]: s.inputs["template"]["revision"] for s in rec.of_type("gcp:cloudrunv2/service:Service")}
+
+    def name_of(service, **context):
+        spec = CloudRunServiceSpec.model_validate(service).variant(canary=False)
+        return revision_name(f"{service['name']}-test", spec, {
+            "egress": "privateRangesOnly", "model_bucket": "acme-test-test-artifacts", **context})
+
+    _, names = revisions([TRITON, EMBEDDER])
+    assert names["embedder-test"] == name_of(EMBEDDER)  # no response cache: the name it had
+    assert names["scorer-test"] == name_of(TRITON, response_cache={"tls": True}) != name_of(TRITON)
+    # With its own args the whole list is the spec's: no flags, no secret, and the name it had.
+    own = {**TRITON, "args": ["--model-repository=/models"]}
+    rec, names = revisions([own])
+    assert names["scorer-test"] == name_of(own)
+    assert rec.of_type(CR_SECRET) == []
+    assert rec.one("gcp:cloudrunv2/service:Service").inputs["template"]["containers"][0]["args"] == own["args"]
+
+
+def test_triton_on_cloud_run_without_tls_connects_in_plain_text_and_mounts_nothing():
+    rec = run_config(hybrid(services=[TRITON], cache={"tls": False}))
+    [c] = rec.one("gcp:cloudrunv2/service:Service").inputs["template"]["containers"]
+    host = {e["name"]: e.get("value") for e in c["envs"]}["CACHE_HOST"]
+    assert c["args"][-4:] == ["--cache-config", f"redis,host={host}", "--cache-config", "redis,port=6379"]
+    assert rec.of_type(CR_SECRET) == [] and all(m["name"] != "cache-ca" for m in c["volumeMounts"])
+
+
 def test_a_job_with_cache_gets_its_own_config_map_env_and_ca_file_to_write_predictions():
     values = hybrid_dev()
     values["mlinfra:jobs"] = copy.deepcopy(values["mlinfra:jobs"]) + [{

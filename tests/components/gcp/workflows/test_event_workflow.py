@@ -18,6 +18,7 @@ from infra import config
 from infra.errors import ConfigError, key_path
 from infra.stackfile import to_engine_config
 from tests.conftest import PROJECT
+from infra.mocks import project_number
 
 WORKFLOW = "gcp:workflows/workflow:Workflow"
 CHAIN = "mlinfra-chain-on-new-labels"
@@ -316,7 +317,85 @@ def test_new_labels_through_eventarc_directly_reach_the_workflow_as_cloud_storag
     assert list(result) == ["job"]
 
 
-def test_a_run_trigger_on_a_bucket_the_stack_does_not_own_fails_naming_the_bucket():
-    values = stack_config("hybrid-dev")
-    values["mlinfra:triggers"][0]["on"]["storage"]["bucket"] = "gs://partner-labels"
-    assert_one_error(values, "mlinfra:triggers[0].on.storage.bucket", "is for functions so far", "hybrid-dev")
+def partner_labels(**storage) -> dict:
+    """hybrid-dev with its retraining trigger on a bucket the stack does not own."""
+    values = copy.deepcopy(stack_config("hybrid-dev"))
+    values["mlinfra:triggers"][0]["on"]["storage"] = {"bucket": "gs://partner-labels", "prefix": "labels/", **storage}
+    return values
+
+
+def test_a_run_trigger_on_a_bucket_in_another_project_listens_through_that_projects_storage_agent():
+    rec = run_config(partner_labels(project="partner-prod"), stack="hybrid-dev")
+    notification = rec.one("gcp:storage/notification:Notification", f"{CHAIN}-notification")
+    assert (notification.inputs["bucket"], notification.inputs["objectNamePrefix"], notification.inputs["eventTypes"]) == (
+        "partner-labels", "labels/", ["OBJECT_FINALIZE"])
+    topic = rec.one("gcp:pubsub/topic:Topic", f"{CHAIN}-events")
+    assert topic.inputs["project"] == "acme-ml-dev"  # our topic, in the stack's project
+    [publisher] = [r for r in rec.of_type("gcp:pubsub/topicIAMMember:TopicIAMMember") if r.name.startswith(CHAIN)]
+    assert (publisher.name, publisher.inputs["role"], publisher.inputs["member"]) == (
+        f"{CHAIN}-events-publisher", "roles/pubsub.publisher",
+        f"serviceAccount:service-{project_number('partner-prod')}@gs-project-accounts.iam.gserviceaccount.com")
+    assert project_number("partner-prod") != project_number("acme-ml-dev")
+    assert publisher.urn in notification.dependencies
+    trigger = rec.one("gcp:eventarc/trigger:Trigger", f"{CHAIN}-eventarc")
+    assert trigger.inputs["matchingCriterias"] == [
+        {"attribute": "type", "value": "google.cloud.pubsub.topic.v1.messagePublished"}]
+    assert trigger.inputs["location"] == "us-central1"
+    # The job reads the partner's bucket through one binding on it; the workflow waits for it.
+    reads = [r for r in rec.of_type("gcp:storage/bucketIAMMember:BucketIAMMember") if r.inputs["bucket"] == "partner-labels"]
+    assert [(r.name, r.inputs["role"], r.inputs["member"]) for r in reads] == [
+        ("mlinfra-bucket-partner-labels-mlinfra-job-retrain-ranker-sa-read", "roles/storage.objectViewer",
+         "serviceAccount:" + email_of(rec, "mlinfra-job-retrain-ranker-sa"))]
+    assert reads[0].urn in rec.one(WORKFLOW, CHAIN).dependencies
+    assert roles_of(rec, f"{CHAIN}-trigger") == {"roles/workflows.invoker"}
+    # The marker and prefix rules are the stack bucket's.
+    created = {}
+    machine = Interpreter(source_of(rec, CHAIN), {"gke.create_job": lambda a: created.update(a) or a["job"],
+                                                  "gke.await_job": lambda a: {}})
+    event = {"data": {"message": {"attributes": {"bucketId": "partner-labels", "objectId": "labels/2026-12-01/part-0"}}}}
+    assert "ignored" in machine.run(event) and not created
+    event["data"]["message"]["attributes"]["objectId"] = "labels/2026-12-01/_READY"
+    machine.run(event)
+    assert {"name": "MLINFRA_EVENT_PREFIX", "value": "gs://partner-labels/labels/2026-12-01/"} in \
+        created["job"]["spec"]["template"]["spec"]["containers"][0]["env"]
+
+
+def test_a_run_trigger_on_a_bucket_of_the_stacks_project_it_does_not_own_may_use_eventarc_where_the_bucket_is():
+    rec = run_config(partner_labels(delivery="eventarc", location="europe-west4"), stack="hybrid-dev")
+    assert [n.name for n in rec.of_type("gcp:storage/notification:Notification")] == [
+        "mlinfra-chain-on-new-ranker-notification"]
+    trigger = rec.one("gcp:eventarc/trigger:Trigger", f"{CHAIN}-eventarc")
+    assert trigger.inputs["location"] == "europe-west4"  # the bucket's; the workflow stays in us-central1
+    assert trigger.inputs["matchingCriterias"] == [
+        {"attribute": "type", "value": "google.cloud.storage.object.v1.finalized"},
+        {"attribute": "bucket", "value": "partner-labels"}]
+    assert rec.one(WORKFLOW, CHAIN).inputs["region"] == "us-central1"
+    assert rec.one("gcp:projects/iAMMember:IAMMember", "mlinfra-fn-storage-agent-publisher").urn in trigger.dependencies
+    rec = run_config(partner_labels(delivery="eventarc"), stack="hybrid-dev")
+    assert rec.one("gcp:eventarc/trigger:Trigger", f"{CHAIN}-eventarc").inputs["location"] == "us-central1"
+
+
+def test_a_pipeline_started_from_a_bucket_the_stack_does_not_own_reads_it_as_its_workers():
+    rec = run_config(dataflow_with({"name": "rescore", "on": {"storage": {"bucket": "gs://partner-scores", "prefix": "in/"}},
+                                    "run": {"pipeline": "batch-scoring"}}), stack="dataflow-dev")
+    [read] = [r for r in rec.of_type("gcp:storage/bucketIAMMember:BucketIAMMember") if r.inputs["bucket"] == "partner-scores"]
+    assert (read.inputs["role"], read.inputs["member"]) == (
+        "roles/storage.objectViewer", "serviceAccount:" + email_of(rec, "mlinfra-df-batch-scoring-worker"))
+    assert rec.one("gcp:storage/notification:Notification", "mlinfra-chain-rescore-notification").inputs["bucket"] == \
+        "partner-scores"
+
+
+@pytest.mark.parametrize("storage, key, fragment", [
+    ({"delivery": "eventarc", "project": "partner-prod"}, "mlinfra:triggers[0].on.storage.project",
+     "Eventarc's storage events come from buckets of the trigger's own project"),
+    ({"location": "europe-west4"}, "mlinfra:triggers[0].on.storage.location", "with delivery eventarc"),
+    ({"delivery": "eventarc", "location": "mars-north1"}, "mlinfra:triggers[0].on.storage.location", "mars-north1"),
+])
+def test_what_cannot_reach_a_run_trigger_from_a_bucket_the_stack_does_not_own_fails_naming_its_key(storage, key, fragment):
+    assert_one_error(partner_labels(**storage), key, fragment, "hybrid-dev")
+
+
+def test_a_rollout_proposal_still_watches_the_services_own_versions():
+    values = copy.deepcopy(stack_config("hybrid-dev"))
+    values["mlinfra:triggers"][1]["on"]["storage"]["bucket"] = "gs://partner-models"
+    assert_one_error(values, "mlinfra:triggers[1].on.storage", "must watch the service's versions", "hybrid-dev")
