@@ -156,8 +156,9 @@ class ModelServingSpec(Spec):
     the stack's ALB, a gRPC target group). Defaults to http."""
     slo: Optional[SloSpec] = None
     """Service-level objectives, each with a fast and a slow burn-rate alert. Defaults to none;
-    in prod to availability 99.5 % over 28 days (a gRPC server on GKE or EKS: none, and its slo
-    is refused)."""
+    in prod to availability 99.5 % over 28 days (a gRPC server on EKS, or on GKE with a runtime
+    other than Triton: none, and its slo is refused; a gRPC Triton server on GKE: availability
+    only, from Triton's request counters)."""
 
     def shipping_issues(self) -> list[Issue]:
         """How a server ships its model must be whole: an image (model-in-image), or a runtime with

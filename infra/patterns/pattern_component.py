@@ -25,6 +25,7 @@ from components.gcp.network.network_spec import NetworkSpec
 from components.gcp.projects.project_services import ProjectServices, ProjectServicesArgs
 from components.gcp.storage.storage import Storage, StorageArgs
 from components.gcp.storage.storage_spec import StorageSpec
+from components.gcp.gke.gke_service_spec import objectives_refusal
 from components.gcp.monitoring.alerts_spec import AlertsSpec
 from components.gcp.monitoring import auto_rollback_spec as rollback
 from components.serving.slo_spec import SloSpec
@@ -123,13 +124,13 @@ class PatternComponent(Component):
     def serve(self) -> dict[str, Any]:
         """Build every service through its platform's builder (infra/platforms/), then its
         objectives and alerts (a prod service without an `slo` gets availability 99.5 %, but a gRPC
-        server on GKE)."""
+        server on GKE whose runtime exports no request counters)."""
         args = self.args
         self.services = {spec.name: PLATFORMS[spec.platform].build()(self, spec) for spec in args.services}
-        # No default objectives for a gRPC server on GKE: its unprefixed route has no path rule
-        # the load balancer's metrics could select it by (its `slo` is refused, GkeServiceSpec).
-        watched = [(spec, spec.slo or (SloSpec() if args.prod and not (
-            getattr(spec, "platform", None) == "gke" and spec.protocol == "grpc") else None)) for spec in args.services]
+        # No default objectives where none can be measured (a gRPC server on GKE but Triton: its
+        # route has no path rule for the Gateway's metrics; its `slo` is refused, GkeServiceSpec).
+        watched = [(spec, spec.slo or (SloSpec() if args.prod and objectives_refusal(spec) is None else None))
+                   for spec in args.services]
         watched = [(spec, slo) for spec, slo in watched if slo is not None]
         self.objectives: dict[str, Any] = {}
         if self.rollback_targets:

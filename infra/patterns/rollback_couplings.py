@@ -13,6 +13,7 @@ from typing import Any
 
 from components.core.issues import Issue
 from components.core.spec import Context
+from components.gcp.gke.gke_service_spec import objectives_refusal
 from components.gcp.monitoring.auto_rollback_spec import FUNCTION, dispatch_of
 
 
@@ -23,10 +24,11 @@ def auto_rollback_wired(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
         if not getattr(getattr(service, "rollout", None), "auto_rollback", False):
             continue
         where = ("services", i, "rollout", "autoRollback")
-        if getattr(service, "platform", None) == "gke" and service.protocol == "grpc":
-            issues.append(Issue(where, "rolls the canary back when the service's fast-burn alert fires, and a gRPC "
-                                "server on GKE has no objectives yet (so no such alert)", True,
-                                fix="remove autoRollback, or serve the model over `protocol: http`"))
+        if objectives_refusal(service) is not None:
+            issues.append(Issue(where, "rolls the canary back when the service's fast-burn alert fires, and this "
+                                "gRPC server on GKE can have no objectives (so no such alert): "
+                                + objectives_refusal(service), True,
+                                fix="remove autoRollback, serve the model with runtime triton, or over `protocol: http`"))
         elif service.slo is None and not ctx.prod:
             issues.append(Issue(where, "rolls the canary back when the service's fast-burn alert fires, and the "
                                 "service has no objectives (so no such alert)", True,

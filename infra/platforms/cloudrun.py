@@ -51,16 +51,15 @@ def build_jobs(pattern, specs: Sequence[CloudRunJobSpec]) -> dict[str, CloudRunJ
 def monitor(pattern, spec: CloudRunServiceSpec, server: CloudRunModelServer, slo, channels):
     """Objectives from Cloud Run's own request metrics of the service (every revision, so a
     canary counts against the budget too)."""
-    from components.gcp.monitoring.service_slo import ServiceSlo, ServiceSloArgs  # only stacks with objectives
+    from components.gcp.monitoring.service_slo import Series, ServiceSlo, ServiceSloArgs  # only stacks with objectives
 
     service = cloud_run_service_name(spec.name, pattern.args.stack, spec.service_name)
-    requests = (f'metric.type="run.googleapis.com/request_count" resource.type="cloud_run_revision" '
-                f'resource.label."service_name"="{service}"')
+    where = f'resource.type="cloud_run_revision" resource.label."service_name"="{service}"'
     return ServiceSlo(f"{pattern.name}-slo-{spec.name}", ServiceSloArgs(
-        service=spec.name, slo=slo, project=pattern.args.project, requests_filter=requests,
-        errors_filter=f'{requests} metric.label."response_code_class"="5xx"',
-        latency_filter=(f'metric.type="run.googleapis.com/request_latencies" resource.type="cloud_run_revision" '
-                        f'resource.label."service_name"="{service}"'),
+        service=spec.name, slo=slo, project=pattern.args.project,
+        requests=Series("run.googleapis.com/request_count", where),
+        errors=Series("run.googleapis.com/request_count", f'{where} metric.label."response_code_class"="5xx"'),
+        latency=Series("run.googleapis.com/request_latencies", where),
         channels=channels, **pattern.rollback_alerting(spec), runbook=f"Check the revisions of Cloud Run service {service} (`mlinfra plan` shows the "
                                    "traffic split), their logs and their instance count against maxReplicas."),
         opts=pattern.after_apis)

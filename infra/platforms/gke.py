@@ -5,6 +5,8 @@ log and drift job (shared with Cloud Run, infra/patterns/request_logging.py)."""
 
 from __future__ import annotations
 
+import pulumi
+
 from components.core.naming import dns_name
 from components.gcp.gke.gke_model_server import GkeModelServer, GkeModelServerArgs
 from components.gcp.gke.gke_service_spec import GkeServiceSpec
@@ -63,20 +65,31 @@ LB_METRICS = {
 
 def monitor(pattern, spec: GkeServiceSpec, server: GkeModelServer, slo, channels):
     """Objectives from the stack's Gateway (the Application Load Balancer of its class): the
-    requests its URL map routes by the server's path rule, every track together."""
-    from components.gcp.monitoring.service_slo import ServiceSlo, ServiceSloArgs  # only stacks with objectives
+    requests its URL map routes by the server's path rule, every track together. A gRPC server's
+    route has no path rule and its errors are grpc-status trailers on HTTP 200: its availability
+    comes from its runtime's success and failure counters, scraped from every track's pods by the
+    server's PodMonitoring (Managed Service for Prometheus, on the cluster, in its namespace)."""
+    from components.gcp.monitoring.metrics import SERVER_REQUEST_COUNTERS
+    from components.gcp.monitoring.service_slo import Series, ServiceSlo, ServiceSloArgs  # only stacks with objectives
 
-    gateway = getattr(pattern, "gateway", None)
-    prefix, resource = LB_METRICS[gateway.gateway_class if gateway is not None else "gke-l7-rilb"]
-    rule = f'resource.type="{resource}" resource.label."matched_url_path_rule"="/{spec.name}"'
-    requests = f'metric.type="{prefix}/request_count" {rule}'
+    runbook = (f"Check the Deployments in namespace {namespace(spec)} (`kubectl get pods`), the HPA's replicas "
+               "against maxReplicas, and the canary track's weight.")
+    if spec.protocol == "grpc":
+        good, bad = SERVER_REQUEST_COUNTERS[spec.runtime]
+        where = pulumi.Output.concat('resource.type="prometheus_target" resource.label."cluster"="',
+                                     pattern.cluster.cluster_name, f'" resource.label."namespace"="{namespace(spec)}"')
+        series = {"good": Series(good, where), "errors": Series(bad, where)}
+        runbook += " The server's own failure counter by `reason` (its /metrics) tells rejected from failed calls."
+    else:
+        gateway = getattr(pattern, "gateway", None)
+        prefix, resource = LB_METRICS[gateway.gateway_class if gateway is not None else "gke-l7-rilb"]
+        rule = f'resource.type="{resource}" resource.label."matched_url_path_rule"="/{spec.name}"'
+        series = {"requests": Series(f"{prefix}/request_count", rule),
+                  "errors": Series(f"{prefix}/request_count", f'{rule} metric.label."response_code_class"=500'),
+                  "latency": Series(f"{prefix}/total_latencies", rule)}
     return ServiceSlo(f"{pattern.name}-slo-{spec.name}", ServiceSloArgs(
-        service=spec.name, slo=slo, project=pattern.args.project, requests_filter=requests,
-        errors_filter=f'{requests} metric.label."response_code_class"=500',
-        latency_filter=f'metric.type="{prefix}/total_latencies" {rule}',
-        channels=channels, **pattern.rollback_alerting(spec), runbook=f"Check the Deployments in namespace {namespace(spec)} (`kubectl get pods`), the "
-                                   "HPA's replicas against maxReplicas, and the canary track's weight."),
-        opts=pattern.after_apis)
+        service=spec.name, slo=slo, project=pattern.args.project, **series,
+        channels=channels, **pattern.rollback_alerting(spec), runbook=runbook), opts=pattern.after_apis)
 
 
 def watch_gpus(pattern, spec: GkeServiceSpec, server: GkeModelServer):

@@ -3,7 +3,7 @@ spec, placed on the stack's GKE cluster."""
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import Field
 
@@ -12,10 +12,34 @@ from components.core.spec import Context
 from components.gcp.gke.gke_job_spec import secret_issues
 from components.gcp.iam.principals import SERVICE_ACCOUNT_EMAIL
 from components.gcp.monitoring.gpu_alerts_spec import GpuAlertsSpec
+from components.gcp.monitoring.metrics import SERVER_REQUEST_COUNTERS
 from components.gcp.monitoring.request_logging_spec import GKE_ENV_NAMES, RequestLoggingSpec, publisher_issues
-from components.kubernetes.serving import KubernetesServingSpec, TrackRolloutSpec
+from components.kubernetes.serving import KubernetesServingSpec, TrackRolloutSpec, metrics_port_of
 from components.serving import runtimes
 from components.serving.model_serving_spec import SecretRef
+
+
+# Why a gRPC server's objectives cannot come from the Gateway: its metrics select a server by its
+# /<service> path rule, which a gRPC route has none of, and count HTTP response codes, while gRPC
+# errors travel in grpc-status trailers on HTTP 200. They come from the runtime's own counters.
+GATEWAY_BLIND = ("the Gateway's metrics select a server by its /<service> path rule, which a gRPC route has none "
+                 "of, and count HTTP response codes, while gRPC errors travel in grpc-status trailers on HTTP 200")
+
+
+def objectives_refusal(spec: Any) -> Optional[str]:
+    """Why a server on GKE can have no objectives, or None when it can (or is not on GKE): an HTTP
+    server is measured at the Gateway by its path rule, a gRPC server at itself, by its runtime's
+    request counters (SERVER_REQUEST_COUNTERS: Triton's, scraped by the server's PodMonitoring)."""
+    if getattr(spec, "platform", None) != "gke" or spec.protocol != "grpc":
+        return None
+    if spec.runtime not in SERVER_REQUEST_COUNTERS:
+        return (f"objectives of a gRPC server on GKE are measured by its runtime's request counters ({GATEWAY_BLIND}), "
+                f"and runtime {spec.runtime or 'custom'} exports none mlinfra scrapes (TF Serving's Prometheus "
+                "metrics need a --monitoring_config_file)")
+    if "--allow-metrics=false" in spec.extra_args or metrics_port_of(spec) is None:
+        return ("objectives of a gRPC server on GKE are measured by Triton's request counters on its metrics port, "
+                "which `--allow-metrics=false` turns off")
+    return None
 
 
 class GkeRolloutSpec(TrackRolloutSpec):
@@ -23,9 +47,10 @@ class GkeRolloutSpec(TrackRolloutSpec):
     """Roll the canary back on its own when the service's fast-burn alert fires: the alert
     notifies the stack's rollback topic, whose function dispatches the repository's rollout
     workflow with `action: abort`, which opens a pull request removing the canary (the stack file
-    stays the truth; the commit names the incident). Needs `slo` (or prod's default) and a trigger
-    with `run: {proposeRollout: {service: <this service>}}`, whose repository and token it uses.
-    Stays set between canaries. Defaults to false."""
+    stays the truth; the commit names the incident). Needs `slo` (or prod's default; a gRPC server
+    can have one with runtime triton only) and a trigger with `run: {proposeRollout: {service:
+    <this service>}}`, whose repository and token it uses. Stays set between canaries. Defaults to
+    false."""
 
 
 class GkeServiceSpec(KubernetesServingSpec):
@@ -58,14 +83,19 @@ class GkeServiceSpec(KubernetesServingSpec):
         known = bool(self.command) or runtimes.PRESETS.get(self.runtime or "custom") is not None
         gpu = ([Issue(("gpuAlerts",), "watches the server's GPUs, but it has none", fix="add `resources.gpu`, "
                       "or remove gpuAlerts")] if self.gpu_alerts is not None and self.resources.gpu is None else [])
-        if self.slo is not None and self.protocol == "grpc":
-            # The objectives read the Gateway's metrics by the server's path rule (/<service>), which
-            # a gRPC server's unprefixed route does not have; and its calls fail with a grpc-status
-            # trailer on HTTP 200, which the load balancer's response codes do not count.
-            gpu.append(Issue(("slo",), "objectives of a gRPC server on GKE are not built yet: the Gateway's metrics "
-                             "select a server by its /<service> path rule, which a gRPC route has none of, and count "
-                             "HTTP response codes, while gRPC errors travel in grpc-status trailers on HTTP 200",
-                             fix="remove slo (in prod a gRPC server gets no default objectives either)"))
+        refusal = objectives_refusal(self) if self.slo is not None else None
+        if refusal is not None:
+            gpu.append(Issue(("slo",), refusal, fix="remove slo, or serve with runtime triton (in prod a gRPC server "
+                             "gets no default objectives either)"))
+        elif self.slo is not None and self.protocol == "grpc" and self.slo.latency is not None:
+            # Triton's latencies are cumulative counters of microseconds (nv_inference_request_duration_us),
+            # a mean at best; its only histogram measures a decoupled model's first response and its
+            # summaries are per-pod quantiles: neither is a distribution of request latencies.
+            gpu.append(Issue(("slo", "latency"), "a latency objective counts the requests answered within the "
+                             "threshold, which needs a distribution of request latencies: Triton exports its "
+                             "latencies as cumulative counters (a mean), and the Gateway's latency distribution cannot "
+                             "select a gRPC route (it has no path rule)", fix="remove slo.latency (availability "
+                             "objectives of a gRPC Triton server are built from its success and failure counters)"))
         logged = ([Issue(("env", name), "is set by mlinfra for the request log (`logging`)", name,
                          allowed=f"any name but {', '.join(GKE_ENV_NAMES)}", fix="rename or remove it")
                    for name in self.env if name in GKE_ENV_NAMES]

@@ -8,8 +8,15 @@ metrics (dataflow.googleapis.com/job/*) and Workflows' finished_execution_count 
 label) as Google's metrics list gives them, not re-checked here; run's container/instance_count
 (GAUGE INT64, label `state`) and kubernetes.io/container/uptime (GAUGE DOUBLE) from the same lists;
 Prometheus metrics (Managed Service for Prometheus: a gauge is
-prometheus.googleapis.com/<name>/gauge on the prometheus_target resource, GAUGE DOUBLE); aligners
-per kind from the Aligner reference (cloud.google.com/monitoring/api/ref_v3/rest/v3/projects.alertPolicies).
+prometheus.googleapis.com/<name>/gauge on the prometheus_target resource, GAUGE DOUBLE; a counter is
+prometheus.googleapis.com/<name>/counter, CUMULATIVE DOUBLE); the global and regional external
+Application Load Balancers' request_count (DELTA INT64) and total_latencies (DELTA DISTRIBUTION) from
+the loadbalancing list; aligners per kind from the Aligner reference
+(cloud.google.com/monitoring/api/ref_v3/rest/v3/projects.alertPolicies).
+
+A request-based SLI takes what Service Monitoring's TimeSeriesRatio and DistributionCut say:
+counts of DELTA or CUMULATIVE kind and INT64 or DOUBLE value, and a DELTA or CUMULATIVE
+DISTRIBUTION for a latency cut (cloud.google.com/monitoring/api/ref_v3/rest/v3/services.serviceLevelObjectives).
 """
 
 from __future__ import annotations
@@ -31,6 +38,12 @@ METRICS: dict[str, Metric] = {
     "loadbalancing.googleapis.com/https/internal/request_count": Metric("DELTA", "INT64", "internal_http_lb_rule"),
     "loadbalancing.googleapis.com/https/internal/total_latencies": Metric("DELTA", "DISTRIBUTION",
                                                                           "internal_http_lb_rule"),
+    "loadbalancing.googleapis.com/https/request_count": Metric("DELTA", "INT64", "https_lb_rule"),
+    "loadbalancing.googleapis.com/https/total_latencies": Metric("DELTA", "DISTRIBUTION", "https_lb_rule"),
+    "loadbalancing.googleapis.com/https/external/regional/request_count": Metric(
+        "DELTA", "INT64", "http_external_regional_lb_rule"),
+    "loadbalancing.googleapis.com/https/external/regional/total_latencies": Metric(
+        "DELTA", "DISTRIBUTION", "http_external_regional_lb_rule"),
     "kubernetes.io/container/accelerator/duty_cycle": Metric("GAUGE", "INT64", "k8s_container"),
     "kubernetes.io/container/accelerator/memory_used": Metric("GAUGE", "INT64", "k8s_container"),
     "dataflow.googleapis.com/job/is_failed": Metric("GAUGE", "INT64", "dataflow_job"),
@@ -45,6 +58,23 @@ METRICS: dict[str, Metric] = {
     # `<name>` is stored as prometheus.googleapis.com/<name>/gauge, GAUGE DOUBLE.
     **{f"prometheus.googleapis.com/{name}/gauge": Metric("GAUGE", "DOUBLE", "prometheus_target")
        for name in ("DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE")},
+    # Triton's request counters (its /metrics on port 8002), scraped by the server's PodMonitoring:
+    # a Prometheus counter `<name>` is stored as prometheus.googleapis.com/<name>/counter, CUMULATIVE DOUBLE.
+    **{f"prometheus.googleapis.com/{name}/counter": Metric("CUMULATIVE", "DOUBLE", "prometheus_target")
+       for name in ("nv_inference_request_success", "nv_inference_request_failure")},
+}
+
+# The request counters a runtime exports itself, for objectives measured at the server (a gRPC
+# server on GKE, which the Gateway's metrics cannot select): (good, bad) metric types. Triton's
+# `nv_inference_request_success` and `nv_inference_request_failure` count each request once,
+# batch or not, per model and version (recent versions split the failures by `reason`: REJECTED,
+# CANCELED, BACKEND, OTHER; triton-inference-server/server docs/user_guide/metrics.md). TF Serving
+# exports Prometheus metrics only with a --monitoring_config_file (a file the preset does not
+# write, served at /monitoring/prometheus/metrics on its REST port; tensorflow/serving
+# serving_config.md); the other presets serve no gRPC here.
+SERVER_REQUEST_COUNTERS: dict[str, tuple[str, str]] = {
+    "triton": ("prometheus.googleapis.com/nv_inference_request_success/counter",
+               "prometheus.googleapis.com/nv_inference_request_failure/counter"),
 }
 
 
@@ -60,6 +90,8 @@ ALIGNERS: dict[tuple[str, str], set[str]] = {
     ("GAUGE", "DOUBLE"): _NUMERIC_GAUGE,
     ("DELTA", "INT64"): {"ALIGN_NONE", "ALIGN_DELTA", "ALIGN_RATE", "ALIGN_SUM", "ALIGN_MEAN", "ALIGN_MIN",
                          "ALIGN_MAX", "ALIGN_COUNT", "ALIGN_NEXT_OLDER"},
+    ("CUMULATIVE", "INT64"): {"ALIGN_NONE", "ALIGN_DELTA", "ALIGN_RATE", "ALIGN_NEXT_OLDER"},
+    ("CUMULATIVE", "DOUBLE"): {"ALIGN_NONE", "ALIGN_DELTA", "ALIGN_RATE", "ALIGN_NEXT_OLDER"},
     ("DELTA", "DISTRIBUTION"): {"ALIGN_NONE", "ALIGN_DELTA", "ALIGN_SUM", "ALIGN_PERCENTILE_99",
                                 "ALIGN_PERCENTILE_95", "ALIGN_PERCENTILE_50", "ALIGN_PERCENTILE_05"},
 }
@@ -75,4 +107,20 @@ def aligner_issues(metric: str, aligner: str, key: tuple = ("aligner",)) -> list
     if aligner not in allowed:
         return [Issue(key, f"{metric} is a {found.kind} {found.value} metric, which {aligner} cannot align", aligner,
                       allowed=one_of(sorted(allowed)), fix="use an aligner of that kind")]
+    return []
+
+
+def sli_issues(metric: str, distribution: bool = False, key: tuple = ("filter",)) -> list[Issue]:
+    """A metric a request-based SLI can count (DELTA or CUMULATIVE, INT64 or DOUBLE; with
+    `distribution`, a DELTA or CUMULATIVE DISTRIBUTION), or the issue saying what it is."""
+    found = METRICS.get(metric)
+    if found is None:
+        return [Issue(key, f"mlinfra has no kind for the metric {metric}", metric, allowed=one_of(sorted(METRICS)),
+                      fix="add the metric's kind to components/gcp/monitoring/metrics.py")]
+    values = ("DISTRIBUTION",) if distribution else ("INT64", "DOUBLE")
+    if found.kind not in ("DELTA", "CUMULATIVE") or found.value not in values:
+        return [Issue(key, f"{metric} is a {found.kind} {found.value} metric, which a request-based "
+                      f"{'distribution cut' if distribution else 'good/total ratio'} cannot count", metric,
+                      allowed=f"a DELTA or CUMULATIVE {' or '.join(values)} metric",
+                      fix="measure the objective on another metric")]
     return []

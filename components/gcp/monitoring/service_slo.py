@@ -2,7 +2,11 @@
 
 A custom service holds request-based SLOs (availability: the share of requests without a server
 error; latency: the share answered within the threshold), measured from the platform's own
-request metrics, which the caller names as filters. Each objective gets the two multi-window
+request metrics, which the caller names as series (a metric and the clauses selecting the server;
+each metric's kind is checked against components/gcp/monitoring/metrics.py before planning: the
+API takes counts of DELTA or CUMULATIVE kind, and a distribution for a latency cut). Availability
+is a good/total ratio from two of total, bad and good (the load balancer's or Cloud Run's requests
+and server errors, or a runtime's own success and failure counters). Each objective gets the two multi-window
 burn-rate alerts of Google's SRE workbook: fast (14.4x the sustainable rate over 1 h, confirmed
 over 5 min: 2 % of a 30-day budget gone in an hour) and slow (6x over 6 h, confirmed over 30 min).
 """
@@ -10,18 +14,31 @@ over 5 min: 2 % of a 30-day budget gone in an hour) and slow (6x over 6 h, confi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, NamedTuple, Optional, Sequence
 
 import pulumi
 import pulumi_gcp as gcp
 
 from components.core.component import Component
+from components.core.issues import Issue, raise_if_any
 from components.core.naming import dns_name
+from components.gcp.monitoring.metrics import sli_issues
 from components.serving.slo_spec import SloSpec
 
 TYPE = "mlinfra:gcp:ServiceSlo"
 # (name, burn rate, long window, short window, severity)
 BURN_RATES = (("fast", 14.4, "3600s", "300s", "CRITICAL"), ("slow", 6.0, "21600s", "1800s", "WARNING"))
+
+
+class Series(NamedTuple):
+    """The time series of one metric that an SLI counts: `metric.type="<metric>" <where>`."""
+
+    metric: str
+    where: pulumi.Input[str]
+    """The clauses selecting the server's series (its resource, labels)."""
+
+    def filter(self) -> pulumi.Output[str]:
+        return pulumi.Output.concat('metric.type="', self.metric, '" ', self.where)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,13 +49,15 @@ class ServiceSloArgs:
     """Its objectives."""
     project: str
     """The project whose Cloud Monitoring holds them."""
-    requests_filter: str
-    """Every request to the server: a filter on a DELTA INT64 request-count metric."""
-    errors_filter: str
-    """The requests that failed with a server error: the same metric, narrowed."""
-    latency_filter: Optional[str] = None
-    """The server's request latencies: a filter on a DELTA DISTRIBUTION metric, in milliseconds.
-    Required for a latency objective."""
+    requests: Optional[Series] = None
+    """Every request to the server (a request count). Defaults to none: then `errors` and `good`."""
+    errors: Optional[Series] = None
+    """The requests that failed with a server error. Defaults to none: then `requests` and `good`."""
+    good: Optional[Series] = None
+    """The requests served without one. Defaults to none: availability takes exactly two of the three."""
+    latency: Optional[Series] = None
+    """The server's request latencies, a distribution in milliseconds. Defaults to none; required
+    for a latency objective."""
     channels: Sequence[pulumi.Input[str]] = ()
     """Notification channels the alerts notify. Defaults to none."""
     runbook: str = ""
@@ -59,8 +78,20 @@ class ServiceSlo(Component):
     """Outputs: objectives (name -> SLO resource name), alert_policies (names)."""
 
     def __init__(self, name: str, args: ServiceSloArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__(TYPE, name, opts)
         slo = args.slo
+        ratio = {"total_service_filter": args.requests, "bad_service_filter": args.errors,
+                 "good_service_filter": args.good}
+        ratio = {k: v for k, v in ratio.items() if v is not None}
+        issues = [i for series in ratio.values() for i in sli_issues(series.metric, key=("availability",))]
+        if slo.availability is not None and len(ratio) != 2:
+            issues.append(Issue(("availability",), "a good/total ratio takes exactly two of requests, errors and "
+                                f"good, and {len(ratio)} are given", fix="pass two of them"))
+        if slo.latency is not None:
+            issues += (sli_issues(args.latency.metric, distribution=True, key=("latency",)) if args.latency is not None
+                       else [Issue(("latency",), "a latency objective needs the server's latency distribution",
+                                   fix="pass latency, or drop the latency objective")])
+        raise_if_any(f"ServiceSlo {name}", issues)
+        super().__init__(TYPE, name, opts)
         self.service = gcp.monitoring.CustomService(
             name, service_id=dns_name("mlinfra", args.service, max_len=63), project=args.project,
             display_name=f"mlinfra model server {args.service}", opts=self.child())
@@ -72,7 +103,7 @@ class ServiceSlo(Component):
                 goal=slo.availability / 100, rolling_period_days=slo.window_days,
                 request_based_sli=gcp.monitoring.SloRequestBasedSliArgs(
                     good_total_ratio=gcp.monitoring.SloRequestBasedSliGoodTotalRatioArgs(
-                        total_service_filter=args.requests_filter, bad_service_filter=args.errors_filter)),
+                        **{k: v.filter() for k, v in ratio.items()})),
                 opts=self.child())
         if slo.latency is not None:
             objectives["latency"] = gcp.monitoring.Slo(
@@ -81,7 +112,7 @@ class ServiceSlo(Component):
                 goal=slo.latency.percent / 100, rolling_period_days=slo.window_days,
                 request_based_sli=gcp.monitoring.SloRequestBasedSliArgs(
                     distribution_cut=gcp.monitoring.SloRequestBasedSliDistributionCutArgs(
-                        distribution_filter=args.latency_filter,
+                        distribution_filter=args.latency.filter(),
                         range=gcp.monitoring.SloRequestBasedSliDistributionCutRangeArgs(max=slo.latency.threshold_ms))),
                 opts=self.child())
 

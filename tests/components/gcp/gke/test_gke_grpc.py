@@ -154,29 +154,3 @@ def test_a_second_grpc_server_on_the_gateway_is_refused_naming_its_key():
     found = errors_of(llm_dev(extra=(second,)))
     assert [k for k, _ in found] == ["mlinfra:services[2].protocol"]
     assert "embed already takes" in found[0][1]
-
-
-def test_in_prod_the_grpc_server_gets_no_objectives_its_gateways_metrics_cannot_select_and_its_slo_is_refused():
-    values = llm_dev()
-    values["mlinfra:environment"] = "prod"
-    values["mlinfra:alerts"] = {"emails": ["oncall@acme.example"]}
-    values["mlinfra:cluster"].pop("zone", None)  # prod clusters are regional
-    rec = run_config(values, stack="llm-dev")
-    services = {r.inputs["service"] for r in rec.of_type("gcp:monitoring/slo:Slo")}
-    assert services and all("chat" in s for s in services), "the chat keeps its default objectives"
-    values = llm_dev()
-    values["mlinfra:services"][1]["slo"] = {"availability": 99.5}
-    found = errors_of(values)
-    assert [k for k, _ in found] == ["mlinfra:services[1].slo"] and "grpc-status" in found[0][1]
-
-
-def test_auto_rollback_on_a_grpc_server_is_refused_as_it_has_no_fast_burn_alert_even_in_prod():
-    values = llm_dev()
-    values["mlinfra:environment"] = "prod"
-    values["mlinfra:alerts"] = {"emails": ["oncall@acme.example"]}
-    embed = next(s for s in values["mlinfra:services"] if s["name"] == "embed")
-    embed["rollout"] = {"autoRollback": True}
-    values["mlinfra:triggers"] = [{"name": "on-new-embed", "on": {"storage": {"bucket": "artifacts", "prefix": "m/"}},
-                                   "run": {"proposeRollout": {"service": "embed", "repository": "acme/ml"}}}]
-    found = [(k, m) for k, m in errors_of(values) if k.endswith("rollout.autoRollback")]
-    assert len(found) == 1 and "gRPC server on GKE has no objectives" in found[0][1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.gcp.monitoring.metrics import METRICS, aligner_issues
+from components.gcp.monitoring.metrics import METRICS, aligner_issues, sli_issues
 from infra.errors import ConfigError, key_path
 from tests.conftest import run_stack
 from tests.infra.test_config import CPU_SVC, load, with_keys
@@ -62,15 +62,28 @@ def test_dev_stacks_without_objectives_create_no_monitoring():
     assert [r for r in rec if r.type.startswith("gcp:monitoring/")] == []
 
 
-def test_every_filter_names_a_metric_of_the_kind_table():
-    for stack in ("prod", "k8s-prod"):
+def test_every_filter_names_a_metric_of_the_kind_table_of_a_kind_its_sli_counts():
+    seen = set()
+    for stack in ("prod", "k8s-prod", "llm-dev"):
         for slo in run_stack(stack).of_type(SLO):
             sli = slo.inputs["requestBasedSli"]
-            filters = list((sli.get("goodTotalRatio") or {}).values()) + \
-                [(sli.get("distributionCut") or {}).get("distributionFilter", "")]
-            for text in filter(None, filters):
+            ratios = list((sli.get("goodTotalRatio") or {}).values())
+            cut = (sli.get("distributionCut") or {}).get("distributionFilter")
+            for text, distribution in [(t, False) for t in ratios] + ([(cut, True)] if cut else []):
                 metric = text.split('"')[1]
-                assert metric in METRICS, metric
+                assert metric in METRICS and sli_issues(metric, distribution=distribution) == [], metric
+                seen.add(METRICS[metric].kind)
+    assert seen == {"DELTA", "CUMULATIVE"}  # Cloud Run's and the Gateway's deltas, Triton's counters
+
+
+def test_an_sli_refuses_a_gauge_and_a_latency_cut_on_a_count():
+    [issue] = sli_issues("kubernetes.io/container/uptime")
+    assert "GAUGE DOUBLE metric, which a request-based good/total ratio cannot count" in issue.message
+    [issue] = sli_issues("run.googleapis.com/request_count", distribution=True)
+    assert "DELTA INT64 metric, which a request-based distribution cut cannot count" in issue.message
+    assert sli_issues("run.googleapis.com/request_latencies", distribution=True) == []
+    [issue] = sli_issues("example.com/unknown")
+    assert "has no kind" in issue.message
 
 
 def test_rejects_an_aligner_the_metrics_kind_does_not_allow():
