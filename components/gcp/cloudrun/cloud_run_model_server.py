@@ -95,8 +95,10 @@ class CloudRunModelServer(Component):
             context["response_cache"] = {"tls": args.cache.tls}
         # The cache instance's values the template holds (its variables, Triton's flags) are known at
         # deploy time only: they join the fingerprint there, so a replaced instance or a rotated CA
-        # makes new revisions; servers without a cache keep their names (and plain-text ones).
-        outputs = cache_outputs(args.cache) if spec.cache else None
+        # makes new revisions. Names that follow deploy-time values take the VPC's ids too (a replaced
+        # network or subnet is a new template as well); servers without a cache keep their names.
+        outputs = cache_outputs(args.cache) | {"network": args.network_id, "subnetwork": args.subnetwork_id} \
+            if spec.cache else None
         split = traffic_split(args.service_name, spec, context, outputs)
         # Checked on the plan-time names: those of the split's tracks differ exactly when the
         # deploy-time ones do (both tracks take the same cache values).

@@ -193,11 +193,9 @@ def test_the_response_cache_renames_only_the_revisions_it_changes():
         rec = run_config(hybrid(services=services, cache={}))
         return rec, {s.inputs["name"]: s.inputs["template"]["revision"] for s in rec.of_type("gcp:cloudrunv2/service:Service")}
 
-    from infra.mocks import _pem, _private_ip
+    from tests.components.gcp.cloudrun.test_revision_outputs import planned_values
 
-    # The instance as the mocks answer for it: its PSC address, port and managed CA.
-    path = "projects/acme-test/locations/us-central1/instances/mlinfra-test-cache"
-    instance = {"cache_host": _private_ip(path), "cache_port": 6379, "cache_tls": True, "cache_ca_cert": _pem(path)}
+    instance = planned_values()  # the cache's and the VPC's values, as the mocks answer for them
 
     def name_of(service, **context):
         spec = CloudRunServiceSpec.model_validate(service).variant(canary=False)

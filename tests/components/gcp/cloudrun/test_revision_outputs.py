@@ -21,11 +21,23 @@ TRITON = {"name": "scorer", "runtime": "triton", "cache": True, "image": f"{IMAG
           "model": {"uri": "gs://art/models/scorer", "version": "3"}}
 
 
+def planned_values(project: str = "acme-test", region: str = "us-central1", stack: str = "test") -> dict:
+    """What a stack's cache server is fingerprinted with, as the mocks answer for the instance (its
+    PSC address, port and managed CA) and for the stack's VPC (auto-named network and subnet)."""
+    from infra.mocks import _hash, _pem, _private_ip
+
+    path = f"projects/{project}/locations/{region}/instances/mlinfra-{stack}-cache"
+    return {"cache_host": _private_ip(path), "cache_port": 6379, "cache_tls": True, "cache_ca_cert": _pem(path),
+            "network": f"projects/{project}/global/networks/mlinfra-network-{_hash('mlinfra-network', 7)}",
+            "subnetwork": f"projects/{project}/regions/{region}/subnetworks/"
+                          f"mlinfra-network-subnet-{_hash('mlinfra-network-subnet', 7)}"}
+
+
 def spec_of(service: dict, **keys) -> CloudRunServiceSpec:
     return CloudRunServiceSpec.model_validate({**service, **keys})
 
 
-def serve(spec: CloudRunServiceSpec, host: str = "10.200.1.5", ca: str = CA, tls: bool = True):
+def serve(spec: CloudRunServiceSpec, host: str = "10.200.1.5", ca: str = CA, tls: bool = True, subnetwork: str = "sub"):
     """The server against a cache whose values are Outputs (as the Memorystore instance's are)."""
     from components.gcp.storage.bucket import Bucket, BucketArgs
 
@@ -34,15 +46,16 @@ def serve(spec: CloudRunServiceSpec, host: str = "10.200.1.5", ca: str = CA, tls
                                 ca_cert=pulumi.Output.from_input(ca if tls else ""), tls=tls)
         CloudRunModelServer("srv", CloudRunModelServerArgs(
             spec=spec, service_name=SERVICE, region="us-central1", project="acme-test", network_id="net",
-            subnetwork_id="sub", model_bucket=Bucket("art", BucketArgs(name="art", location="US")), cache=cache))
+            subnetwork_id=pulumi.Output.from_input(subnetwork), model_bucket=Bucket("art", BucketArgs(name="art", location="US")), cache=cache))
     rec = run_component(program)
     assert_no_output_text(rec)
     return rec.one("gcp:cloudrunv2/service:Service").inputs
 
 
 def expected(spec: CloudRunServiceSpec, host: str, ca: str = CA, tls: bool = True, canary: bool = False,
-             **context) -> str:
-    values = {"cache_host": host, "cache_port": 6379, "cache_tls": tls} | ({"cache_ca_cert": ca} if tls else {})
+             subnetwork: str = "sub", **context) -> str:
+    values = {"cache_host": host, "cache_port": 6379, "cache_tls": tls} | ({"cache_ca_cert": ca} if tls else {}) | {
+        "network": "net", "subnetwork": subnetwork}
     return revision_name(SERVICE, spec.variant(canary=canary), CONTEXT | context, resolved=values)
 
 
@@ -62,7 +75,10 @@ def test_the_cache_host_and_ca_name_the_revision_and_the_same_values_the_same_na
     plain = serve(spec, tls=False)["template"]["revision"]
     assert rotated == expected(spec, "10.200.1.5", ca=CA.replace("MIIB", "MIIC"))
     assert plain == expected(spec, "10.200.1.5", tls=False)
-    assert len({first["template"]["revision"], rotated, plain}) == 3
+    # A server whose name follows deploy-time values follows its VPC's ids too (a replaced subnet).
+    resubnetted = serve(spec, subnetwork="sub-2")["template"]["revision"]
+    assert resubnetted == expected(spec, "10.200.1.5", subnetwork="sub-2")
+    assert len({first["template"]["revision"], rotated, plain, resubnetted}) == 4
 
 
 def test_a_canary_of_a_cached_server_splits_between_deploy_time_names():
@@ -102,11 +118,9 @@ def test_the_service_revisions_output_holds_the_names_the_traffic_split_uses():
     split = {t["tag"]: t["revision"] for t in svc.inputs["traffics"]}
     assert rec.outputs["service_revisions"]["scorer"] == split
     assert split["canary"] == svc.inputs["template"]["revision"]
-    # The names from the instance the mocks answer with: its PSC address, port and managed CA.
-    from infra.mocks import _pem, _private_ip
-
-    path = "projects/acme-test/locations/us-central1/instances/mlinfra-test-cache"
-    instance = {"cache_host": _private_ip(path), "cache_port": 6379, "cache_tls": True, "cache_ca_cert": _pem(path)}
+    instance = planned_values()
+    env = {e["name"]: e.get("value") for e in svc.inputs["template"]["containers"][0]["envs"]}
+    assert (env["CACHE_HOST"], env["CACHE_PORT"]) == (instance["cache_host"], "6379")
     spec = spec_of(SCORER, rollout={"canary": {"image": f"{IMAGE}:5", "percent": 10}})
     context = {"egress": "privateRangesOnly", "model_bucket": "acme-test-test-artifacts"}
     assert split == {track: revision_name("scorer-test", spec.variant(canary=track == "canary"), context, resolved=instance)
