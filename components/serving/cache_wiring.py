@@ -46,6 +46,13 @@ def cache_env(cache: CacheConnection) -> list[dict[str, Any]]:
     return env
 
 
+def cache_outputs(cache: CacheConnection) -> dict[str, Any]:
+    """What of the instance `cache_env` (and Triton's flags) put into a workload's definition:
+    host, port, TLS and, with TLS, the CA; a Cloud Run revision's name is fingerprinted with it."""
+    return {"cache_host": cache.host, "cache_port": cache.port, "cache_tls": cache.tls} | (
+        {"cache_ca_cert": cache.ca_cert} if cache.tls else {})
+
+
 def config_data(cache: CacheConnection) -> dict[str, Any]:
     """The ConfigMap's `data`."""
     from pulumi import Output

@@ -32,7 +32,7 @@ from components.gcp.iam.secret_grants import read_secrets
 from components.gcp.monitoring import request_logging_spec
 from components.gcp.storage.bucket import Bucket
 from components.serving import runtimes
-from components.serving.cache_wiring import CacheConnection, cache_env
+from components.serving.cache_wiring import CacheConnection, cache_env, cache_outputs
 from components.serving.model_serving_spec import ProbeSpec
 
 TYPE = "mlinfra:gcp:CloudRunModelServer"
@@ -93,8 +93,16 @@ class CloudRunModelServer(Component):
         context = {"egress": args.egress, "model_bucket": args.model_bucket.global_name if args.model_bucket else None}
         if self.response_cache.args:  # it shapes the template; servers without it keep their names
             context["response_cache"] = {"tls": args.cache.tls}
-        split = traffic_split(args.service_name, spec, context)
-        revisions = [rev for rev, _, _ in split]
+        # The cache instance's values the template holds (its variables, Triton's flags) are known at
+        # deploy time only: they join the fingerprint there, so a replaced instance or a rotated CA
+        # makes new revisions. Names that follow deploy-time values take the VPC's ids too (a replaced
+        # network or subnet is a new template as well); servers without a cache keep their names.
+        outputs = cache_outputs(args.cache) | {"network": args.network_id, "subnetwork": args.subnetwork_id} \
+            if spec.cache else None
+        split = traffic_split(args.service_name, spec, context, outputs)
+        # Checked on the plan-time names: those of the split's tracks differ exactly when the
+        # deploy-time ones do (both tracks take the same cache values).
+        revisions = [rev for rev, _, _ in traffic_split(args.service_name, spec, context)]
         if len(set(revisions)) < len(revisions):
             # A same-image canary of unchanged settings, or a tag on the stable or canary revision.
             raise_if_any(f"CloudRunModelServer {name}", [Issue(

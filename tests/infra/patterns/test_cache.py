@@ -193,15 +193,19 @@ def test_the_response_cache_renames_only_the_revisions_it_changes():
         rec = run_config(hybrid(services=services, cache={}))
         return rec, {s.inputs["name"]: s.inputs["template"]["revision"] for s in rec.of_type("gcp:cloudrunv2/service:Service")}
 
+    from tests.components.gcp.cloudrun.test_revision_outputs import planned_values
+
+    instance = planned_values()  # the cache's and the VPC's values, as the mocks answer for them
+
     def name_of(service, **context):
         spec = CloudRunServiceSpec.model_validate(service).variant(canary=False)
         return revision_name(f"{service['name']}-test", spec, {
-            "egress": "privateRangesOnly", "model_bucket": "acme-test-test-artifacts", **context})
+            "egress": "privateRangesOnly", "model_bucket": "acme-test-test-artifacts", **context}, resolved=instance)
 
     _, names = revisions([TRITON, EMBEDDER])
-    assert names["embedder-test"] == name_of(EMBEDDER)  # no response cache: the name it had
+    assert names["embedder-test"] == name_of(EMBEDDER)  # no response cache: the variables' values only
     assert names["scorer-test"] == name_of(TRITON, response_cache={"tls": True}) != name_of(TRITON)
-    # With its own args the whole list is the spec's: no flags, no secret, and the name it had.
+    # With its own args the whole list is the spec's: no flags, no secret, the variables' values only.
     own = {**TRITON, "args": ["--model-repository=/models"]}
     rec, names = revisions([own])
     assert names["scorer-test"] == name_of(own)
