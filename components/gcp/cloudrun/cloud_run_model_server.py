@@ -93,6 +93,10 @@ class CloudRunModelServer(Component):
         context = {"egress": args.egress, "model_bucket": args.model_bucket.global_name if args.model_bucket else None}
         if self.response_cache.args:  # it shapes the template; servers without it keep their names
             context["response_cache"] = {"tls": args.cache.tls}
+        # An existing network's ids are written in the stack file (plain text): a change of them is a
+        # new template, so it is a new name. The stack's own VPC's ids are known at deploy time only.
+        if isinstance(args.network_id, str):
+            context["vpc"] = {"network": args.network_id, "subnetwork": args.subnetwork_id}
         # The cache instance's values the template holds (its variables, Triton's flags) are known at
         # deploy time only: they join the fingerprint there, so a replaced instance or a rotated CA
         # makes new revisions. Names that follow deploy-time values take the VPC's ids too (a replaced

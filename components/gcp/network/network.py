@@ -152,10 +152,10 @@ class Network(Component):
         self.memorystore_policy = self.private_services = self.private_services_range = None
         self.memorystore_dependencies: list[pulumi.Resource] = []
         self.reserved_range = existing.private_services_range
-        self.network_id = pulumi.Output.concat("projects/", host, "/global/networks/", existing.network)
+        # Plain text (the stack file names them): what uses them can tell a change at plan time.
+        self.network_id = f"projects/{host}/global/networks/{existing.network}"
         self.network_name = existing.network
-        self.subnetwork_id = pulumi.Output.concat("projects/", host, "/regions/", args.region, "/subnetworks/",
-                                                  existing.subnet)
+        self.subnetwork_id = f"projects/{host}/regions/{args.region}/subnetworks/{existing.subnet}"
         pulumi.log.info(f"the stack uses the existing VPC {existing.network} (subnet {existing.subnet}) of project "
                         f"{host}: it creates no network, subnet, router, NAT or firewall rule there", self)
         self.register_outputs({"network_id": self.network_id, "subnetwork_id": self.subnetwork_id})

@@ -54,6 +54,18 @@ def test_a_serverless_service_on_an_existing_vpc_egresses_through_its_subnet():
         "subnetwork": "projects/acme-ml-dev/regions/us-central1/subnetworks/serverless"}]
 
 
+def test_moving_a_service_to_another_existing_subnet_is_a_new_revision_name():
+    """The template's VPC interface changes, so the name must: Cloud Run refuses a second
+    template under one revision name."""
+    def revision(subnet: str) -> str:
+        values = stack_config("dev")
+        values["mlinfra:network"] = {"existing": {"network": "corp", "subnet": subnet}}
+        return run_config(values, stack="dev").one("gcp:cloudrunv2/service:Service",
+                                                   "mlinfra-svc-churn").inputs["template"]["revision"]
+    assert revision("serverless") == revision("serverless")
+    assert revision("serverless") != revision("serverless-b")
+
+
 def test_a_serverless_stack_without_private_egress_creates_no_vpc_and_no_egress():
     values = stack_config("dev")
     values["mlinfra:network"] = {"egress": "none"}
