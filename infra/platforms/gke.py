@@ -9,7 +9,7 @@ import pulumi
 
 from components.core.naming import dns_name
 from components.gcp.gke.gke_model_server import GkeModelServer, GkeModelServerArgs
-from components.gcp.gke.gke_service_spec import GkeServiceSpec
+from components.gcp.gke.gke_service_spec import GkeServiceSpec, objectives_refusal
 from components.gcp.network.network_spec import GOOGLE_LB_RANGES
 from infra.patterns.cache import connection
 
@@ -107,7 +107,11 @@ def watch_gpus(pattern, spec: GkeServiceSpec, server: GkeModelServer):
 
 
 def charts(pattern, spec: GkeServiceSpec, cluster: str) -> list:
-    """The server's dashboard charts: at the Gateway by its path rule, its replicas, its GPUs."""
+    """The server's dashboard charts: at the Gateway by its path rule (a gRPC server: from its
+    runtime's request counters, where objectives come from too, or without them its pods' CPU and
+    memory), its replicas, its GPUs."""
     from components.gcp.monitoring.dashboard_layout import gke_charts
 
-    return gke_charts(spec.name, namespace(spec), cluster, gpu=spec.resources.gpu is not None)
+    grpc = spec.protocol == "grpc"
+    return gke_charts(spec.name, namespace(spec), cluster, gpu=spec.resources.gpu is not None, grpc=grpc,
+                      counters=spec.runtime if grpc and objectives_refusal(spec) is None else None)

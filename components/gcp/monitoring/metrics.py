@@ -6,7 +6,9 @@ Metric kinds from cloud.google.com/monitoring/api/metrics_gcp (run, loadbalancin
 .../metrics_kubernetes (kubernetes.io/container/accelerator/*), checked 2026-12-01; dataflow_job
 metrics (dataflow.googleapis.com/job/*) and Workflows' finished_execution_count (with its `status`
 label) as Google's metrics list gives them, not re-checked here; run's container/instance_count
-(GAUGE INT64, label `state`) and kubernetes.io/container/uptime (GAUGE DOUBLE) from the same lists;
+(GAUGE INT64, label `state`), kubernetes.io/container/uptime (GAUGE DOUBLE),
+container/cpu/core_usage_time (CUMULATIVE DOUBLE) and container/memory/used_bytes (GAUGE INT64) from
+the same lists;
 Prometheus metrics (Managed Service for Prometheus: a gauge is
 prometheus.googleapis.com/<name>/gauge on the prometheus_target resource, GAUGE DOUBLE; a counter is
 prometheus.googleapis.com/<name>/counter, CUMULATIVE DOUBLE); the global and regional external
@@ -52,6 +54,10 @@ METRICS: dict[str, Metric] = {
     "workflows.googleapis.com/finished_execution_count": Metric("DELTA", "INT64", "workflows.googleapis.com/Workflow"),
     "run.googleapis.com/container/instance_count": Metric("GAUGE", "INT64", "cloud_run_revision"),
     "kubernetes.io/container/uptime": Metric("GAUGE", "DOUBLE", "k8s_container"),
+    # A container's CPU seconds since it started (CUMULATIVE DOUBLE, charted as cores with
+    # ALIGN_RATE) and its memory (GAUGE INT64, label `memory_type`: evictable, non-evictable).
+    "kubernetes.io/container/cpu/core_usage_time": Metric("CUMULATIVE", "DOUBLE", "k8s_container"),
+    "kubernetes.io/container/memory/used_bytes": Metric("GAUGE", "INT64", "k8s_container"),
     # jobs/drift writes it (components/gcp/monitoring/drift_watch.py creates its descriptor).
     "custom.googleapis.com/mlinfra/drift/psi": Metric("GAUGE", "DOUBLE", "global"),
     # GKE's managed DCGM collection, through Managed Service for Prometheus: a Prometheus gauge
@@ -60,8 +66,12 @@ METRICS: dict[str, Metric] = {
        for name in ("DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE")},
     # Triton's request counters (its /metrics on port 8002), scraped by the server's PodMonitoring:
     # a Prometheus counter `<name>` is stored as prometheus.googleapis.com/<name>/counter, CUMULATIVE DOUBLE.
+    # The two duration counters add each successful request's end-to-end and queue time, in
+    # microseconds (Triton's counter latencies, on by default; triton-inference-server/core
+    # src/infer_stats.cc adds them in UpdateSuccess only, so they divide by the success count).
     **{f"prometheus.googleapis.com/{name}/counter": Metric("CUMULATIVE", "DOUBLE", "prometheus_target")
-       for name in ("nv_inference_request_success", "nv_inference_request_failure")},
+       for name in ("nv_inference_request_success", "nv_inference_request_failure",
+                    "nv_inference_request_duration_us", "nv_inference_queue_duration_us")},
 }
 
 # The request counters a runtime exports itself, for objectives measured at the server (a gRPC
@@ -75,6 +85,15 @@ METRICS: dict[str, Metric] = {
 SERVER_REQUEST_COUNTERS: dict[str, tuple[str, str]] = {
     "triton": ("prometheus.googleapis.com/nv_inference_request_success/counter",
                "prometheus.googleapis.com/nv_inference_request_failure/counter"),
+}
+
+
+# The cumulative time counters a runtime exports beside its request counters, for its dashboard's
+# mean latency (a counter's rate over the success counter's rate): (request time, queue time),
+# in microseconds per successful request.
+SERVER_DURATION_COUNTERS: dict[str, tuple[str, str]] = {
+    "triton": ("prometheus.googleapis.com/nv_inference_request_duration_us/counter",
+               "prometheus.googleapis.com/nv_inference_queue_duration_us/counter"),
 }
 
 

@@ -1,6 +1,8 @@
 """The stack's dashboard: one chart per signal of every service (Cloud Run and GKE), streaming
 pipeline and chain, in the Dashboard API's JSON shape, every filter's metric and aligner checked
-against metrics.py; on by default in prod, off in dev unless asked, off in prod when told."""
+against metrics.py; on by default in prod, off in dev unless asked, off in prod when told. A gRPC
+server on GKE, which the Gateway's path-rule metrics cannot select, is charted from its runtime's
+counters (Triton's), or without them from its pods' CPU and memory."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import json
 
 import pytest
 
-from components.gcp.monitoring.dashboard_layout import (COLUMNS, Chart, Series, chain_charts, chart_issues,
+from components.gcp.monitoring.dashboard_layout import (COLUMNS, Chart, Ratio, Series, chain_charts, chart_issues,
                                                         cloud_run_charts, dashboard, gke_charts)
 from components.gcp.monitoring.metrics import METRICS, aligner_issues
 from tests.conftest import run_config, run_stack, stack_config
@@ -27,9 +29,10 @@ def titles(rec) -> list[str]:
 
 
 def shape_problems(board: dict) -> list[str]:
-    """What the Dashboard API (projects.dashboards, MosaicLayout/Tile/XyChart/DataSet/TimeSeriesFilter/
-    Aggregation) would refuse or misdraw: tiles off the grid or overlapping, a reducer without an
-    aligner and period, an unknown metric or an aligner its kind does not take."""
+    """What the Dashboard API (projects.dashboards, MosaicLayout/Tile/XyChart/DataSet/TimeSeriesFilter,
+    TimeSeriesFilterRatio with its numerator and denominator RatioParts/Aggregation) would refuse or
+    misdraw: tiles off the grid or overlapping, a reducer without an aligner and period, an unknown
+    metric or an aligner its kind does not take, a ratio whose two sides group differently."""
     problems, taken = [], set()
     assert set(board) == {"displayName", "mosaicLayout"}
     layout = board["mosaicLayout"]
@@ -48,17 +51,29 @@ def shape_problems(board: dict) -> list[str]:
         for data in widget["xyChart"]["dataSets"]:
             assert set(data) <= {"timeSeriesQuery", "plotType", "minAlignmentPeriod", "legendTemplate"}
             [(kind, query)] = data["timeSeriesQuery"].items()
-            assert kind == "timeSeriesFilter" and set(query) == {"filter", "aggregation"}
-            agg = query["aggregation"]
-            assert set(agg) <= {"alignmentPeriod", "perSeriesAligner", "crossSeriesReducer", "groupByFields"}
-            if agg.get("crossSeriesReducer") and (agg.get("perSeriesAligner") in (None, "ALIGN_NONE")
-                                                   or not agg.get("alignmentPeriod")):
-                problems.append(f"tile {n}: a reducer needs an aligner and a period")
-            if agg.get("crossSeriesReducer") not in REDUCERS:
-                problems.append(f"tile {n}: reducer {agg.get('crossSeriesReducer')}")
-            metric = query["filter"].split('"')[1]
-            problems += [f"tile {n}: {i.message}" for i in aligner_issues(metric, agg["perSeriesAligner"])]
+            assert kind in ("timeSeriesFilter", "timeSeriesFilterRatio")
+            if kind == "timeSeriesFilterRatio":
+                assert set(query) == {"numerator", "denominator"}
+                if query["numerator"]["aggregation"].get("groupByFields") != query["denominator"]["aggregation"].get(
+                        "groupByFields"):
+                    problems.append(f"tile {n}: the ratio's sides group differently")
+            for part in (query["numerator"], query["denominator"]) if kind == "timeSeriesFilterRatio" else (query,):
+                problems += filter_problems(n, part)
     return problems
+
+
+def filter_problems(n: int, query: dict) -> list[str]:
+    problems = []
+    assert set(query) == {"filter", "aggregation"}
+    agg = query["aggregation"]
+    assert set(agg) <= {"alignmentPeriod", "perSeriesAligner", "crossSeriesReducer", "groupByFields"}
+    if agg.get("crossSeriesReducer") and (agg.get("perSeriesAligner") in (None, "ALIGN_NONE")
+                                           or not agg.get("alignmentPeriod")):
+        problems.append(f"tile {n}: a reducer needs an aligner and a period")
+    if agg.get("crossSeriesReducer") not in REDUCERS:
+        problems.append(f"tile {n}: reducer {agg.get('crossSeriesReducer')}")
+    metric = query["filter"].split('"')[1]
+    return problems + [f"tile {n}: {i.message}" for i in aligner_issues(metric, agg["perSeriesAligner"])]
 
 
 @pytest.mark.parametrize("stack", ["k8s-prod", "hybrid-prod", "prod", "dataflow-prod"])
