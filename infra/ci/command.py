@@ -81,7 +81,10 @@ def _init(args: argparse.Namespace, project: Project, stacks: list) -> int:
     print()
     if args.bootstrap:
         return _write_bootstrap(project, stacks, repository, pool_project, state_bucket, args.owner_id)
-    print(identity.commands(stacks, repository, pool_project, state_bucket, args.owner_id), end="")
+    from infra.ci.stack_grants import all_grants
+
+    print(identity.commands(stacks, all_grants(project, stacks), repository, pool_project, state_bucket, args.owner_id),
+          end="")
     return 0
 
 
