@@ -240,7 +240,7 @@ def document(statements: Sequence[Mapping[str, Any]]) -> str:
 def aws_policies(resources: Iterable[Planned], region: str) -> list[str]:
     """The deploy role's policy documents, split so that each stays under IAM's size limit."""
     policies: list[list[dict]] = [[]]
-    for statement in aws_statements(resources, region):
+    for statement in (piece for s in aws_statements(resources, region) for piece in _pieces(s)):
         if policies[-1] and len(document(policies[-1] + [statement])) > MAX_POLICY_CHARS:
             policies.append([])
         policies[-1].append(statement)
@@ -249,6 +249,16 @@ def aws_policies(resources: Iterable[Planned], region: str) -> list[str]:
     if too_big:
         raise ValueError(f"one statement is over IAM's {MAX_POLICY_CHARS}-character policy limit: {too_big[0][:200]}")
     return documents
+
+
+def _pieces(statement: dict[str, Any]) -> list[dict[str, Any]]:
+    """A statement too big for one policy, as several with parts of its resources (Sids numbered)."""
+    resources = statement["Resource"]
+    if len(document([statement])) <= MAX_POLICY_CHARS or not isinstance(resources, list) or len(resources) < 2:
+        return [statement]
+    half = len(resources) // 2
+    pieces = _pieces({**statement, "Resource": resources[:half]}) + _pieces({**statement, "Resource": resources[half:]})
+    return [{**p, "Sid": f"{statement['Sid']}{i + 1}"} for i, p in enumerate(pieces)]
 
 
 def policy_name(stack_role: str, index: int) -> str:
