@@ -47,8 +47,8 @@ def _plan_all(project: Project, names: list[str]) -> dict[str, dict[str, Any]]:
     done = subprocess.run([sys.executable, "-m", "infra.ci.stack_grants", str(project.root), *names],
                           capture_output=True, text=True, env=env, cwd=project.root)
     if done.returncode != 0:
-        raise CIError(f"the CI stacks do not plan, so their deploy identities' roles cannot be derived: "
-                      f"{done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
+        raise CIError("the CI stacks do not plan, so their deploy identities' roles cannot be derived (fix them "
+                      f"first; `mlinfra plan --stack <name>`):\n{done.stderr.strip() or done.returncode}")
     return json.loads(done.stdout)
 
 

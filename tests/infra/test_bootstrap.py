@@ -242,6 +242,9 @@ def one_cloud_project(tmp_path, keep: str):
     (tmp_path / "Pulumi.yaml").write_text(f"name: mlinfra\nmain: {ROOT / 'infra'}\nstackConfigDir: stacks\n")
     shutil.copy(ROOT / "requirements.txt", tmp_path)
     (tmp_path / "stacks").mkdir()
+    # The sources the stacks deploy: the bootstrap plan plans them to derive their identities' roles.
+    for source in ("functions", "jobs", "pipelines", "featurestore"):
+        shutil.copytree(ROOT / source, tmp_path / source, ignore=shutil.ignore_patterns("__pycache__"))
     kept = [s for s in CI if s.cloud == keep]
     for s in kept:
         shutil.copy(ROOT / s.file, tmp_path / s.file)
