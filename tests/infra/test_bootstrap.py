@@ -235,6 +235,10 @@ def test_no_workflow_applies_the_bootstrap_stack_and_that_is_an_explicit_exclusi
     done = cli("ci", "check")
     assert done.returncode == 0, done.stderr
     assert "stack bootstrap: left out of the workflows on purpose" in done.stdout
+    # Each stack's derived grants, for review (what is applied cannot be seen offline).
+    assert "stack eks-prod: its deploy identity needs 1 policy document(s)" in done.stdout
+    assert "stack prod: its deploy identity needs " + ", ".join(r.removeprefix("roles/") for r in GRANTS["prod"].deploy_roles) \
+        in done.stdout
 
 
 def one_cloud_project(tmp_path, keep: str):
