@@ -42,7 +42,7 @@ class BootstrapArgs:
     """The pool's project (`gcp:project`); empty without Google Cloud stacks."""
     stack: str
     labels: Mapping[str, str]
-    """Applied to every resource that takes labels or tags (the AWS roles and OIDC provider)."""
+    """Applied to every resource that takes labels or tags (the AWS roles, their policies and the OIDC provider)."""
     source_root: Path
     """The project root: the CI stacks are read from its stack files."""
     repository: str
