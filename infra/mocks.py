@@ -217,6 +217,9 @@ def aws_outputs(m: CloudMocks, typ: str, name: str, s: dict) -> dict:
                            "__id": own if "name" in s or "bucket" in s else f"{kind.lower()}-{_hash(name, 17)}"}
     if typ == "aws:iam/role:Role":
         out.update(name=own, arn=f"arn:aws:iam::{AWS_ACCOUNT}:role/{own}", __id=own)
+    elif typ == "aws:iam/policy:Policy":
+        own_arn = f"arn:aws:iam::{AWS_ACCOUNT}:policy/{own}"
+        out.update(name=own, arn=own_arn, __id=own_arn)
     elif typ == "aws:s3/bucket:Bucket":
         out.update(arn=f"arn:aws:s3:::{own}", __id=own)
     elif typ == "aws:kms/key:Key":

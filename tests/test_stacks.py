@@ -51,8 +51,9 @@ def test_every_labelled_resource_carries_the_default_labels(stack):
     if cfg.get("mlinfra:cloud") == "aws":
         assert {"aws:s3/bucket:Bucket", "aws:ecr/repository:Repository", "aws:eks/cluster:Cluster"} <= labelled
         return
-    if cfg["mlinfra:pattern"] == "bootstrap":  # only the AWS roles and OIDC provider take tags
-        assert labelled == {"aws:iam/openIdConnectProvider:OpenIdConnectProvider", "aws:iam/role:Role"}
+    if cfg["mlinfra:pattern"] == "bootstrap":  # only the AWS roles, their policies and the OIDC provider take tags
+        assert labelled == {"aws:iam/openIdConnectProvider:OpenIdConnectProvider", "aws:iam/role:Role",
+                            "aws:iam/policy:Policy"}
         return
     assert {BUCKET, "gcp:artifactregistry/repository:Repository"} <= labelled
     if cfg["mlinfra:pattern"] == "kubernetes":

@@ -25,14 +25,11 @@ PROVIDER = "github-actions"
 # google.subject is the token's `sub`, so a deploy binding can name one environment exactly.
 ATTRIBUTE_MAPPING = {"google.subject": "assertion.sub", "attribute.repository": "assertion.repository",
                      "attribute.environment": "assertion.environment"}
-# What the preview account may do: read every resource and IAM policy (a refresh reads them all).
-PREVIEW_ROLES = ("roles/viewer", "roles/iam.securityReviewer")
-# The README's "what the identity running `pulumi up` needs"; narrow it to a custom role if you can.
-DEPLOY_ROLES = ("roles/owner",)
+# The deploy and preview accounts' project roles, and the AWS deploy roles' policies, are derived
+# per stack from what it plans (infra/ci/deploy_roles.py, infra/ci/stack_grants.py).
 # On the Pulumi state bucket: the deploy account writes the state, the preview account reads it.
 DEPLOY_STATE_ROLE, PREVIEW_STATE_ROLE = "roles/storage.objectUser", "roles/storage.objectViewer"
 AWS_AUDIENCE = "sts.amazonaws.com"
-AWS_DEPLOY_POLICY = "arn:aws:iam::aws:policy/AdministratorAccess"
 AWS_PREVIEW_POLICY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 # The GitHub Actions app: a required check must come from it, not from any app that can post statuses.
 GITHUB_ACTIONS_APP_ID = 15368

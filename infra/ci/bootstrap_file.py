@@ -39,14 +39,4 @@ def stack_file(stacks: list[CIStack], repository: str, pool_project: str, state_
         elif s.environment == "prod":
             lines.append("      reviewers: {users: []}          # required: gh api users/<login> --jq .id")
     lines += ["  mlinfra:mainBranch: {requiredApprovals: 1}"]
-    if gcp:
-        lines += [
-            "  mlinfra:waivers:",
-            "    - rule: MLI-IAM-001",
-            "      reason: >-",
-            "        the deploy accounts create every resource of their stack and grant IAM on them",
-            "        (roles/owner, as the README says `pulumi up` needs), and the preview accounts read",
-            "        every resource a refresh reads (roles/viewer); each deploy account is usable only",
-            "        from its stack's reviewed GitHub environment. Narrow them to custom roles.",
-        ]
     return "\n".join(lines) + "\n"

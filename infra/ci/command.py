@@ -54,8 +54,28 @@ def run(args: argparse.Namespace, project: Project) -> int:
         print(problem, file=sys.stderr)
     for name in bootstrap_stacks(project):
         print(f"stack {name}: left out of the workflows on purpose (the bootstrap stack; an administrator applies it)")
+    _print_grants(project, stacks)
     print(f"{args.dir}: {len(problems)} problems" if problems else f"{args.dir}: every check passes")
     return 1 if problems else 0
+
+
+def _print_grants(project: Project, stacks: list) -> None:
+    """Each stack's derived deploy grants: a pull request that changes them shows it here, and the
+    bootstrap stack must then be applied again (nothing offline can see what is applied)."""
+    from infra.ci.stack_grants import all_grants
+    from infra.ci.stacks import CIError
+
+    try:
+        grants = all_grants(project, stacks)
+    except CIError as error:
+        print(f"deploy identities: not derived: {error}", file=sys.stderr)
+        return
+    for s in stacks:
+        g = grants[s.name]
+        what = (f"{len(g.aws_policies)} policy document(s), {sum(map(len, g.aws_policies))} characters"
+                if s.cloud == "aws" else ", ".join(r.removeprefix("roles/") for r in g.deploy_roles))
+        print(f"stack {s.name}: its deploy identity needs {what}")
+    print("(derived from the stack files; the bootstrap stack grants them once an administrator applies it again)")
 
 
 def _init(args: argparse.Namespace, project: Project, stacks: list) -> int:
@@ -81,7 +101,10 @@ def _init(args: argparse.Namespace, project: Project, stacks: list) -> int:
     print()
     if args.bootstrap:
         return _write_bootstrap(project, stacks, repository, pool_project, state_bucket, args.owner_id)
-    print(identity.commands(stacks, repository, pool_project, state_bucket, args.owner_id), end="")
+    from infra.ci.stack_grants import all_grants
+
+    print(identity.commands(stacks, all_grants(project, stacks), repository, pool_project, state_bucket, args.owner_id),
+          end="")
     return 0
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from components.gcp.workflows.run_spec import DEFAULT_TOKEN_SECRET
 from infra.ci import bootstrap as b
-from infra.ci.bootstrap import DEPLOY_ROLES, POOL, PREVIEW_ROLES, PROVIDER
+from infra.ci.bootstrap import POOL, PROVIDER
+from infra.ci.deploy_roles import policy_name
+from infra.ci.stack_grants import StackGrants
 from infra.ci.stacks import CIStack
 
 # The Secret Manager secret (in each stack's project) holding the token the rollout chain's
@@ -19,8 +21,9 @@ from infra.ci.stacks import CIStack
 DISPATCH_SECRET = DEFAULT_TOKEN_SECRET
 
 
-def commands(stacks: list[CIStack], repository: str, pool_project: str, state_bucket: str,
-             owner_id: int | None = None) -> str:
+def commands(stacks: list[CIStack], grants: dict[str, StackGrants], repository: str, pool_project: str,
+             state_bucket: str, owner_id: int | None = None) -> str:
+    """`grants`: each stack's derived roles (infra/ci/stack_grants.py)."""
     pool = b.pool_name("$POOL_PROJECT_NUMBER")
     mapping = ",".join(f"{k}={v}" for k, v in b.ATTRIBUTE_MAPPING.items())
     lines = [
@@ -44,7 +47,7 @@ def commands(stacks: list[CIStack], repository: str, pool_project: str, state_bu
     for s in stacks:
         deploy, preview = s.deploy_account, s.preview_account
         if s.cloud == "aws":
-            lines += aws_identity(s, repository)
+            lines += aws_identity(s, repository, grants[s.name])
             continue
         lines += [
             "",
@@ -53,10 +56,12 @@ def commands(stacks: list[CIStack], repository: str, pool_project: str, state_bu
             f'--display-name="mlinfra deploy ({s.name})"',
             f"gcloud iam service-accounts create {b.account_name(preview)} --project={s.project} "
             f'--display-name="mlinfra preview, read-only ({s.name})"',
+            "# The roles of what the stack creates (infra/ci/deploy_roles.py); run `mlinfra ci init` again and",
+            "# grant the new ones when the stack starts using another service.",
             *(f"gcloud projects add-iam-policy-binding {s.project} --member=serviceAccount:{deploy} --role={role}"
-              for role in DEPLOY_ROLES),
+              for role in grants[s.name].deploy_roles),
             *(f"gcloud projects add-iam-policy-binding {s.project} --member=serviceAccount:{preview} --role={role}"
-              for role in PREVIEW_ROLES),
+              for role in grants[s.name].preview_roles),
             f"gcloud storage buckets add-iam-policy-binding {state_bucket} --member=serviceAccount:{deploy} "
             f"--role={b.DEPLOY_STATE_ROLE}",
             # A preview reads the state; where the backend takes a lock file for it
@@ -105,8 +110,8 @@ def rollout_dispatch(stacks: list[CIStack], repository: str) -> list[str]:
             f"gcloud secrets create {DISPATCH_SECRET} --project={project} --replication-policy=automatic",
             f"printf '%s' \"$GITHUB_DISPATCH_TOKEN\" | gcloud secrets versions add {DISPATCH_SECRET} "
             f"--project={project} --data-file=-",
-            "# No secretAccessor on the project: its owners can still read it (narrow the deploy account's",
-            "# roles/owner to keep it from them too).",
+            "# No secretAccessor on the project. The deploy account of a stack that grants on the secret holds",
+            "# roles/secretmanager.admin (the one role with setIamPolicy on secrets), which can read it too.",
         ]
     return lines + [
         "# In GitHub, Settings > Actions > General > Workflow permissions: allow GitHub Actions to create pull",
@@ -114,7 +119,7 @@ def rollout_dispatch(stacks: list[CIStack], repository: str) -> list[str]:
     ]
 
 
-def aws_identity(s, repository: str) -> list[str]:
+def aws_identity(s, repository: str, grants: StackGrants) -> list[str]:
     """An AWS stack's two roles, trusted by GitHub's OIDC provider for this repository only: the
     deploy role for jobs in the stack's environment, the preview role for the repository."""
     deploy, preview = b.role_name(s.deploy_account), b.role_name(s.preview_account)
@@ -126,8 +131,12 @@ def aws_identity(s, repository: str) -> list[str]:
         f"# The deploy role may be assumed only by a job in the GitHub environment `{s.name}` of {repository}:",
         f"aws iam create-role --role-name {deploy} --assume-role-policy-document '"
         + b.aws_trust_policy(provider, b.aws_deploy_condition(repository, s.name)) + "'",
-        f"aws iam attach-role-policy --role-name {deploy} --policy-arn {b.AWS_DEPLOY_POLICY}"
-        "  # narrow it to the stack's services once it has deployed",
+        "# Its policy: the services and, by name, the resources the stack creates (infra/ci/deploy_roles.py);",
+        "# run `mlinfra ci init` again and update it when the stack starts using another service.",
+        *(line for i, document in enumerate(grants.aws_policies) for line in (
+            f"aws iam create-policy --policy-name {policy_name(deploy, i)} --policy-document '{document}'",
+            f"aws iam attach-role-policy --role-name {deploy} --policy-arn "
+            f"arn:aws:iam::$AWS_ACCOUNT_ID:policy/{policy_name(deploy, i)}")),
         f"aws iam create-role --role-name {preview} --assume-role-policy-document '"
         + b.aws_trust_policy(provider, b.aws_preview_condition(repository)) + "'",
         f"aws iam attach-role-policy --role-name {preview} --policy-arn {b.AWS_PREVIEW_POLICY}",

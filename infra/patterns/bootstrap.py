@@ -28,6 +28,8 @@ from components.github.deployment_environment import DeploymentEnvironment, Depl
 from components.github.repository_variables import RepositoryVariables, RepositoryVariablesArgs
 from infra.bootstrap_config import EnvironmentSpec, MainBranchSpec
 from infra.ci import bootstrap as b
+from infra.ci.deploy_roles import policy_name
+from infra.ci.stack_grants import all_grants
 from infra.ci.stacks import CIStack, account_id, read_stacks
 from infra.stackfile import read_project
 
@@ -40,7 +42,7 @@ class BootstrapArgs:
     """The pool's project (`gcp:project`); empty without Google Cloud stacks."""
     stack: str
     labels: Mapping[str, str]
-    """Applied to every resource that takes labels or tags (the AWS roles and OIDC provider)."""
+    """Applied to every resource that takes labels or tags (the AWS roles, their policies and the OIDC provider)."""
     source_root: Path
     """The project root: the CI stacks are read from its stack files."""
     repository: str
@@ -61,14 +63,16 @@ class Bootstrap(Component):
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
             transformations=[labels_transformation(args.labels)]))
         super().__init__(TYPE, name, opts)
-        stacks = read_stacks(read_project(args.source_root))
+        project = read_project(args.source_root)
+        stacks = read_stacks(project)
+        grants = all_grants(project, stacks)
         owner, repo = args.repository.split("/")
         self.outputs: dict = {"repository": args.repository}
         variables: dict = {}
         if any(s.cloud == "gcp" for s in stacks):
-            variables.update(self._google_cloud(name, args, [s for s in stacks if s.cloud == "gcp"]))
+            variables.update(self._google_cloud(name, args, [s for s in stacks if s.cloud == "gcp"], grants))
         if any(s.cloud == "aws" for s in stacks):
-            variables.update(self._aws(name, args, [s for s in stacks if s.cloud == "aws"]))
+            variables.update(self._aws(name, args, [s for s in stacks if s.cloud == "aws"], grants))
 
         gh = github.Provider(f"{name}-github", owner=owner, opts=self.child())
         on_github = self.child(providers=[gh])
@@ -87,7 +91,7 @@ class Bootstrap(Component):
         self.outputs.update(environments=[e.name for e in args.environments], required_checks=checks)
         self.register_outputs(self.outputs)
 
-    def _google_cloud(self, name: str, args: BootstrapArgs, stacks: list[CIStack]) -> dict:
+    def _google_cloud(self, name: str, args: BootstrapArgs, stacks: list[CIStack], grants: dict) -> dict:
         from components.gcp.iam.deploy_accounts import DeployAccounts, DeployAccountsArgs
         from components.gcp.iam.github_workload_identity import GithubWorkloadIdentity, GithubWorkloadIdentityArgs
 
@@ -102,7 +106,7 @@ class Bootstrap(Component):
                 preview_account_id=account_id("preview", s.name),
                 deploy_member=wif.pool_name.apply(lambda pool, s=s: b.deploy_member(pool, args.repository, s.name)),
                 preview_member=wif.pool_name.apply(lambda pool: b.preview_member(pool, args.repository)),
-                deploy_roles=b.DEPLOY_ROLES, preview_roles=b.PREVIEW_ROLES,
+                deploy_roles=grants[s.name].deploy_roles, preview_roles=grants[s.name].preview_roles,
                 state_bucket=args.state_bucket.removeprefix("gs://") if args.state_bucket else None,
                 deploy_state_role=b.DEPLOY_STATE_ROLE, preview_state_role=b.PREVIEW_STATE_ROLE), opts=self.child())
         self.outputs["gcp"] = {"workload_identity_provider": wif.provider_name,
@@ -110,15 +114,17 @@ class Bootstrap(Component):
                                             for n, a in accounts.items()}}
         return {b.PROVIDER_VARIABLE: wif.provider_name, b.BACKEND_VARIABLE: args.state_bucket}
 
-    def _aws(self, name: str, args: BootstrapArgs, stacks: list[CIStack]) -> dict:
+    def _aws(self, name: str, args: BootstrapArgs, stacks: list[CIStack], grants: dict) -> dict:
         from components.aws.iam.github_deploy_roles import DeployRole, GithubDeployRoles, GithubDeployRolesArgs
 
         roles = []
         for s in stacks:
             deploy = b.aws_deploy_condition(args.repository, s.name)
-            roles += [DeployRole(name=b.role_name(s.deploy_account), policy_arn=b.AWS_DEPLOY_POLICY,
+            role = b.role_name(s.deploy_account)
+            policies = {policy_name(role, i): doc for i, doc in enumerate(grants[s.name].aws_policies)}
+            roles += [DeployRole(name=role, policies=policies,
                                  trust_policy=lambda arn, c=deploy: b.aws_trust_policy(arn, c)),
-                      DeployRole(name=b.role_name(s.preview_account), policy_arn=b.AWS_PREVIEW_POLICY,
+                      DeployRole(name=b.role_name(s.preview_account), policy_arns=(b.AWS_PREVIEW_POLICY,),
                                  trust_policy=lambda arn: b.aws_trust_policy(arn, b.aws_preview_condition(args.repository)))]
         made = GithubDeployRoles(f"{name}-aws", GithubDeployRolesArgs(
             issuer_uri=b.ISSUER_URI, audience=b.AWS_AUDIENCE, roles=roles), opts=self.child())

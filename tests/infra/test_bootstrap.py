@@ -14,6 +14,7 @@ import pytest
 from infra import config
 from infra.ci import bootstrap as b
 from infra.ci import checks, identity, workflows
+from infra.ci.stack_grants import all_grants
 from infra.ci.stacks import bootstrap_stacks, read_stacks
 from infra.errors import ConfigError, key_path
 from infra.mocks import AWS_ACCOUNT, project_number
@@ -29,6 +30,7 @@ FILE = stack_config("bootstrap")
 REPO, OWNER_ID, POOL_PROJECT = FILE["mlinfra:repository"], FILE["mlinfra:repositoryOwnerId"], FILE["gcp:project"]
 STATE = FILE["mlinfra:stateBucket"]
 POOL = b.pool_name(project_number(POOL_PROJECT))
+GRANTS = all_grants(PROJECT, CI)
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +59,9 @@ def test_each_google_cloud_stack_gets_a_deploy_account_only_its_environment_may_
     assert accounts == {(f"mlinfra-{kind}-{s.name}", s.project) for s in GCP for kind in ("deploy", "preview")}
     assert all(r.protect for r in rec.of_type("gcp:serviceaccount/account:Account"))
     grants = {(i["project"], i["role"], i["member"]) for i in inputs(rec, "gcp:projects/iAMMember:IAMMember")}
-    assert grants == {(s.project, role, f"serviceAccount:{s.deploy_account}") for s in GCP for role in ("roles/owner",)} | \
-        {(s.project, role, f"serviceAccount:{s.preview_account}") for s in GCP
-         for role in ("roles/viewer", "roles/iam.securityReviewer")}
+    assert grants == {(s.project, role, f"serviceAccount:{s.deploy_account}") for s in GCP
+                      for role in GRANTS[s.name].deploy_roles} | \
+        {(s.project, role, f"serviceAccount:{s.preview_account}") for s in GCP for role in GRANTS[s.name].preview_roles}
     state = {(i["bucket"], i["role"], i["member"]) for i in inputs(rec, "gcp:storage/bucketIAMMember:BucketIAMMember")}
     bucket = STATE.removeprefix("gs://")
     assert state == {(bucket, "roles/storage.objectUser", f"serviceAccount:{s.deploy_account}") for s in GCP} | \
@@ -90,8 +92,10 @@ def test_each_aws_stack_gets_roles_trusting_github_oidc_for_its_environment(rec)
         assert preview["Condition"] == {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"},
                                         "StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme/mlinfra:*"}}
     attached = {(i["role"], i["policyArn"]) for i in inputs(rec, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")}
-    assert attached == {(f"mlinfra-deploy-{s.name}", "arn:aws:iam::aws:policy/AdministratorAccess") for s in AWS} | \
-        {(f"mlinfra-preview-{s.name}", "arn:aws:iam::aws:policy/ReadOnlyAccess") for s in AWS}
+    assert attached == {(f"mlinfra-deploy-{s.name}", f"arn:aws:iam::{AWS_ACCOUNT}:policy/mlinfra-deploy-{s.name}")
+                        for s in AWS} | {(f"mlinfra-preview-{s.name}", "arn:aws:iam::aws:policy/ReadOnlyAccess") for s in AWS}
+    policies = {i["name"]: i["policy"] for i in inputs(rec, "aws:iam/policy:Policy")}
+    assert policies == {f"mlinfra-deploy-{s.name}": GRANTS[s.name].aws_policies[0] for s in AWS}
 
 
 def test_each_stack_has_its_environment_deployable_from_main_only_with_reviewers_on_prod(rec):
@@ -142,7 +146,7 @@ def test_the_repository_variables_are_the_ones_the_workflows_read(rec):
 
 def test_what_ci_init_prints_is_what_the_bootstrap_stack_creates(rec):
     """Parse the printed commands and compare them, fact by fact, with the plan's inputs."""
-    out = identity.commands(CI, REPO, POOL_PROJECT, STATE, OWNER_ID).replace("$POOL_PROJECT_NUMBER",
+    out = identity.commands(CI, GRANTS, REPO, POOL_PROJECT, STATE, OWNER_ID).replace("$POOL_PROJECT_NUMBER",
                                                                               project_number(POOL_PROJECT))
     provider = rec.one("gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider").inputs
     assert re.search(r'--attribute-condition="([^"]+)"', out).group(1) == provider["attributeCondition"]
@@ -163,7 +167,10 @@ def test_what_ci_init_prints_is_what_the_bootstrap_stack_creates(rec):
     printed_trust = dict(re.findall(r"create-role --role-name (\S+) --assume-role-policy-document '([^']+)'",
                                     out.replace("$AWS_ACCOUNT_ID", AWS_ACCOUNT)))
     assert printed_trust == {r.inputs["name"]: r.inputs["assumeRolePolicy"] for r in rec.of_type("aws:iam/role:Role")}
-    printed_policies = set(re.findall(r"attach-role-policy --role-name (\S+) --policy-arn (\S+)", out))
+    printed_documents = dict(re.findall(r"create-policy --policy-name (\S+) --policy-document '([^']+)'", out))
+    assert printed_documents == {i["name"]: i["policy"] for i in inputs(rec, "aws:iam/policy:Policy")}
+    printed_policies = set(re.findall(r"attach-role-policy --role-name (\S+) --policy-arn (\S+)",
+                                      out.replace("$AWS_ACCOUNT_ID", AWS_ACCOUNT)))
     assert printed_policies == {(i["role"], i["policyArn"])
                                 for i in inputs(rec, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")}
 
@@ -228,6 +235,10 @@ def test_no_workflow_applies_the_bootstrap_stack_and_that_is_an_explicit_exclusi
     done = cli("ci", "check")
     assert done.returncode == 0, done.stderr
     assert "stack bootstrap: left out of the workflows on purpose" in done.stdout
+    # Each stack's derived grants, for review (what is applied cannot be seen offline).
+    assert "stack eks-prod: its deploy identity needs 1 policy document(s)" in done.stdout
+    assert "stack prod: its deploy identity needs " + ", ".join(r.removeprefix("roles/") for r in GRANTS["prod"].deploy_roles) \
+        in done.stdout
 
 
 def one_cloud_project(tmp_path, keep: str):
@@ -235,6 +246,9 @@ def one_cloud_project(tmp_path, keep: str):
     (tmp_path / "Pulumi.yaml").write_text(f"name: mlinfra\nmain: {ROOT / 'infra'}\nstackConfigDir: stacks\n")
     shutil.copy(ROOT / "requirements.txt", tmp_path)
     (tmp_path / "stacks").mkdir()
+    # The sources the stacks deploy: the bootstrap plan plans them to derive their identities' roles.
+    for source in ("functions", "jobs", "pipelines", "featurestore"):
+        shutil.copytree(ROOT / source, tmp_path / source, ignore=shutil.ignore_patterns("__pycache__"))
     kept = [s for s in CI if s.cloud == keep]
     for s in kept:
         shutil.copy(ROOT / s.file, tmp_path / s.file)

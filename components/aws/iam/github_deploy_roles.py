@@ -7,8 +7,8 @@ provider are protected, as the pipelines of every AWS stack depend on them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -24,8 +24,10 @@ class DeployRole:
     """The role's name (it is in the workflows' role-to-assume ARN)."""
     trust_policy: Callable[[str], str]
     """The assume-role policy document (JSON) given the OIDC provider's ARN."""
-    policy_arn: str
-    """The managed policy attached to it."""
+    policy_arns: Sequence[str] = ()
+    """Managed policies (AWS's or existing ones) attached to it. Defaults to none."""
+    policies: Mapping[str, str] = field(default_factory=dict)
+    """Customer-managed policies created for it and attached, name -> document (JSON). Defaults to none."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -54,8 +56,14 @@ class GithubDeployRoles(Component):
             made = aws.iam.Role(f"{name}-{role.name}", name=role.name,
                                 assume_role_policy=self.provider.arn.apply(role.trust_policy),
                                 opts=self.child(protect=args.protect))
-            aws.iam.RolePolicyAttachment(f"{name}-{role.name}-policy", role=made.name, policy_arn=role.policy_arn,
-                                         opts=self.child())
+            arns = list(role.policy_arns)
+            for policy, document in role.policies.items():
+                arns.append(aws.iam.Policy(f"{name}-{policy}", name=policy, policy=document,
+                                           description=f"What {role.name} needs to deploy its stack",
+                                           opts=self.child()).arn)
+            for i, arn in enumerate(arns):
+                aws.iam.RolePolicyAttachment(f"{name}-{role.name}-policy" + (f"-{i + 1}" if i else ""), role=made.name,
+                                             policy_arn=arn, opts=self.child())
             self.roles[role.name] = made
         self.provider_arn = self.provider.arn
         # arn:aws:iam::ACCOUNT:oidc-provider/...: the account the roles live in.
