@@ -1,7 +1,8 @@
 """A hardened EKS cluster: private API endpoint (public only to listed CIDRs), secrets
 envelope-encrypted with its own KMS key, every control-plane log type in CloudWatch, access
-entries only (authentication mode API, no aws-auth ConfigMap), EKS-managed add-ons (vpc-cni
-and the EBS CSI driver with their own Pod Identity roles), and one managed node group per pool
+entries only (authentication mode API, no aws-auth ConfigMap), EKS-managed add-ons (vpc-cni,
+the EBS CSI driver and, with GPU metrics, CloudWatch Observability, each with its own Pod Identity
+role), and one managed node group per pool
 behind a node role with the minimum managed policies; a Kubernetes provider for the workloads.
 """
 
