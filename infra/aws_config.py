@@ -83,6 +83,20 @@ class AwsMlinfraConfig(Spec):
         issues += duplicate_names("services", [s.name for s in self.services])
         issues += duplicate_names("jobs", [j.name for j in self.jobs])
         issues += waiver_issues(self.waivers)
+        issues += self._gpu_metrics_issues()
+        return issues
+
+    def _gpu_metrics_issues(self) -> list[Issue]:
+        """GPU alerts read the add-on's metrics: refused when `alerts.gpuMetrics` turns it off."""
+        gpu_pools = self.cluster is not None and any(p.gpu is not None for p in self.cluster.node_pools)
+        issues: list[Issue] = []
+        if self.alerts.gpu_metrics and not gpu_pools:
+            issues.append(Issue(("alerts", "gpuMetrics"), "has no effect: the cluster has no GPU pools", True,
+                                fix="remove gpuMetrics, or add a pool with `gpu`"))
+        if self.alerts.gpu_metrics is False:
+            issues += [Issue(("services", i, "gpuAlerts"), "reads Container Insights' GPU metrics, which "
+                             "`alerts.gpuMetrics: false` turns off", fix="remove gpuAlerts, or remove `gpuMetrics: false`")
+                       for i, s in enumerate(self.services) if getattr(s, "gpu_alerts", None) is not None]
         return issues
 
 

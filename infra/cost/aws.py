@@ -59,8 +59,16 @@ def node_group(name: str, type_: str, i: dict[str, Any], region: str, spec: Cost
                 unconfirmed=used)
 
 
+OBSERVABILITY = ("Container Insights with enhanced observability (the amazon-cloudwatch-observability add-on) bills "
+                 "per observation sent, which the cluster's pods, nodes and GPUs decide, and its container logs as "
+                 "CloudWatch Logs ingestion; no confirmed rate in the table")
+
+
 def price(name: str, type_: str, i: dict[str, Any], region: str, spec: CostSpec) -> Optional[Line | Unpriced]:
-    """The line of one AWS resource; None for a resource with no charge of its own."""
+    """The line of one AWS resource; None for a resource with no charge of its own (an add-on's own
+    objects are free; CloudWatch Observability's metrics are not, and are listed)."""
+    if type_ == "aws:eks/addon:Addon" and i.get("addonName") == "amazon-cloudwatch-observability":
+        return Unpriced(name, type_, OBSERVABILITY)
     if type_.startswith(FREE_PREFIXES):
         return None
     if type_ in NOT_PRICED:

@@ -26,6 +26,7 @@ from components.aws.storage.s3_storage_spec import S3StorageSpec
 from components.core.component import Component
 from components.core.labels import labels_transformation
 from components.core.naming import dns_name
+from components.serving.gpu_alerts_spec import GpuAlertsSpec
 from components.serving.slo_spec import SloSpec
 from infra.platforms.registry import PLATFORMS
 
@@ -71,6 +72,9 @@ class EksKubernetes(Component):
         super().__init__(TYPE, name, opts)
         self.args = args
         cluster_name = dns_name("mlinfra", args.stack, max_len=100)
+        self.gpu_metrics = args.alerts.gpu_metrics_on(
+            prod=args.prod, gpu_pools=any(p.gpu is not None for p in args.cluster.node_pools),
+            alerted=any(getattr(s, "gpu_alerts", None) is not None for s in args.services))
         self.network = Vpc(f"{name}-vpc", VpcArgs(spec=args.network, region=args.region, cluster_name=cluster_name,
                                                   karpenter_discovery=args.cluster.autoscaler == "karpenter"),
                            opts=self.child())
@@ -81,7 +85,8 @@ class EksKubernetes(Component):
             opts=self.child())
         self.cluster = EksCluster(f"{name}-eks", EksClusterArgs(
             spec=args.cluster, cluster_name=cluster_name, region=args.region, environment=args.environment,
-            subnet_ids=self.network.private_subnet_ids, tags=args.labels), opts=self.child())
+            subnet_ids=self.network.private_subnet_ids, tags=args.labels, gpu_metrics=self.gpu_metrics),
+            opts=self.child())
         provider = self.cluster.provider
         self.on_cluster = self.child(provider=provider)
 
@@ -157,7 +162,9 @@ class EksKubernetes(Component):
 
     def _monitor_services(self) -> dict:
         """Each service's objectives as burn-rate alarms (a prod service without an `slo` gets
-        availability 99.5 %, a gRPC server none), notifying the stack's alert topic and the topics `alerts` names."""
+        availability 99.5 %, a gRPC server none) and, with the CloudWatch Observability add-on, a GPU
+        server's GPU alarms (`gpuAlerts`; in prod at their defaults), notifying the stack's alert topic
+        and the topics `alerts` names."""
         args = self.args
         self.alarm_prefix = dns_name("mlinfra", args.stack, max_len=60)
         self.alert_topic = None
@@ -165,7 +172,11 @@ class EksKubernetes(Component):
         watched = [(spec, spec.slo or (SloSpec() if args.prod and spec.protocol != "grpc" else None))
                    for spec in args.services]
         watched = [(spec, slo) for spec, slo in watched if slo is not None]
-        if not watched:
+        self.gpu_alarms = {}
+        gpus = [(spec, spec.gpu_alerts or (GpuAlertsSpec() if args.prod else None)) for spec in args.services
+                if self.gpu_metrics and spec.resources.gpu is not None]
+        gpus = [(spec, alerts) for spec, alerts in gpus if alerts is not None]
+        if not watched and not gpus:
             return {}
         from components.aws.monitoring.alert_topic import AlertTopic, AlertTopicArgs
 
@@ -173,6 +184,14 @@ class EksKubernetes(Component):
         self.alert_topic = AlertTopic(f"{self.name}-alerts", AlertTopicArgs(
             spec=args.alerts, topic_name=self.alarm_prefix, region=args.region, account=account, protect=args.prod),
             opts=self.child())
+        if gpus:  # the servers' GPUs, from the CloudWatch Observability add-on's Container Insights metrics
+            from components.aws.monitoring.gpu_alarms import GpuAlarms, GpuAlarmsArgs
+            from infra.platforms.eks import namespace
+
+            self.gpu_alarms = {spec.name: GpuAlarms(f"{self.name}-gpu-{spec.name}", GpuAlarmsArgs(
+                service=spec.name, namespace=namespace(spec), cluster_name=self.cluster.cluster_name,
+                alarm_prefix=self.alarm_prefix, spec=alerts, runtime=spec.runtime, topics=self.alert_topic.arns),
+                opts=self.child()) for spec, alerts in gpus}
         return {spec.name: PLATFORMS[spec.platform].monitoring()(self, spec, self.services[spec.name], slo,
                                                                  self.alert_topic.arns) for spec, slo in watched}
 
@@ -183,11 +202,17 @@ class EksKubernetes(Component):
         if not args.services or not (args.alerts.dashboard if args.alerts.dashboard is not None else args.prod):
             return None
         from components.aws.monitoring.stack_dashboard import DashboardServer, StackDashboard, StackDashboardArgs
+        from infra.platforms.eks import namespace
 
         return StackDashboard(f"{self.name}-dashboard", StackDashboardArgs(
             stack=args.stack, dashboard_name=self.alarm_prefix, region=args.region,
             load_balancer=self.load_balancer.arn_suffix,
-            servers=[DashboardServer(service=n, target_groups=s.target_group_suffixes,
-                                     alarms=self.objectives[n].alarm_arns if n in self.objectives else ())
-                     for n, s in self.services.items()],
-            gpu_pools=[p.name for p in args.cluster.node_pools if p.gpu is not None]), opts=self.child())
+            servers=[DashboardServer(
+                service=n, target_groups=s.target_group_suffixes,
+                alarms=[*(self.objectives[n].alarm_arns if n in self.objectives else ()),
+                        *(self.gpu_alarms[n].alarm_arns if n in self.gpu_alarms else ())],
+                gpu_namespace=namespace(spec) if self.gpu_metrics and spec.resources.gpu is not None else None)
+                for spec, (n, s) in zip(args.services, self.services.items())],
+            cluster_name=self.cluster.cluster_name,
+            gpu_pools=[] if self.gpu_metrics else [p.name for p in args.cluster.node_pools if p.gpu is not None]),
+            opts=self.child())

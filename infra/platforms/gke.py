@@ -95,7 +95,7 @@ def monitor(pattern, spec: GkeServiceSpec, server: GkeModelServer, slo, channels
 def watch_gpus(pattern, spec: GkeServiceSpec, server: GkeModelServer):
     """Idle and memory alerts on a GPU server's GPUs: in prod always, in dev with `gpuAlerts`."""
     from components.gcp.monitoring.gpu_alerts import GpuAlerts, GpuAlertsArgs
-    from components.gcp.monitoring.gpu_alerts_spec import GpuAlertsSpec
+    from components.serving.gpu_alerts_spec import GpuAlertsSpec
 
     alerts = spec.gpu_alerts or (GpuAlertsSpec() if pattern.args.prod else None)
     if spec.resources.gpu is None or alerts is None:

@@ -1,7 +1,8 @@
 """A hardened EKS cluster: private API endpoint (public only to listed CIDRs), secrets
 envelope-encrypted with its own KMS key, every control-plane log type in CloudWatch, access
-entries only (authentication mode API, no aws-auth ConfigMap), EKS-managed add-ons (vpc-cni
-and the EBS CSI driver with their own Pod Identity roles), and one managed node group per pool
+entries only (authentication mode API, no aws-auth ConfigMap), EKS-managed add-ons (vpc-cni,
+the EBS CSI driver and, with GPU metrics, CloudWatch Observability, each with its own Pod Identity
+role), and one managed node group per pool
 behind a node role with the minimum managed policies; a Kubernetes provider for the workloads.
 """
 
@@ -28,10 +29,17 @@ from components.core.component import Component
 from components.core.spec import Context, ensure_valid
 
 TYPE = "mlinfra:aws:EksCluster"
+OBSERVABILITY = "amazon-cloudwatch-observability"
 # What a node needs: join the cluster and pull images (AmazonEKS_CNI_Policy goes to vpc-cni's own role).
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly")
 ADDON_ROLES = {"vpc-cni": ("aws-node", "AmazonEKS_CNI_Policy"),
-               "aws-ebs-csi-driver": ("ebs-csi-controller-sa", "service-role/AmazonEBSCSIDriverPolicy")}
+               "aws-ebs-csi-driver": ("ebs-csi-controller-sa", "service-role/AmazonEBSCSIDriverPolicy"),
+               # Pod Identity from add-on version 3.1.0 (CloudWatch User Guide, "Quick start with the
+               # Amazon CloudWatch Observability EKS add-on"); the agent's account in amazon-cloudwatch.
+               OBSERVABILITY: ("cloudwatch-agent", "CloudWatchAgentServerPolicy")}
+# The chart's DaemonSets tolerate every taint by default (helm-charts values.yaml, root `tolerations`);
+# said here too, so the DCGM exporter keeps running on the tainted GPU nodes whatever a later default.
+ADDON_VALUES = {"vpc-cni": {"enableNetworkPolicy": "true"}, OBSERVABILITY: {"tolerations": [{"operator": "Exists"}]}}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +56,9 @@ class EksClusterArgs:
     """Private subnets for the control plane's interfaces and the nodes."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags of the instances Karpenter launches (the other resources get theirs from the pattern). Defaults to none."""
+    gpu_metrics: bool = False
+    """Run the Amazon CloudWatch Observability add-on (Container Insights, with the DCGM exporter on
+    GPU nodes), with its agent's own Pod Identity role. Defaults to false."""
 
 
 class EksCluster(Component):
@@ -104,7 +115,7 @@ class EksCluster(Component):
                 depends_on = list(depends_on) + [attached]
                 associations = [aws.eks.AddonPodIdentityAssociationArgs(role_arn=addon_role.arn, service_account=account)]
             # The CNI's network policy agent enforces the NetworkPolicies the workloads carry.
-            values = json.dumps({"enableNetworkPolicy": "true"}) if addon_name == "vpc-cni" else None
+            values = json.dumps(ADDON_VALUES[addon_name]) if addon_name in ADDON_VALUES else None
             return aws.eks.Addon(f"{name}-{addon_name}", cluster_name=cluster_name, addon_name=addon_name,
                                  pod_identity_associations=associations, configuration_values=values, resolve_conflicts_on_create="OVERWRITE",
                                  resolve_conflicts_on_update="OVERWRITE", opts=self.child(depends_on=list(depends_on)))
@@ -149,6 +160,11 @@ class EksCluster(Component):
             self.autoscaler = ClusterAutoscaler(f"{name}-autoscaler", ClusterAutoscalerArgs(
                 provider=self.provider, cluster_name=cluster_name, region=args.region, kubernetes_minor=spec.version),
                 opts=self.child(provider=self.provider, depends_on=[self.addons["coredns"]]))
+
+        if args.gpu_metrics:
+            # Its operator and agents are pods: after the nodes, and with Karpenter after the controller.
+            after = groups + ([self.karpenter] if self.karpenter is not None else [])
+            self.addons[OBSERVABILITY] = addon(OBSERVABILITY, after)
 
         self.device_plugin = None
         if any(pool.gpu is not None for pool in spec.node_pools):

@@ -18,7 +18,7 @@ from components.core.spec import Context, Spec
 VERSIONS = ("1.33", "1.34", "1.35")
 DEFAULT_VERSION = "1.34"
 LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
-# The managed add-ons every mlinfra cluster runs.
+# The managed add-ons every mlinfra cluster runs (and amazon-cloudwatch-observability with GPU metrics).
 ADDONS = ("vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "eks-pod-identity-agent")
 # Karpenter's controller runs on this managed node group.
 SYSTEM_POOL = "system"

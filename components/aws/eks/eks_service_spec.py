@@ -11,6 +11,7 @@ from pydantic import Field
 from components.core.issues import Issue
 from components.core.spec import Context
 from components.kubernetes.serving import KubernetesServingSpec
+from components.serving.gpu_alerts_spec import GpuAlertsSpec
 from components.serving.model_serving_spec import ModelSpec
 
 
@@ -39,9 +40,16 @@ class EksServiceSpec(KubernetesServingSpec):
     listener on 443 the stack's internal ALB gets for this server: the ALB terminates TLS with it
     and speaks gRPC (HTTP/2) to the pods. Point the certificate's name at the ALB's DNS name;
     clients dial that name. Required with protocol grpc. Defaults to none."""
+    gpu_alerts: Optional[GpuAlertsSpec] = None
+    """Alarms on its GPUs (idle, memory near full), from Container Insights' GPU metrics (the
+    CloudWatch Observability add-on, `mlinfra:alerts.gpuMetrics`). Needs `resources.gpu`.
+    Defaults to none; in prod, a server with a GPU gets them at their defaults."""
 
     def issues(self, ctx: Context) -> list[Issue]:
         issues = super().issues(ctx)
+        if self.gpu_alerts is not None and self.resources.gpu is None:
+            issues.append(Issue(("gpuAlerts",), "watches the server's GPUs, but it has none",
+                                fix="add `resources.gpu`, or remove gpuAlerts"))
         if self.protocol == "grpc" and self.certificate_arn is None:
             # An ALB serves gRPC on HTTPS listeners only (AWS, "ALB supports gRPC", 2020-10-29).
             issues.append(Issue(("certificateArn",), "gRPC through the ALB needs an HTTPS listener (the ALB serves gRPC "

@@ -35,6 +35,12 @@ class AwsAlertsSpec(Spec):
     """Build the stack's CloudWatch dashboard, `mlinfra-<stack>` (per model server its target
     groups' requests, 5xx, response-time percentiles and healthy hosts by track, and its objectives'
     alarms); a stack without model servers has none. Defaults to true in prod, false elsewhere."""
+    gpu_metrics: Optional[bool] = None
+    """Install the Amazon CloudWatch Observability add-on (Container Insights with enhanced
+    observability: the CloudWatch agent, and NVIDIA's DCGM exporter on GPU nodes) when the cluster
+    has GPU pools, for the GPU servers' alarms (`services[].gpuAlerts`) and dashboard charts. Billed
+    per observation by CloudWatch. Defaults to true in prod, and elsewhere when a server has
+    gpuAlerts; false otherwise."""
 
     def issues(self, ctx: Context) -> list[Issue]:
         issues = [Issue(("emails", i), "is not an email address", e, fix="write name@domain")
@@ -46,6 +52,11 @@ class AwsAlertsSpec(Spec):
                          fix="copy the ARN from `aws sns list-topics`")
                    for i, arn in enumerate(self.topics) if not _TOPIC.match(arn)]
         return issues
+
+    def gpu_metrics_on(self, *, prod: bool, gpu_pools: bool, alerted: bool) -> bool:
+        """Whether the stack runs the CloudWatch Observability add-on: only with GPU pools; as
+        `gpuMetrics` says, else in prod or when a server asks for GPU alerts."""
+        return gpu_pools and (self.gpu_metrics if self.gpu_metrics is not None else prod or alerted)
 
     @property
     def any(self) -> bool:

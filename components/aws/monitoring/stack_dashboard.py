@@ -1,5 +1,5 @@
 """A stack's CloudWatch dashboard on AWS: per model server its target groups' requests, 5xx,
-response-time percentiles and hosts by track, and its objectives' alarms
+response-time percentiles and hosts by track, its pods' GPUs (with Container Insights), and its alarms
 (components/aws/monitoring/dashboard_widgets.py lays them out)."""
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ class DashboardServer:
     target_groups: Mapping[str, pulumi.Input[str]]
     """Its target groups' ARN suffixes, by track."""
     alarms: Sequence[pulumi.Input[str]] = ()
-    """Its objectives' composite alarms' ARNs. Defaults to none."""
+    """Its objectives' composite alarms' and its GPU alarms' ARNs. Defaults to none."""
+    gpu_namespace: Optional[str] = None
+    """A GPU server's namespace, whose pods' GPUs it charts (with Container Insights). Defaults to none."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,7 +42,9 @@ class StackDashboardArgs:
     servers: Sequence[DashboardServer]
     """The model servers on it."""
     gpu_pools: Sequence[str] = ()
-    """The cluster's GPU pools, which the header says are not charted. Defaults to none."""
+    """The cluster's GPU pools, which the header says are not charted (no Container Insights). Defaults to none."""
+    cluster_name: pulumi.Input[str] = ""
+    """The EKS cluster the GPU charts read (ClusterName). Defaults to none (no GPU charts)."""
 
 
 class StackDashboard(Component):
@@ -50,15 +54,16 @@ class StackDashboard(Component):
         super().__init__(TYPE, name, opts)
         servers = list(args.servers)
         resolved = pulumi.Output.all(
-            args.load_balancer,
+            args.load_balancer, args.cluster_name,
             *[pulumi.Output.all(*s.target_groups.values()) for s in servers],
             *[pulumi.Output.all(*s.alarms) for s in servers])
 
         def render(values: list) -> str:
-            groups, alarms = values[1:1 + len(servers)], values[1 + len(servers):]
-            panels = [ServerPanel(service=s.service, target_groups=dict(zip(s.target_groups, tgs)), alarms=arns)
-                      for s, tgs, arns in zip(servers, groups, alarms)]
-            return json.dumps(dashboard_body(args.stack, args.region, values[0], panels, args.gpu_pools), sort_keys=True)
+            groups, alarms = values[2:2 + len(servers)], values[2 + len(servers):]
+            panels = [ServerPanel(service=s.service, target_groups=dict(zip(s.target_groups, tgs)), alarms=arns,
+                                  gpu_namespace=s.gpu_namespace) for s, tgs, arns in zip(servers, groups, alarms)]
+            return json.dumps(dashboard_body(args.stack, args.region, values[0], panels, args.gpu_pools, values[1]),
+                              sort_keys=True)
 
         self.dashboard = aws.cloudwatch.Dashboard(name, dashboard_name=args.dashboard_name,
                                                   dashboard_body=resolved.apply(render), opts=self.child())

@@ -11,7 +11,7 @@ from components.core.issues import Issue
 from components.core.spec import Context
 from components.gcp.gke.gke_job_spec import secret_issues
 from components.gcp.iam.principals import SERVICE_ACCOUNT_EMAIL
-from components.gcp.monitoring.gpu_alerts_spec import GpuAlertsSpec
+from components.serving.gpu_alerts_spec import GpuAlertsSpec
 from components.gcp.monitoring.metrics import SERVER_REQUEST_COUNTERS
 from components.gcp.monitoring.request_logging_spec import GKE_ENV_NAMES, RequestLoggingSpec, publisher_issues
 from components.kubernetes.serving import KubernetesServingSpec, TrackRolloutSpec, metrics_port_of

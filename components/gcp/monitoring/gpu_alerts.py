@@ -18,7 +18,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.core.component import Component
-from components.gcp.monitoring.gpu_alerts_spec import GpuAlertsSpec
+from components.serving.gpu_alerts_spec import GpuAlertsSpec
 from components.gcp.monitoring.metrics import prometheus_name
 
 TYPE = "mlinfra:gcp:GpuAlerts"

@@ -113,13 +113,18 @@ def test_the_eks_prod_dashboard_charts_the_rankers_tracks_at_its_target_groups_a
     widgets = board["widgets"]
     assert [(w["type"], w["x"], w["y"], w["width"], w["height"]) for w in widgets] == [
         ("text", 0, 0, 24, 3), ("metric", 0, 3, 12, 6), ("metric", 12, 3, 12, 6), ("metric", 0, 9, 12, 6),
-        ("metric", 12, 9, 12, 6), ("alarm", 0, 15, 12, 6)]
-    assert "GPU pools (l4): no GPU charts" in widgets[0]["properties"]["markdown"]
+        ("metric", 12, 9, 12, 6), ("metric", 0, 15, 12, 6), ("metric", 12, 15, 12, 6), ("alarm", 0, 21, 12, 6)]
+    # Container Insights runs (prod, an L4 pool): the GPU pools are charted, the header says nothing of them.
+    assert "GPU" not in widgets[0]["properties"]["markdown"]
 
     def m(metric, track, stat, label):
         return ["AWS/ApplicationELB", metric, "LoadBalancer", lb, "TargetGroup", tg[track], {"stat": stat, "label": label}]
 
-    tracks = ("stable", "canary")
+    def gpu(metric, stat, label):
+        return ["ContainerInsights", metric, "ClusterName", "mlinfra-eks-prod", "Namespace", "ml-ranker",
+                {"stat": stat, "label": label}]
+
+    tracks, pods = ("stable", "canary"), (("Average", "average"), ("Maximum", "busiest pod"))
     expected = {
         "ranker: requests per minute": ("Sum", [m("RequestCount", t, "Sum", t) for t in tracks]),
         "ranker: target 5xx per minute": ("Sum", [m("HTTPCode_Target_5XX_Count", t, "Sum", t) for t in tracks]),
@@ -128,30 +133,38 @@ def test_the_eks_prod_dashboard_charts_the_rankers_tracks_at_its_target_groups_a
         "ranker: healthy and unhealthy hosts": ("Minimum", [
             x for t in tracks for x in (m("HealthyHostCount", t, "Minimum", f"{t} healthy"),
                                         m("UnHealthyHostCount", t, "Maximum", f"{t} unhealthy"))]),
+        # Every track's pods, in the ranker's namespace, as its GPU alarms read them.
+        "ranker: GPU utilization (%)": ("Average", [gpu("pod_gpu_utilization", s, label) for s, label in pods]),
+        "ranker: GPU memory used (%)": ("Maximum", [gpu("pod_gpu_memory_utilization", s, label) for s, label in pods]),
     }
     charts = {w["properties"]["title"]: w["properties"] for w in widgets if w["type"] == "metric"}
     assert list(charts) == list(expected)
     for title, (stat, metrics) in expected.items():
         assert charts[title] == {"title": title, "view": "timeSeries", "stacked": False, "region": "us-east-1",
                                  "period": 60, "stat": stat, "metrics": metrics}
-    # The alarm widget shows the four composite alarms, the ones that notify, by their ARNs.
+    # The alarm widget shows the four composite alarms and the two GPU alarms, the ones that notify, by their ARNs.
     composites = {r.inputs["alarmName"]: r.outputs["arn"] for r in rec.of_type(COMPOSITE)}
+    gpus = {r.inputs["name"]: r.outputs["arn"] for r in rec.of_type(ALARM) if "-gpu-" in r.inputs["name"]}
     assert widgets[-1]["properties"] == {
-        "title": "ranker: objectives (burn-rate alarms)", "sortBy": "stateUpdatedTimestamp",
+        "title": "ranker: alarms (objectives and GPUs)", "sortBy": "stateUpdatedTimestamp",
         "alarms": [composites[f"mlinfra-eks-prod-ranker-{o}-{s}"] for o in ("availability", "latency")
-                   for s in ("fast", "slow")]}
+                   for s in ("fast", "slow")] + [gpus[f"mlinfra-eks-prod-ranker-gpu-{k}"] for k in ("idle", "memory")]}
     assert composites["mlinfra-eks-prod-ranker-latency-fast"] == (
         "arn:aws:cloudwatch:us-east-1:123456789012:alarm:mlinfra-eks-prod-ranker-latency-fast")
 
 
 def test_the_dashboard_reads_the_dimensions_the_alarms_watch():
     rec = run_stack("eks-prod")
-    charted = {(row[1], row[3], row[5]) for w in body(rec)["widgets"] if w["type"] == "metric"
-               for row in w["properties"]["metrics"]}
+    rows = [row for w in body(rec)["widgets"] if w["type"] == "metric" for row in w["properties"]["metrics"]]
+    charted = {(row[1], row[3], row[5]) for row in rows if row[0] == "AWS/ApplicationELB"}
     assert {metric for metric, _, _ in charted} == ALB_METRICS
     watched = {(q["metric"]["dimensions"]["LoadBalancer"], q["metric"]["dimensions"]["TargetGroup"])
-               for a in rec.of_type(ALARM) for q in a.inputs["metricQueries"] if q.get("metric")}
+               for a in rec.of_type(ALARM) for q in a.inputs.get("metricQueries", []) if q.get("metric")}
     assert {(lb, tg) for _, lb, tg in charted} == watched
+    gpu_charted = {(row[1], row[2], row[3], row[4], row[5]) for row in rows if row[0] == "ContainerInsights"}
+    gpu_watched = {(a.inputs["metricName"], "ClusterName", a.inputs["dimensions"]["ClusterName"], "Namespace",
+                    a.inputs["dimensions"]["Namespace"]) for a in rec.of_type(ALARM) if "metricName" in a.inputs}
+    assert gpu_charted == gpu_watched and len(gpu_watched) == 2
 
 
 def test_the_dashboard_url_is_a_stack_output():

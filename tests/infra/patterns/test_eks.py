@@ -73,7 +73,9 @@ def test_the_cluster_is_private_encrypted_logged_and_uses_access_entries():
     assert cluster["accessConfig"]["authenticationMode"] == "API"
     assert cluster["deletionProtection"] is True
     addons = {a.inputs["addonName"] for a in run_stack("eks-prod").of_type("aws:eks/addon:Addon")}
-    assert addons == {"vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "eks-pod-identity-agent"}
+    # With its L4 pool, prod also runs Container Insights (tests/components/aws/test_gpu_metrics.py).
+    assert addons == {"vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "eks-pod-identity-agent",
+                      "amazon-cloudwatch-observability"}
 
 
 def test_node_groups_pick_the_ami_capacity_taints_and_leave_the_size_to_the_autoscaler():

@@ -128,8 +128,11 @@ def test_a_grpc_server_has_no_objectives_and_the_http_one_beside_it_keeps_its_al
     values = eks_prod(protocol="grpc", certificateArn=CERT)
     values["mlinfra:services"].append(SCORER)
     rec, _ = planned(values)
-    # Prod gives the http scorer availability 99.5 %; the gRPC ranker gets none.
-    assert sorted({a.inputs["name"].rsplit("-", 3)[0] for a in rec.of_type(ALARM)}) == ["mlinfra-eks-prod-scorer"]
+    # Prod gives the http scorer availability 99.5 %; the gRPC ranker gets no objectives, only its GPU alarms.
+    assert sorted(a.inputs["name"] for a in rec.of_type(ALARM) if "gpu" not in a.inputs["name"]) == [
+        f"mlinfra-eks-prod-scorer-availability-{s}-{w}" for s in ("fast", "slow") for w in ("long", "short")]
+    assert sorted(a.inputs["name"] for a in rec.of_type(ALARM) if "gpu" in a.inputs["name"]) == [
+        "mlinfra-eks-prod-ranker-gpu-idle", "mlinfra-eks-prod-ranker-gpu-memory"]
     rules = {r.name: r.inputs for r in rec.of_type(RULE)}
     listeners = {r.name: r.outputs["arn"] for r in rec.of_type(LISTENER)}
     assert rules["mlinfra-svc-ranker-rule"]["listenerArn"] == listeners["mlinfra-alb-https"]
@@ -141,11 +144,14 @@ def test_a_grpc_server_has_no_objectives_and_the_http_one_beside_it_keeps_its_al
 
 def test_a_prod_stack_serving_only_grpc_has_no_alarms_and_needs_no_one_notified():
     values = eks_prod(protocol="grpc", certificateArn=CERT)
-    del values["mlinfra:alerts"]
+    values["mlinfra:alerts"] = {"gpuMetrics": False}  # the ranker's GPU alarms would notify
     rec, _ = planned(values)
     assert not rec.of_type(ALARM) and not rec.of_type(TOPIC) and "alerts_topic" not in rec.outputs
-    # An http server beside it alarms, so someone must be notified again.
+    # An http server beside it alarms, so someone must be notified again; so do the GPU alarms.
     values["mlinfra:services"].append(SCORER)
+    assert list(errors_of(values)) == ["mlinfra:alerts"]
+    values["mlinfra:services"].pop()
+    del values["mlinfra:alerts"]
     assert list(errors_of(values)) == ["mlinfra:alerts"]
 
 

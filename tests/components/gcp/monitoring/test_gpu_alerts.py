@@ -10,7 +10,7 @@ import re
 import pytest
 
 from components.gcp.monitoring.gpu_alerts import METRICS as GPU_METRICS
-from components.gcp.monitoring.gpu_alerts_spec import GpuAlertsSpec
+from components.serving.gpu_alerts_spec import GpuAlertsSpec
 from components.gcp.monitoring.metrics import METRICS, prometheus_name
 from infra import config
 from infra.errors import ConfigError, key_path

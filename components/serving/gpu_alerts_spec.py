@@ -10,22 +10,24 @@ from components.core.spec import Spec
 
 
 class GpuAlertsSpec(Spec):
-    """Alerts on the GPUs a GKE model server's pods hold, from GKE's managed DCGM metrics: idle
+    """Alerts on the GPUs a model server's pods hold (GKE: its managed DCGM metrics; EKS: Container
+    Insights' GPU metrics, from the DCGM exporter the CloudWatch Observability add-on runs): idle
     GPUs (money spent on nothing) and framebuffer memory near full (the next batch or a longer
     sequence fails with out-of-memory). Prod servers with a GPU get them with these defaults; a
     dev server only when it has this key."""
 
     idle_percent: float = Field(default=10, gt=0, le=100)
-    """Idle alert: fire when a pod's average GPU utilization (DCGM_FI_DEV_GPU_UTIL, the share of
-    time a kernel ran) stays below this percent for idleMinutes. Defaults to 10."""
+    """Idle alert: fire when the server's average GPU utilization (DCGM_FI_DEV_GPU_UTIL, the share
+    of time a kernel ran; on EKS pod_gpu_utilization) stays below this percent for idleMinutes.
+    Defaults to 10."""
     idle_minutes: int = Field(default=60, ge=10, le=1440)
     """Idle alert: how long, in minutes (10 to 1440), utilization must stay below idlePercent.
     Defaults to 60."""
     memory_percent: Optional[float] = Field(default=None, ge=50, le=100)
-    """Memory alert: fire when a GPU's used framebuffer (DCGM_FI_DEV_FB_USED over used plus free)
-    stays above this percent (50 to 100) for five minutes. Defaults to 90; for vllm to 98 (vLLM
-    reserves 90 % of the GPU's memory for weights and KV cache at start, so its framebuffer
-    always reads about 90 %); for tfserving to no memory alert (TensorFlow maps nearly all of the
+    """Memory alert: fire when a GPU's used framebuffer (DCGM_FI_DEV_FB_USED over used plus free;
+    on EKS pod_gpu_memory_utilization) stays above this percent (50 to 100) for five minutes.
+    Defaults to 90; for vllm to 98 (vLLM reserves 90 % of the GPU's memory for weights and KV
+    cache at start, so its framebuffer always reads about 90 %); for tfserving to no memory alert (TensorFlow maps nearly all of the
     GPU's memory at start), unless set."""
 
     def memory_threshold(self, runtime: Optional[str]) -> Optional[float]:
