@@ -95,7 +95,7 @@ class CloudRunModelServer(Component):
             context["response_cache"] = {"tls": args.cache.tls}
         # An existing network's ids are written in the stack file (plain text): a change of them is a
         # new template, so it is a new name. The stack's own VPC's ids are known at deploy time only.
-        if isinstance(args.network_id, str):
+        if isinstance(args.network_id, str) and isinstance(args.subnetwork_id, (str, type(None))):
             context["vpc"] = {"network": args.network_id, "subnetwork": args.subnetwork_id}
         # The cache instance's values the template holds (its variables, Triton's flags) are known at
         # deploy time only: they join the fingerprint there, so a replaced instance or a rotated CA
