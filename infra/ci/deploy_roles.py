@@ -150,6 +150,8 @@ AWS_SERVICES: tuple[AwsService, ...] = (
                                                      "arn:aws:logs:{region}:*:log-group:{name}:*")),
     AwsService("aws:cloudwatch/metricAlarm:*", "cloudwatch", ("arn:aws:cloudwatch:{region}:*:alarm:{name}",)),
     AwsService("aws:cloudwatch/compositeAlarm:*", "cloudwatch", ("arn:aws:cloudwatch:{region}:*:alarm:{name}",)),
+    # Dashboards are global (no region in the ARN); the API is still called in the stack's region.
+    AwsService("aws:cloudwatch/dashboard:*", "cloudwatch", ("arn:aws:cloudwatch::*:dashboard/{name}",)),
     AwsService("aws:cloudwatch/eventRule:*", "events", ("arn:aws:events:{region}:*:rule/{name}",)),
     AwsService("aws:cloudwatch/eventTarget:*", "events"),
     AwsService("aws:sns/topic:*", "sns", ("arn:aws:sns:{region}:*:{name}",)),
@@ -185,7 +187,7 @@ class Planned:
     name: str
     """The logical name."""
     physical: Optional[str] = None
-    """Its `name` or `bucket` input when the stack sets it."""
+    """Its `name`, `bucket` or `dashboardName` input when the stack sets it."""
 
 
 def planned(registrations: Iterable[Any]) -> list[Planned]:
@@ -194,7 +196,7 @@ def planned(registrations: Iterable[Any]) -> list[Planned]:
     for r in registrations:
         if not r.custom:
             continue
-        physical = next((r.inputs[k] for k in ("name", "bucket") if isinstance(r.inputs.get(k), str)), None)
+        physical = next((r.inputs[k] for k in ("name", "bucket", "dashboardName") if isinstance(r.inputs.get(k), str)), None)
         found.append(Planned(r.type, r.name, physical))
     return found
 

@@ -67,6 +67,8 @@ def test_the_eks_prod_deploy_role_acts_on_its_own_cluster_buckets_and_names_only
         "arn:aws:s3:::mlinfra-eks-prod-us-east-1-artifacts", "arn:aws:s3:::mlinfra-eks-prod-us-east-1-artifacts/*",
         "arn:aws:s3:::mlinfra-eks-prod-us-east-1-data-lake", "arn:aws:s3:::mlinfra-eks-prod-us-east-1-data-lake/*"]
     assert statements["Sqs"]["Resource"] == ["arn:aws:sqs:us-east-1:*:mlinfra-eks-prod"]
+    # The stack's dashboard by its name (dashboards are global), beside its alarms.
+    assert "arn:aws:cloudwatch::*:dashboard/mlinfra-eks-prod" in statements["Cloudwatch"]["Resource"]
     assert statements["Ec2"]["Resource"] == "*"
     assert statements["Ec2"]["Condition"] == {"StringEquals": {"aws:RequestedRegion": "us-east-1"}}
     # Auto-named roles are limited to their logical names; none of them is a deploy identity.
