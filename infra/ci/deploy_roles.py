@@ -25,6 +25,9 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 
 ACT_AS = "roles/iam.serviceAccountUser"
 SECURITY_REVIEWER = "roles/iam.securityReviewer"
+PROJECT_IAM_ADMIN = "roles/resourcemanager.projectIamAdmin"
+# The resources that grant a role on the project itself (their `role` input is the granted role).
+PROJECT_GRANTS = ("gcp:projects/iAMMember:IAMMember",)
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,9 @@ GCP_ROLES: tuple[Grant, ...] = (
     # Service connection policies (Memorystore's private endpoints) are Network Admin's.
     _g("gcp:networkconnectivity/*", "roles/compute.networkAdmin", "roles/compute.networkViewer"),
     _g("gcp:servicenetworking/*", "roles/servicenetworking.networksAdmin", "roles/compute.networkViewer"),
-    _g("gcp:projects/iAMMember*", "roles/resourcemanager.projectIamAdmin", SECURITY_REVIEWER),
+    # Limited to the roles the stack grants (grant_condition): without the limit the deploy account
+    # could grant itself, or anyone, roles/owner.
+    _g("gcp:projects/iAMMember*", PROJECT_IAM_ADMIN, SECURITY_REVIEWER),
     _g("gcp:projects/service*", "roles/serviceusage.serviceUsageAdmin", "roles/serviceusage.serviceUsageViewer"),
     # Topic and subscription IAM needs setIamPolicy, which only Pub/Sub Admin has.
     _g("gcp:pubsub/*", "roles/pubsub.admin", "roles/pubsub.viewer"),
@@ -112,6 +117,15 @@ def gcp_roles(types: Iterable[str]) -> tuple[list[str], list[str]]:
         deploy.update(grant.deploy)
         preview.update(grant.preview)
     return sorted(deploy), sorted(preview)
+
+
+def grant_condition(roles: Iterable[str]) -> str:
+    """The IAM condition (CEL) that limits roles/resourcemanager.projectIamAdmin to granting and
+    revoking the given roles only: Google's "limited IAM admin"
+    (https://cloud.google.com/iam/docs/setting-limits-on-granting-roles). A setIamPolicy call
+    that adds or removes any other role's binding is denied."""
+    listed = ", ".join(f"'{r}'" for r in sorted(set(roles)))
+    return f"api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly([{listed}])"
 
 
 @dataclass(frozen=True)
@@ -188,6 +202,8 @@ class Planned:
     """The logical name."""
     physical: Optional[str] = None
     """Its `name`, `bucket` or `dashboardName` input when the stack sets it."""
+    role: Optional[str] = None
+    """A project grant's (PROJECT_GRANTS) `role` input; "" when it is not plain text."""
 
 
 def planned(registrations: Iterable[Any]) -> list[Planned]:
@@ -197,8 +213,26 @@ def planned(registrations: Iterable[Any]) -> list[Planned]:
         if not r.custom:
             continue
         physical = next((r.inputs[k] for k in ("name", "bucket", "dashboardName") if isinstance(r.inputs.get(k), str)), None)
-        found.append(Planned(r.type, r.name, physical))
+        role = None
+        if r.type in PROJECT_GRANTS:
+            role = r.inputs.get("role") if isinstance(r.inputs.get("role"), str) else ""
+        found.append(Planned(r.type, r.name, physical, role))
     return found
+
+
+class UnknownGrant(ValueError):
+    """A project grant whose role the plan does not know, so the deploy account's grants cannot be limited."""
+
+
+def project_roles(resources: Iterable[Planned]) -> list[str]:
+    """The roles a stack grants on its project, sorted: what its deploy account may grant and revoke."""
+    roles = set()
+    for r in resources:
+        if r.type in PROJECT_GRANTS:
+            if not r.role:
+                raise UnknownGrant(r.name)
+            roles.add(r.role)
+    return sorted(roles)
 
 
 def aws_statements(resources: Iterable[Planned], region: str) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from components.gcp.workflows.run_spec import DEFAULT_TOKEN_SECRET
 from infra.ci import bootstrap as b
 from infra.ci.bootstrap import POOL, PROVIDER
-from infra.ci.deploy_roles import policy_name
+from infra.ci.deploy_roles import PROJECT_IAM_ADMIN, grant_condition, policy_name
 from infra.ci.stack_grants import StackGrants
 from infra.ci.stacks import CIStack
 
@@ -58,8 +58,7 @@ def commands(stacks: list[CIStack], grants: dict[str, StackGrants], repository: 
             f'--display-name="mlinfra preview, read-only ({s.name})"',
             "# The roles of what the stack creates (infra/ci/deploy_roles.py); run `mlinfra ci init` again and",
             "# grant the new ones when the stack starts using another service.",
-            *(f"gcloud projects add-iam-policy-binding {s.project} --member=serviceAccount:{deploy} --role={role}"
-              for role in grants[s.name].deploy_roles),
+            *(line for role in grants[s.name].deploy_roles for line in _deploy_binding(s, deploy, role, grants[s.name])),
             *(f"gcloud projects add-iam-policy-binding {s.project} --member=serviceAccount:{preview} --role={role}"
               for role in grants[s.name].preview_roles),
             f"gcloud storage buckets add-iam-policy-binding {state_bucket} --member=serviceAccount:{deploy} "
@@ -85,6 +84,22 @@ def commands(stacks: list[CIStack], grants: dict[str, StackGrants], repository: 
               "`mlinfra backend init` creates that)."]
     lines += rollout_dispatch(stacks, repository)
     return "\n".join(lines) + "\n"
+
+
+def _deploy_binding(s: CIStack, deploy: str, role: str, grants: StackGrants) -> list[str]:
+    """The gcloud line granting one deploy role; Project IAM Admin with its condition (the roles the
+    stack grants), written to a file first: the expression's commas cannot go in --condition."""
+    line = f"gcloud projects add-iam-policy-binding {s.project} --member=serviceAccount:{deploy} --role={role}"
+    if role != PROJECT_IAM_ADMIN:
+        return [line]
+    file = f"mlinfra-grants-{s.name}.yaml"
+    return ["# Project IAM Admin may grant and revoke only the roles this stack grants (none else, not roles/owner).",
+            f"cat > {file} <<'EOF'",
+            f"title: grants of {s.name} only",
+            f"description: Grant and revoke only the roles stack {s.name} grants on the project.",
+            f'expression: "{grant_condition(grants.grantable_roles)}"',
+            "EOF",
+            f"{line} --condition-from-file={file}"]
 
 
 def rollout_dispatch(stacks: list[CIStack], repository: str) -> list[str]:

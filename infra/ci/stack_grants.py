@@ -32,6 +32,9 @@ class StackGrants:
     """Google Cloud: the deploy account's project roles."""
     preview_roles: tuple[str, ...] = ()
     """Google Cloud: the preview account's project roles."""
+    grantable_roles: tuple[str, ...] = ()
+    """Google Cloud: the roles the stack grants on its project, the only ones its deploy account's
+    roles/resourcemanager.projectIamAdmin may grant or revoke (deploy_roles.grant_condition)."""
     aws_policies: tuple[str, ...] = ()
     """AWS: the deploy role's customer-managed policy documents (JSON)."""
 
@@ -59,10 +62,15 @@ def _derive(stack: CIStack, planned: dict[str, Any]) -> StackGrants:
         if stack.cloud == "aws":
             return StackGrants(stack.name, types, aws_policies=tuple(deploy_roles.aws_policies(resources, stack.region)))
         deploy, preview = deploy_roles.gcp_roles(types)
-        return StackGrants(stack.name, types, tuple(deploy), tuple(preview))
+        return StackGrants(stack.name, types, tuple(deploy), tuple(preview),
+                           tuple(deploy_roles.project_roles(resources)))
     except deploy_roles.UnmappedType as error:
         raise CIError(f"{stack.file}: it plans a {error} and infra/ci/deploy_roles.py has no role for that type; "
                       "add one there") from None
+    except deploy_roles.UnknownGrant as error:
+        raise CIError(f"{stack.file}: its project grant {error} takes its role from another resource, so the deploy "
+                      "account's roles/resourcemanager.projectIamAdmin cannot be limited to the roles the stack "
+                      "grants; give the role as text") from None
 
 
 def all_grants(project: Project, stacks: list[CIStack]) -> dict[str, StackGrants]:
@@ -84,7 +92,7 @@ def main(argv: list[str]) -> int:
     out = {}
     for name in argv[1:]:
         recording = plan_stack(project, name).recording
-        out[name] = {"resources": [[r.type, r.name, r.physical] for r in deploy_roles.planned(recording.registrations)],
+        out[name] = {"resources": [[r.type, r.name, r.physical, r.role] for r in deploy_roles.planned(recording.registrations)],
                      "invokes": sorted(set(recording.invokes))}
     json.dump(out, sys.stdout)
     return 0

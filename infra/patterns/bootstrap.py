@@ -28,7 +28,7 @@ from components.github.deployment_environment import DeploymentEnvironment, Depl
 from components.github.repository_variables import RepositoryVariables, RepositoryVariablesArgs
 from infra.bootstrap_config import EnvironmentSpec, MainBranchSpec
 from infra.ci import bootstrap as b
-from infra.ci.deploy_roles import policy_name
+from infra.ci.deploy_roles import grant_condition, policy_name
 from infra.ci.stack_grants import all_grants
 from infra.ci.stacks import CIStack, account_id, read_stacks
 from infra.stackfile import read_project
@@ -107,6 +107,7 @@ class Bootstrap(Component):
                 deploy_member=wif.pool_name.apply(lambda pool, s=s: b.deploy_member(pool, args.repository, s.name)),
                 preview_member=wif.pool_name.apply(lambda pool: b.preview_member(pool, args.repository)),
                 deploy_roles=grants[s.name].deploy_roles, preview_roles=grants[s.name].preview_roles,
+                grant_condition=grant_condition(grants[s.name].grantable_roles) if grants[s.name].grantable_roles else None,
                 state_bucket=args.state_bucket.removeprefix("gs://") if args.state_bucket else None,
                 deploy_state_role=b.DEPLOY_STATE_ROLE, preview_state_role=b.PREVIEW_STATE_ROLE), opts=self.child())
         self.outputs["gcp"] = {"workload_identity_provider": wif.provider_name,

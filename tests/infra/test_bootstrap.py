@@ -75,6 +75,22 @@ def test_each_google_cloud_stack_gets_a_deploy_account_only_its_environment_may_
           f"principalSet://iam.googleapis.com/{POOL}/attribute.repository/acme/mlinfra") for s in GCP}
 
 
+def test_a_deploy_account_may_grant_and_revoke_only_the_roles_its_stack_grants(rec):
+    """Project IAM Admin unconditioned would let the deploy account grant itself roles/owner; its
+    condition lists exactly the roles the stack's own project grants name, and nothing else has one."""
+    conditioned = {i["member"]: i["condition"] for i in inputs(rec, "gcp:projects/iAMMember:IAMMember") if "condition" in i}
+    assert all(i["role"] == "roles/resourcemanager.projectIamAdmin"
+               for i in inputs(rec, "gcp:projects/iAMMember:IAMMember") if "condition" in i)
+    for s in GCP:
+        stack_roles = sorted({r.inputs["role"] for r in run_stack(s.name).of_type("gcp:projects/iAMMember:IAMMember")})
+        condition = conditioned[f"serviceAccount:{s.deploy_account}"]
+        listed = re.fullmatch(r"api\.getAttribute\('iam\.googleapis\.com/modifiedGrantsByRole', \[\]\)\.hasOnly\(\[(.*)\]\)",
+                              condition["expression"]).group(1)
+        assert [r.strip("' ") for r in listed.split(",")] == stack_roles == list(GRANTS[s.name].grantable_roles), s.name
+        assert "roles/owner" not in stack_roles and condition["title"] == f"grants of {s.name} only"
+    assert set(conditioned) == {f"serviceAccount:{s.deploy_account}" for s in GCP}
+
+
 def test_each_aws_stack_gets_roles_trusting_github_oidc_for_its_environment(rec):
     oidc = rec.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
     assert oidc.protect and oidc.inputs["url"] == "https://token.actions.githubusercontent.com"
@@ -157,6 +173,11 @@ def test_what_ci_init_prints_is_what_the_bootstrap_stack_creates(rec):
     assert printed_accounts == {(a["accountId"], a["project"]) for a in inputs(rec, "gcp:serviceaccount/account:Account")}
     printed_roles = set(re.findall(r"gcloud projects add-iam-policy-binding (\S+) --member=(\S+) --role=(\S+)", out))
     assert printed_roles == {(i["project"], i["member"], i["role"]) for i in inputs(rec, "gcp:projects/iAMMember:IAMMember")}
+    printed_conditions = dict(re.findall(r"--member=(\S+) --role=roles/resourcemanager.projectIamAdmin "
+                                         r"--condition-from-file=(\S+)", out))
+    condition_files = dict(re.findall(r"cat > (\S+) <<'EOF'\n(.*?)\nEOF\n", out, re.S))
+    assert {m: load_yaml(condition_files[f])["expression"] for m, f in printed_conditions.items()} == \
+        {i["member"]: i["condition"]["expression"] for i in inputs(rec, "gcp:projects/iAMMember:IAMMember") if "condition" in i}
     printed_state = set(re.findall(r"gcloud storage buckets add-iam-policy-binding gs://(\S+) --member=(\S+) --role=(\S+)", out))
     assert printed_state == {(i["bucket"], i["member"], i["role"])
                              for i in inputs(rec, "gcp:storage/bucketIAMMember:BucketIAMMember")}

@@ -138,6 +138,22 @@ def test_a_stack_planning_an_unmapped_type_fails_naming_its_file_and_the_table()
                                  "infra/ci/deploy_roles.py has no role for that type; add one there")
 
 
+def test_the_roles_a_stack_grants_on_its_project_are_what_its_deploy_account_may_grant():
+    assert GRANTS["dev"].grantable_roles == (
+        "roles/artifactregistry.writer", "roles/logging.logWriter", "roles/storage.objectViewer")
+    assert "roles/monitoring.metricWriter" in GRANTS["k8s-prod"].grantable_roles
+    assert all(not g.grantable_roles for g in GRANTS.values() if g.aws_policies)
+    assert d.grant_condition(["roles/b", "roles/a", "roles/b"]) == \
+        "api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly(['roles/a', 'roles/b'])"
+
+
+def test_a_project_grant_whose_role_is_not_text_fails_naming_its_file():
+    with pytest.raises(CIError) as caught:
+        _derive(CI["dev"], {"resources": [["gcp:projects/iAMMember:IAMMember", "grant", None, ""]], "invokes": []})
+    assert str(caught.value).startswith("stacks/Pulumi.dev.yaml: its project grant grant takes its role from another "
+                                        "resource, so the deploy account's roles/resourcemanager.projectIamAdmin cannot")
+
+
 def test_the_bootstrap_stack_holds_the_basic_roles_guardrail_without_a_waiver():
     assert "mlinfra:waivers" not in stack_config("bootstrap")
     verdicts = {v.rule: v for v in guardrails.judge(guardrails.resources_of(run_stack("bootstrap")))}

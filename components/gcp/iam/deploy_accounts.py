@@ -2,9 +2,10 @@
 principal may act as, and the read-only preview account (`pulumi preview`, drift checks), which
 the repository's workflows may act as; each with its project roles and its role on the state.
 
-The deploy account's project roles are the broad ones `pulumi up` needs (roles/owner unless a
-custom role is given): that is why it is bound to one GitHub environment, which carries the
-required reviewers. Accounts are protected: a re-created account has a new unique id, and the
+The deploy account's project roles are the ones `pulumi up` needs for what its stack creates
+(infra/ci/deploy_roles.py); roles/resourcemanager.projectIamAdmin among them is conditioned to
+grant and revoke only the roles the stack grants, so the account cannot make itself (or anyone)
+an owner. It is bound to one GitHub environment, which carries the required reviewers. Accounts are protected: a re-created account has a new unique id, and the
 bindings that named the old one silently stop applying.
 """
 
@@ -17,9 +18,11 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.core.component import Component
+from components.core.issues import InputError, Issue
 
 TYPE = "mlinfra:gcp:DeployAccounts"
 WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
+PROJECT_IAM_ADMIN = "roles/resourcemanager.projectIamAdmin"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +41,11 @@ class DeployAccountsArgs:
     """The principals that may act as the preview account (the repository's workflows)."""
     deploy_roles: Sequence[str]
     """Project roles of the deploy account."""
+    grant_condition: Optional[str] = None
+    """The IAM condition (CEL) on the deploy account's roles/resourcemanager.projectIamAdmin, when
+    that is one of deploy_roles: which roles it may grant and revoke
+    (`api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly([...])`). Defaults to
+    none: projectIamAdmin among deploy_roles is then refused (unconditioned, it could grant roles/owner)."""
     preview_roles: Sequence[str]
     """Project roles of the preview account (read-only ones)."""
     state_bucket: Optional[str] = None
@@ -68,7 +76,7 @@ class DeployAccounts(Component):
                 ("preview", self.preview, args.preview_roles, args.preview_state_role, args.preview_member)):
             for role in roles:
                 gcp.projects.IAMMember(f"{name}-{kind}-{role.rsplit('/', 1)[-1]}", project=args.project, role=role,
-                                       member=account.member, opts=self.child())
+                                       member=account.member, condition=self._condition(args, role), opts=self.child())
             if args.state_bucket:
                 gcp.storage.BucketIAMMember(f"{name}-{kind}-state", bucket=args.state_bucket, role=state_role,
                                             member=account.member, opts=self.child())
@@ -77,3 +85,16 @@ class DeployAccounts(Component):
         self.deploy_email = self.deploy.email
         self.preview_email = self.preview.email
         self.register_outputs({"deploy_email": self.deploy_email, "preview_email": self.preview_email})
+
+    @staticmethod
+    def _condition(args: DeployAccountsArgs, role: str) -> Optional[gcp.projects.IAMMemberConditionArgs]:
+        if role != PROJECT_IAM_ADMIN:
+            return None
+        if not args.grant_condition:
+            raise InputError(f"DeployAccounts {args.stack}", [Issue(
+                ("grant_condition",), f"is required with {PROJECT_IAM_ADMIN} among deploy_roles: unconditioned, "
+                "the deploy account could grant roles/owner", fix="give the roles it may grant (deploy_roles.grant_condition)")])
+        return gcp.projects.IAMMemberConditionArgs(
+            title=f"grants of {args.stack} only"[:100],
+            description=f"Grant and revoke only the roles stack {args.stack} grants on the project.",
+            expression=args.grant_condition)
