@@ -1,6 +1,6 @@
 """One EKS managed node group: a launch template that requires IMDSv2 with a hop limit of 1
 (pods cannot reach the node's credentials) and encrypts the gp3 root volume, the AL2023 AMI
-(NVIDIA variant for GPU pools), spot capacity with the spot taint, the GPU label and taint,
+(NVIDIA variant for GPU pools, arm64 for Graviton types), spot capacity with the spot taint, the GPU label and taint,
 node auto-repair, and a size the autoscaler owns (desiredSize is ignored after creation)."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.eks.instance_types import architecture
 from components.aws.eks.node_group_spec import EksNodePoolSpec
 from components.aws.eks.node_labels import ACCELERATOR_LABEL, GPU_TAINT, SPOT_TAINT
 from components.core.component import Component
@@ -18,6 +19,7 @@ from components.core.component import Component
 TYPE = "mlinfra:aws:EksNodeGroup"
 GPU_AMI = "AL2023_x86_64_NVIDIA"
 CPU_AMI = "AL2023_x86_64_STANDARD"
+ARM_AMI = "AL2023_ARM_64_STANDARD"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,7 +70,7 @@ class EksNodeGroup(Component):
         self.node_group = aws.eks.NodeGroup(
             name, cluster_name=args.cluster_name, node_group_name=spec.name, node_role_arn=args.node_role_arn,
             subnet_ids=list(args.subnet_ids), version=args.version,
-            ami_type=GPU_AMI if spec.gpu is not None else CPU_AMI,
+            ami_type=ami_type(spec),
             capacity_type="SPOT" if spec.spot else "ON_DEMAND", instance_types=list(spec.instance_types),
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(
                 min_size=spec.autoscaling.min, max_size=spec.autoscaling.max, desired_size=spec.autoscaling.min),
@@ -82,3 +84,11 @@ class EksNodeGroup(Component):
             opts=self.child(ignore_changes=["scalingConfig.desiredSize"]))
         self.node_group_name = self.node_group.node_group_name
         self.register_outputs({"node_group_name": self.node_group_name})
+
+
+def ami_type(spec: EksNodePoolSpec) -> str:
+    """The EKS AL2023 AMI type of a pool: NVIDIA's for GPU pools, arm64's for Graviton types
+    (validation keeps a pool to one architecture), else x86_64's."""
+    if spec.gpu is not None:
+        return GPU_AMI
+    return ARM_AMI if architecture(spec.instance_types[0]) == "arm64" else CPU_AMI

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from components.aws.eks.instance_types import INSTANCE_TYPE, gpus_of
+from components.aws.eks.instance_types import INSTANCE_TYPE, gpus_of, mixed_architecture_issue
 from components.core.issues import Issue
 from components.core.spec import Context, Spec
 
@@ -67,6 +67,8 @@ class KarpenterSpec(Spec):
             elif gpus_of(t):
                 issues.append(Issue(("systemNodes", "instanceTypes"), "carries GPUs: the system nodes run controllers",
                                     t, fix="use a CPU type, e.g. m6i.large"))
+        issues += mixed_architecture_issue([t for t in self.system_nodes.instance_types if INSTANCE_TYPE.match(t)],
+                                           ("systemNodes", "instanceTypes"))
         if not self.system_nodes.instance_types:
             issues.append(Issue(("systemNodes", "instanceTypes"), "needs at least one instance type", [],
                                 fix="add e.g. [m6i.large]"))

@@ -8,7 +8,7 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
-from components.aws.eks.instance_types import GPUS, INSTANCE_TYPE, gpus_of, instance_types_with
+from components.aws.eks.instance_types import GPUS, INSTANCE_TYPE, gpus_of, instance_types_with, mixed_architecture_issue
 from components.core.issues import Issue
 from components.core.naming import DNS_LABEL
 from components.core.spec import Context, Spec
@@ -51,7 +51,8 @@ class EksNodePoolSpec(Spec):
     """Node group name: lowercase letters, digits and hyphens, at most 30. Required."""
     instance_types: list[str] = ["m6i.xlarge"]
     """EC2 instance types, e.g. [m6i.2xlarge] or, for spot, several of the same size
-    ([g6.2xlarge, g5.2xlarge]). Defaults to [m6i.xlarge]."""
+    ([g6.2xlarge, g5.2xlarge]); all x86_64 or all Graviton (m7g.xlarge: the arm64 AMI, for
+    images built for arm64). Defaults to [m6i.xlarge]."""
     disk_size_gb: int = Field(100, ge=20, le=16384)
     """Root volume (gp3, encrypted) in GiB. Defaults to 100."""
     spot: bool = False
@@ -95,6 +96,7 @@ def node_pool_issues(pool: EksNodePoolSpec) -> list[Issue]:
         issues.append(Issue(("onDemandFallback",), "falls back from spot, and the pool is not spot", True,
                             fix="set spot: true, or remove onDemandFallback (the pool is on-demand already)"))
     good = [t for t in pool.instance_types if t not in bad]
+    issues += mixed_architecture_issue(good, ("instanceTypes",))
     if pool.gpu is None:
         for t in good:
             carried = gpus_of(t)

@@ -112,6 +112,11 @@ class BigQuerySinkSpec(Spec):
                                     self.partitioning.field, allowed=one_of(n for n, t in types.items()
                                                                            if t in ("TIMESTAMP", "DATE", "DATETIME")) or "none",
                                     fix="name a time column, or drop field to partition by ingestion time"))
+            elif types[self.partitioning.field] == "DATE" and self.partitioning.type == "HOUR":
+                # https://cloud.google.com/bigquery/docs/partitioned-tables#date_timestamp_partitioned_tables
+                issues.append(Issue(("partitioning", "type"), "HOUR partitions need a TIMESTAMP or DATETIME column; "
+                                    f"{self.partitioning.field} is a DATE", "HOUR", allowed="DAY, MONTH, YEAR",
+                                    fix="partition by DAY, or name a TIMESTAMP column"))
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             issues.append(Issue(("schema",), "names a column twice", dupes[0], fix="give each column its own name"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.aws.eks.instance_types import gpus_of, instance_types_with
+from components.aws.eks.instance_types import architecture, gpus_of, instance_types_with
 from components.aws.eks.node_group_spec import EksNodePoolSpec
 from components.aws.network.vpc_spec import VpcSpec, subnet_plan
 from components.core.spec import Context, validate
@@ -19,6 +19,21 @@ def test_the_gpu_table_knows_the_instance_families():
     assert gpus_of("p5.48xlarge") == ("nvidia-h100", 8)
     assert gpus_of("m6i.xlarge") is None
     assert instance_types_with("nvidia-h100") == ["p5.48xlarge"]
+
+
+def test_graviton_families_are_arm64_and_the_gpu_families_x86_64():
+    for t in ("a1.large", "t4g.medium", "m7g.xlarge", "c7gn.large", "r8gd.2xlarge", "x2gd.xlarge", "im4gn.large",
+              "is4gen.large", "g5g.xlarge", "hpc7g.16xlarge"):
+        assert architecture(t) == "arm64", t
+    for t in ("m6i.xlarge", "m7a.large", "g5.xlarge", "g6.2xlarge", "g6e.xlarge", "p4d.24xlarge", "c5n.large",
+              "inf2.xlarge", "g4dn.xlarge"):
+        assert architecture(t) == "x86_64", t
+
+
+def test_karpenter_system_nodes_of_two_architectures_are_refused():
+    from components.aws.eks.karpenter_spec import KarpenterSpec
+    found = messages(KarpenterSpec(system_nodes={"instance_types": ["m7g.large", "m6i.large"]}))
+    assert found["systemNodes.instanceTypes"].startswith("mixes Graviton (arm64: m7g.large)")
 
 
 def test_a_gpu_instance_in_a_pool_without_gpu_is_named():

@@ -81,6 +81,10 @@ CASES = [
      "mlinfra:pipelines[1].sink.bigquery.table", "is already the sink of pipelines[0]"),
     ("partition field not a time column", pipelines(entry(BATCH, sink__bigquery__partitioning={"field": "id"})),
      "mlinfra:pipelines[0].sink.bigquery.partitioning.field", "is not a TIMESTAMP, DATE or DATETIME column"),
+    ("hourly partitions of a DATE column", pipelines(entry(BATCH, sink__bigquery__schema=[
+        {"name": "id", "type": "STRING"}, {"name": "day", "type": "DATE"}],
+        sink__bigquery__partitioning={"field": "day", "type": "HOUR"})),
+     "mlinfra:pipelines[0].sink.bigquery.partitioning.type", "HOUR partitions need a TIMESTAMP or DATETIME column"),
     ("schema and schemaFile", pipelines(entry(BATCH, sink__bigquery__schemaFile="x.json")),
      "mlinfra:pipelines[0].sink.bigquery.schema", "needs exactly one of schema and schemaFile"),
     ("column type typo", pipelines(entry(BATCH, sink__bigquery__schema=[{"name": "id", "type": "STRNG"}])),

@@ -12,7 +12,7 @@ import yaml
 
 from infra.errors import ConfigError, key_path
 from infra.plan import Plan, kubernetes_objects, write_manifests
-from tests.conftest import run_stack, stack_config
+from tests.conftest import run_config, run_stack, stack_config
 from tests.crd_schemas import errors as crd_errors
 from tests.infra.test_config import load
 
@@ -177,6 +177,19 @@ def test_a_spot_pool_needs_several_instance_types():
     pools["nodePools"][1]["instanceTypes"] = ["g6.2xlarge"]
     found = errors_of(eks(**{"mlinfra:cluster": pools}))
     assert "spot node group needs at least two instance types" in found["mlinfra:cluster.nodePools[1].instanceTypes"]
+
+
+def test_a_graviton_pool_gets_the_arm64_ami_and_a_mixed_one_fails_naming_the_key():
+    pools = copy.deepcopy(stack_config("eks-dev")["mlinfra:cluster"])
+    pools["nodePools"][0]["instanceTypes"] = ["m7g.xlarge", "c7g.2xlarge"]
+    groups = {g.inputs["nodeGroupName"]: g.inputs
+              for g in run_config(eks(**{"mlinfra:cluster": pools}), stack="eks-dev").of_type(NODE_GROUP)}
+    assert groups["general"]["amiType"] == "AL2023_ARM_64_STANDARD"
+    assert groups["spot-l4"]["amiType"] == "AL2023_x86_64_NVIDIA"
+    pools["nodePools"][0]["instanceTypes"] = ["m7g.xlarge", "m6i.xlarge"]
+    found = errors_of(eks(**{"mlinfra:cluster": pools}))
+    assert found["mlinfra:cluster.nodePools[0].instanceTypes"].startswith(
+        "mixes Graviton (arm64: m7g.xlarge) and x86_64 (m6i.xlarge) instance types")
 
 
 def test_google_cloud_keys_in_an_aws_stack_are_named_as_such():

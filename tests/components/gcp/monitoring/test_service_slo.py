@@ -99,9 +99,14 @@ def test_rejects_an_aligner_the_metrics_kind_does_not_allow():
     (with_keys(alerts={"channels": ["oncall"]}), "mlinfra:alerts.channels[0]", "notification channel's resource name"),
     (with_keys(alerts={"emails": ["oncall"]}), "mlinfra:alerts.emails[0]", "is not an email address"),
     (with_keys(services=[{**CPU_SVC, "slo": {"availability": 100}}]), "mlinfra:services[0].slo.availability",
-     "less than 100"),
+     "at most 99.99"),
+    # Cloud Monitoring's ServiceLevelObjective.goal: 0 < goal <= 0.9999.
+    (with_keys(services=[{**CPU_SVC, "slo": {"availability": 99.995}}]), "mlinfra:services[0].slo.availability",
+     "at most 99.99"),
+    (with_keys(services=[{**CPU_SVC, "slo": {"latency": {"thresholdMs": 50, "percent": 99.999}}}]),
+     "mlinfra:services[0].slo.latency.percent", "at most 99.99"),
 ], ids=["prod services without a channel", "a channel that is no resource name", "an email that is none",
-        "a 100 % objective"])
+        "a 100 % objective", "a goal above Cloud Monitoring's 0.9999", "a latency goal above it"])
 def test_rejects_alerting_settings_naming_the_key(values, key, fragment):
     with pytest.raises(ConfigError) as caught:
         load(values)
