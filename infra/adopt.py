@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from infra.stackfile import Project
+from infra.stackfile import Project, stack_argument
 
 EXIT_OK, EXIT_REFUSED = 0, 1
 
@@ -52,7 +52,7 @@ def _path(inputs: dict, template: str) -> Optional[str]:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     command = sub.add_parser("import-file", help="write the file `pulumi import --file` reads, to adopt existing "
                                                  "resources into a stack under the names the program gives them")
-    command.add_argument("--stack", "-s", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
+    command.add_argument("--stack", "-s", required=True, type=stack_argument, help="stack name: stacks/Pulumi.<stack>.yaml")
     command.add_argument("resources", nargs="*", metavar="NAME[=ID]",
                          help="resource names as `mlinfra plan` prints them; the ID is derived where it can be")
     command.add_argument("--list", action="store_true", help="list the stack's importable resources and their IDs")

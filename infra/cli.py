@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from infra.stackfile import stack_argument
+
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
@@ -22,7 +24,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
 
     plan = sub.add_parser("plan", help="run the program for a stack under Pulumi's mock engine, offline")
-    plan.add_argument("--stack", "-s", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
+    plan.add_argument("--stack", "-s", required=True, type=stack_argument, help="stack name: stacks/Pulumi.<stack>.yaml")
     plan.add_argument("--json", dest="json_out", type=Path, help="also write the plan shaped like `pulumi preview --json`")
     plan.add_argument("--k8s-out", type=Path, metavar="DIR",
                       help="also write every Kubernetes object the program creates as YAML, one file per object")
@@ -32,7 +34,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       help="markdown: summary, guardrails and a Mermaid diagram, for a PR comment")
 
     validate = sub.add_parser("validate", help="check a stack file alone, without planning")
-    validate.add_argument("--stack", "-s", required=True)
+    validate.add_argument("--stack", "-s", required=True, type=stack_argument,
+                          help="stack name: stacks/Pulumi.<stack>.yaml (or that path)")
 
     schema = sub.add_parser("schema", help="print the JSON Schema of stack files (for editor autocomplete)")
     schema.add_argument("--out", type=Path, help="write it to a file instead of stdout")

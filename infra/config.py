@@ -31,6 +31,7 @@ from components.gcp.monitoring.alerts_spec import AlertsSpec
 from components.gcp.network.network_spec import NetworkSpec
 from components.gcp.storage.storage_spec import BUCKET_ROLES, StorageSpec
 from infra.cost.spec import CostSpec
+from infra.config_keys import outside_keys_issues
 from infra.errors import ConfigError, ProviderKey, _known_keys, issues_from_validation_error
 from infra.patterns.registry import (OPTIONAL_SECTIONS, PATTERNS, pattern_for, patterns_allowing,
                                      patterns_running_jobs_on, patterns_serving_on)
@@ -120,7 +121,7 @@ def load(values: Mapping[str, Any], *, stack: str, file: str, root: Path) -> Sta
         from infra import bootstrap_config  # the CI stacks' identities and GitHub settings
 
         return bootstrap_config.load(values, stack=stack, file=file, root=root)
-    issues: list[Issue] = []
+    issues: list[Issue] = outside_keys_issues(values, "gcp")
     project = values.get("gcp:project")
     region = values.get("gcp:region")
     raw = {key.split(":", 1)[1]: parse_value(value) for key, value in values.items()
@@ -185,7 +186,7 @@ def _shape_issues_of_platform(pattern: Any, section: str, i: int, platform: str)
 def _load_aws(values: Mapping[str, Any], *, stack: str, file: str, root: Path) -> StackConfig:
     from infra.aws_config import AwsMlinfraConfig, provider_issues
 
-    issues = provider_issues(values)
+    issues = provider_issues(values) + outside_keys_issues(values, "aws")
     raw = {key.split(":", 1)[1]: parse_value(value) for key, value in values.items() if key.startswith(f"{NAMESPACE}:")}
     try:
         config = AwsMlinfraConfig.model_validate(raw, by_alias=True, by_name=False)

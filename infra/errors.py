@@ -74,6 +74,10 @@ def issues_from_validation_error(error: ValidationError, model: type[BaseModel])
             close = [k for k in known if k.lower() == str(loc[-1]).lower()] or \
                 difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
             hint = f"did you mean {key_path(loc[:-1] + (close[0],))}?" if close else None
+            elsewhere = [] if close else _platforms_having(model, raw)
+            if elsewhere:
+                issues.append(_other_platform_issue(loc, raw, elsewhere, known))
+                continue
             issues.append(Issue(loc, "unknown key", hint=hint, allowed=", ".join(known) or None,
                                 fix=f"rename it to {close[0]}" if close else "remove it"))
         elif kind == "missing":
@@ -81,7 +85,10 @@ def issues_from_validation_error(error: ValidationError, model: type[BaseModel])
         elif kind == "literal_error":
             choices = [c.strip().strip("'") for c in
                        err.get("ctx", {}).get("expected", "").replace(" or ", ", ").split(",") if c.strip()]
-            close = [c for c in choices if c.lower() == str(value).lower()] or \
+            text = str(value).lower()
+            # `production` for `prod`, `development` for `dev`: a word the allowed value abbreviates.
+            close = [c for c in choices if c.lower() == text] or \
+                [c for c in choices if len(c) >= 3 and len(text) > len(c) and text.startswith(c.lower())][:1] or \
                 difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
             issues.append(Issue(loc, "is not one of the allowed values", value, allowed=", ".join(choices),
                                 hint=f"did you mean {close[0]}?" if close else None,
@@ -141,6 +148,46 @@ def _is_union_tag(raw: tuple, i: int) -> bool:
     """Whether raw[i] is the union tag of a `services` or `jobs` entry. Anywhere else a part is a key as
     written, whatever it is called (a key may well be named `gke`)."""
     return (i >= 2 and raw[i] in UNION_TAGS and isinstance(raw[i - 1], int) and raw[i - 2] in UNION_LISTS)
+
+
+def _platforms_having(model: type[BaseModel], raw: tuple) -> list[str]:
+    """For an unknown key of a service or job itself (`services.0.cloudrun.placement`), the other
+    platforms of the same list whose entries have that key (`gke`)."""
+    if len(raw) < 4 or not _is_union_tag(raw, len(raw) - 2):
+        return []
+    entry, tag, key = raw[:-2], raw[-2], raw[-1]
+    return [t for t in UNION_TAGS if t != tag and _member_known(model, entry, t) and key in _known_keys(model, entry + (t,))]
+
+
+def _other_platform_issue(loc: tuple, raw: tuple, elsewhere: list[str], known: list[str]) -> Issue:
+    """`placement` on a Cloud Run service: the key is GKE's (the same cloud: set platform), or EKS's
+    (another cloud's: remove it)."""
+    cloud = PLATFORMS[raw[-2]].cloud
+    here = [p for p in elsewhere if PLATFORMS[p].cloud == cloud]
+    section = raw[-4]
+    if here:
+        return Issue(loc, f"is a key of {' and '.join(here)} {section}; this one runs on {raw[-2]}",
+                     allowed=", ".join(known) or None,
+                     fix=f"remove it, or set `platform: {here[0]}` on it where the pattern runs {section} on {here[0]}")
+    clouds = sorted({PLATFORMS[p].cloud for p in elsewhere})
+    return Issue(loc, f"is a key of {' and '.join(elsewhere)} {section}, in {' and '.join(clouds)} stacks; this one "
+                 f"runs on {raw[-2]}", allowed=", ".join(known) or None, fix="remove it")
+
+
+def _member_known(model: type[BaseModel], entry: tuple, tag: str) -> bool:
+    """Whether the union at `entry` has a member tagged `tag` (an AWS stack's have other platforms)."""
+    current: Any = model
+    for part in entry:
+        current = _unwrap(current)
+        if isinstance(part, int):
+            continue
+        field = next((f for n, f in current.model_fields.items() if (f.alias or n) == part), None) \
+            if isinstance(current, type) and issubclass(current, BaseModel) else None
+        if field is None:
+            return False
+        current = field.annotation
+    union = _unwrap(current)
+    return typing.get_origin(union) is typing.Union and _member(union, tag) is not union
 
 
 def _known_keys(model: type[BaseModel], path: Sequence[Any]) -> list[str]:

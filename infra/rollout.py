@@ -24,7 +24,7 @@ from typing import Any, Optional
 import yaml
 
 from infra import yamledit
-from infra.stackfile import Project, load_yaml
+from infra.stackfile import Project, load_yaml, stack_argument
 
 EXIT_CHANGED, EXIT_REFUSED, EXIT_UNCHANGED = 0, 1, 3
 DEFAULT_PERCENT = 10
@@ -53,7 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                                   "remove the canary")
     abort = commands.add_parser("abort", help="remove the canary: the stable version takes all traffic")
     for command in (propose, promote, abort):
-        command.add_argument("--stack", "-s", required=True, help="stack name: stacks/Pulumi.<stack>.yaml")
+        command.add_argument("--stack", "-s", required=True, type=stack_argument, help="stack name: stacks/Pulumi.<stack>.yaml")
         command.add_argument("--service", required=True, help="the service's `name` in mlinfra:services")
     propose.add_argument("--version", required=True, help="the new model version (its directory under model.uri)")
     propose.add_argument("--percent", type=int, metavar="0-100",

@@ -224,3 +224,13 @@ def to_engine_config(config: dict[str, Any]) -> tuple[dict[str, str], list[str]]
         else:
             values[key] = json.dumps(value, default=str)
     return values, secrets
+
+
+_STACK_FILE_NAME = re.compile(r"^(?:.*/)?Pulumi\.([^/]+)\.ya?ml$")
+
+
+def stack_argument(value: str) -> str:
+    """A command's `--stack`: a stack name, or its file's path (`stacks/Pulumi.dev.yaml`), taken as
+    the name it holds, as one would paste it from a shell's completion."""
+    match = _STACK_FILE_NAME.match(value.strip())
+    return match.group(1) if match else value

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infra.stackfile import Project
+from infra.stackfile import Project, stack_argument
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     init.add_argument("--owner-id", type=int, help="the repository owner's numeric GitHub id, pinned in the "
                                                    "pool's condition (default: the name only)")
     changed = commands.add_parser("changed", help="does the change since --base touch this stack? (CI step)")
-    changed.add_argument("--stack", "-s", required=True)
+    changed.add_argument("--stack", "-s", required=True, type=stack_argument, help="stack name: stacks/Pulumi.<stack>.yaml")
     changed.add_argument("--base", required=True, help="the base commit of the pull request")
     check = commands.add_parser("check", help="check workflows for least privilege and coverage of every stack")
     check.add_argument("dir", type=Path, nargs="?", default=Path(".github/workflows"))

@@ -38,6 +38,8 @@ class ServingPlatform:
     """`module:Class` of its job spec (`platform: Literal[name]`); empty: it runs no jobs of the GCP schema."""
     job_builder: str = ""
     """`module:function(pattern, specs) -> {name: component}` that builds a pattern's jobs on it."""
+    cloud: str = "gcp"
+    """The cloud whose stacks have it (`mlinfra:cloud`)."""
 
     def spec_class(self) -> type:
         return _load(self.spec)
@@ -82,7 +84,7 @@ PLATFORMS: dict[str, ServingPlatform] = {
     "eks": ServingPlatform(
         "eks", "EKS Deployments per track behind the stack's internal ALB, canary by weighted target groups",
         "components.aws.eks.eks_service_spec:EksServiceSpec", "infra.platforms.eks:build", needs_cluster=True,
-        monitor="infra.platforms.eks:monitor"),
+        monitor="infra.platforms.eks:monitor", cloud="aws"),
 }
 
 

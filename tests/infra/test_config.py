@@ -179,6 +179,9 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
      "4 CPUs need at least 2Gi"),
     ("L4 with 2 CPUs", service(GPU_SVC, resources={"cpu": 2, "memory": "16Gi", "gpu": {"type": "nvidia-l4"}}),
      "mlinfra:services[0].resources.cpu", "an nvidia-l4 GPU needs at least 4 CPUs"),
+    # One message naming the fewest CPUs for both the GPU and the memory (following it is enough).
+    ("L4 with 2 CPUs and 32Gi", service(GPU_SVC, resources={"cpu": 2, "memory": "32Gi", "gpu": {"type": "nvidia-l4"}}),
+     "mlinfra:services[0].resources.cpu", "needs at least 4 CPUs (8 with 32Gi) (got 2)\n    allowed: 8\n    fix: set cpu to 8\n"),
     ("L4 with 8Gi", service(GPU_SVC, resources={"cpu": 4, "memory": "8Gi", "gpu": {"type": "nvidia-l4"}}),
      "mlinfra:services[0].resources.memory", "needs at least 16Gi"),
     ("GPU with CPU throttled", service(GPU_SVC, resources__cpuAlwaysAllocated=False),
@@ -351,3 +354,48 @@ def test_rejects_a_stack_name_pulumi_would_not_take():
                     root=PROJECT.root)
     [issue] = caught.value.issues
     assert key_path(issue.path) == "the stack name" and "is not a Pulumi name" in issue.message
+
+
+@pytest.mark.parametrize("key, fragment", [
+    ("mlinfar:labels", "is in no namespace the program reads | did you mean mlinfra:labels?"),
+    ("aws:region", "is an AWS key; this stack's cloud is gcp | set `mlinfra:cloud: aws`"),
+    ("gcp:regoin", "is not a key of the Google Cloud provider (pulumi_gcp) | did you mean gcp:region?"),
+    ("kubernetes:context", "is in no namespace the program reads (it reads mlinfra:, gcp:, pulumi: keys)"),
+], ids=["a typo of mlinfra:", "another cloud's key", "a misspelt provider key", "a namespace nothing reads"])
+def test_a_key_the_program_would_silently_ignore_is_refused(key, fragment):
+    """Pulumi passes every key of the file; one no code reads would plan as if it were absent."""
+    with pytest.raises(ConfigError) as caught:
+        load({**BASE_CONFIG, key: "x"})
+    found = {key_path(i.path): f"{i.message} | {i.hint or i.fix}" for i in caught.value.issues}
+    message, _, detail = fragment.partition(" | ")
+    assert message in found[key] and detail in found[key]
+
+
+def test_provider_keys_come_from_the_installed_sdk_and_pulumis_own_are_left_alone():
+    from infra.config_keys import provider_keys
+
+    assert {"project", "region", "zone", "defaultLabels", "impersonateServiceAccount"} <= provider_keys("gcp")
+    assert {"region", "profile", "defaultTags", "assumeRoles"} <= provider_keys("aws")
+    load({**BASE_CONFIG, "gcp:zone": "us-central1-a", "pulumi:disable-default-providers": '["*"]'})
+
+
+@pytest.mark.parametrize("base, svc, key, message", [
+    (BASE_CONFIG, {**CPU_SVC, "placement": {"spot": "never"}}, "mlinfra:services[0].placement",
+     "is a key of gke services; this one runs on cloudrun"),
+    ({**BASE_CONFIG, "mlinfra:pattern": "kubernetes"}, {**CPU_SVC, "public": True}, "mlinfra:services[0].public",
+     "is a key of cloudrun services; this one runs on gke"),
+    (BASE_CONFIG, {**CPU_SVC, "certificateArn": "arn:aws:acm:x"}, "mlinfra:services[0].certificateArn",
+     "is a key of eks services, in aws stacks; this one runs on cloudrun"),
+], ids=["a GKE key on Cloud Run", "a Cloud Run key on GKE", "an EKS key on Cloud Run"])
+def test_a_key_of_another_platform_says_whose_it_is(base, svc, key, message):
+    with pytest.raises(ConfigError) as caught:
+        load({**base, "mlinfra:services": [svc]})
+    assert {key_path(i.path): i.message for i in caught.value.issues} == {key: message}
+
+
+def test_a_long_form_of_an_allowed_value_gets_its_short_form_suggested():
+    with pytest.raises(ConfigError) as caught:
+        load({**BASE_CONFIG, "mlinfra:environment": "production"})
+    [issue] = caught.value.issues
+    assert (key_path(issue.path), issue.hint, issue.fix) == (
+        "mlinfra:environment", "did you mean prod?", "set it to prod")

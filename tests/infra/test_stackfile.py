@@ -55,3 +55,10 @@ def test_a_duplicate_key_in_pulumi_yaml_is_named_too(tmp_path):
     (tmp_path / "Pulumi.yaml").write_text("name: mlinfra\nruntime: python\nname: other\n")
     with pytest.raises(StackFileError, match="Pulumi.yaml: the key name is written twice in one mapping, at line 1 and line 3"):
         read_project(tmp_path)
+
+
+@pytest.mark.parametrize("given", ["dev", "stacks/Pulumi.dev.yaml", "Pulumi.dev.yaml", "./stacks/Pulumi.dev.yml"])
+def test_a_stack_is_named_by_its_name_or_its_files_path(given):
+    from infra.stackfile import stack_argument
+
+    assert stack_argument(given) == "dev"

@@ -287,10 +287,17 @@ def instance_issues(cpu: float, memory: str, gpu: Optional[str], region: str) ->
     (paths relative to its `resources`): Cloud Run refuses anything else at deploy time."""
     issues: list[Issue] = []
     mem = _mib(memory)
+    gpu_cpu_refused = False
     if gpu is not None:
         if cpu < GPU_MIN_CPU:
-            issues.append(Issue(("cpu",), f"an {gpu} GPU needs at least {GPU_MIN_CPU} CPUs", cpu,
-                                allowed=one_of(c for c in CPU_VALUES if c >= GPU_MIN_CPU), fix="set cpu to 4 or 8"))
+            # The fewest CPUs that also carry the memory asked for, so following the fix is enough.
+            fits = [c for c in CPU_VALUES if c >= GPU_MIN_CPU and not any(
+                mem is not None and mem > gib * 1024 and c < cpus for gib, cpus in MEMORY_CPU_STEPS)]
+            fewest = fits[0] if fits else GPU_MIN_CPU
+            why = f" ({fewest} with {memory})" if fewest > GPU_MIN_CPU else ""
+            issues.append(Issue(("cpu",), f"an {gpu} GPU needs at least {GPU_MIN_CPU} CPUs{why}", cpu,
+                                allowed=one_of(c for c in CPU_VALUES if c >= fewest), fix=f"set cpu to {fewest}" + ("" if fewest == CPU_VALUES[-1] else " or more")))
+            gpu_cpu_refused = True
         if mem is not None and mem < GPU_MIN_MEMORY_MIB:
             issues.append(Issue(("memory",), f"an {gpu} GPU needs at least 16Gi", memory, fix="set memory to 16Gi or more"))
         if region not in CLOUD_RUN_GPU_REGIONS:
@@ -308,7 +315,7 @@ def instance_issues(cpu: float, memory: str, gpu: Optional[str], region: str) ->
         issues.append(Issue(("memory",), "is outside what Cloud Run offers", memory,
                             allowed="512Mi to 32Gi", fix="pick a size in range"))
     for gib, cpus in MEMORY_CPU_STEPS:
-        if mem > gib * 1024 and cpu < cpus:
+        if mem > gib * 1024 and cpu < cpus and not gpu_cpu_refused:  # that issue names the fewest CPUs already
             issues.append(Issue(("cpu",), f"memory above {gib}Gi needs at least {cpus} CPUs", cpu,
                                 fix=f"set cpu to {cpus} or more, or lower the memory"))
             break

@@ -240,3 +240,9 @@ def test_the_cluster_autoscaler_finds_the_node_groups_and_may_resize_only_this_c
     # The charts are the load balancer controller's and, for the summarizer's queueDepth, the metrics pipeline's.
     assert sorted(r.inputs["chart"] for r in rec.of_type("kubernetes:helm.sh/v3:Release")) == [
         "aws-load-balancer-controller", "prometheus", "prometheus-adapter"]
+
+
+def test_an_aws_stack_refuses_misspelt_provider_keys_and_namespaces():
+    found = errors_of(eks(**{"aws:regoin": "us-east-1", "mlinfar:labels": {"team": "ml"}}))
+    assert found["aws:regoin"] == "is not a key of the AWS provider (pulumi_aws)"
+    assert found["mlinfar:labels"] == "is in no namespace the program reads"

@@ -147,7 +147,7 @@ def job(**keys):
      "Cloud Run sets CLOUD_RUN_TASK_INDEX itself"),
     (job(env={"KEY": "x"}, secrets=[{"env": "KEY", "secret": "k"}]), "mlinfra:jobs[0].secrets[0].env",
      "is also set by env.KEY"),
-    (job(backoffLimit=2), "mlinfra:jobs[0].backoffLimit", "unknown key"),
+    (job(backoffLimit=2), "mlinfra:jobs[0].backoffLimit", "is a key of gke jobs; this one runs on cloudrun"),
     (job(platform="lambda"), "mlinfra:jobs[0].platform", "allowed: cloudrun, gke"),
     (hybrid(cluster=CPU_CLUSTER, jobs=[SCORE, {**SCORE, "platform": "gke"}]), "mlinfra:jobs[1].name",
      "is already used by jobs[0]"),

@@ -183,7 +183,7 @@ def test_an_eks_server_has_no_logging_key():
     values = copy.deepcopy(stack_config("eks-dev"))
     values["mlinfra:services"][0]["logging"] = {}
     [(path, message)] = errors_of(values, stack="eks-dev")
-    assert path == "mlinfra:services[0].logging" and "unknown key" in message
+    assert path == "mlinfra:services[0].logging" and "is a key of cloudrun and gke services, in gcp stacks" in message
 
 
 def test_a_hybrid_stacks_gke_and_cloud_run_servers_log_alike_and_share_one_metric_descriptor():
