@@ -16,6 +16,7 @@ from pydantic import model_validator
 from components.aws.eks.eks_cluster_spec import EksClusterSpec
 from components.aws.eks.eks_job_spec import EksJobSpec
 from components.aws.monitoring.alert_topic_spec import AwsAlertsSpec
+from components.aws.monitoring.eks_request_logging_spec import drift_job_name
 from components.aws.network.vpc_spec import VpcSpec
 from components.aws.storage.s3_storage_spec import BUCKET_ROLES, S3StorageSpec
 from components.core.issues import Issue, duplicate_names
@@ -82,9 +83,17 @@ class AwsMlinfraConfig(Spec):
                                     fix="quote numbers and drop other characters"))
         issues += duplicate_names("services", [s.name for s in self.services])
         issues += duplicate_names("jobs", [j.name for j in self.jobs])
+        issues += self._drift_job_issues()
         issues += waiver_issues(self.waivers)
         issues += self._gpu_metrics_issues()
         return issues
+
+    def _drift_job_issues(self) -> list[Issue]:
+        """A drift job runs in the jobs namespace as `drift-<service>`: no job of the stack's may take that name."""
+        drift = {drift_job_name(s.name): i for i, s in enumerate(self.services)
+                 if getattr(s, "logging", None) is not None and s.logging.drift is not None}
+        return [Issue(("jobs", i, "name"), f"is the name of services[{drift[j.name]}]'s drift job (same namespace)",
+                      j.name, fix="rename the job") for i, j in enumerate(self.jobs) if j.name in drift]
 
     def _gpu_metrics_issues(self) -> list[Issue]:
         """GPU alerts read the add-on's metrics: refused when `alerts.gpuMetrics` turns it off."""

@@ -172,6 +172,8 @@ AWS_SERVICES: tuple[AwsService, ...] = (
     AwsService("aws:sns/*", "sns"),
     AwsService("aws:sqs/queue:*", "sqs", ("arn:aws:sqs:{region}:*:{name}",)),
     AwsService("aws:sqs/*", "sqs"),
+    AwsService("aws:kinesis/firehoseDeliveryStream:*", "firehose",
+               ("arn:aws:firehose:{region}:*:deliverystream/{name}",)),
     AwsService("aws:lb/loadBalancer:*", "elasticloadbalancing", (
         "arn:aws:elasticloadbalancing:{region}:*:loadbalancer/app/{name}/*",
         "arn:aws:elasticloadbalancing:{region}:*:listener/app/{name}/*",

@@ -33,6 +33,10 @@ NOT_PRICED = {
     "aws:cloudwatch/eventRule:EventRule": "EventBridge rule on AWS service events; no confirmed rate in the table",
     "aws:cloudwatch/dashboard:Dashboard": "CloudWatch bills custom dashboards by the month beyond an account's free "
                                           "three (of up to 50 metrics each); no confirmed rate in the table",
+    "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": "Firehose bills GB ingested (Direct PUT: each "
+                                                                 "record rounded up to 5 KB), which the servers' "
+                                                                 "traffic and sampleRate decide; no confirmed rate in "
+                                                                 "the table",
     "kubernetes:karpenter.sh/v1:NodePool": "the EC2 capacity Karpenter launches: instance types and counts are "
                                            "chosen at run time within the pool's requirements and limits",
 }

@@ -240,15 +240,17 @@ def prod_alerts_go_somewhere(config: Any, ctx: Context, pattern: Any) -> list[Is
 
 def eks_prod_alerts_go_somewhere(config: Any, ctx: Context, pattern: Any) -> list[Issue]:
     """A prod AWS stack's services have burn-rate alarms (availability 99.5 % at least), and its GPU
-    servers GPU alarms (with the CloudWatch Observability add-on): someone must be notified. A gRPC
-    server has no objectives (its slo is refused, prod gives it no default), so a stack serving only
-    gRPC without GPU alarms needs no one."""
+    servers GPU alarms (with the CloudWatch Observability add-on), its drift jobs a drift alarm: someone
+    must be notified. A gRPC server has no objectives (its slo is refused, prod gives it no default),
+    so a stack serving only gRPC without GPU or drift alarms needs no one."""
     gpu_pools = config.cluster is not None and any(p.gpu is not None for p in config.cluster.node_pools)
     gpus = config.alerts.gpu_metrics_on(prod=ctx.prod, gpu_pools=gpu_pools, alerted=False) and any(
-        s.resources.gpu is not None for s in config.services)
+        s.resources.gpu is not None for s in config.services) or any(
+        getattr(s, "logging", None) is not None and s.logging.drift is not None and s.logging.drift.alerts(ctx.prod)
+        for s in config.services)
     if ctx.prod and (gpus or any(s.protocol != "grpc" for s in config.services)) and not config.alerts.any:
-        return [Issue(("alerts",), "a prod stack's services alarm when they burn their error budget or idle their "
-                      "GPUs, but nobody is notified", fix="add `mlinfra:alerts: {emails: [oncall@acme.example]}`, `httpsEndpoints: "
+        return [Issue(("alerts",), "a prod stack's services alarm when they burn their error budget, idle their "
+                      "GPUs or drift, but nobody is notified", fix="add `mlinfra:alerts: {emails: [oncall@acme.example]}`, `httpsEndpoints: "
                       "[https://<webhook>]` or `topics: [arn:aws:sns:<region>:<account>:<topic>]`")]
     return []
 

@@ -22,12 +22,13 @@ from components.aws.monitoring.alert_topic_spec import AwsAlertsSpec
 from components.aws.network.vpc import Vpc, VpcArgs
 from components.aws.network.vpc_spec import VpcSpec
 from components.aws.storage.s3_storage import S3Storage, S3StorageArgs
-from components.aws.storage.s3_storage_spec import S3StorageSpec
+from components.aws.storage.s3_storage_spec import S3StorageSpec, bucket_names
 from components.core.component import Component
 from components.core.labels import labels_transformation
 from components.core.naming import dns_name
 from components.serving.gpu_alerts_spec import GpuAlertsSpec
 from components.serving.slo_spec import SloSpec
+from infra.patterns import eks_request_logging as request_logging
 from infra.platforms.registry import PLATFORMS
 
 TYPE = "mlinfra:pattern:EksKubernetes"
@@ -78,8 +79,10 @@ class EksKubernetes(Component):
         self.network = Vpc(f"{name}-vpc", VpcArgs(spec=args.network, region=args.region, cluster_name=cluster_name,
                                                   karpenter_discovery=args.cluster.autoscaler == "karpenter"),
                            opts=self.child())
+        self.bucket_names = bucket_names(args.storage, args.stack, args.region)
         self.storage = S3Storage(f"{name}-storage", S3StorageArgs(
-            spec=args.storage, stack=args.stack, region=args.region, protect=args.prod), opts=self.child())
+            spec=args.storage, stack=args.stack, region=args.region, protect=args.prod,
+            lake_expirations=request_logging.lake_expirations(args.services)), opts=self.child())
         self.images = EcrRepository(f"{name}-images", EcrRepositoryArgs(
             repository_name=dns_name("mlinfra", args.stack), immutable_tags=args.prod, protect=args.prod),
             opts=self.child())
@@ -89,6 +92,9 @@ class EksKubernetes(Component):
             opts=self.child())
         provider = self.cluster.provider
         self.on_cluster = self.child(provider=provider)
+        self.account = self.cluster.cluster.arn.apply(lambda arn: arn.split(":")[4])
+        self.alarm_prefix = dns_name("mlinfra", args.stack, max_len=60)
+        self.request_logs: dict = {}  # the logging servers' Firehose streams, built with each server
 
         # The model servers' Ingresses need the controller that makes them the internal ALB.
         self.load_balancer_controller = None
@@ -127,10 +133,10 @@ class EksKubernetes(Component):
                 for s in scaled], provider=provider, vpc_cidr=args.network.cidr), opts=self.on_cluster)
         self.services = {spec.name: PLATFORMS[spec.platform].build()(self, spec) for spec in args.services}
         self.objectives = self._monitor_services()
-        self.dashboard = self._build_dashboard()
 
-        self.jobs = {}
-        if args.jobs:
+        self.jobs, self.drift_watches = {}, {}
+        drifting = any(s.logging.drift is not None for s in request_logging.logged(args.services))
+        if args.jobs or drifting:
             jobs_ns = k8s.core.v1.Namespace(f"{name}-jobs-ns", metadata={"name": JOBS_NAMESPACE, "labels": {
                 "pod-security.kubernetes.io/enforce": "restricted"}}, opts=self.on_cluster)
             k8s.networking.v1.NetworkPolicy(f"{name}-jobs-deny-ingress", metadata={
@@ -142,11 +148,14 @@ class EksKubernetes(Component):
                 region=args.region, kms_key_arn=self.storage.kms_key_arn, read_buckets=[self.storage.data_lake],
                 write_buckets=[self.storage.artifacts]), opts=self.child(provider=provider, depends_on=[jobs_ns]))
                 for spec in args.jobs}
+            self.drift_watches = request_logging.build_drift_watches(self, JOBS_NAMESPACE, [jobs_ns])
+        self.dashboard = self._build_dashboard()
 
         self.outputs = {
             **({"load_balancer": self.load_balancer.dns_name} if self.load_balancer else {}),
             **({"alerts_topic": self.alert_topic.arn} if self.alert_topic else {}),
             **({"dashboard": self.dashboard.url} if self.dashboard else {}),
+            **({"request_logs": request_logging.outputs(self)} if self.request_logs else {}),
             "cluster": self.cluster.cluster_name,
             "kubernetes_version": self.cluster.kubernetes_minor,
             # A gRPC server takes every call of the HTTPS listener; the others answer under /<service>/.
@@ -166,7 +175,6 @@ class EksKubernetes(Component):
         server's GPU alarms (`gpuAlerts`; in prod at their defaults), notifying the stack's alert topic
         and the topics `alerts` names."""
         args = self.args
-        self.alarm_prefix = dns_name("mlinfra", args.stack, max_len=60)
         self.alert_topic = None
         # A gRPC server has no objectives (its slo is refused): the ALB counts HTTP codes, gRPC errors ride on 200.
         watched = [(spec, spec.slo or (SloSpec() if args.prod and spec.protocol != "grpc" else None))
@@ -176,13 +184,12 @@ class EksKubernetes(Component):
         gpus = [(spec, spec.gpu_alerts or (GpuAlertsSpec() if args.prod else None)) for spec in args.services
                 if self.gpu_metrics and spec.resources.gpu is not None]
         gpus = [(spec, alerts) for spec, alerts in gpus if alerts is not None]
-        if not watched and not gpus:
+        if not watched and not gpus and not request_logging.drift_alerted(args.services, args.prod):
             return {}
         from components.aws.monitoring.alert_topic import AlertTopic, AlertTopicArgs
 
-        account = self.cluster.cluster.arn.apply(lambda arn: arn.split(":")[4])
         self.alert_topic = AlertTopic(f"{self.name}-alerts", AlertTopicArgs(
-            spec=args.alerts, topic_name=self.alarm_prefix, region=args.region, account=account, protect=args.prod),
+            spec=args.alerts, topic_name=self.alarm_prefix, region=args.region, account=self.account, protect=args.prod),
             opts=self.child())
         if gpus:  # the servers' GPUs, from the CloudWatch Observability add-on's Container Insights metrics
             from components.aws.monitoring.gpu_alarms import GpuAlarms, GpuAlarmsArgs

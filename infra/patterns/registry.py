@@ -145,7 +145,9 @@ _AWS_K8S = frozenset({"pulumi_aws.cloudwatch", "pulumi_aws.ec2", "pulumi_aws.ecr
                       # Karpenter (cluster.autoscaler: karpenter): its queue, its charts, its NodePools.
                       "pulumi_aws.sqs", "pulumi_kubernetes.helm", "pulumi_kubernetes.apiextensions",
                       # The servers' ALB and target groups, their alarms and the alert topic.
-                      "pulumi_aws.lb", "pulumi_aws.vpc", "pulumi_aws.sns"})
+                      "pulumi_aws.lb", "pulumi_aws.vpc", "pulumi_aws.sns",
+                      # A service's request log (`services[].logging`): its Firehose stream.
+                      "pulumi_aws.kinesis"})
 
 # Patterns on AWS (`mlinfra:cloud: aws`), by the same names as on Google Cloud.
 AWS_PATTERNS: dict[str, Pattern] = {

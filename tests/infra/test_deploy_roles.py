@@ -59,8 +59,10 @@ def test_no_identity_gets_a_basic_role_and_preview_roles_only_read():
 def test_the_eks_prod_deploy_role_acts_on_its_own_cluster_buckets_and_names_only():
     (document,) = GRANTS["eks-prod"].aws_policies
     statements = {s["Sid"]: s for s in json.loads(document)["Statement"]}
-    assert sorted(statements) == ["Cloudwatch", "Ec2", "Ecr", "Eks", "ElasticLoadBalancing", "Events", "Iam", "Kms",
-                                  "Logs", "NotTheDeployRoles", "Read", "S3", "ServiceLinkedRoles", "Sns", "Sqs"]
+    assert sorted(statements) == ["Cloudwatch", "Ec2", "Ecr", "Eks", "ElasticLoadBalancing", "Events", "Firehose", "Iam",
+                                  "Kms", "Logs", "NotTheDeployRoles", "Read", "S3", "ServiceLinkedRoles", "Sns", "Sqs"]
+    # The ranker's request log: its Firehose stream by name.
+    assert statements["Firehose"]["Resource"] == ["arn:aws:firehose:us-east-1:*:deliverystream/mlinfra-eks-prod-ranker-requests"]
     assert statements["Eks"]["Resource"] == ["arn:aws:eks:us-east-1:*:*/mlinfra-eks-prod/*",
                                              "arn:aws:eks:us-east-1:*:cluster/mlinfra-eks-prod"]
     assert statements["S3"]["Resource"] == [

@@ -46,6 +46,10 @@ class EksJobArgs:
     """Buckets the job may read, write and delete in. Defaults to none."""
     nodes: NodeScheme = EKS_NODES
     """How the cluster labels its spot and GPU nodes (Karpenter's differ). Defaults to the managed node groups'."""
+    read_prefix: str = ""
+    """Limits the reads of `read_buckets` to keys under it. Defaults to the whole bucket."""
+    statements: Sequence[pulumi.Input[list]] = ()
+    """More IAM statements of the job's role (lists of them). Defaults to none."""
 
 
 class EksJob(Component):
@@ -55,8 +59,9 @@ class EksJob(Component):
         super().__init__(TYPE, name, opts)
         spec = args.spec
         ensure_valid(f"EksJob {name}", spec, Context(region=args.region))
-        parts = [b.read_statements() for b in args.read_buckets] + [b.write_statements() for b in args.write_buckets]
+        parts = [b.read_statements(args.read_prefix) for b in args.read_buckets] + [b.write_statements() for b in args.write_buckets]
         parts.append(kms_statements(args.kms_key_arn, args.region, write=bool(args.write_buckets)))
+        parts += list(args.statements)
         statements = pulumi.Output.all(*parts).apply(lambda lists: [s for group in lists for s in group])
         self.identity = PodIdentityRole(f"{name}-role", PodIdentityRoleArgs(
             cluster_name=args.cluster_name, namespace=args.namespace, service_account=spec.name, statements=statements),

@@ -13,6 +13,11 @@ weighted forward action carries the canary split. A gRPC server (`protocol: grpc
 ALB's HTTPS listener instead: its target groups speak GRPC (HTTP/2 to the pods) and are checked
 by gRPC health checks (`health_check`), and its rule takes every call (a gRPC call's path is its
 method).
+
+With `logging`, each track's container gets REQUEST_LOG_STREAM (the service's Firehose stream),
+REQUEST_LOG_SAMPLE_RATE, REQUEST_LOG_SERVICE and K_REVISION, as on GKE, and the role may put
+records to that stream and nothing more (the stream is the pattern's,
+infra/patterns/eks_request_logging.py).
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from components.aws.eks.node_labels import EKS_NODES
 from components.aws.eks.pod_identity_role import PodIdentityRole, PodIdentityRoleArgs, kms_statements
 from components.aws.eks.server_metrics import NAMESPACE as METRICS_NAMESPACE
 from components.aws.eks.server_metrics import adapter_metric_name
+from components.aws.monitoring.eks_request_logging_spec import server_env
+from components.aws.monitoring.request_log_stream import RequestLogStream
 from components.aws.storage.s3_bucket import S3Bucket
 from components.core.component import Component
 from components.core.issues import Issue, raise_if_any
@@ -39,6 +46,7 @@ from components.kubernetes.pods import RUN_AS, NodeScheme, restricted_security
 from components.kubernetes.serving import (SERVICE_PORT, hpa_metric, labels, metrics_port_of, pod_template, selector,
                                            track_replicas, track_weights)
 from components.serving import runtimes
+from components.serving.request_logging_spec import REVISION_ENV, track_revision
 
 TYPE = "mlinfra:aws:EksModelServer"
 AWS_CLI_IMAGE = "public.ecr.aws/aws-cli/aws-cli:2.27.50"
@@ -88,6 +96,17 @@ class EksModelServerArgs:
     """Hostnames the listener rule answers on. Defaults to any."""
     nodes: NodeScheme = EKS_NODES
     """How the cluster labels its spot and GPU nodes (Karpenter's differ). Defaults to the managed node groups'."""
+    request_log: Optional[RequestLogStream] = None
+    """The Firehose stream of the server's request log, for a server with `logging`: its role may
+    put records there, its pods get the stream's name. Defaults to none; required with `logging`."""
+
+
+def log_env(spec: EksServiceSpec, variant: EksServiceSpec, track: str, args: "EksModelServerArgs") -> dict[str, str]:
+    """A logging server's variables, as on GKE with REQUEST_LOG_STREAM for the topic, and its track's K_REVISION."""
+    if spec.logging is None:
+        return {}
+    return {**server_env(spec.logging, args.request_log.stream_name, spec.name),
+            REVISION_ENV: track_revision(spec.name, track, variant.version)}
 
 
 def health_check(spec: EksServiceSpec, ready_path: Optional[str]) -> aws.lb.TargetGroupHealthCheckArgs:
@@ -133,16 +152,19 @@ class EksModelServer(Component):
             issues.append(Issue(("pathPrefix",), "a gRPC call's path is its method (/<package>.<Service>/<Method>): "
                                 "clients cannot add a prefix", args.path_prefix,
                                 fix="pass no path_prefix for a gRPC server (its rule takes the HTTPS listener's calls)"))
+        if spec.logging is not None and args.request_log is None:
+            issues.append(Issue(("logging",), "needs the stream its records go to", fix="pass request_log"))
         raise_if_any(f"EksModelServer {name}", issues)
         ksa_name = spec.name
 
-        statements: pulumi.Input[list] = []
+        parts: list = []
         if spec.model is not None:
             prefix = f"{spec.model.prefix}/" if spec.model.prefix else ""
-            statements = pulumi.Output.all(args.model_bucket.read_statements(prefix),
-                                           kms_statements(args.kms_key_arn, args.region)).apply(lambda s: s[0] + s[1])
-        else:
-            statements = [{"Effect": "Deny", "Action": "*", "Resource": "*"}]
+            parts += [args.model_bucket.read_statements(prefix), kms_statements(args.kms_key_arn, args.region)]
+        if spec.logging is not None:
+            parts.append(args.request_log.put_statements())
+        statements: pulumi.Input[list] = (pulumi.Output.all(*parts).apply(lambda s: [x for group in s for x in group])
+                                          if parts else [{"Effect": "Deny", "Action": "*", "Resource": "*"}])
         self.identity = PodIdentityRole(f"{name}-role", PodIdentityRoleArgs(
             cluster_name=args.cluster_name, namespace=args.namespace, service_account=ksa_name,
             statements=statements), opts=self.child())
@@ -169,7 +191,8 @@ class EksModelServer(Component):
             variant = spec.variant(canary=track == "canary")
             model_volume = ({"name": "model", "emptyDir": {"sizeLimit": MODEL_CACHE}}, {}) if variant.model else None
             template = pod_template(variant, track, service_account=ksa_name, environment=args.environment,
-                                    nodes=args.nodes, model_volume=model_volume)
+                                    nodes=args.nodes, model_volume=model_volume,
+                                    extra_env=log_env(spec, variant, track, args))
             if variant.model is not None:
                 mount = runtimes.model_dir(variant.model_name, variant.model.version)
                 sync = model_sync(variant, args.model_bucket.bucket_name, mount, args.region)

@@ -8,11 +8,14 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
+from components.aws.monitoring.eks_request_logging_spec import ENV_NAMES as LOG_ENV_NAMES
+from components.aws.monitoring.eks_request_logging_spec import STREAM_ENV, EksRequestLoggingSpec
 from components.core.issues import Issue
 from components.core.spec import Context
 from components.kubernetes.serving import KubernetesServingSpec
 from components.serving.gpu_alerts_spec import GpuAlertsSpec
 from components.serving.model_serving_spec import ModelSpec
+from components.serving.request_logging_spec import publisher_issues, variable_issues
 
 
 CERTIFICATE_ARN = r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}$"
@@ -44,9 +47,18 @@ class EksServiceSpec(KubernetesServingSpec):
     """Alarms on its GPUs (idle, memory near full), from Container Insights' GPU metrics (the
     CloudWatch Observability add-on, `mlinfra:alerts.gpuMetrics`). Needs `resources.gpu`.
     Defaults to none; in prod, a server with a GPU gets them at their defaults."""
+    logging: Optional[EksRequestLoggingSpec] = None
+    """Log requests and predictions to the stack's data lake, as on Google Cloud but through AWS:
+    an Amazon Data Firehose stream the server puts each record to (named in REQUEST_LOG_STREAM;
+    its Pod Identity role may put to that stream only), which writes GZIP'd JSON lines under
+    `request-logs/<service>/` of the data lake, kept `retentionDays`; and optionally the scheduled
+    drift job (a CronJob on the cluster) and its CloudWatch alarm. The server publishes each
+    record itself, which the stock vllm and tfserving images cannot. Defaults to none."""
 
     def issues(self, ctx: Context) -> list[Issue]:
-        issues = super().issues(ctx)
+        issues = (variable_issues(self.logging, list(self.env), [], LOG_ENV_NAMES)
+                  + publisher_issues(self.logging, self.runtime, self.image, destination=STREAM_ENV,
+                                     store="the log's S3 prefix") + super().issues(ctx))
         if self.gpu_alerts is not None and self.resources.gpu is None:
             issues.append(Issue(("gpuAlerts",), "watches the server's GPUs, but it has none",
                                 fix="add `resources.gpu`, or remove gpuAlerts"))

@@ -32,6 +32,9 @@ class S3BucketArgs:
     """`(days, storage class)` transitions. Defaults to none."""
     delete_after_days: Optional[int] = None
     """Expire objects after this many days. Defaults to never."""
+    expirations: Sequence[tuple[str, int]] = ()
+    """`(prefix, days)`: objects under the prefix expire after that many days (a request log's
+    retention), a rule each beside the bucket's own. Defaults to none."""
     retention_days: Optional[int] = None
     """Object Lock default retention (governance mode) in days. Defaults to none."""
     protect: bool = False
@@ -87,7 +90,16 @@ class S3Bucket(Component):
             if args.delete_after_days else None,
             noncurrent_version_expiration=L.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
                 noncurrent_days=30, newer_noncurrent_versions=args.keep_versions) if args.versioning else None)
-        aws.s3.BucketLifecycleConfiguration(f"{name}-lifecycle", bucket=bucket, rules=[rule], opts=after)
+        versioned = args.versioning or bool(args.retention_days)
+        # S3 applies the shortest expiration of the rules an object matches; in a versioned
+        # bucket the expired version becomes noncurrent and goes a day later (Object Lock permitting).
+        rules = [rule] + [L.BucketLifecycleConfigurationRuleArgs(
+            id=f"expire-{prefix.strip('/').replace('/', '-')}"[:255], status="Enabled",
+            filter=L.BucketLifecycleConfigurationRuleFilterArgs(prefix=prefix),
+            expiration=L.BucketLifecycleConfigurationRuleExpirationArgs(days=days),
+            noncurrent_version_expiration=L.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                noncurrent_days=1) if versioned else None) for prefix, days in args.expirations]
+        aws.s3.BucketLifecycleConfiguration(f"{name}-lifecycle", bucket=bucket, rules=rules, opts=after)
 
         self.bucket_name = self.bucket.bucket
         self.arn = self.bucket.arn

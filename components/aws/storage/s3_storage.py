@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -25,6 +25,8 @@ class S3StorageArgs:
     """The stack's region."""
     protect: bool = False
     """Protect and retain the buckets and key (prod). Defaults to false."""
+    lake_expirations: Sequence[tuple[str, int]] = ()
+    """`(prefix, days)` of the data lake expiring sooner than the rest (request logs). Defaults to none."""
 
 
 class S3Storage(Component):
@@ -42,7 +44,8 @@ class S3Storage(Component):
                                            (lake.glacier_after_days, "GLACIER_IR")) if d]
         self.data_lake = S3Bucket(f"{name}-data-lake", S3BucketArgs(
             bucket_name=names["dataLake"], purpose="data-lake", kms_key_arn=self.key.arn, transitions=transitions,
-            delete_after_days=lake.delete_after_days, retention_days=lake.retention_days, protect=args.protect),
+            delete_after_days=lake.delete_after_days, expirations=args.lake_expirations,
+            retention_days=lake.retention_days, protect=args.protect),
             opts=self.child())
         self.artifacts = S3Bucket(f"{name}-artifacts", S3BucketArgs(
             bucket_name=names["artifacts"], purpose="model-artifacts", kms_key_arn=self.key.arn,

@@ -14,6 +14,7 @@ from components.gcp.iam.principals import SERVICE_ACCOUNT_EMAIL
 from components.serving.gpu_alerts_spec import GpuAlertsSpec
 from components.gcp.monitoring.metrics import SERVER_REQUEST_COUNTERS
 from components.gcp.monitoring.request_logging_spec import GKE_ENV_NAMES, RequestLoggingSpec, publisher_issues
+from components.serving.request_logging_spec import variable_issues
 from components.kubernetes.serving import KubernetesServingSpec, TrackRolloutSpec, metrics_port_of
 from components.serving import runtimes
 from components.serving.model_serving_spec import SecretRef
@@ -96,13 +97,8 @@ class GkeServiceSpec(KubernetesServingSpec):
                              "latencies as cumulative counters (a mean), and the Gateway's latency distribution cannot "
                              "select a gRPC route (it has no path rule)", fix="remove slo.latency (availability "
                              "objectives of a gRPC Triton server are built from its success and failure counters)"))
-        logged = ([Issue(("env", name), "is set by mlinfra for the request log (`logging`)", name,
-                         allowed=f"any name but {', '.join(GKE_ENV_NAMES)}", fix="rename or remove it")
-                   for name in self.env if name in GKE_ENV_NAMES]
-                  + [Issue(("secrets", i, "env"), "is set by mlinfra for the request log (`logging`)", ref.env,
-                           allowed=f"any name but {', '.join(GKE_ENV_NAMES)}", fix="rename it")
-                     for i, ref in enumerate(self.secrets) if ref.env in GKE_ENV_NAMES]
-                  if self.logging is not None else []) + publisher_issues(self.logging, self.runtime, self.image)
+        logged = (variable_issues(self.logging, list(self.env), [ref.env for ref in self.secrets], GKE_ENV_NAMES)
+                  + publisher_issues(self.logging, self.runtime, self.image))
         return (gpu + logged + super().issues(ctx) + self.model_secret_issues(self.secrets)
                 + secret_issues(self.env, self.secrets, known,
                                 "set `command` to the image's entrypoint, or use a runtime preset"))

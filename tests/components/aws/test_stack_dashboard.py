@@ -163,7 +163,8 @@ def test_the_dashboard_reads_the_dimensions_the_alarms_watch():
     assert {(lb, tg) for _, lb, tg in charted} == watched
     gpu_charted = {(row[1], row[2], row[3], row[4], row[5]) for row in rows if row[0] == "ContainerInsights"}
     gpu_watched = {(a.inputs["metricName"], "ClusterName", a.inputs["dimensions"]["ClusterName"], "Namespace",
-                    a.inputs["dimensions"]["Namespace"]) for a in rec.of_type(ALARM) if "metricName" in a.inputs}
+                    a.inputs["dimensions"]["Namespace"]) for a in rec.of_type(ALARM)
+                   if "metricName" in a.inputs and a.inputs["namespace"] == "ContainerInsights"}
     assert gpu_charted == gpu_watched and len(gpu_watched) == 2
 
 

@@ -105,8 +105,10 @@ def test_a_grpc_ranker_gets_an_https_listener_grpc_target_groups_and_a_rule_taki
 
 
 def test_a_server_without_grpc_health_is_checked_on_the_albs_grpc_default():
-    rec, _ = planned(eks_prod(protocol="grpc", certificateArn=CERT, runtime="tfserving",
-                              resources={"cpu": 2, "memory": "4Gi"}, rollout={}))
+    values = eks_prod(protocol="grpc", certificateArn=CERT, runtime="tfserving", resources={"cpu": 2, "memory": "4Gi"},
+                      rollout={})
+    values["mlinfra:services"][0].pop("logging")  # the stock tfserving image cannot log
+    rec, _ = planned(values)
     [tg] = rec.of_type(TG)
     assert (tg.inputs["port"], tg.inputs["protocolVersion"]) == (8500, "GRPC")
     assert (tg.inputs["healthCheck"]["path"], tg.inputs["healthCheck"]["matcher"]) == ("/AWS.ALB/healthcheck", "12")
@@ -128,8 +130,10 @@ def test_a_grpc_server_has_no_objectives_and_the_http_one_beside_it_keeps_its_al
     values = eks_prod(protocol="grpc", certificateArn=CERT)
     values["mlinfra:services"].append(SCORER)
     rec, _ = planned(values)
-    # Prod gives the http scorer availability 99.5 %; the gRPC ranker gets no objectives, only its GPU alarms.
-    assert sorted(a.inputs["name"] for a in rec.of_type(ALARM) if "gpu" not in a.inputs["name"]) == [
+    # Prod gives the http scorer availability 99.5 %; the gRPC ranker gets no objectives, only its GPU
+    # alarms (and its drift alarm, tests/components/aws/test_eks_request_logging.py's).
+    assert sorted(a.inputs["name"] for a in rec.of_type(ALARM) if "gpu" not in a.inputs["name"]
+                  and not a.inputs["name"].endswith("-drift")) == [
         f"mlinfra-eks-prod-scorer-availability-{s}-{w}" for s in ("fast", "slow") for w in ("long", "short")]
     assert sorted(a.inputs["name"] for a in rec.of_type(ALARM) if "gpu" in a.inputs["name"]) == [
         "mlinfra-eks-prod-ranker-gpu-idle", "mlinfra-eks-prod-ranker-gpu-memory"]
@@ -145,12 +149,16 @@ def test_a_grpc_server_has_no_objectives_and_the_http_one_beside_it_keeps_its_al
 def test_a_prod_stack_serving_only_grpc_has_no_alarms_and_needs_no_one_notified():
     values = eks_prod(protocol="grpc", certificateArn=CERT)
     values["mlinfra:alerts"] = {"gpuMetrics": False}  # the ranker's GPU alarms would notify
+    drift = values["mlinfra:services"][0].pop("logging")  # and so would its drift alarm
     rec, _ = planned(values)
     assert not rec.of_type(ALARM) and not rec.of_type(TOPIC) and "alerts_topic" not in rec.outputs
     # An http server beside it alarms, so someone must be notified again; so do the GPU alarms.
     values["mlinfra:services"].append(SCORER)
     assert list(errors_of(values)) == ["mlinfra:alerts"]
     values["mlinfra:services"].pop()
+    values["mlinfra:services"][0]["logging"] = drift
+    assert list(errors_of(values)) == ["mlinfra:alerts"]
+    values["mlinfra:services"][0].pop("logging")
     del values["mlinfra:alerts"]
     assert list(errors_of(values)) == ["mlinfra:alerts"]
 

@@ -179,13 +179,6 @@ def test_a_stock_image_that_runs_no_code_of_yours_cannot_log_on_either_platform(
     assert loaded.mlinfra.services[index].logging is not None  # your own image may publish
 
 
-def test_an_eks_server_has_no_logging_key():
-    values = copy.deepcopy(stack_config("eks-dev"))
-    values["mlinfra:services"][0]["logging"] = {}
-    [(path, message)] = errors_of(values, stack="eks-dev")
-    assert path == "mlinfra:services[0].logging" and "is a key of cloudrun and gke services, in gcp stacks" in message
-
-
 def test_a_hybrid_stacks_gke_and_cloud_run_servers_log_alike_and_share_one_metric_descriptor():
     values = copy.deepcopy(stack_config("hybrid-dev"))
     for service in values["mlinfra:services"][:2]:
