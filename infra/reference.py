@@ -216,16 +216,50 @@ def json_schema(cloud: str = "gcp") -> dict[str, Any]:
         properties["aws:region"] = {"type": "string", "description": "AWS region, e.g. us-east-1 (AWS stacks only)."}
         provider_keys = ["gcp:project", "gcp:region"]
     required = [f"{config.NAMESPACE}:{k}" for k in inner.get("required", [])] + provider_keys
+    config_schema = {"type": "object", "properties": properties, "required": required, "additionalProperties": True}
+    dispatch = _platform_dispatch(properties, defs, cloud)
+    if dispatch:
+        config_schema["allOf"] = dispatch
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "mlinfra stack file",
         "type": "object",
         "properties": {
-            "config": {"type": "object", "properties": properties, "required": required,
-                       "additionalProperties": True},
+            "config": config_schema,
             "environment": {"description": "Pulumi ESC environments (not resolved by the offline plan)."},
             "encryptionsalt": {"type": "string"},
             "secretsprovider": {"type": "string"},
         },
         "$defs": defs,
     }
+
+
+def _platform_dispatch(properties: dict[str, Any], defs: dict[str, Any], cloud: str) -> list[dict[str, Any]]:
+    """Each `services[]` and `jobs[]` entry is the spec of its `platform`. The union's members differ
+    in their `platform` constant, so an entry that names its platform matches one member (`anyOf`:
+    `oneOf` would reject an entry without it, which matches several). An entry without `platform`
+    is the spec of its pattern's default platform, as the loader reads it, and a named platform must
+    be one of the pattern's: one if/then per pattern on `mlinfra:pattern` says both."""
+    from infra.patterns.registry import AWS_PATTERNS, PATTERNS
+
+    patterns = {"gcp": PATTERNS, "aws": AWS_PATTERNS}.get(cloud, {})
+    pattern_key = f"{config.NAMESPACE}:pattern"
+    rules: list[dict[str, Any]] = []
+    for section in ("services", "jobs"):
+        key = f"{config.NAMESPACE}:{section}"
+        items = properties.get(key, {}).get("items", {})
+        if "oneOf" not in items:
+            continue  # not a union of platforms' specs (an AWS stack's jobs)
+        items["anyOf"] = items.pop("oneOf")
+        spec_of = {defs[m["$ref"].rsplit("/", 1)[-1]]["properties"]["platform"]["const"]: m["$ref"]
+                   for m in items["anyOf"]}
+        for pattern in patterns.values():
+            platforms = pattern.platforms if section == "services" else pattern.job_platforms
+            if section not in pattern.sections or not platforms:
+                continue  # a section the pattern lacks is refused as that, whatever its entries
+            entry = {"if": {"required": ["platform"]},
+                     "then": {"properties": {"platform": {"enum": list(platforms)}}},
+                     "else": {"$ref": spec_of[platforms[0]]}}
+            rules.append({"if": {"properties": {pattern_key: {"const": pattern.name}}, "required": [pattern_key]},
+                          "then": {"properties": {key: {"items": entry}}}})
+    return rules

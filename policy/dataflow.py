@@ -21,11 +21,20 @@ TABLE = "gcp:bigquery/table:Table"
 DEFAULT_COMPUTE = "-compute@developer.gserviceaccount.com"
 
 
+def launches_dataflow(r: Any) -> bool:
+    """A Dataflow job, or a scheduler job that launches a Flex Template: what the worker rules
+    judge. Other scheduler jobs (a function's or a Cloud Run job's schedule) start no Dataflow
+    workers, so on a stack that has only those the rules do not apply."""
+    if r.type in (FLEX_JOB, CLASSIC_JOB):
+        return True
+    return r.type == SCHEDULER_JOB and "flexTemplates:launch" in str((r.get("httpTarget") or {}).get("uri") or "")
+
+
 def launch_environment(r: Any) -> Optional[Mapping[str, Any]]:
     """The launch environment of a scheduler job that launches a Flex Template; None otherwise."""
-    target = r.get("httpTarget") or {}
-    if r.type != SCHEDULER_JOB or "flexTemplates:launch" not in str(target.get("uri") or ""):
+    if r.type != SCHEDULER_JOB or not launches_dataflow(r):
         return None
+    target = r.get("httpTarget") or {}
     try:
         body = json.loads(base64.b64decode(str(target.get("body") or "")))
     except ValueError:
@@ -66,3 +75,15 @@ def protected_bigquery(resources, ctx):
             yield r, "BigQuery data is not protected in prod"
         if r.type == TABLE and r.get("deletionProtection") is not True:
             yield r, "the table's deletion protection is off in prod"
+
+
+_WORKERS = (FLEX_JOB, CLASSIC_JOB, SCHEDULER_JOB)
+# (id, title, reference, check, types, which of them it judges): made rules in policy/rules.py.
+DATAFLOW_RULES = (
+    ("MLI-DFL-001", "Dataflow workers have no public IP addresses", "CIS GCP 4.9", private_workers, _WORKERS,
+     launches_dataflow),
+    ("MLI-DFL-002", "Dataflow workers run as a dedicated service account", "CIS GCP 4.1", dedicated_worker_account,
+     _WORKERS, launches_dataflow),
+    ("MLI-BQ-001", "BigQuery datasets and tables are protected in prod", "mlinfra", protected_bigquery,
+     (DATASET, TABLE)),
+)

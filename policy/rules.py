@@ -94,10 +94,13 @@ class Rule:
     check: Check
     applies_to: tuple[str, ...] = ()
     """Resource types (or Kubernetes kinds) the rule judges; empty: every stack."""
+    judges: Optional[Callable[[Resource], bool]] = None
+    """Of the resources of those types, the ones it judges (a scheduler job only when it launches
+    Dataflow); None: all of them. A stack with none of them: the rule does not apply."""
 
     def applies(self, resources: Sequence[Resource]) -> bool:
-        return not self.applies_to or any(r.type in self.applies_to or r.k8s_kind in self.applies_to
-                                          for r in resources)
+        return not self.applies_to or any((r.type in self.applies_to or r.k8s_kind in self.applies_to)
+                                          and (self.judges is None or self.judges(r)) for r in resources)
 
     def run(self, resources: Sequence[Resource], context: Context) -> list[Finding]:
         return [Finding(self.id, r.urn, r.name, message) for r, message in self.check(resources, context)]
@@ -389,12 +392,6 @@ RULES: tuple[Rule, ...] = (
          _prod_availability, ("Deployment",)),
     Rule("MLI-PRD-001", "Stateful resources are protected and deletion-protected in prod", "mlinfra", _prod_protection),
     Rule("MLI-LBL-001", "Every labelled resource carries the default labels", "mlinfra", _labels),
-    Rule("MLI-DFL-001", "Dataflow workers have no public IP addresses", "CIS GCP 4.9", dataflow.private_workers,
-         (dataflow.FLEX_JOB, dataflow.CLASSIC_JOB, dataflow.SCHEDULER_JOB)),
-    Rule("MLI-DFL-002", "Dataflow workers run as a dedicated service account", "CIS GCP 4.1",
-         dataflow.dedicated_worker_account, (dataflow.FLEX_JOB, dataflow.CLASSIC_JOB, dataflow.SCHEDULER_JOB)),
-    Rule("MLI-BQ-001", "BigQuery datasets and tables are protected in prod", "mlinfra", dataflow.protected_bigquery,
-         (dataflow.DATASET, dataflow.TABLE)),
 )
-RULES += tuple(Rule(*entry) for entry in (*gateway.GATEWAY_RULES, *AWS_RULES))
+RULES += tuple(Rule(*entry) for entry in (*dataflow.DATAFLOW_RULES, *gateway.GATEWAY_RULES, *AWS_RULES))
 RULE_IDS = frozenset(rule.id for rule in RULES)

@@ -97,11 +97,18 @@ def schema_at(tree: dict[str, Any], path: KeyPath) -> Optional[dict[str, Any]]:
     node = _resolve(CONFIG_SCHEMA["properties"][path[0]])
     for i, part in enumerate(path[1:], start=1):
         if isinstance(part, int):
-            node = _resolve(node["items"])
-            if "oneOf" in node:  # a service: cloudrun or gke, by its platform or the pattern's default
-                entry = _get(tree, path[:i + 1])
-                platform = entry.get("platform") or PATTERNS[tree["mlinfra:pattern"]].default_platform
-                node = DEFS["GkeServiceSpec" if platform == "gke" else "CloudRunServiceSpec"]
+            items = node["items"]
+            if "anyOf" in items and all("$ref" in m for m in items["anyOf"]):
+                # A service or job: the spec of its platform, or of its pattern's default platform.
+                pattern = PATTERNS[tree["mlinfra:pattern"]]
+                default = pattern.default_platform if path[0] == "mlinfra:services" else pattern.job_platforms[0]
+                platform = _get(tree, path[:i + 1]).get("platform") or default
+                specs = [_resolve(m) for m in items["anyOf"]]
+                node = next((s for s in specs if s["properties"]["platform"]["const"] == platform), None)
+                if node is None:
+                    return None
+            else:
+                node = _resolve(items)
         elif part in node.get("properties", {}):
             node = _resolve(node["properties"][part])
         else:

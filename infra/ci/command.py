@@ -11,6 +11,8 @@ from pathlib import Path
 
 from infra.stackfile import Project, stack_argument
 
+PLACEHOLDER = "OWNER/REPO"
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     ci = sub.add_parser("ci", help="GitHub Actions workflows generated from the stack files")
@@ -124,10 +126,21 @@ def _write_bootstrap(project: Project, stacks: list, repository: str, pool_proje
 
 
 def _repository(repo_dir: Path) -> str:
-    """owner/name from the `origin` remote; a placeholder to fill in when there is none."""
-    done = subprocess.run(["git", "remote", "get-url", "origin"], cwd=repo_dir, capture_output=True, text=True)
-    found = re.search(r"github\.com[:/]([^/\s]+/[^/\s]+?)(?:\.git)?$", done.stdout.strip())
-    return found.group(1) if found else "OWNER/REPO"
+    """owner/name from the `origin` remote; a placeholder to fill in, said on stderr, when that
+    remote is missing or not on GitHub (every trust condition printed or written would name it)."""
+    try:
+        done = subprocess.run(["git", "remote", "get-url", "origin"], cwd=repo_dir, capture_output=True, text=True)
+    except OSError:  # no git, or no such directory
+        done = None
+    url = done.stdout.strip() if done is not None and done.returncode == 0 else ""
+    found = re.search(r"github\.com[:/]([^/\s]+/[^/\s]+?)(?:\.git)?$", url)
+    if found:
+        return found.group(1)
+    shown = re.sub(r"//[^/@]*@", "//", url)  # never a token written into the URL
+    why = f"{shown} is not on GitHub" if url else "there is no such remote"
+    print(f"warning: could not read owner/name from the git remote `origin` of {repo_dir} ({why}); the trust "
+          f"conditions name the placeholder {PLACEHOLDER} instead: pass --repository owner/name", file=sys.stderr)
+    return PLACEHOLDER
 
 
 def _changed(args: argparse.Namespace, project: Project, stacks: list) -> int:

@@ -101,11 +101,11 @@ def gen(draw, node: dict[str, Any], where: tuple[str, str] = ("", ""), depth: in
     if "$ref" in node:
         name = node["$ref"].rsplit("/", 1)[-1]
         return gen_object(draw, name, depth)
+    if "anyOf" in node and all("$ref" in m for m in node["anyOf"]):  # a service or job: one platform's spec
+        return gen(draw, pick(draw, node["anyOf"]), where, depth)
     if "anyOf" in node:
         members = [m for m in node["anyOf"] if m.get("type") != "null"]
         return None if roll >= 90 else gen(draw, pick(draw, members), where, depth)
-    if "oneOf" in node:
-        return gen(draw, pick(draw, node["oneOf"]), where, depth)
     if "const" in node:
         return node["const"]
     if "enum" in node:

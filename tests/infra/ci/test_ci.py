@@ -80,6 +80,25 @@ def test_ci_init_writes_the_workflows_and_prints_the_identity_per_environment(tm
 
 
 
+def test_ci_init_warns_when_the_origin_remote_names_no_github_repository(tmp_path):
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    for remote, why in ((None, "there is no such remote"),
+                        ("https://ci:s3cret@gitlab.example/acme/ml.git", "https://gitlab.example/acme/ml.git is not on GitHub")):
+        if remote:
+            git("remote", "add", "origin", remote)
+        done = cli("ci", "init", "--repo-dir", str(tmp_path))
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == (f"warning: could not read owner/name from the git remote `origin` of {tmp_path} ({why}); "
+                               "the trust conditions name the placeholder OWNER/REPO instead: pass --repository owner/name\n")
+        assert "--attribute-condition=\"assertion.repository == 'OWNER/REPO'\"" in done.stdout
+    git("remote", "set-url", "origin", "git@github.com:acme/ml.git")
+    done = cli("ci", "init", "--repo-dir", str(tmp_path))
+    assert done.stderr == "" and "--attribute-condition=\"assertion.repository == 'acme/ml'\"" in done.stdout
+
+
 def test_ci_init_prints_the_dispatch_token_secret_that_only_the_rollout_workflow_reads(tmp_path):
     out = cli("ci", "init", "--repo-dir", str(tmp_path), "--repository", "acme/mlinfra").stdout
     chain = out[out.index("# 4. The model-version-to-rollout chain"):]
