@@ -166,7 +166,8 @@ def _jsonable(value: Any, unknown: str = UNKNOWN_JSON) -> Any:
 
 
 def preview_json(plan: Plan) -> dict[str, Any]:
-    """The plan as `pulumi preview --json` prints it: steps with op, urn and newState."""
+    """The plan as `pulumi preview --json` prints it: steps with op, urn and newState. Without
+    Pulumi's optional `duration`: the same plan writes the same file (the time is on the summary line)."""
     rec = plan.recording
     prefix = f"urn:pulumi:{rec.stack}::{rec.project}::"
     packages = sorted({r.package for r in rec.registrations if r.package})
@@ -207,7 +208,6 @@ def preview_json(plan: Plan) -> dict[str, Any]:
     return {
         "config": {k: v if isinstance(v, str) else json.dumps(v) for k, v in plan.config.items()},
         "steps": steps,
-        "duration": int(plan.seconds * 1e9),
         "changeSummary": {"create": len(steps)},
         "cost": _cost_json(plan),
     }
