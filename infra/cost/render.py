@@ -36,15 +36,16 @@ def table(e: Estimate) -> str:
              f"{a['averageScale'] * 100:g} % of the way from min to max (mlinfra:cost to change)"]
     name_w = max([len(x.name) for x in e.lines] + [8])
     what_w = max([len(x.what) for x in e.lines] + [4])
-    head = f"  {'resource':<{name_w}}  {'what':<{what_w}}  {'idle (min)':>12}  {'expected':>12}  {'peak (max)':>12}  spot"
+    # The `*` of an unconfirmed price has a column of its own after the figures, never under "spot".
+    head = f"  {'resource':<{name_w}}  {'what':<{what_w}}  {'idle (min)':>12}  {'expected':>12}  {'peak (max)':>12}    spot"
     lines += ["", head]
     for x in e.lines:
         spot = ""
         if x.spot_saving is not None:
             spot = f"spot saves {x.spot_saving * 100:.0f} % (on demand {usd(x.on_demand_peak)} at peak)"
-        mark = " *" if x.unconfirmed else ""
+        mark = "*" if x.unconfirmed else ""
         lines.append(f"  {x.name:<{name_w}}  {x.what:<{what_w}}  {usd(x.idle):>12}  {usd(x.expected):>12}  "
-                     f"{usd(x.peak):>12}  {spot}{mark}".rstrip())
+                     f"{usd(x.peak):>12} {mark:1}  {spot}".rstrip())
     lines.append(f"  {'Total':<{name_w}}  {'':<{what_w}}  {usd(e.total('idle')):>12}  {usd(e.total('expected')):>12}  "
                  f"{usd(e.total('peak')):>12}")
     lines += ["", f"Always-on baseline (idle at every minimum): {usd(e.total('idle'))} a month; "
@@ -57,7 +58,7 @@ def table(e: Estimate) -> str:
         lines.append(f"Spot pools save {usd(e.spot_saving)} a month at peak against the same nodes on demand "
                      f"({e.spot_saving / on_demand * 100:.0f} % of the stack's on-demand peak {usd(on_demand)}).")
     if any(x.unconfirmed for x in e.lines):
-        lines.append("* uses a price the table marks not confirmed (see its rows' notes)")
+        lines.append("* after a line's figures: they use a price the table marks not confirmed (see its rows' notes)")
     if e.unpriced:
         lines += ["", "Not priced (they cost money; the table cannot price them):"]
         lines += [f"  {u.name}  {u.type}: {u.reason}" for u in e.unpriced]
@@ -80,14 +81,14 @@ def markdown(e: Estimate) -> str:
              "| resource | what | idle (min) | expected | peak (max) | spot |", "|---|---|---:|---:|---:|---|"]
     for x in e.lines:
         spot = f"saves {x.spot_saving * 100:.0f} % (on demand {usd(x.on_demand_peak)})" if x.spot_saving is not None else ""
-        mark = " \\*" if x.unconfirmed else ""
-        lines.append(f"| `{x.name}` | {x.what} | {usd(x.idle)} | {usd(x.expected)} | {usd(x.peak)} | {spot}{mark} |")
+        mark = " \\*" if x.unconfirmed else ""  # on the figures, not in the spot column
+        lines.append(f"| `{x.name}` | {x.what} | {usd(x.idle)} | {usd(x.expected)} | {usd(x.peak)}{mark} | {spot} |")
     lines.append(f"| **total** | | **{usd(e.total('idle'))}** | **{usd(e.total('expected'))}** | "
                  f"**{usd(e.total('peak'))}** | |")
     if e.spot_saving is not None:
         lines += ["", f"Spot pools save {usd(e.spot_saving)} a month at peak against the same nodes on demand."]
     if any(x.unconfirmed for x in e.lines):
-        lines += ["", "\\* uses a price the table marks not confirmed."]
+        lines += ["", "\\* after a line's figures: they use a price the table marks not confirmed."]
     if e.unpriced:
         lines += ["", "Not priced: " + ", ".join(f"`{u.name}` ({u.reason})" for u in e.unpriced)]
     return "\n".join(lines)
