@@ -3,10 +3,11 @@ summary line for `--quiet`, and the JSON the `--json` plan carries under `cost`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from infra.cost import tables
 from infra.cost.estimate import Estimate, estimate
+from infra.cost.lines import LEFT_OUT
 from infra.cost.spec import CostSpec
 
 
@@ -23,6 +24,13 @@ def of_plan(plan: Any) -> Estimate:
 
 def usd(x: float) -> str:
     return f"${x:,.2f}"
+
+
+def left_out(e: Estimate) -> Optional[str]:
+    """The pools whose nodes the totals leave out, and why; None when every pool is priced."""
+    counts = {kind: sum(1 for u in e.unpriced if u.nodes == kind) for kind in LEFT_OUT}
+    parts = [LEFT_OUT[kind].format(n=n, s="" if n == 1 else "s") for kind, n in counts.items() if n]
+    return " and ".join(parts) or None
 
 
 def table(e: Estimate) -> str:
@@ -50,6 +58,9 @@ def table(e: Estimate) -> str:
                  f"{usd(e.total('peak')):>12}")
     lines += ["", f"Always-on baseline (idle at every minimum): {usd(e.total('idle'))} a month; "
                   f"{usd(e.total('idle'))}-{usd(e.total('peak'))} from idle to peak."]
+    missing = left_out(e)
+    if missing:
+        lines.append(f"The totals leave out {missing}.")
     if e.total("peak"):
         lines.append(f"Autoscaling: the expected month is {(1 - e.total('expected') / e.total('peak')) * 100:.0f} % "
                      f"below running everything at its maximum all month.")
@@ -70,8 +81,10 @@ def summary(e: Estimate) -> str:
         return f"cost: not estimated: the price table has no prices for what this stack creates in {e.region} " \
                f"({len(e.unpriced)} not priced)"
     spot = f", spot saves {usd(e.spot_saving)} at peak" if e.spot_saving is not None else ""
+    missing = left_out(e)
     return (f"cost: {usd(e.total('idle'))}-{usd(e.total('peak'))} a month (expected {usd(e.total('expected'))}, "
-            f"{e.currency} list prices in {e.region}{spot}; {len(e.unpriced)} not priced)")
+            f"{e.currency} list prices in {e.region}{spot}; {len(e.unpriced)} not priced)"
+            + (f"; the range leaves out {missing}" if missing else ""))
 
 
 def markdown(e: Estimate) -> str:
@@ -85,6 +98,9 @@ def markdown(e: Estimate) -> str:
         lines.append(f"| `{x.name}` | {x.what} | {usd(x.idle)} | {usd(x.expected)} | {usd(x.peak)}{mark} | {spot} |")
     lines.append(f"| **total** | | **{usd(e.total('idle'))}** | **{usd(e.total('expected'))}** | "
                  f"**{usd(e.total('peak'))}** | |")
+    missing = left_out(e)
+    if missing:
+        lines += ["", f"The totals leave out {missing}."]
     if e.spot_saving is not None:
         lines += ["", f"Spot pools save {usd(e.spot_saving)} a month at peak against the same nodes on demand."]
     if any(x.unconfirmed for x in e.lines):
