@@ -207,8 +207,9 @@ class RecordingMonitor(mocks.MockMonitor):
             parent=request.parent or None,
             inputs=inputs,
             outputs=outputs,
-            dependencies=list(request.dependencies),
-            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            # Sorted: the SDK gathers both in sets, so it sends them in the hash seed's order.
+            dependencies=sorted(request.dependencies),
+            property_dependencies={k: sorted(v.urns) for k, v in sorted(request.propertyDependencies.items())},
             protect=bool(request.protect),
             retain_on_delete=bool(request.retainOnDelete),
             delete_before_replace=bool(request.deleteBeforeReplace),

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pulumi
+from pulumi.output import Unknown
+from pulumi.runtime import rpc
 
 from infra import engine
 from infra.stackfile import Project, read_stack_config, to_engine_config
@@ -20,6 +22,10 @@ from infra.stackfile import Project, read_stack_config, to_engine_config
 _SIG = "4dabf18193072939515e22adb298388d"
 _ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7"
 _ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17"
+# A value known only after apply (an address the cloud assigns): in the JSON, the placeholder
+# `pulumi preview --json` writes for one; in the text the plan prints, words.
+UNKNOWN_JSON = rpc.UNKNOWN
+UNKNOWN_TEXT = "(known after apply)"
 PROVIDER_VERSIONS = {"gcp": "10.2.0", "aws": "7.51.1", "kubernetes": "4.34.2", "github": "6.15.0"}
 
 
@@ -91,7 +97,7 @@ def render_tree(plan: Plan) -> str:
     if rec.outputs:
         lines += ["", "Outputs:"]
         for key, value in rec.outputs.items():
-            lines.append(f"  {key}: {json.dumps(_jsonable(value), sort_keys=True)}")
+            lines.append(f"  {key}: {json.dumps(_jsonable(value, UNKNOWN_TEXT), sort_keys=True)}")
     from infra import guardrails
     from infra.cost import render as cost
 
@@ -141,11 +147,14 @@ def summarize(r: engine.Registration) -> Optional[str]:
     return None
 
 
-def _jsonable(value: Any) -> Any:
+def _jsonable(value: Any, unknown: str = UNKNOWN_JSON) -> Any:
+    """`value` as plain JSON; a value the mock engine leaves unknown becomes `unknown`."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): _jsonable(v, unknown) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [_jsonable(v, unknown) for v in value]
+    if isinstance(value, Unknown) or value == rpc.UNKNOWN:
+        return unknown
     if isinstance(value, pulumi.Archive):
         path = getattr(value, "path", None)
         return {_SIG: _ARCHIVE_SIG, "path": path} if path else {_SIG: _ARCHIVE_SIG}
@@ -157,7 +166,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def preview_json(plan: Plan) -> dict[str, Any]:
-    """The plan as `pulumi preview --json` prints it: steps with op, urn and newState."""
+    """The plan as `pulumi preview --json` prints it: steps with op, urn and newState. Without
+    Pulumi's optional `duration`: the same plan writes the same file (the time is on the summary line)."""
     rec = plan.recording
     prefix = f"urn:pulumi:{rec.stack}::{rec.project}::"
     packages = sorted({r.package for r in rec.registrations if r.package})
@@ -198,7 +208,6 @@ def preview_json(plan: Plan) -> dict[str, Any]:
     return {
         "config": {k: v if isinstance(v, str) else json.dumps(v) for k, v in plan.config.items()},
         "steps": steps,
-        "duration": int(plan.seconds * 1e9),
         "changeSummary": {"create": len(steps)},
         "cost": _cost_json(plan),
     }

@@ -22,6 +22,7 @@ FREE_PREFIXES = (
     "aws:kms/alias:", "aws:ecr/lifecyclePolicy:", "aws:sqs/queuePolicy:", "aws:cloudwatch/eventTarget:",
 )
 
+KARPENTER_POOL = "kubernetes:karpenter.sh/v1:NodePool"
 NOT_PRICED = {
     "aws:ec2/launchTemplate:LaunchTemplate": "the gp3 boot volumes of the nodes launched from it: no confirmed "
                                              "EBS rate in the table",
@@ -37,7 +38,7 @@ NOT_PRICED = {
                                                                  "record rounded up to 5 KB), which the servers' "
                                                                  "traffic and sampleRate decide; no confirmed rate in "
                                                                  "the table",
-    "kubernetes:karpenter.sh/v1:NodePool": "the EC2 capacity Karpenter launches: instance types and counts are "
+    KARPENTER_POOL: "the EC2 capacity Karpenter launches: instance types and counts are "
                                            "chosen at run time within the pool's requirements and limits",
 }
 
@@ -49,10 +50,11 @@ def node_group(name: str, type_: str, i: dict[str, Any], region: str, spec: Cost
     types = i.get("instanceTypes") or ["t3.medium"]
     if i.get("capacityType") == "SPOT":
         return Unpriced(name, type_, f"spot {', '.join(types)}: Spot prices are market prices that change per zone "
-                                     "every few minutes; the table holds none")
+                                     "every few minutes; the table holds none", nodes="spot")
     price = ap.EC2_ON_DEMAND.get((region, types[0]))
     if price is None:
-        return Unpriced(name, type_, f"no price for instance type {types[0]} in {region} in the table")
+        return Unpriced(name, type_, f"no price for instance type {types[0]} in {region} in the table",
+                        nodes="unpriced")
     scaling = i.get("scalingConfig") or {}
     lo, hi = int(scaling.get("minSize", 0)), int(scaling.get("maxSize", 0))
     h, busy, rate = spec.hours_per_month, spec.busy_hours_per_month, price.usd
@@ -76,7 +78,7 @@ def price(name: str, type_: str, i: dict[str, Any], region: str, spec: CostSpec)
     if type_.startswith(FREE_PREFIXES):
         return None
     if type_ in NOT_PRICED:
-        return Unpriced(name, type_, NOT_PRICED[type_])
+        return Unpriced(name, type_, NOT_PRICED[type_], nodes="karpenter" if type_ == KARPENTER_POOL else None)
     if region not in ap.REGIONS:
         return Unpriced(name, type_, f"no AWS prices for {region} in the table")
     h = spec.hours_per_month

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
 from components.core.units import memory_mib
@@ -105,7 +105,7 @@ class Estimate:
             "resources": [{"name": x.name, "type": x.type, "what": x.what, "idle": x.idle, "expected": x.expected,
                            "peak": x.peak, "onDemandPeak": x.on_demand_peak, "spotSaving": x.spot_saving,
                            "unconfirmedPrices": x.unconfirmed} for x in self.lines],
-            "notPriced": [asdict(u) for u in self.unpriced],
+            "notPriced": [{"name": u.name, "type": u.type, "reason": u.reason} for u in self.unpriced],
         }
 
 
@@ -323,6 +323,8 @@ def estimate(registrations: Iterable[Any], region: str, spec: CostSpec = CostSpe
         if t == "gcp:container/nodePool:NodePool":
             cluster = clusters.get(i.get("cluster")) or (next(iter(clusters.values())) if len(clusters) == 1 else None)
             result, counts = node_pool(r.name, t, i, cluster, where, spec)
+            if isinstance(result, Unpriced):  # a machine, GPU or disk the table has no price for
+                result.nodes = "unpriced"
             vms = [a + b for a, b in zip(vms, counts)]
             add(result)
         elif t == "gcp:container/cluster:Cluster":

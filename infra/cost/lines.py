@@ -30,6 +30,18 @@ class Unpriced:
     name: str
     type: str
     reason: str
+    nodes: Optional[str] = None
+    """Set when what is not priced is a pool's nodes: its kind in LEFT_OUT, for the summary line."""
+
+
+# Nodes the totals leave out, by kind of pool: a range without a cluster's nodes reads as the
+# cluster's cost, so the summary line says which are missing and why ({n}: how many pools).
+LEFT_OUT = {
+    "karpenter": "the nodes Karpenter launches for {n} NodePool{s} (it picks their instance types and counts "
+                 "at run time)",
+    "spot": "{n} spot node group{s} (spot prices are market prices; the table holds none)",
+    "unpriced": "{n} node pool{s} whose machines the table has no price for",
+}
 
 
 def flag(used: list[str], *rows: Price) -> None:

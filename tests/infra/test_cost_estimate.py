@@ -231,6 +231,29 @@ def test_the_plan_text_shows_the_cost_table_with_a_saving_per_spot_pool():
     assert "Not priced" in text and "mlinfra-gateway" in text
 
 
+def test_the_unconfirmed_price_mark_has_its_own_column_after_the_figures_not_under_spot():
+    from infra.plan import Plan, render_tree
+
+    rows = render_tree(Plan("k8s-prod", "stacks/Pulumi.k8s-prod.yaml", stack_config("k8s-prod"),
+                            run_stack("k8s-prod"), 1.0, [])).splitlines()
+    head = next(r for r in rows if r.startswith("  resource ") and r.endswith("  spot"))
+    e = of("k8s-prod")
+    for x in e.lines:
+        row = next(r for r in rows if r.startswith(f"  {x.name} "))
+        figures = f"{render.usd(x.peak)} {'*' if x.unconfirmed else ' '}"
+        assert row[:head.index("spot")].rstrip().endswith(figures.rstrip()), row
+        assert row[head.index("spot"):] == (f"spot saves {x.spot_saving * 100:.0f} % (on demand "
+                                            f"{render.usd(x.on_demand_peak)} at peak)" if x.spot_saving else ""), row
+    spot = line(e, "mlinfra-gke-spot-l4")
+    assert spot.unconfirmed and spot.spot_saving, "the case the mark once trailed the spot saving in"
+    dev = of("dev")
+    churn = line(dev, "mlinfra-svc-churn")  # request-based Cloud Run: not spot, one price not confirmed
+    assert churn.unconfirmed and churn.spot_saving is None
+    row = next(r for r in render.markdown(dev).splitlines() if r.startswith("| `mlinfra-svc-churn` |"))
+    assert row.endswith(f"| {render.usd(churn.peak)} \\* |  |"), "the mark is on the figures; the spot cell is empty"
+    assert "* after a line's figures: they use a price the table marks not confirmed" in render.table(dev)
+
+
 def test_the_preview_json_carries_the_estimate_under_cost():
     from infra.plan import Plan, preview_json
 

@@ -72,6 +72,23 @@ def test_karpenter_capacity_is_named_as_not_priced_on_the_prod_eks_stack():
     assert len([x for x in e.lines if x.type == "aws:ec2/natGateway:NatGateway"]) == 3  # one per zone
 
 
+def test_the_summary_line_names_the_nodes_its_range_leaves_out_and_why():
+    prod, dev = of("eks-prod"), of("eks-dev")
+    assert render.summary(prod).endswith(
+        f"{len(prod.unpriced)} not priced); the range leaves out the nodes Karpenter launches for 2 NodePools "
+        "(it picks their instance types and counts at run time)")
+    assert render.summary(dev).endswith(
+        f"{len(dev.unpriced)} not priced); the range leaves out 1 spot node group (spot prices are market prices; "
+        "the table holds none)")
+    assert "The totals leave out the nodes Karpenter launches for 2 NodePools" in render.table(prod)
+    assert "The totals leave out 1 spot node group" in render.markdown(dev)
+    assert "leaves out" not in render.summary(of("k8s-prod")), "GKE spot pools are priced, at spot rates"
+    pool = registration("gcp:container/nodePool:NodePool", "odd",
+                        {"location": "us-central1-a", "nodeConfig": {"machineType": "z9-standard-1"}})
+    assert render.summary(estimate([pool, registration("gcp:container/cluster:Cluster", "c", {})], "us-central1")) \
+        .endswith("; the range leaves out 1 node pool whose machines the table has no price for")
+
+
 def test_extended_support_costs_six_times_the_standard_fee():
     cluster = registration("aws:eks/cluster:Cluster", "old", {"upgradePolicy": {"supportType": "EXTENDED"}})
     got = estimate([cluster], "us-east-1").lines[0]
