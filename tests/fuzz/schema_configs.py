@@ -6,6 +6,7 @@ import contextlib
 import copy
 import io
 import json
+import math
 import os
 import re
 import shutil
@@ -129,6 +130,7 @@ def gen(draw, node: dict[str, Any], where: tuple[str, str] = ("", ""), depth: in
         if "exclusiveMinimum" in node:
             low = node["exclusiveMinimum"] + 1
         high = node.get("maximum", low + 10**4)
+        low, high = math.ceil(low), math.floor(high)  # whole numbers inside fractional bounds (99.99)
         value = draw(st.integers(low, min(high, low + 20))) if roll < 60 else draw(st.integers(low, high))
         return value + 0.5 if kind == "number" and value < high and roll % 5 == 0 else value
     if kind == "boolean":
