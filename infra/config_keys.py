@@ -26,6 +26,9 @@ from infra.stack_config import NAMESPACE
 
 PROVIDERS = {"gcp": "pulumi_gcp", "aws": "pulumi_aws"}
 CLOUD_NAMES = {"gcp": "Google Cloud", "aws": "AWS"}
+OTHER_CLOUD_KEY = {"gcp": "a Google Cloud", "aws": "an AWS"}
+OTHER_CLOUD_FIX = {"gcp": "remove it (an AWS stack sets aws:region)",
+                   "aws": f"remove it, or set `{NAMESPACE}:cloud: aws` for an AWS stack"}
 # Pulumi's own keys (pulumi:disable-default-providers, ...) are the engine's, not the program's.
 ENGINE_NAMESPACE = "pulumi"
 _READ = re.compile(r"__config__\.get\w*\(\s*'([A-Za-z0-9_]+)'")
@@ -59,11 +62,8 @@ def outside_keys_issues(values: Mapping[str, Any], cloud: str) -> list[Issue]:
                                     hint=f"did you mean {cloud}:{close[0]}?" if close else None,
                                     fix=f"rename it to {cloud}:{close[0]}" if close else "remove it"))
         elif namespace in PROVIDERS:
-            if cloud == "aws":
-                continue  # the AWS loader names Google Cloud keys itself (infra/aws_config.py)
-            issues.append(Issue((ProviderKey(key),), f"is an {CLOUD_NAMES[namespace]} key; this stack's cloud is "
-                                f"{cloud} ({NAMESPACE}:cloud)",
-                                fix=f"remove it, or set `{NAMESPACE}:cloud: {namespace}` for an {CLOUD_NAMES[namespace]} stack"))
+            issues.append(Issue((ProviderKey(key),), f"is {OTHER_CLOUD_KEY[namespace]} key; this stack's cloud is {cloud}",
+                                fix=OTHER_CLOUD_FIX[namespace]))
         elif difflib.get_close_matches(namespace, [NAMESPACE], n=1, cutoff=0.7):
             issues.append(Issue((ProviderKey(key),), "is in no namespace the program reads",
                                 hint=f"did you mean {NAMESPACE}:{name}?", fix=f"rename it to {NAMESPACE}:{name}"))

@@ -156,7 +156,8 @@ def _platforms_having(model: type[BaseModel], raw: tuple) -> list[str]:
     if len(raw) < 4 or not _is_union_tag(raw, len(raw) - 2):
         return []
     entry, tag, key = raw[:-2], raw[-2], raw[-1]
-    return [t for t in UNION_TAGS if t != tag and _member_known(model, entry, t) and key in _known_keys(model, entry + (t,))]
+    # A platform the union lacks has no keys (`_known_keys` finds no member for its tag).
+    return [t for t in UNION_TAGS if t != tag and key in _known_keys(model, entry + (t,))]
 
 
 def _other_platform_issue(loc: tuple, raw: tuple, elsewhere: list[str], known: list[str]) -> Issue:
@@ -172,22 +173,6 @@ def _other_platform_issue(loc: tuple, raw: tuple, elsewhere: list[str], known: l
     clouds = sorted({PLATFORMS[p].cloud for p in elsewhere})
     return Issue(loc, f"is a key of {' and '.join(elsewhere)} {section}, in {' and '.join(clouds)} stacks; this one "
                  f"runs on {raw[-2]}", allowed=", ".join(known) or None, fix="remove it")
-
-
-def _member_known(model: type[BaseModel], entry: tuple, tag: str) -> bool:
-    """Whether the union at `entry` has a member tagged `tag` (an AWS stack's have other platforms)."""
-    current: Any = model
-    for part in entry:
-        current = _unwrap(current)
-        if isinstance(part, int):
-            continue
-        field = next((f for n, f in current.model_fields.items() if (f.alias or n) == part), None) \
-            if isinstance(current, type) and issubclass(current, BaseModel) else None
-        if field is None:
-            return False
-        current = field.annotation
-    union = _unwrap(current)
-    return typing.get_origin(union) is typing.Union and _member(union, tag) is not union
 
 
 def _known_keys(model: type[BaseModel], path: Sequence[Any]) -> list[str]:

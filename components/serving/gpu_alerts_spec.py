@@ -39,3 +39,23 @@ class GpuAlertsSpec(Spec):
 
 MEMORY_DEFAULTS: dict[str, Optional[float]] = {"vllm": 98, "tfserving": None}
 """Runtimes whose framebuffer use says nothing at 90 %: they reserve memory up front."""
+
+
+def idle_title(spec: GpuAlertsSpec) -> str:
+    return f"GPU utilization below {spec.idle_percent:g} % for {spec.idle_minutes} min"
+
+
+def memory_title(memory: float) -> str:
+    return f"GPU memory above {memory:g} % for 5 min"
+
+
+def idle_runbook(options: str) -> str:
+    """What to check when the idle alert fires; `options` names the platform's ways to hold fewer GPUs."""
+    return ("Its GPUs are paid for and unused. Check the request rate and the HPA: lower `scaling.minReplicas`, "
+            f"{options}; a server still loading its model is idle until it is ready.")
+
+
+MEMORY_RUNBOOK = ("The next batch or a longer sequence may fail with CUDA out-of-memory. Check the runtime's memory "
+                  "settings (vLLM's --gpu-memory-utilization and --max-model-len, Triton's batch sizes), the model's "
+                  "size against the GPU's memory, and the pods' logs for OOM errors.")
+"""What to check when the memory alert fires, on any platform."""

@@ -21,7 +21,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.core.component import Component
-from components.serving.gpu_alerts_spec import GpuAlertsSpec
+from components.serving.gpu_alerts_spec import MEMORY_RUNBOOK, GpuAlertsSpec, idle_runbook, idle_title, memory_title
 
 TYPE = "mlinfra:aws:GpuAlarms"
 NAMESPACE = "ContainerInsights"
@@ -48,17 +48,11 @@ def alarms(spec: GpuAlertsSpec, memory: Optional[float]) -> list[Alarm]:
     """The server's alarms: idle, and a memory alarm above `memory` percent (none without it)."""
     found = [Alarm("gpu-idle", UTIL, "Average", "LessThanThreshold", spec.idle_percent, IDLE_PERIOD,
                    spec.idle_minutes * 60 // IDLE_PERIOD,
-                   f"GPU utilization below {spec.idle_percent:g} % for {spec.idle_minutes} min",
-                   "Its GPUs are paid for and unused. Check the request rate and the HPA: lower "
-                   "`scaling.minReplicas`, or use a smaller GPU instance type; a server still loading its model is "
-                   "idle until it is ready.")]
+                   idle_title(spec), idle_runbook("or use a smaller GPU instance type"))]
     if memory is not None:
         found.append(Alarm(
             "gpu-memory", MEMORY, "Maximum", "GreaterThanThreshold", memory, MEMORY_PERIOD, MEMORY_POINTS,
-            f"GPU memory above {memory:g} % for 5 min",
-            "The next batch or a longer sequence may fail with CUDA out-of-memory. Check the runtime's memory "
-            "settings (vLLM's --gpu-memory-utilization and --max-model-len, Triton's batch sizes), the model's size "
-            "against the GPU's memory, and the pods' logs for OOM errors."))
+            memory_title(memory), MEMORY_RUNBOOK))
     return found
 
 

@@ -18,7 +18,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.core.component import Component
-from components.serving.gpu_alerts_spec import GpuAlertsSpec
+from components.serving.gpu_alerts_spec import MEMORY_RUNBOOK, GpuAlertsSpec, idle_runbook, idle_title, memory_title
 from components.gcp.monitoring.metrics import prometheus_name
 
 TYPE = "mlinfra:gcp:GpuAlerts"
@@ -46,18 +46,12 @@ def conditions(spec: GpuAlertsSpec, cluster: str, namespace: str, memory: Option
     found = [
         Condition("gpu-idle", f"avg by (exported_pod) (avg_over_time({util}{sel}[5m])) < {spec.idle_percent:g}",
                   f"{spec.idle_minutes * 60}s", "WARNING",
-                  f"GPU utilization below {spec.idle_percent:g} % for {spec.idle_minutes} min",
-                  "Its GPUs are paid for and unused. Check the request rate and the HPA: lower `scaling.minReplicas`, "
-                  "share the GPU (`nodePools[].gpu.sharing`) or use a smaller GPU type; a server still loading its "
-                  "model is idle until it is ready."),
+                  idle_title(spec), idle_runbook("share the GPU (`nodePools[].gpu.sharing`) or use a smaller GPU type")),
     ]
     if memory is not None:
         found.append(Condition(
             "gpu-memory", f"max by (exported_pod) (100 * {used}{sel} / ({used}{sel} + {free}{sel})) > {memory:g}",
-            "300s", "ERROR", f"GPU memory above {memory:g} % for 5 min",
-            "The next batch or a longer sequence may fail with CUDA out-of-memory. Check the runtime's "
-            "memory settings (vLLM's --gpu-memory-utilization and --max-model-len, Triton's batch sizes), "
-            "the model's size against the GPU's memory, and the pod's logs for OOM errors."))
+            "300s", "ERROR", memory_title(memory), MEMORY_RUNBOOK))
     return found
 
 
